@@ -1,0 +1,199 @@
+// pinlab's command line. The ONLY place that maps outcomes and errors to exit codes:
+// 0 all passed, 1 a test failed, 2 usage error, 3 infrastructure (host/build/boot), 4 nothing
+// ran, 130 interrupted. User-caused errors print one line (and a hint); --verbose adds the stack.
+import { Command, CommanderError, Option } from 'commander';
+import { createContext, type RunContext } from './context.js';
+import { parseSourceArg, profileNames, DEFAULT_PROFILE } from './config.js';
+import {
+  BootError,
+  BuildError,
+  CommandError,
+  GuestCommandError,
+  HarnessTimeoutError,
+  HostError,
+  InterruptedError,
+  PinlabError,
+  UserError,
+} from './errors.js';
+import * as commands from './commands.js';
+
+export const EXIT = { ok: 0, failed: 1, usage: 2, infra: 3, nothingRan: 4, interrupted: 130 } as const;
+
+/** Outcome of a command, turned into an exit code here and nowhere else. */
+export type Outcome = { kind: 'ok' } | { kind: 'failed' } | { kind: 'nothing-ran' } | { kind: 'code'; code: number };
+
+export function exitCodeFor(outcome: Outcome): number {
+  switch (outcome.kind) {
+    case 'ok':
+      return EXIT.ok;
+    case 'failed':
+      return EXIT.failed;
+    case 'nothing-ran':
+      return EXIT.nothingRan;
+    case 'code':
+      return outcome.code;
+  }
+}
+
+export function exitCodeForError(e: unknown): number {
+  if (e instanceof InterruptedError) return EXIT.interrupted;
+  if (e instanceof UserError) return EXIT.usage;
+  if (e instanceof HostError || e instanceof BuildError || e instanceof BootError) return EXIT.infra;
+  if (e instanceof GuestCommandError || e instanceof HarnessTimeoutError || e instanceof CommandError) return EXIT.infra;
+  if (e instanceof PinlabError) return EXIT.infra;
+  return EXIT.infra;
+}
+
+function describeError(e: unknown, verbose: boolean): string {
+  if (!(e instanceof Error)) return `pinlab: ${String(e)}`;
+  const lines = [`pinlab: ${e.message}`];
+  if (e instanceof PinlabError && e.hint) lines.push(`  hint: ${e.hint}`);
+  if (e instanceof BuildError) {
+    for (const l of e.firstErrors) lines.push(`  ${l}`);
+    if (e.logPath) lines.push(`  full log: ${e.logPath}`);
+  }
+  if (e instanceof BootError) {
+    if (e.consoleTail) lines.push(...e.consoleTail.split('\n').slice(-15).map((l) => `  | ${l}`));
+    if (e.logPath) lines.push(`  console log: ${e.logPath}`);
+  }
+  if (e instanceof CommandError && (e.stderrTail || e.stdoutTail)) {
+    lines.push(...(e.stderrTail || e.stdoutTail).trim().split('\n').slice(-10).map((l) => `  | ${l}`));
+  }
+  if (verbose && e.stack) lines.push(e.stack);
+  return lines.join('\n');
+}
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+function kernelOptions(cmd: Command, multiProfile = false): Command {
+  return cmd
+    .addOption(
+      multiProfile
+        ? new Option('-p, --profile <name>', `kernel profile (repeatable): ${profileNames().join(', ')}`).argParser(collect)
+        : new Option('-p, --profile <name>', `kernel profile: ${profileNames().join(', ')} (default ${DEFAULT_PROFILE})`),
+    )
+    .option('-s, --source <src>', 'any kernel: a directory, or git:REPO@REF')
+    .option('--patch <file>', 'extra patch applied after the profile series (repeatable)', collect)
+    .option('--config-fragment <file>', 'extra kconfig fragment (repeatable)', collect)
+    .option('--cmdline <args>', 'extra kernel command line arguments')
+    .option('-j, --jobs <n>', 'make -j', (v) => {
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < 1) throw new UserError(`--jobs ${v}: expected a positive integer`);
+      return n;
+    });
+}
+
+export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOutcome: (o: Outcome) => void): Command {
+  const program = new Command('pinlab')
+    .description('Does this kernel\'s Direct I/O pin user pages (FOLL_PIN) correctly, on every path?')
+    .option('-v, --verbose', 'show stacks and full command output')
+    .showHelpAfterError('(run with --help for usage)')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  const ctx = () => ctxFactory(Boolean(program.opts().verbose));
+  const src = (o: { source?: string }) => (o.source !== undefined ? parseSourceArg(o.source) : undefined);
+
+  program
+    .command('doctor')
+    .description('check host prerequisites and acceleration; print how to install what is missing')
+    .option('-p, --profile <name>', 'also check what this profile needs (repeatable)', collect)
+    .action(async (o) => setOutcome(await commands.doctor(ctx(), { profiles: o.profile })));
+
+  program
+    .command('setup')
+    .description('install missing Debian packages (as root), or print the command and exit 3')
+    .option('-p, --profile <name>', 'profiles to prepare for (repeatable; default: all)', collect)
+    .option('--dry-run', 'print the apt-get commands only')
+    .action(async (o) => setOutcome(await commands.setup(ctx(), { profiles: o.profile, dryRun: Boolean(o.dryRun) })));
+
+  kernelOptions(program.command('build').description('build (or fetch from the cache) the kernel of a profile or source'))
+    .option('--dry-run', 'print every planned command as an argv array; build nothing')
+    .action(async (o) => setOutcome(await commands.build(ctx(), { ...o, source: src(o) })));
+
+  kernelOptions(program.command('run').description('the main job: prerequisites, build, boot, workloads, verdicts'), true)
+    .option('--dry-run', 'print every planned command as an argv array; run nothing')
+    .option('-f, --filter <pattern>', 'only workloads whose name matches (glob, comma-separated)')
+    .option('--shard <k/n>', 'run shard k of n (1-based)')
+    .option('--strict', 'known states of reference kernels fail the run too')
+    .option('--run-dir <dir>', 'where to keep this run (default: runs/<id>)')
+    .option('--json <file>', 'write the full result as JSON')
+    .option('--junit <file>', 'write JUnit XML')
+    .option('--ktap', 'print KTAP to stdout')
+    .option('--kcidb <file>', 'write KCIDB v5.3 JSON')
+    .option('--no-setup', 'never install packages, even as root')
+    .action(async (o) => setOutcome(await commands.run(ctx(), { ...o, source: src(o) })));
+
+  kernelOptions(program.command('boot').description('boot the kernel and open a shell, or run one command: pinlab boot -- CMD...'))
+    .argument('[cmd...]', 'command to run in the guest')
+    .option('--dry-run', 'print the planned commands (build and QEMU argv)')
+    .action(async (cmd: string[], o) => setOutcome(await commands.boot(ctx(), { ...o, source: src(o), cmd })));
+
+  program
+    .command('parse')
+    .description('recompute every verdict from a saved run directory, without booting')
+    .argument('<run-dir>')
+    .option('--strict', 'known states fail too')
+    .option('--json <file>', 'write the recomputed result')
+    .action(async (dir: string, o) => setOutcome(await commands.parse(ctx(), { runDir: dir, ...o })));
+
+  program
+    .command('diff')
+    .description('show which verdicts changed between two runs')
+    .argument('<run-a>')
+    .argument('<run-b>')
+    .action(async (a: string, b: string) => setOutcome(await commands.diff(ctx(), { a, b })));
+
+  program
+    .command('merge')
+    .description('merge shard results (run dirs or run.json files) into one report')
+    .argument('<inputs...>')
+    .requiredOption('-o, --output <file>', 'merged run.json')
+    .option('--kcidb <file>', 'also write merged KCIDB')
+    .action(async (inputs: string[], o) => setOutcome(await commands.merge(ctx(), { inputs, ...o })));
+
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupted = false;
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
+    process.stderr.write(`\npinlab: ${sig}: stopping (tearing down)...\n`);
+    controller.abort(new InterruptedError(`interrupted by ${sig}`));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  let outcome: Outcome = { kind: 'ok' };
+  let verbose = argv.includes('-v') || argv.includes('--verbose');
+  let context: RunContext | undefined;
+  const program = buildProgram(
+    (v) => {
+      verbose = v;
+      context ??= createContext({ signal: controller.signal, verbose: v });
+      return context;
+    },
+    (o) => (outcome = o),
+  );
+  let code: number;
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    code = exitCodeFor(outcome);
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help / --version exit 0; anything else commander rejects is a usage error
+      code = e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    } else {
+      process.stderr.write(`${describeError(e, verbose)}\n`);
+      code = exitCodeForError(e);
+    }
+  } finally {
+    const failures = (await context?.teardown.runAll()) ?? [];
+    for (const f of failures) process.stderr.write(`pinlab: teardown '${f.name}' failed: ${String(f.error)}\n`);
+  }
+  if (interrupted) code = EXIT.interrupted;
+  return code;
+}

@@ -1,0 +1,118 @@
+// The one gateway to child processes. Every external command is first a planned Step (an argv
+// array), so --dry-run can print it and tests can inspect it; execution adds cancellation,
+// timeouts, per-phase log files and errors that carry the command and its output tails.
+import { createWriteStream, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { execa, type ResultPromise } from 'execa';
+import { CommandError, HarnessTimeoutError, InterruptedError } from './errors.js';
+
+export interface Step {
+  /** short phase name used for logging, e.g. "kernel:build" */
+  phase: string;
+  argv: string[];
+  cwd?: string;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** text written to stdin */
+  input?: string;
+  /** append combined output here */
+  logFile?: string;
+}
+
+export interface StepResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+export interface ExecOptions {
+  signal?: AbortSignal;
+  /** resolve with the exit code instead of throwing on non-zero exit */
+  allowFailure?: boolean;
+  /** called with each output line (stdout and stderr) as it arrives */
+  onLine?: (line: string) => void;
+}
+
+/** The argv the way a shell user would type it (for --dry-run and error messages). */
+export function formatArgv(argv: readonly string[]): string {
+  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+}
+
+export function tail(text: string, lines = 20): string {
+  const all = text.split('\n');
+  return all.slice(Math.max(0, all.length - lines)).join('\n');
+}
+
+function start(step: Step, opts: ExecOptions): ResultPromise<{ all: true; reject: false }> {
+  const [file, ...args] = step.argv;
+  if (!file) throw new Error(`step ${step.phase} has an empty argv`);
+  if (step.logFile) mkdirSync(dirname(step.logFile), { recursive: true });
+  const child = execa(file, args, {
+    cwd: step.cwd,
+    env: step.env,
+    input: step.input,
+    all: true,
+    reject: false,
+    stripFinalNewline: false,
+    timeout: step.timeoutMs,
+    cancelSignal: opts.signal,
+    forceKillAfterDelay: 5000,
+    killSignal: 'SIGTERM',
+    buffer: true,
+    maxBuffer: 256 * 1024 * 1024,
+  });
+  if (step.logFile) {
+    const log = createWriteStream(step.logFile, { flags: 'a' });
+    log.write(`$ ${formatArgv(step.argv)}\n`);
+    child.all?.pipe(log);
+  }
+  if (opts.onLine) {
+    let pending = '';
+    child.all?.on('data', (chunk: Buffer) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const l of lines) opts.onLine?.(l);
+    });
+  }
+  return child;
+}
+
+/** Run a step to completion. Throws CommandError / HarnessTimeoutError / InterruptedError. */
+export async function runStep(step: Step, opts: ExecOptions = {}): Promise<StepResult> {
+  const t0 = Date.now();
+  const r = await start(step, opts);
+  const durationMs = Date.now() - t0;
+  const stdout = String(r.stdout ?? '');
+  const stderr = String(r.stderr ?? '');
+  if (r.isCanceled) throw new InterruptedError(`interrupted: ${step.phase}`);
+  if (r.timedOut) {
+    throw new HarnessTimeoutError(
+      `${step.phase}: '${formatArgv(step.argv)}' did not finish within ${Math.round((step.timeoutMs ?? 0) / 1000)} s`,
+      step.timeoutMs ?? 0,
+    );
+  }
+  if (r.failed && r.exitCode === undefined) {
+    // spawn failure (ENOENT etc.) or killed by a signal
+    const why = r.signal ? `killed by ${r.signal}` : (r.cause as Error | undefined)?.message ?? r.shortMessage;
+    throw new CommandError(`${step.phase}: ${step.argv[0]}: ${why}`, step.argv, undefined, r.signal, tail(stdout), tail(stderr));
+  }
+  const exitCode = r.exitCode ?? 0;
+  if (exitCode !== 0 && !opts.allowFailure) {
+    throw new CommandError(
+      `${step.phase}: '${formatArgv(step.argv)}' exited with ${exitCode}`,
+      step.argv,
+      exitCode,
+      r.signal,
+      tail(stdout),
+      tail(stderr),
+    );
+  }
+  return { exitCode, stdout, stderr, durationMs };
+}
+
+/** Start a long-running step (QEMU) and hand back the child; the caller owns its teardown. */
+export function spawnStep(step: Step, opts: ExecOptions = {}): ResultPromise<{ all: true; reject: false }> {
+  return start(step, opts);
+}

@@ -1,0 +1,157 @@
+// Kernel build into a content-addressed cache. key = hash(source identity, patch bytes, final
+// .config, compiler version). A hit returns the stored bzImage without running make; a miss runs
+// an incremental make in the slot's persistent object directory (ccache when present) and stores
+// the result under the key.
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { paths } from '../config.js';
+import { BuildError, CommandError } from '../errors.js';
+import { runStep, type Step } from '../exec.js';
+import type { RunContext } from '../context.js';
+import { sha256, type PreparedTree } from './source.js';
+
+export interface BuildKeyInput {
+  identity: string;
+  patches: { name: string; sha256: string }[];
+  config: string;
+  compiler: string;
+}
+
+export function buildKey(k: BuildKeyInput): string {
+  const canonical = JSON.stringify({
+    v: 1,
+    identity: k.identity,
+    patches: k.patches.map((p) => [p.name, p.sha256]),
+    config: sha256(k.config),
+    compiler: k.compiler,
+  });
+  return sha256(canonical).slice(0, 32);
+}
+
+export interface KernelArtifact {
+  key: string;
+  dir: string;
+  bzImage: string;
+  config: string;
+  meta: KernelMeta;
+  cacheHit: boolean;
+  durationMs: number;
+}
+
+export interface KernelMeta {
+  key: string;
+  identity: string;
+  commit?: string;
+  patches: { name: string; sha256: string }[];
+  configSha256: string;
+  compiler: string;
+  release: string;
+  builtAt: string;
+  buildMs: number;
+}
+
+export async function compilerVersion(ctx: RunContext): Promise<string> {
+  const r = await runStep({ phase: 'kernel:build', argv: ['gcc', '--version'] }, { signal: ctx.signal });
+  return r.stdout.split('\n')[0]!.trim();
+}
+
+export function haveCcache(): boolean {
+  return ['/usr/bin/ccache', '/usr/local/bin/ccache'].some((p) => existsSync(p));
+}
+
+export function planBuild(tree: PreparedTree, opts: { jobs?: number; ccache: boolean }): Step {
+  const jobs = opts.jobs ?? availableParallelism() + 1;
+  return {
+    phase: 'kernel:build',
+    argv: [
+      'make',
+      '-C',
+      tree.tree,
+      `O=${tree.objDir}`,
+      `-j${jobs}`,
+      ...(opts.ccache ? ['CC=ccache gcc'] : []),
+      'bzImage',
+    ],
+    // reproducible builds: the same inputs give the same kernel (timestamp/user/host fixed)
+    env: { KBUILD_BUILD_TIMESTAMP: '2020-08-31', KBUILD_BUILD_USER: 'pinlab', KBUILD_BUILD_HOST: 'pinlab' },
+    timeoutMs: 60 * 60_000,
+  };
+}
+
+/** The first compiler error lines of a build log. */
+export function firstErrors(log: string, max = 8): string[] {
+  const lines = log.split('\n');
+  const out: string[] = [];
+  for (let i = 0; i < lines.length && out.length < max; i++) {
+    const l = lines[i]!;
+    if (/(\berror\b:|\*\*\* |undefined reference|fatal error)/.test(l) && !/^make(\[\d+\])?: \*\*\* \[/.test(l)) out.push(l);
+  }
+  if (out.length === 0) {
+    const make = lines.filter((l) => /^make(\[\d+\])?: \*\*\*/.test(l));
+    out.push(...make.slice(0, max));
+  }
+  return out;
+}
+
+export function lookupArtifact(key: string): KernelArtifact | undefined {
+  const dir = join(paths.kernels(), key);
+  const metaFile = join(dir, 'meta.json');
+  if (!existsSync(metaFile) || !existsSync(join(dir, 'bzImage'))) return undefined;
+  const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as KernelMeta;
+  return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: true, durationMs: 0 };
+}
+
+export async function buildKernel(
+  tree: PreparedTree,
+  config: { text: string },
+  ctx: RunContext,
+  opts: { logFile: string; jobs?: number; onLine?: (l: string) => void },
+): Promise<KernelArtifact> {
+  const t0 = Date.now();
+  const compiler = await compilerVersion(ctx);
+  const patches = tree.patches.map((p) => ({ name: p.name, sha256: p.sha256 }));
+  // a --source DIR tree can change under us without a new identity: never trust the cache there
+  const cacheable = tree.source.spec.kind !== 'dir';
+  const key = buildKey({ identity: tree.source.identity, patches, config: config.text, compiler });
+  const hit = cacheable ? lookupArtifact(key) : undefined;
+  if (hit) return { ...hit, durationMs: Date.now() - t0 };
+
+  const step = { ...planBuild(tree, { jobs: opts.jobs, ccache: haveCcache() }), logFile: opts.logFile };
+  try {
+    await runStep(step, { signal: ctx.signal, onLine: opts.onLine });
+  } catch (e) {
+    if (e instanceof CommandError) {
+      const log = existsSync(opts.logFile) ? readFileSync(opts.logFile, 'utf8') : e.stderrTail;
+      const errs = firstErrors(log);
+      const nospace = /No space left on device/.test(log);
+      throw new BuildError(nospace ? 'kernel build failed: no space left on device' : 'kernel build failed', opts.logFile, errs, { cause: e });
+    }
+    throw e;
+  }
+  const release = readFileSync(join(tree.objDir, 'include/config/kernel.release'), 'utf8').trim();
+  const dir = join(paths.kernels(), key);
+  const tmp = `${dir}.tmp-${process.pid}`;
+  mkdirSync(tmp, { recursive: true });
+  copyFileSync(join(tree.objDir, 'arch/x86/boot/bzImage'), join(tmp, 'bzImage'));
+  writeFileSync(join(tmp, 'config'), config.text);
+  const meta: KernelMeta = {
+    key,
+    identity: tree.source.identity,
+    commit: tree.commit,
+    patches,
+    configSha256: sha256(config.text),
+    compiler,
+    release,
+    builtAt: new Date().toISOString(),
+    buildMs: Date.now() - t0,
+  };
+  writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+  for (const p of tree.patches) {
+    mkdirSync(join(tmp, 'patches'), { recursive: true });
+    copyFileSync(p.file, join(tmp, 'patches', p.name));
+  }
+  rmSync(dir, { recursive: true, force: true });
+  renameSync(tmp, dir);
+  return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: false, durationMs: Date.now() - t0 };
+}

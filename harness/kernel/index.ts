@@ -1,0 +1,58 @@
+// The kernel phase: request -> source -> patched tree -> checked config -> cached bzImage.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { getProfile, paths, type SourceSpec } from '../config.js';
+import type { RunContext } from '../context.js';
+import { UserError } from '../errors.js';
+import { buildKernel, type KernelArtifact } from './build.js';
+import { configure } from './config.js';
+import { prepareTree, readPatches, requireSpace, resolveSource, seriesPatchFiles, slotName, type ResolvedSource } from './source.js';
+
+export interface KernelRequest {
+  /** profile name, absent for --source kernels */
+  profile?: string;
+  source: SourceSpec;
+  /** patch files in order: the series (patched profiles) then --patch extras */
+  patchFiles: string[];
+  fragments: string[];
+  /** true when the patch list starts with the profile's series */
+  series: boolean;
+}
+
+export function kernelRequest(opts: { profile?: string; source?: SourceSpec; patch?: string[]; configFragment?: string[] }): KernelRequest {
+  const extras = opts.patch ?? [];
+  const fragments = [paths.defaultFragment(), ...(opts.configFragment ?? [])];
+  // validate inputs before any tree is touched
+  for (const f of fragments) if (!existsSync(f)) throw new UserError(`config fragment not found: ${f}`);
+  for (const f of extras) if (!existsSync(f)) throw new UserError(`patch not found: ${f}`);
+  if (opts.source) {
+    if (opts.profile) throw new UserError('--profile and --source are exclusive: a --source kernel has no profile');
+    return { source: opts.source, patchFiles: extras, fragments, series: false };
+  }
+  const profile = getProfile(opts.profile ?? 'patched-6.1');
+  const series = profile.patched ? seriesPatchFiles() : [];
+  if (profile.patched && series.length === 0) {
+    throw new UserError(`profile ${profile.name} needs the series in ${paths.patchesDir()}, which has no NNNN-*.patch files`);
+  }
+  return { profile: profile.name, source: profile.source, patchFiles: [...series, ...extras], fragments, series: profile.patched };
+}
+
+export interface PreparedKernel {
+  artifact: KernelArtifact;
+  source: ResolvedSource;
+  configChanged: boolean;
+}
+
+export async function prepareKernel(
+  req: KernelRequest,
+  ctx: RunContext,
+  opts: { logDir: string; onLine?: (l: string) => void; jobs?: number },
+): Promise<PreparedKernel> {
+  const patches = readPatches(req.patchFiles);
+  const source = await resolveSource(req.source, ctx);
+  requireSpace(paths.sources(), 3);
+  const tree = await prepareTree(source, patches, slotName(patches, req.series), ctx);
+  const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'));
+  const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), onLine: opts.onLine, jobs: opts.jobs });
+  return { artifact, source, configChanged: config.changed };
+}

@@ -1,0 +1,272 @@
+// Kernel sources: a git repository per source base in the cache (Debian tarball imported once, or
+// a shared clone of the user's repo), and one persistent worktree per "slot". A request becomes
+// a commit (base + patches, built in a temporary index, never in a worktree) and the slot's
+// worktree is moved to it with `git checkout`, which rewrites only files whose contents differ:
+// unchanged files keep their timestamps, so make rebuilds only what the patches touch.
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statfsSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { paths, type SourceSpec } from '../config.js';
+import { HostError, UserError } from '../errors.js';
+import { runStep, type Step } from '../exec.js';
+import type { RunContext } from '../context.js';
+
+export interface PatchFile {
+  file: string; // absolute path
+  name: string; // basename
+  sha256: string;
+  bytes: Buffer;
+}
+
+export interface ResolvedSource {
+  spec: SourceSpec;
+  /** exact identity: Debian package version, or git commit */
+  identity: string;
+  /** cache directory of this source base */
+  baseDir: string;
+  /** git repository in the cache (absent for plain --source DIR) */
+  repo?: string;
+  /** the commit the patches apply to (import commit or the resolved ref) */
+  baseCommit?: string;
+}
+
+export interface PreparedTree {
+  source: ResolvedSource;
+  /** the kernel tree make runs in */
+  tree: string;
+  /** build output directory */
+  objDir: string;
+  /** the commit checked out (base + patches), if git-managed */
+  commit?: string;
+  patches: PatchFile[];
+}
+
+const GIT_ENV = {
+  GIT_AUTHOR_NAME: 'pinlab',
+  GIT_AUTHOR_EMAIL: 'pinlab@localhost',
+  GIT_COMMITTER_NAME: 'pinlab',
+  GIT_COMMITTER_EMAIL: 'pinlab@localhost',
+  // fixed dates: the same base + patches always give the same commit id
+  GIT_AUTHOR_DATE: '2020-08-31T00:00:00Z',
+  GIT_COMMITTER_DATE: '2020-08-31T00:00:00Z',
+};
+
+const OBJ_SUBDIR = '.pinlab-o';
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export function readPatches(files: string[]): PatchFile[] {
+  return files.map((file) => {
+    if (!existsSync(file)) throw new UserError(`patch not found: ${file}`);
+    const bytes = readFileSync(file);
+    return { file, name: basename(file), sha256: sha256(bytes), bytes };
+  });
+}
+
+/** The series in patches/: NNNN-*.patch in order, cover letter (no diff) excluded. */
+export function seriesPatchFiles(dir = paths.patchesDir()): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((f) => /^\d{4}-.*\.patch$/.test(f))
+    .sort()
+    .map((f) => join(dir, f))
+    .filter((f) => readFileSync(f, 'utf8').includes('\ndiff --git '));
+}
+
+function git(repo: string, args: string[], extra: Partial<Step> = {}): Step {
+  return { phase: 'kernel:source', argv: ['git', '-C', repo, ...args], env: GIT_ENV, ...extra };
+}
+
+function slug(s: string): string {
+  return s.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+export function requireSpace(dir: string, needGiB: number): void {
+  mkdirSync(dir, { recursive: true });
+  const st = statfsSync(dir);
+  const freeGiB = (st.bavail * st.bsize) / 2 ** 30;
+  if (freeGiB < needGiB) {
+    throw new HostError(`no space left: ${dir} has ${freeGiB.toFixed(1)} GiB free, pinlab needs about ${needGiB} GiB there`, {
+      hint: 'free some space or point PINLAB_CACHE at a larger file system',
+    });
+  }
+}
+
+/** Installed version of a Debian package, read from dpkg's status file. */
+export function debianVersion(pkg: string, statusFile = '/var/lib/dpkg/status'): string | undefined {
+  if (!existsSync(statusFile)) return undefined;
+  for (const stanza of readFileSync(statusFile, 'utf8').split('\n\n')) {
+    if (!new RegExp(`^Package: ${pkg.replace(/[.+]/g, '\\$&')}$`, 'm').test(stanza)) continue;
+    if (!/^Status: install ok installed$/m.test(stanza)) continue;
+    return /^Version: (.+)$/m.exec(stanza)?.[1];
+  }
+  return undefined;
+}
+
+/** Resolve the identity of a source without changing anything (used by --dry-run too). */
+export async function resolveSource(spec: SourceSpec, ctx: RunContext): Promise<ResolvedSource> {
+  if (spec.kind === 'debian') {
+    if (!existsSync(spec.tarball)) {
+      throw new HostError(`${spec.tarball} is missing (Debian package ${spec.pkg})`, {
+        hint: `run 'pinlab setup' as root, or: apt-get install -y ${spec.pkg}`,
+      });
+    }
+    const version = debianVersion(spec.pkg) ?? `unpackaged-${sha256(readFileSync(spec.tarball)).slice(0, 16)}`;
+    const baseDir = join(paths.sources(), slug(`debian-${spec.pkg}_${version}`));
+    return { spec, identity: `debian:${spec.pkg}=${version}`, baseDir, repo: join(baseDir, 'repo') };
+  }
+  if (spec.kind === 'git') {
+    if (!existsSync(spec.repo)) throw new UserError(`--source git:${spec.repo}@${spec.ref}: no such repository`);
+    const r = await runStep(git(spec.repo, ['rev-parse', '--verify', '--quiet', `${spec.ref}^{commit}`]), {
+      signal: ctx.signal,
+      allowFailure: true,
+    });
+    if (r.exitCode !== 0) {
+      throw new UserError(`--source git:${spec.repo}@${spec.ref}: '${spec.ref}' is not a commit in that repository`);
+    }
+    const commit = r.stdout.trim();
+    const baseDir = join(paths.sources(), `git-${sha256(spec.repo).slice(0, 12)}`);
+    return { spec, identity: `git:${spec.repo}@${commit}`, baseDir, repo: join(baseDir, 'repo'), baseCommit: commit };
+  }
+  if (!existsSync(join(spec.path, 'Makefile')) || !existsSync(join(spec.path, 'scripts', 'kconfig'))) {
+    throw new UserError(`--source ${spec.path}: not a kernel source tree (no Makefile / scripts/kconfig)`);
+  }
+  const r = await runStep(git(spec.path, ['rev-parse', 'HEAD']), { signal: ctx.signal, allowFailure: true });
+  const head = r.exitCode === 0 ? r.stdout.trim() : 'no-git';
+  let dirty = '';
+  if (r.exitCode === 0) {
+    const st = await runStep(git(spec.path, ['status', '--porcelain', '--untracked-files=no']), { signal: ctx.signal });
+    if (st.stdout.trim()) dirty = `+dirty-${sha256(st.stdout).slice(0, 8)}`;
+  }
+  return {
+    spec,
+    identity: `dir:${spec.path}@${head}${dirty}`,
+    baseDir: join(paths.sources(), `dir-${sha256(spec.path).slice(0, 12)}`),
+  };
+}
+
+/** Steps that create the cached repository of a source base (empty when it exists). */
+export function planImport(src: ResolvedSource): Step[] {
+  if (!src.repo || existsSync(join(src.repo, '.git'))) return [];
+  const tmp = `${src.repo}.tmp`;
+  if (src.spec.kind === 'debian') {
+    return [
+      { phase: 'kernel:import', argv: ['rm', '-rf', tmp] },
+      { phase: 'kernel:import', argv: ['mkdir', '-p', tmp] },
+      { phase: 'kernel:import', argv: ['tar', '-xf', src.spec.tarball, '-C', tmp, '--strip-components=1'], timeoutMs: 15 * 60_000 },
+      // Debian's top-level .gitignore ignores '/*': force-add everything of the pristine tree
+      git(tmp, ['init', '-q', '-b', 'import']),
+      git(tmp, ['config', 'core.excludesFile', '/dev/null']),
+      git(tmp, ['add', '-f', '-A'], { timeoutMs: 15 * 60_000 }),
+      git(tmp, ['commit', '-q', '-m', `${src.identity} (pristine import)`], { timeoutMs: 15 * 60_000 }),
+      git(tmp, ['tag', 'pristine']),
+      { phase: 'kernel:import', argv: ['mv', tmp, src.repo] },
+    ];
+  }
+  if (src.spec.kind === 'git') {
+    return [
+      { phase: 'kernel:import', argv: ['rm', '-rf', tmp] },
+      { phase: 'kernel:import', argv: ['git', 'clone', '-q', '--shared', '--no-checkout', src.spec.repo, tmp], timeoutMs: 30 * 60_000 },
+      { phase: 'kernel:import', argv: ['mv', tmp, src.repo] },
+    ];
+  }
+  return [];
+}
+
+/** Which worktree a request uses: one per source base and patch "shape", reused across runs. */
+export function slotName(patches: PatchFile[], profileSeries: boolean): string {
+  return patches.length === 0 ? 'stock' : profileSeries ? 'patched' : 'custom';
+}
+
+async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<void> {
+  const steps = planImport(src);
+  if (steps.length === 0) {
+    if (src.spec.kind === 'git' && src.repo && src.baseCommit) {
+      // the user's repo may have moved on since the clone: fetch when the commit is unknown here
+      const has = await runStep(git(src.repo, ['cat-file', '-e', `${src.baseCommit}^{commit}`]), { signal: ctx.signal, allowFailure: true });
+      if (has.exitCode !== 0) await runStep(git(src.repo, ['fetch', '-q', 'origin', src.baseCommit]), { signal: ctx.signal });
+    }
+    return;
+  }
+  requireSpace(src.baseDir, 4);
+  ctx.log(`importing ${src.identity} into ${src.repo} (once)`);
+  const tmp = `${src.repo}.tmp`;
+  const undo = ctx.teardown.add('remove partial import', () => rmSync(tmp, { recursive: true, force: true }));
+  for (const s of steps) await runStep(s, { signal: ctx.signal });
+  await undo();
+}
+
+/** The git commands that turn base + patches into a tree in a temporary index (pure). */
+export function planPatchApply(repo: string, base: string, patches: PatchFile[], index: string): Step[] {
+  const env = { ...GIT_ENV, GIT_INDEX_FILE: index };
+  return [
+    { phase: 'kernel:patch', argv: ['git', '-C', repo, 'read-tree', base], env },
+    ...patches.map((p) => ({ phase: 'kernel:patch', argv: ['git', '-C', repo, 'apply', '--cached', '--whitespace=nowarn', p.file], env })),
+    { phase: 'kernel:patch', argv: ['git', '-C', repo, 'write-tree'], env },
+  ];
+}
+
+/** Base commit + patches -> a commit, made in a temporary index (no worktree is touched). */
+async function commitWithPatches(repo: string, base: string, patches: PatchFile[], ctx: RunContext): Promise<string> {
+  if (patches.length === 0) return base;
+  const index = join(repo, '.git', `pinlab-index-${process.pid}`);
+  const cleanup = ctx.teardown.add('remove temp index', () => rmSync(index, { force: true }));
+  try {
+    const steps = planPatchApply(repo, base, patches, index);
+    let tree = '';
+    for (const [i, step] of steps.entries()) {
+      const r = await runStep(step, { signal: ctx.signal, allowFailure: true });
+      const patch = patches[i - 1];
+      if (r.exitCode !== 0 && patch) throw patchDoesNotApply(patch, r.stderr);
+      if (r.exitCode !== 0) throw new UserError(`git ${step.argv[3]} failed in ${repo}: ${r.stderr.trim().split('\n')[0]}`);
+      tree = r.stdout.trim();
+    }
+    const msg = `pinlab: ${patches.map((p) => p.name).join(', ')}`;
+    const commit = await runStep(
+      { phase: 'kernel:patch', argv: ['git', '-C', repo, 'commit-tree', tree, '-p', base, '-m', msg], env: GIT_ENV },
+      { signal: ctx.signal },
+    );
+    return commit.stdout.trim();
+  } finally {
+    await cleanup();
+  }
+}
+
+/** "patch X does not apply: file:line" from git apply's stderr. */
+export function patchDoesNotApply(p: PatchFile, stderr: string): UserError {
+  const failed = /error: patch failed: (\S+)/.exec(stderr)?.[1];
+  const missing = /error: (\S+): does not exist in index/.exec(stderr)?.[1];
+  const where = failed ? `hunk at ${failed}` : missing ? `${missing} does not exist in the tree` : stderr.trim().split('\n')[0] ?? 'unknown';
+  return new UserError(`patch ${p.name} does not apply: ${where}`, { hint: `patch file: ${p.file}` });
+}
+
+/** Import if needed, then move the slot's worktree to base + patches. */
+export async function prepareTree(src: ResolvedSource, patches: PatchFile[], slot: string, ctx: RunContext): Promise<PreparedTree> {
+  if (src.spec.kind === 'dir') {
+    if (patches.length > 0) {
+      throw new UserError('--patch needs a managed source (a profile or --source git:REPO@REF): pinlab never edits a --source DIR tree', {
+        hint: 'commit the patches in that tree, or use --source git:DIR@HEAD',
+      });
+    }
+    // the user's tree is built in place with its objects in the cache: absolute srctree
+    return { source: src, tree: src.spec.path, objDir: join(src.baseDir, 'obj'), patches };
+  }
+  await ensureImported(src, ctx);
+  const repo = src.repo!;
+  const base = src.baseCommit ?? (await runStep(git(repo, ['rev-parse', 'pristine^{commit}']), { signal: ctx.signal })).stdout.trim();
+  src.baseCommit = base;
+  const commit = await commitWithPatches(repo, base, patches, ctx);
+  const tree = join(src.baseDir, `wt-${slot}`);
+  if (!existsSync(join(tree, '.git'))) {
+    await runStep(git(repo, ['worktree', 'prune']), { signal: ctx.signal });
+    await runStep(git(repo, ['worktree', 'add', '-q', '--detach', tree, commit], { timeoutMs: 15 * 60_000 }), { signal: ctx.signal });
+  } else {
+    // --force: the cache's worktree is ours; files equal to the target keep their mtime
+    await runStep(git(tree, ['checkout', '-q', '--force', '--detach', commit], { timeoutMs: 15 * 60_000 }), { signal: ctx.signal });
+  }
+  // the object dir is a direct subdirectory of the tree: kbuild then uses srctree=.. (relative
+  // paths), which lets ccache share objects between worktrees
+  return { source: src, tree, objDir: join(tree, OBJ_SUBDIR), commit, patches };
+}

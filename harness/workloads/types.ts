@@ -1,0 +1,131 @@
+// The contract between the workload catalogue (host), the guest runner (guest) and the verdict
+// logic (host). Everything here is plain JSON so it crosses the ssh channel and is saved in the
+// run directory unchanged; `pinlab parse` re-judges saved results with the same types.
+
+/** Where the I/O goes. Each target is prepared by the guest init / runner (see images/). */
+export type Target =
+  | 'raw-virtio' // /dev/vda, block/fops.c
+  | 'raw-nvme' // /dev/nvme0n1, block/fops.c
+  | 'ext4' // file on ext4 (iomap)
+  | 'ext2' // file on ext2 (fs/direct-io.c on 6.1, iomap later)
+  | 'vfat' // file on vfat (fs/direct-io.c everywhere)
+  | 'loop' // /dev/loopN with LOOP_SET_DIRECT_IO, backed by a file on ext4
+  | 'nvme-passthru'; // NVME_IOCTL_IO_CMD on /dev/nvme0n1 -> block/blk-map.c
+
+export type Engine =
+  | 'psync' // pread/pwrite: ITER_UBUF on 6.1
+  | 'psyncv' // preadv/pwritev with several segments: ITER_IOVEC
+  | 'libaio' // io_submit, queue depth
+  | 'uring' // io_uring readv/writev-like ops on normal buffers: ITER_IOVEC/UBUF
+  | 'uring-fixed' // io_uring READ_FIXED/WRITE_FIXED on registered buffers: ITER_BVEC
+  | 'splice-read' // splice(O_DIRECT file -> pipe): ITER_PIPE on 6.1
+  | 'vmsplice-write' // vmsplice(user -> pipe) + splice(pipe -> O_DIRECT file): ITER_BVEC
+  | 'passthru' // NVMe passthrough ioctl with a user buffer
+  | 'fork-race'; // fork while an O_DIRECT read is in flight
+
+export type BufferKind =
+  | 'anon' // posix_memalign'd / mmap'd private anonymous memory, pre-faulted
+  | 'shared-file' // MAP_SHARED mapping of a tmpfs file
+  | 'private-anon' // fresh MAP_PRIVATE|MAP_ANONYMOUS mapping, faulted by the I/O itself
+  | 'thp'; // 2 MiB aligned MADV_HUGEPAGE region: folio pin accounting
+
+/** Fault to provoke on this workload (error paths leak pins). */
+export type Fault =
+  | { kind: 'efault-midway' } // an unmapped page in the middle of the buffer
+  | { kind: 'readonly-dest' } // read into a PROT_READ mapping
+  | { kind: 'misaligned'; what: 'offset' | 'length' | 'address' }
+  | { kind: 'past-eod' } // I/O that starts/ends beyond the end of the device/file
+  | { kind: 'fail-make-request'; times: number; probability: number; interval: number }
+  | { kind: 'blkdebug-eio'; sector: number; op: 'read' | 'write' };
+
+/**
+ * What pinning the workload implies, independent of any kernel:
+ *  - 'user-dio': user memory handed to Direct I/O: a correct kernel pins every page exactly once
+ *    per operation that covers it.
+ *  - 'no-per-io-pins': the block layer sees kernel pages (BVEC/KVEC) or pre-registered buffers;
+ *    only `fixedPins` (e.g. io_uring registration) may appear.
+ *  - 'pipe-dio': ITER_PIPE Direct I/O: pinned page-by-page with pin_page() when the kernel
+ *    reaches the ITER_PIPE DIO path; a copy (no DIO on pipe pages) when it doesn't (6.4+).
+ */
+export type PinModel = 'user-dio' | 'no-per-io-pins' | 'pipe-dio';
+
+export interface WorkloadSpec {
+  name: string; // unique, e.g. "raw-virtio.psync.anon"
+  target: Target;
+  engine: Engine;
+  buffer: BufferKind;
+  /** bytes per operation (block-size multiple unless a misaligned fault is planned) */
+  blockSize: number;
+  /** total bytes written then read back */
+  size: number;
+  queueDepth: number;
+  /** segments per operation for vectored engines */
+  segments: number;
+  pinModel: PinModel;
+  /** key kernel functions; each inner list is "any of these" (names differ across versions) */
+  paths: string[][];
+  fault?: Fault;
+  /** fork-race: attempts */
+  repeat?: number;
+}
+
+export interface Latency {
+  p50us: number;
+  p90us: number;
+  p99us: number;
+  maxus: number;
+}
+
+/** What one workload did in user space, measured by the addon (no counters here). */
+export interface WorkloadIO {
+  bytes: number; // bytes moved by successful operations
+  ops: number; // operations issued
+  /** sum over operations of distinct user pages that operation's buffers span */
+  userPageOps: number;
+  /** pins expected regardless of I/O count (io_uring buffer registration) */
+  fixedPins: number;
+  verify: { ok: boolean; checkedBytes: number; firstBadOffset?: number; detail?: string };
+  /** errno code names seen (e.g. ["EFAULT"]) for fault cases, with the syscall */
+  errors: { code: string; syscall: string; count: number }[];
+  latency?: Latency;
+  iops?: number;
+  /** fork-race only */
+  fork?: { attempts: number; hitWindow: number; lostData: number };
+  durationMs: number;
+}
+
+export interface PinCounters {
+  acquired: number; // nr_foll_pin_acquired
+  released: number; // nr_foll_pin_released
+}
+
+/** One line of the guest runner's output stream (JSON lines on stdout). */
+export type RunnerEvent =
+  | { type: 'hello'; kernel: string; node: string; traceable: string[]; background: BackgroundNoise }
+  | { type: 'start'; name: string }
+  | { type: 'result'; name: string; result: WorkloadObservation }
+  | { type: 'log'; name?: string; message: string }
+  | { type: 'done' };
+
+export interface BackgroundNoise {
+  windowMs: number;
+  acquired: number;
+  released: number;
+}
+
+/** Everything the guest runner observed for one workload; the verdict is computed on the host. */
+export interface WorkloadObservation {
+  spec: WorkloadSpec;
+  before: PinCounters;
+  after: PinCounters; // after quiesce
+  quiesce: { polls: number; settled: boolean; ms: number };
+  io?: WorkloadIO; // absent when the workload itself crashed
+  ioError?: { code?: string; message: string };
+  /** key functions that ran (from the function tracer), and which were traceable at all */
+  pathHits: string[];
+  pathTraceable: string[];
+  /** kernel log lines emitted during the workload (from /dev/kmsg, after a cursor) */
+  kmsg: string[];
+  /** debugfs values of interest (fail_make_request counters etc.) */
+  extra?: Record<string, unknown>;
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env node
+// npm test: install what the tests need (pinlab setup, as root), run ava with the TAP reporter,
+// echo its output, and end with the one line CI reads: "N passed, N failed, N skipped".
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+
+function run(cmd, argv, onLine) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, argv, { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] });
+    let pending = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      for (const l of lines) onLine?.(l);
+    });
+    const forward = (sig) => child.kill(sig);
+    process.on('SIGINT', forward);
+    process.on('SIGTERM', forward);
+    child.on('close', (code, signal) => {
+      if (pending) onLine?.(pending);
+      process.off('SIGINT', forward);
+      process.off('SIGTERM', forward);
+      resolve(code ?? (signal ? 128 : 1));
+    });
+  });
+}
+
+// prerequisites first: as root this installs missing Debian packages; otherwise it only reports
+if (process.env.PINLAB_TEST_NO_SETUP !== '1') {
+  const code = await run(process.execPath, [join(root, 'bin/pinlab.js'), 'setup']);
+  if (code !== 0) process.stderr.write(`pinlab setup exited ${code}; tests that need the missing packages will skip or fail\n`);
+}
+
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const code = await run(process.execPath, [join(root, 'node_modules/ava/entrypoints/cli.mjs'), '--tap', ...args], (line) => {
+  const m = /^(not ok|ok) \d+ /.exec(line);
+  if (!m) return;
+  if (/# SKIP\b/i.test(line)) skipped++;
+  else if (m[1] === 'ok' || /# TODO\b/.test(line)) passed++;
+  else failed++;
+});
+// ava failing without a failed test (e.g. an uncaught exception in a file) must fail CI too
+if (code !== 0 && failed === 0) failed = 1;
+process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,51 @@
+import test from 'ava';
+import { execa } from 'execa';
+import { join } from 'node:path';
+import { repoRoot } from '../../harness/config.js';
+import { exitCodeForError, EXIT } from '../../harness/cli.js';
+import { BootError, BuildError, HostError, InterruptedError, UserError } from '../../harness/errors.js';
+
+const pinlab = (...args: string[]) => execa(process.execPath, [join(repoRoot, 'bin/pinlab.js'), ...args], { reject: false });
+
+test('errors map to the documented exit codes', (t) => {
+  t.is(exitCodeForError(new UserError('x')), EXIT.usage);
+  t.is(exitCodeForError(new HostError('x')), EXIT.infra);
+  t.is(exitCodeForError(new BuildError('x')), EXIT.infra);
+  t.is(exitCodeForError(new BootError('x', 'panic')), EXIT.infra);
+  t.is(exitCodeForError(new InterruptedError('x')), EXIT.interrupted);
+});
+
+for (const [args, code, pattern] of [
+  [['frobnicate'], 2, /unknown command 'frobnicate'/],
+  [['build', '--frob'], 2, /unknown option '--frob'/],
+  [['build', '--profile', 'nope'], 2, /unknown profile 'nope'/],
+  [['build', '--source', '/nonexistent/linux'], 2, /not a kernel source tree/],
+  [['build', '--source', 'git:/nonexistent@v1'], 2, /no such repository/],
+  [['build', '--source', 'git:/x'], 2, /expected git:REPO@REF/],
+  [['build', '--patch', '/nonexistent.patch', '--dry-run'], 2, /patch not found/],
+  [['build', '--config-fragment', '/nonexistent.config'], 2, /config fragment not found/],
+] as const) {
+  test(`bad input '${args.join(' ')}' gives one clear line and exit ${code}`, async (t) => {
+    const r = await pinlab(...args);
+    t.is(r.exitCode, code, r.stderr);
+    t.regex(r.stderr, pattern);
+    t.notRegex(r.stderr, /\n\s+at .*\(.*:\d+:\d+\)/, 'no stack trace');
+  });
+}
+
+test('--help works for every subcommand', async (t) => {
+  for (const sub of ['doctor', 'setup', 'build', 'run', 'boot', 'parse', 'diff', 'merge']) {
+    const r = await pinlab(sub, '--help');
+    t.is(r.exitCode, 0, sub);
+    t.regex(r.stdout, new RegExp(`Usage: pinlab ${sub}`));
+  }
+});
+
+test('build --dry-run prints argv arrays and runs nothing', async (t) => {
+  const r = await pinlab('build', '--profile', 'stock-6.1', '--dry-run');
+  t.is(r.exitCode, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n');
+  t.true(lines.some((l) => /kernel:build\s+\["make",.*"bzImage"\]/.test(l)));
+  t.true(lines.some((l) => /kernel:config\s+\[.*merge_config\.sh","-m"/.test(l)));
+  for (const l of lines) t.notThrows(() => JSON.parse(l.replace(/^\S+\s+/, '').replace(/\s+#.*$/, '')));
+});
