@@ -1,15 +1,35 @@
 // Subcommand implementations. Each returns an Outcome; cli.ts turns outcomes and errors into
 // exit codes. Terminal output here is the user-facing summary; detailed logs go to run dirs.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RunContext } from './context.js';
-import { DEFAULT_PROFILE, profileNames, type SourceSpec } from './config.js';
-import { HostError, UserError } from './errors.js';
+import { DEFAULT_PROFILE, profileNames, runsRoot, type SourceSpec } from './config.js';
+import { BootError, BuildError, HostError, UserError } from './errors.js';
 import { runStep } from './exec.js';
 import { checkPackages, installCommand, isRoot, neededPackages, planInstall } from './host.js';
 import { kernelRequest, prepareKernel } from './kernel/index.js';
-import { formatPlan, planKernel } from './plan.js';
+import { formatPlan, planKernel, type PlannedStep } from './plan.js';
+import { newRunId, runOneKernel, vmSpecFor } from './pipeline.js';
+import { parseShard, selectWorkloads, type Shard } from './workloads/catalogue.js';
+import type { WorkloadSpec } from './workloads/types.js';
+import type { RunResult } from './verdict/types.js';
+import { judge } from './verdict/judge.js';
+import { applyKnownStates } from './verdict/known-states.js';
+import { outcomeOf as outcomeOfVerdict } from './report/common.js';
+import { TerminalReporter, formatSummary } from './report/terminal.js';
+import { writeFileAtomic } from './report/file.js';
+import { parseRunJson, toRunJson } from './report/json.js';
+import { toJUnit } from './report/junit.js';
+import { toKcidbJson } from './report/kcidb.js';
+import { toKtap } from './report/ktap.js';
+import { diffRuns, formatDiff, regressions } from './report/diff.js';
+import { mergeRuns } from './report/merge.js';
+import { recomputeRun } from './report/parse.js';
+import { probeAccel } from './vm/accel.js';
+import { ensureBaseImage, toolsShare } from './vm/image.js';
+import { bootToReady } from './vm/runner.js';
+import { qemuArgv } from './vm/spec.js';
 import { inPhase } from './progress.js';
 import type { Outcome } from './cli.js';
 
@@ -94,34 +114,152 @@ export async function build(ctx: RunContext, opts: KernelOpts): Promise<Outcome>
   return { kind: 'ok' };
 }
 
-export { profilesFor };
-
-const notYet = (what: string): never => {
-  throw new UserError(`${what} is not available yet in this version of pinlab`);
-};
-
-export async function run(ctx: RunContext, opts: KernelOpts & Record<string, unknown>): Promise<Outcome> {
-  void ctx;
-  void opts;
-  return notYet('run');
+export interface RunOpts extends Omit<KernelOpts, 'profile'> {
+  profile?: string[];
+  filter?: string;
+  shard?: string;
+  strict?: boolean;
+  runDir?: string;
+  json?: string;
+  junit?: string;
+  ktap?: boolean;
+  kcidb?: string;
+  setup?: boolean;
 }
+
+function selected(opts: { filter?: string; shard?: string }): WorkloadSpec[] {
+  let shard: Shard | undefined;
+  if (opts.shard !== undefined) {
+    const s = parseShard(opts.shard);
+    if (typeof s === 'string') throw new UserError(s);
+    shard = s;
+  }
+  const picked = selectWorkloads(opts.filter, shard);
+  if (picked.length === 0) throw new UserError(`no workload matches --filter '${opts.filter ?? ''}'${opts.shard ? ` in shard ${opts.shard}` : ''}`);
+  return picked;
+}
+
+const splitCmdline = (c?: string) => (c ? c.trim().split(/\s+/) : []);
+
+/** FAIL/ERROR decide the exit code; XFAIL fails only under --strict; all-SKIP means nothing ran. */
+export function outcomeOfRuns(results: RunResult[], infra: boolean): Outcome {
+  const all = results.flatMap((r) => r.verdicts.map((v) => outcomeOfVerdict(v, r.strict)));
+  if (all.includes('fail')) return { kind: 'failed' };
+  if (infra) return { kind: 'code', code: 3 };
+  if (all.includes('error')) return { kind: 'failed' };
+  if (all.length === 0 || all.every((o) => o === 'skip')) return { kind: 'nothing-ran' };
+  return { kind: 'ok' };
+}
+
+export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
+  const profiles = opts.source ? [undefined] : (opts.profile?.length ? opts.profile : [DEFAULT_PROFILE]);
+  if (opts.runDir && profiles.length > 1) throw new UserError('--run-dir names one run: use it with a single --profile');
+  const workloads = selected(opts);
+  const requests = profiles.map((profile) =>
+    kernelRequest({ profile, source: opts.source, patch: opts.patch, configFragment: opts.configFragment }),
+  );
+  if (opts.dryRun) {
+    await ensurePrerequisites(ctx, profilesFor({ profile: profiles.filter((p): p is string => !!p), source: opts.source }), true);
+    for (const req of requests) {
+      out(`# kernel ${req.profile ?? opts.source?.kind}`);
+      out(formatPlan(await planKernel(req, ctx)));
+      out(formatPlan(planGuest(workloads, splitCmdline(opts.cmdline))));
+    }
+    out(`# ${workloads.length} workloads: ${workloads.map((w) => w.name).join(' ')}`);
+    return { kind: 'ok' };
+  }
+  if (opts.setup !== false && isRoot()) await ensurePrerequisites(ctx, profilesFor({ profile: profiles.filter((p): p is string => !!p), source: opts.source }));
+
+  const terminal = new TerminalReporter({ stream: process.stdout });
+  const results: RunResult[] = [];
+  let infra = false;
+  for (const kernel of requests) {
+    const r = await runOneKernel({ kernel, workloads, cmdline: splitCmdline(opts.cmdline), strict: Boolean(opts.strict), runDir: opts.runDir, jobs: opts.jobs }, ctx, terminal);
+    results.push(r.result);
+    if (r.infraFailure) {
+      infra = true;
+      process.stderr.write(`pinlab: ${r.infraFailure.message.split('\n')[0]}\n`);
+      if (r.infraFailure instanceof BuildError) {
+        for (const l of r.infraFailure.firstErrors) process.stderr.write(`  ${l}\n`);
+        if (r.infraFailure.logPath) process.stderr.write(`  full log: ${r.infraFailure.logPath}\n`);
+      }
+      if (r.infraFailure instanceof BootError && r.infraFailure.logPath) process.stderr.write(`  console log: ${r.infraFailure.logPath}\n`);
+    }
+    out(`run directory: ${r.runDir}`);
+  }
+  await terminal.finish();
+  await writeReports(results, opts);
+  return outcomeOfRuns(results, infra);
+}
+
+async function writeReports(results: RunResult[], opts: { json?: string; junit?: string; ktap?: boolean; kcidb?: string }): Promise<void> {
+  if (opts.json) await writeFileAtomic(opts.json, results.length === 1 ? toRunJson(results[0]!) : `${JSON.stringify(results, null, 2)}\n`);
+  if (opts.junit) await writeFileAtomic(opts.junit, toJUnit(results));
+  if (opts.kcidb) await writeFileAtomic(opts.kcidb, toKcidbJson(results));
+  if (opts.ktap) out(toKtap(results));
+}
+
+/** The guest-side commands of a run, for --dry-run. */
+export function planGuest(workloads: WorkloadSpec[], cmdline: string[]): PlannedStep[] {
+  const vmDir = join(runsRoot(), '<run-id>', 'vm');
+  const spec = vmSpecFor('<bzImage>', vmDir, '<guest-image.cpio>', { accel: 'tcg', cmdline, workloads });
+  return [
+    { phase: 'vm:boot', argv: qemuArgv(spec) },
+    { phase: 'guest:run', argv: ['ssh(virtio-serial)', 'node', '/pinlab/dist/harness/guest/runner.js'], note: `${workloads.length} workload specs on stdin` },
+  ];
+}
+
 export async function boot(ctx: RunContext, opts: KernelOpts & { cmd: string[] }): Promise<Outcome> {
-  void ctx;
-  void opts;
-  return notYet('boot');
+  const req = kernelRequest({ profile: opts.profile, source: opts.source, patch: opts.patch, configFragment: opts.configFragment });
+  if (opts.dryRun) {
+    out(formatPlan(await planKernel(req, ctx)));
+    out(formatPlan(planGuest([], splitCmdline(opts.cmdline)).slice(0, 1)));
+    return { kind: 'ok' };
+  }
+  const runDir = join(runsRoot(), `boot-${newRunId()}`);
+  mkdirSync(runDir, { recursive: true, mode: 0o700 });
+  const k = await inPhase(`build ${req.profile ?? 'kernel'}`, (p) => prepareKernel(req, ctx, { logDir: join(runDir, 'logs'), onLine: (l) => p.update(l), jobs: opts.jobs }), (r) => (r.artifact.cacheHit ? 'cache hit' : 'built'));
+  const image = await inPhase('guest image', () => ensureBaseImage(ctx));
+  const accel = await probeAccel(ctx, k.artifact.bzImage);
+  const spec = vmSpecFor(k.artifact.bzImage, join(runDir, 'vm'), image.cpio, { accel: accel.accel, cmdline: splitCmdline(opts.cmdline), workloads: [], tools: toolsShare(image) });
+  const vm = await inPhase('boot', () => bootToReady(spec, ctx), (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s`);
+  try {
+    if (opts.cmd.length === 0) {
+      const code = await vm.shell();
+      return code === 0 ? { kind: 'ok' } : { kind: 'code', code };
+    }
+    const r = await vm.exec(opts.cmd, { onStdout: (c) => process.stdout.write(c), onStderr: (c) => process.stderr.write(c), timeoutMs: 3600_000 });
+    return r.exitCode === 0 ? { kind: 'ok' } : { kind: 'code', code: r.exitCode ?? 128 };
+  } finally {
+    await vm.shutdown();
+  }
 }
-export async function parse(ctx: RunContext, opts: { runDir: string }): Promise<Outcome> {
-  void ctx;
-  void opts;
-  return notYet('parse');
+
+function loadRun(path: string): RunResult {
+  const file = existsSync(join(path, 'run.json')) ? join(path, 'run.json') : path;
+  if (!existsSync(file)) throw new UserError(`${path}: no run.json there (not a pinlab run directory)`);
+  return parseRunJson(readFileSync(file, 'utf8'), file);
 }
-export async function diff(ctx: RunContext, opts: { a: string; b: string }): Promise<Outcome> {
-  void ctx;
-  void opts;
-  return notYet('diff');
+
+export async function parse(_ctx: RunContext, opts: { runDir: string; strict?: boolean; json?: string }): Promise<Outcome> {
+  const r = await recomputeRun(opts.runDir, { judge, applyKnownStates }, { strict: opts.strict });
+  out(formatSummary(r.recomputed));
+  const changed = diffRuns(r.original, r.recomputed);
+  out(formatDiff(changed));
+  if (opts.json) await writeFileAtomic(opts.json, toRunJson(r.recomputed));
+  return outcomeOfRuns([r.recomputed], false);
 }
-export async function merge(ctx: RunContext, opts: { inputs: string[]; output: string }): Promise<Outcome> {
-  void ctx;
-  void opts;
-  return notYet('merge');
+
+export async function diff(_ctx: RunContext, opts: { a: string; b: string }): Promise<Outcome> {
+  const d = diffRuns(loadRun(opts.a), loadRun(opts.b));
+  out(formatDiff(d));
+  return regressions(d).length > 0 ? { kind: 'failed' } : { kind: 'ok' };
+}
+
+export async function merge(_ctx: RunContext, opts: { inputs: string[]; output: string; kcidb?: string }): Promise<Outcome> {
+  const merged = mergeRuns(opts.inputs.map(loadRun));
+  await writeFileAtomic(opts.output, merged.length === 1 ? toRunJson(merged[0]!) : `${JSON.stringify(merged, null, 2)}\n`);
+  if (opts.kcidb) await writeFileAtomic(opts.kcidb, toKcidbJson(merged));
+  for (const r of merged) out(formatSummary(r));
+  return outcomeOfRuns(merged, false);
 }

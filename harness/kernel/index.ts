@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { getProfile, paths, type SourceSpec } from '../config.js';
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
+import { withLock } from '../lock.js';
 import { buildKernel, type KernelArtifact } from './build.js';
 import { configure } from './config.js';
 import { prepareTree, readPatches, requireSpace, resolveSource, seriesPatchFiles, slotName, type ResolvedSource } from './source.js';
@@ -51,8 +52,11 @@ export async function prepareKernel(
   const patches = readPatches(req.patchFiles);
   const source = await resolveSource(req.source, ctx);
   requireSpace(paths.sources(), 3);
-  const tree = await prepareTree(source, patches, slotName(patches, req.series), ctx);
-  const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'));
-  const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), onLine: opts.onLine, jobs: opts.jobs });
-  return { artifact, source, configChanged: config.changed };
+  const slot = slotName(patches, req.series);
+  return withLock(join(source.baseDir, `wt-${slot}`), ctx, async () => {
+    const tree = await prepareTree(source, patches, slot, ctx);
+    const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'));
+    const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), onLine: opts.onLine, jobs: opts.jobs });
+    return { artifact, source, configChanged: config.changed };
+  });
 }

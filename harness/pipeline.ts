@@ -1,0 +1,264 @@
+// The main job for one kernel: build -> guest image -> boot -> workloads (in-guest runner) ->
+// verdicts -> run directory + reports. Each phase is a function of its own module; this file
+// only sequences them, keeps the run directory, and turns phase failures into ERROR verdicts.
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { BASE_CMDLINE, repoRoot, runsRoot } from './config.js';
+import type { RunContext } from './context.js';
+import { BootError, BuildError, InterruptedError, PinlabError } from './errors.js';
+import { prepareKernel, type KernelRequest } from './kernel/index.js';
+import type { KernelArtifact } from './kernel/build.js';
+import { sha256 } from './kernel/source.js';
+import { probeAccel } from './vm/accel.js';
+import { ensureBaseImage, toolsShare } from './vm/image.js';
+import { bootToReady, type Vm } from './vm/runner.js';
+import { defaultDisks, makeVmSpec, type DiskSpec, type VmSpec } from './vm/spec.js';
+import { blkdebugRules } from './workloads/catalogue.js';
+import type { BackgroundNoise, RunnerEvent, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import { judge } from './verdict/judge.js';
+import { applyKnownStates } from './verdict/known-states.js';
+import type { ErrorCause, KernelIdentity, RunResult, Verdict } from './verdict/types.js';
+import type { Reporter } from './report/events.js';
+import { toRunJson } from './report/json.js';
+
+export interface RunRequest {
+  kernel: KernelRequest;
+  workloads: WorkloadSpec[];
+  cmdline: string[];
+  strict: boolean;
+  runDir?: string;
+  jobs?: number;
+}
+
+export interface RunOutput {
+  result: RunResult;
+  runDir: string;
+  /** the phase that failed before any workload could run */
+  infraFailure?: PinlabError;
+}
+
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
+  return `${stamp}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Workload target -> the disk it runs on (blkdebug rules attach to that disk). */
+const DISK_OF_TARGET: Record<string, string> = {
+  'raw-virtio': 'raw-virtio',
+  'raw-nvme': 'raw-nvme',
+  'nvme-passthru': 'raw-nvme',
+  ext4: 'ext4',
+  loop: 'ext4',
+  ext2: 'ext2',
+  vfat: 'vfat',
+};
+
+export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): DiskSpec[] {
+  const disks = defaultDisks(runDir);
+  for (const rule of blkdebugRules(workloads)) {
+    const disk = disks.find((d) => d.id === DISK_OF_TARGET[rule.target]);
+    if (!disk) continue;
+    disk.blkdebug = [...(disk.blkdebug ?? []), { event: rule.op === 'read' ? 'read_aio' : 'write_aio', sector: rule.sector, errno: 5 }];
+  }
+  return disks;
+}
+
+export function vmSpecFor(kernel: string, vmDir: string, baseInitrd: string, opts: { accel: 'tcg' | 'kvm'; cmdline: string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare> }): VmSpec {
+  return makeVmSpec({
+    kernel,
+    runDir: vmDir,
+    baseInitrd,
+    repoDir: repoRoot,
+    toolsShare: opts.tools,
+    accel: opts.accel,
+    disks: disksFor(vmDir, opts.workloads),
+    baseCmdline: BASE_CMDLINE,
+    extraCmdline: opts.cmdline,
+  });
+}
+
+function kernelIdentity(req: KernelRequest, artifact?: KernelArtifact, release?: string): KernelIdentity {
+  const patches = artifact?.meta.patches ?? [];
+  return {
+    ...(req.profile ? { profile: req.profile } : {}),
+    source: artifact?.meta.identity ?? `${req.source.kind}`,
+    ...(release ?? artifact?.meta.release ? { release: release ?? artifact?.meta.release } : {}),
+    patches: patches.map((p) => ({ file: p.name, sha256: p.sha256 })),
+    ...(patches.length ? { patchsetHash: sha256(patches.map((p) => p.sha256).join('\n')) } : {}),
+    ...(artifact ? { configSha256: artifact.meta.configSha256, buildKey: artifact.key } : {}),
+  };
+}
+
+function errorVerdict(spec: WorkloadSpec, cause: ErrorCause, message: string): Verdict {
+  return {
+    name: spec.name,
+    target: spec.target,
+    engine: spec.engine,
+    status: 'ERROR',
+    reasons: [],
+    cause,
+    path: [],
+    pinning: 'unknown',
+    splats: [],
+    message,
+  };
+}
+
+function causeOf(e: unknown): ErrorCause {
+  if (e instanceof BuildError) return 'build';
+  if (e instanceof BootError) return 'boot';
+  if (e instanceof PinlabError && e.name === 'HarnessTimeoutError') return 'timeout';
+  return 'harness';
+}
+
+/** Run the guest runner over ssh and collect its event stream. */
+async function runWorkloadsInGuest(
+  vm: Vm,
+  workloads: WorkloadSpec[],
+  reporter: Reporter,
+  onObservation: (obs: WorkloadObservation) => void,
+  logFile: string,
+): Promise<{ background?: BackgroundNoise; release?: string; exitCode: number | null; stderr: string }> {
+  let pending = '';
+  let background: BackgroundNoise | undefined;
+  let release: string | undefined;
+  const index = new Map(workloads.map((w, i) => [w.name, i + 1]));
+  const log: string[] = [];
+  const onLine = (line: string) => {
+    if (!line.trim()) return;
+    log.push(line);
+    let ev: RunnerEvent;
+    try {
+      ev = JSON.parse(line) as RunnerEvent;
+    } catch {
+      return; // not an event: kept in the log
+    }
+    if (ev.type === 'hello') {
+      background = ev.background;
+      release = ev.kernel;
+    } else if (ev.type === 'start') {
+      reporter.onEvent({ type: 'workload-start', name: ev.name, index: index.get(ev.name) ?? 0, total: workloads.length });
+    } else if (ev.type === 'result') {
+      onObservation(ev.result);
+    }
+  };
+  // ~3 minutes per workload at most (fork races under TCG are the slow ones), plus the start
+  const timeoutMs = 60_000 + workloads.length * 180_000;
+  const r = await vm.exec(['node', '/pinlab/dist/harness/guest/runner.js'], {
+    input: JSON.stringify(workloads),
+    timeoutMs,
+    onStdout: (chunk) => {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      lines.forEach(onLine);
+    },
+  });
+  if (pending) onLine(pending);
+  writeFileSync(logFile, `${log.join('\n')}\n--- stderr ---\n${r.stderr}`);
+  return { background, release, exitCode: r.exitCode, stderr: r.stderr };
+}
+
+export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: Reporter): Promise<RunOutput> {
+  const runId = newRunId();
+  const runDir = req.runDir ?? join(runsRoot(), runId);
+  const dirs = { logs: join(runDir, 'logs'), obs: join(runDir, 'observations'), vm: join(runDir, 'vm'), kernel: join(runDir, 'kernel') };
+  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const startedAt = new Date().toISOString();
+  const t0 = Date.now();
+  const verdicts = new Map<string, Verdict>();
+  let artifact: KernelArtifact | undefined;
+  let release: string | undefined;
+  let background: BackgroundNoise | undefined;
+  let infraFailure: PinlabError | undefined;
+  let accelUsed = 'tcg';
+  const meta: Record<string, unknown> = { runId, startedAt, request: { ...req.kernel, cmdline: req.cmdline, strict: req.strict, workloads: req.workloads.map((w) => w.name) } };
+
+  const phase = async <T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> => {
+    const p0 = Date.now();
+    reporter.onEvent({ type: 'phase-start', phase: name });
+    try {
+      const r = await fn();
+      reporter.onEvent({ type: 'phase-end', phase: name, elapsedMs: Date.now() - p0, ok: true, detail: detail?.(r) });
+      return r;
+    } catch (e) {
+      reporter.onEvent({ type: 'phase-end', phase: name, elapsedMs: Date.now() - p0, ok: false, detail: e instanceof Error ? e.message.split('\n')[0] : String(e) });
+      throw e;
+    }
+  };
+
+  reporter.onEvent({ type: 'run-start', runId, kernel: kernelIdentity(req.kernel), workloads: req.workloads.length, strict: req.strict });
+  let vm: Vm | undefined;
+  try {
+    const k = await phase(
+      `build ${req.kernel.profile ?? req.kernel.source.kind}`,
+      () => prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs }),
+      (r) => (r.artifact.cacheHit ? `cache hit ${r.artifact.key.slice(0, 12)}` : `built ${r.artifact.meta.release}`),
+    );
+    artifact = k.artifact;
+    copyFileSync(artifact.config, join(dirs.kernel, 'config'));
+    for (const p of req.kernel.patchFiles) copyFileSync(p, join(dirs.kernel, p.split('/').pop()!));
+    writeFileSync(join(dirs.kernel, 'meta.json'), JSON.stringify(artifact.meta, null, 2));
+
+    const image = await phase('guest image', () => ensureBaseImage(ctx), (i) => `${(i.sizeBytes / 1e6).toFixed(0)} MB ${i.key.slice(0, 12)}`);
+    const accel = await probeAccel(ctx, artifact.bzImage);
+    accelUsed = accel.accel;
+    const spec = vmSpecFor(artifact.bzImage, dirs.vm, image.cpio, { accel: accel.accel, cmdline: req.cmdline, workloads: req.workloads, tools: toolsShare(image) });
+    meta.vm = { accel: accel.accel, argvFile: 'vm/qemu-argv.json' };
+    vm = await phase('boot', () => bootToReady(spec, ctx), (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s (${spec.accel})`);
+    release = vm.kernelRelease;
+
+    const guest = await phase('workloads', () =>
+      runWorkloadsInGuest(
+        vm!,
+        req.workloads,
+        reporter,
+        (obs) => {
+          writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
+          const v = judge(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 } });
+          const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
+          verdicts.set(obs.spec.name, known!);
+          reporter.onEvent({ type: 'verdict', verdict: known! });
+        },
+        join(dirs.logs, 'runner.log'),
+      ).then((g) => {
+        background = g.background;
+        return g;
+      }),
+    );
+    background = guest.background;
+    for (const w of req.workloads) {
+      if (verdicts.has(w.name)) continue;
+      const why = `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see logs/runner.log`;
+      const v = errorVerdict(w, 'guest', why);
+      verdicts.set(w.name, v);
+      reporter.onEvent({ type: 'verdict', verdict: v });
+    }
+  } catch (e) {
+    if (e instanceof InterruptedError || ctx.signal.aborted) throw e;
+    if (!(e instanceof PinlabError)) throw e;
+    infraFailure = e;
+    for (const w of req.workloads) {
+      if (!verdicts.has(w.name)) verdicts.set(w.name, errorVerdict(w, causeOf(e), e.message.split('\n')[0]!));
+    }
+  } finally {
+    if (vm) await vm.shutdown();
+  }
+
+  meta.background = background ?? { windowMs: 1, acquired: 0, released: 0 };
+  writeFileSync(join(runDir, 'meta.json'), JSON.stringify(meta, null, 2));
+  const result: RunResult = {
+    schema: 'pinlab.run/1',
+    runId,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    kernel: kernelIdentity(req.kernel, artifact, release),
+    host: { accel: accelUsed, node: process.version },
+    verdicts: req.workloads.map((w) => verdicts.get(w.name)!),
+    strict: req.strict,
+  };
+  writeFileSync(join(runDir, 'run.json'), toRunJson(result));
+  reporter.onEvent({ type: 'run-end', result, elapsedMs: Date.now() - t0 });
+  return { result, runDir, infraFailure };
+}
