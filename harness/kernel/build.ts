@@ -94,6 +94,31 @@ export function firstErrors(log: string, max = 8): string[] {
   return out;
 }
 
+/**
+ * The request key: what the user asked for (source identity, patch bytes, fragment bytes,
+ * compiler). It maps to the build key of the kernel it produced, so a repeated request skips the
+ * config generation. The build key (with the final .config) stays the content address.
+ */
+export function requestKey(identity: string, patches: { name: string; sha256: string }[], fragments: string[], compiler: string): string {
+  const frag = fragments.map((f) => [f, sha256(readFileSync(f))]);
+  return sha256(JSON.stringify({ v: 1, identity, patches: patches.map((p) => [p.name, p.sha256]), frag, compiler })).slice(0, 32);
+}
+
+function requestIndexFile(reqKey: string): string {
+  return join(paths.kernels(), 'requests', reqKey);
+}
+
+export function lookupRequest(reqKey: string): KernelArtifact | undefined {
+  const f = requestIndexFile(reqKey);
+  if (!existsSync(f)) return undefined;
+  return lookupArtifact(readFileSync(f, 'utf8').trim());
+}
+
+export function rememberRequest(reqKey: string, key: string): void {
+  mkdirSync(join(paths.kernels(), 'requests'), { recursive: true });
+  writeFileSync(requestIndexFile(reqKey), `${key}\n`);
+}
+
 export function lookupArtifact(key: string): KernelArtifact | undefined {
   const dir = join(paths.kernels(), key);
   const metaFile = join(dir, 'meta.json');

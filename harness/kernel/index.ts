@@ -5,7 +5,7 @@ import { getProfile, paths, type SourceSpec } from '../config.js';
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { withLock } from '../lock.js';
-import { buildKernel, type KernelArtifact } from './build.js';
+import { buildKernel, compilerVersion, lookupRequest, rememberRequest, requestKey, type KernelArtifact } from './build.js';
 import { configure } from './config.js';
 import { prepareTree, readPatches, requireSpace, resolveSource, seriesPatchFiles, slotName, type ResolvedSource } from './source.js';
 
@@ -52,11 +52,18 @@ export async function prepareKernel(
   const patches = readPatches(req.patchFiles);
   const source = await resolveSource(req.source, ctx);
   requireSpace(paths.sources(), 3);
+  // fast path: the same request (source, patches, fragments, compiler) built before -> its kernel,
+  // without touching a tree or regenerating the config
+  const compiler = await compilerVersion(ctx);
+  const reqKey = requestKey(source.identity, patches, req.fragments, compiler);
+  const known = source.spec.kind === 'dir' ? undefined : lookupRequest(reqKey);
+  if (known) return { artifact: known, source, configChanged: false };
   const slot = slotName(patches, req.series);
   return withLock(join(source.baseDir, `wt-${slot}`), ctx, async () => {
     const tree = await prepareTree(source, patches, slot, ctx);
     const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'));
     const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), onLine: opts.onLine, jobs: opts.jobs });
+    if (source.spec.kind !== 'dir') rememberRequest(reqKey, artifact.key);
     return { artifact, source, configChanged: config.changed };
   });
 }

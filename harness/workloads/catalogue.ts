@@ -1,0 +1,265 @@
+// The default workload suite: name -> target, engine, buffer, size, pin model and the kernel
+// functions that prove the path was reached. Pure data plus selection helpers.
+//
+// Path groups are "any of" lists of function names. A group counts as reached when one of its
+// names ran, as unverifiable when none of its names is traceable on the running kernel, and as
+// not reached otherwise. So a group must only hold names that lie on *this workload's* path on
+// some kernel (alternatives across versions), never alternatives across code paths that this
+// workload may or may not take: if the path actually went through an untraceable member while
+// another member is traceable, the group would read as "not reached".
+//
+// Names chosen (NOTES.md: traceable on the 6.1 build; 6.12 names from upstream):
+//  - block device DIO entry: blkdev_read_iter / blkdev_write_iter (both kernels)
+//  - user pages into a bio: bio_iov_iter_get_pages (6.1 and 6.12), iov_iter_pin_pages (patched),
+//    iov_iter_extract_pages (6.5+). NOT __bio_iov_iter_get_pages / iov_iter_get_pages2 (inlined).
+//  - ext4: iomap_dio_rw / __iomap_dio_rw; ext2: __blockdev_direct_IO on 6.1, iomap since 6.7;
+//    vfat: __blockdev_direct_IO everywhere. NOT dio_refill_pages (static).
+//  - loop: lo_rw_aio (static; the runner finds out whether it is traceable)
+//  - NVMe passthrough: nvme_submit_user_cmd (static), blk_rq_map_user_iov (exported),
+//    bio_map_user_iov (static)
+//  - splice from O_DIRECT: generic_file_splice_read (<= 6.4, ITER_PIPE DIO) or copy_splice_read
+//    (6.4+, a copy into kernel pages); vmsplice -> O_DIRECT file: iter_file_splice_write
+import type { BufferKind, Engine, Fault, PinModel, Target, WorkloadSpec } from './types.js';
+
+export const TARGETS: readonly Target[] = ['raw-virtio', 'raw-nvme', 'ext4', 'ext2', 'vfat', 'loop', 'nvme-passthru'];
+export const ENGINES: readonly Engine[] = [
+  'psync',
+  'psyncv',
+  'libaio',
+  'uring',
+  'uring-fixed',
+  'splice-read',
+  'vmsplice-write',
+  'passthru',
+  'fork-race',
+];
+export const BUFFERS: readonly BufferKind[] = ['anon', 'shared-file', 'private-anon', 'thp'];
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+/**
+ * QEMU blkdebug rule the VM must configure at boot for the blkdebug-eio workload: reads of this
+ * sector of the raw-virtio disk fail with EIO. Every other raw-virtio workload stays below
+ * BLKDEBUG_SAFE_BYTES so it never touches the sector; the blkdebug workload's I/O covers it.
+ */
+export const BLKDEBUG_SECTOR = 6144; // 3 MiB
+export const BLKDEBUG_SAFE_BYTES = BLKDEBUG_SECTOR * 512;
+
+const PIN_GROUP = ['bio_iov_iter_get_pages', 'iov_iter_pin_pages', 'iov_iter_extract_pages'];
+const BLKDEV_GROUP = ['blkdev_read_iter', 'blkdev_write_iter'];
+
+/** The groups that prove a read/write of this target reached Direct I/O on user memory. */
+function targetPaths(target: Target): string[][] {
+  switch (target) {
+    case 'raw-virtio':
+    case 'raw-nvme':
+      return [BLKDEV_GROUP, PIN_GROUP];
+    case 'ext4':
+      return [['iomap_dio_rw', '__iomap_dio_rw'], PIN_GROUP];
+    case 'ext2':
+      return [['__blockdev_direct_IO', 'iomap_dio_rw', '__iomap_dio_rw']];
+    case 'vfat':
+      return [['__blockdev_direct_IO']];
+    case 'loop':
+      return [['lo_rw_aio'], BLKDEV_GROUP, PIN_GROUP];
+    case 'nvme-passthru':
+      return [['nvme_submit_user_cmd'], ['blk_rq_map_user_iov'], ['bio_map_user_iov']];
+  }
+}
+
+/** The entry groups only: for faults rejected before any page is looked up (EINVAL, EOD). */
+function entryPaths(target: Target): string[][] {
+  const all = targetPaths(target);
+  return all.filter((g) => g !== PIN_GROUP && !g.includes('bio_map_user_iov'));
+}
+
+function pathsFor(target: Target, engine: Engine, fault?: Fault): string[][] {
+  const base = fault && (fault.kind === 'misaligned' || fault.kind === 'past-eod') ? entryPaths(target) : targetPaths(target);
+  switch (engine) {
+    case 'splice-read':
+      return [['generic_file_splice_read', 'copy_splice_read'], ...base];
+    case 'vmsplice-write':
+      return [['iter_file_splice_write'], ...base];
+    default:
+      return base;
+  }
+}
+
+function pinModelFor(engine: Engine): PinModel {
+  switch (engine) {
+    case 'uring-fixed':
+    case 'vmsplice-write':
+      return 'no-per-io-pins';
+    case 'splice-read':
+      return 'pipe-dio';
+    default:
+      return 'user-dio';
+  }
+}
+
+interface Shape {
+  target: Target;
+  engine: Engine;
+  buffer?: BufferKind;
+  blockSize?: number;
+  size?: number;
+  queueDepth?: number;
+  segments?: number;
+  fault?: Fault;
+  repeat?: number;
+}
+
+function faultSuffix(fault: Fault | undefined): string {
+  return fault ? `.${fault.kind}` : '';
+}
+
+export function makeSpec(s: Shape): WorkloadSpec {
+  const buffer = s.buffer ?? 'anon';
+  const engine = s.engine;
+  const spec: WorkloadSpec = {
+    name: `${s.target}.${engine}.${buffer}${faultSuffix(s.fault)}`,
+    target: s.target,
+    engine,
+    buffer,
+    blockSize: s.blockSize ?? 128 * KiB,
+    size: s.size ?? 1 * MiB,
+    queueDepth: s.queueDepth ?? (engine === 'libaio' || engine.startsWith('uring') ? 8 : 1),
+    segments: s.segments ?? (engine === 'psyncv' ? 4 : 1),
+    pinModel: pinModelFor(engine),
+    paths: pathsFor(s.target, engine, s.fault),
+  };
+  if (s.fault) spec.fault = s.fault;
+  if (s.repeat !== undefined) spec.repeat = s.repeat;
+  return spec;
+}
+
+const SHAPES: Shape[] = [
+  // one plain synchronous workload per target: the paths a conversion must cover
+  { target: 'raw-virtio', engine: 'psync', blockSize: 4 * KiB },
+  { target: 'raw-nvme', engine: 'psync' },
+  { target: 'ext4', engine: 'psync' },
+  { target: 'ext2', engine: 'psync' },
+  { target: 'vfat', engine: 'psync' },
+  { target: 'loop', engine: 'psync' },
+  { target: 'nvme-passthru', engine: 'passthru', blockSize: 64 * KiB },
+  // vectored (ITER_IOVEC), asynchronous and io_uring engines
+  { target: 'raw-virtio', engine: 'psyncv' },
+  { target: 'ext4', engine: 'psyncv' },
+  { target: 'ext2', engine: 'psyncv' },
+  { target: 'raw-virtio', engine: 'libaio' },
+  { target: 'ext4', engine: 'libaio' },
+  { target: 'raw-nvme', engine: 'uring' },
+  { target: 'ext4', engine: 'uring' },
+  { target: 'raw-virtio', engine: 'uring-fixed' },
+  { target: 'ext4', engine: 'uring-fixed' },
+  // splice: ITER_PIPE from O_DIRECT files (6.1), BVEC into them
+  { target: 'raw-virtio', engine: 'splice-read', blockSize: 64 * KiB },
+  { target: 'ext4', engine: 'splice-read', blockSize: 64 * KiB },
+  { target: 'ext2', engine: 'splice-read', blockSize: 64 * KiB },
+  { target: 'raw-virtio', engine: 'vmsplice-write', blockSize: 64 * KiB },
+  { target: 'ext4', engine: 'vmsplice-write', blockSize: 64 * KiB },
+  // buffer kinds
+  { target: 'raw-virtio', engine: 'psync', buffer: 'shared-file' },
+  { target: 'raw-virtio', engine: 'psync', buffer: 'private-anon' },
+  { target: 'raw-virtio', engine: 'psync', buffer: 'thp', blockSize: 1 * MiB, size: 2 * MiB },
+  { target: 'ext4', engine: 'psyncv', buffer: 'thp', blockSize: 1 * MiB, size: 2 * MiB },
+  { target: 'ext2', engine: 'psync', buffer: 'private-anon' },
+  // fork during in-flight DIO (MMF_HAS_PINNED copy-on-fork)
+  { target: 'raw-virtio', engine: 'fork-race', blockSize: 1 * MiB, size: 1 * MiB, repeat: 20 },
+  // fault injection: error paths are where pins leak
+  { target: 'raw-virtio', engine: 'psync', fault: { kind: 'efault-midway' } },
+  { target: 'ext2', engine: 'psyncv', fault: { kind: 'efault-midway' } },
+  { target: 'ext4', engine: 'libaio', fault: { kind: 'efault-midway' } },
+  { target: 'nvme-passthru', engine: 'passthru', blockSize: 64 * KiB, fault: { kind: 'efault-midway' } },
+  { target: 'raw-nvme', engine: 'psync', fault: { kind: 'readonly-dest' } },
+  { target: 'vfat', engine: 'psync', fault: { kind: 'readonly-dest' } },
+  { target: 'raw-virtio', engine: 'psync', fault: { kind: 'misaligned', what: 'offset' } },
+  { target: 'ext4', engine: 'psync', fault: { kind: 'misaligned', what: 'length' } },
+  { target: 'raw-nvme', engine: 'psync', fault: { kind: 'past-eod' } },
+  {
+    target: 'raw-virtio',
+    engine: 'libaio',
+    fault: { kind: 'fail-make-request', times: 2, probability: 100, interval: 3 },
+  },
+  {
+    target: 'ext2',
+    engine: 'psync',
+    fault: { kind: 'fail-make-request', times: 1, probability: 100, interval: 1 },
+  },
+  {
+    target: 'raw-virtio',
+    engine: 'psyncv',
+    size: 4 * MiB,
+    blockSize: 256 * KiB,
+    fault: { kind: 'blkdebug-eio', sector: BLKDEBUG_SECTOR, op: 'read' },
+  },
+];
+
+/** The default suite, in run order. */
+export const DEFAULT_SUITE: readonly WorkloadSpec[] = Object.freeze(SHAPES.map(makeSpec));
+
+/** QEMU blkdebug rules implied by a list of workloads (the VM configures them at boot). */
+export function blkdebugRules(specs: readonly WorkloadSpec[]): { target: Target; sector: number; op: 'read' | 'write' }[] {
+  const rules: { target: Target; sector: number; op: 'read' | 'write' }[] = [];
+  for (const s of specs) {
+    if (s.fault?.kind === 'blkdebug-eio') rules.push({ target: s.target, sector: s.fault.sector, op: s.fault.op });
+  }
+  return rules;
+}
+
+function globToRegExp(glob: string): RegExp {
+  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  return new RegExp(`^${body}$`);
+}
+
+/**
+ * Name filter: comma-separated patterns; a workload is kept when any positive pattern matches
+ * and no `!pattern` does. A pattern with * or ? must match the whole name; a plain word matches
+ * a dot-separated part or prefix of parts (`ext4`, `psync`, `raw-virtio.psync`).
+ */
+export function matchesFilter(name: string, filter: string): boolean {
+  const patterns = filter
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+  const test = (p: string): boolean => {
+    if (/[*?]/.test(p)) return globToRegExp(p).test(name);
+    return `.${name}.`.includes(`.${p}.`);
+  };
+  const positive = patterns.filter((p) => !p.startsWith('!'));
+  const negative = patterns.filter((p) => p.startsWith('!')).map((p) => p.slice(1));
+  if (negative.some(test)) return false;
+  return positive.length === 0 || positive.some(test);
+}
+
+export interface Shard {
+  /** 1-based index of this shard */
+  k: number;
+  /** number of shards */
+  n: number;
+}
+
+/** Parse "K/N" (as on the command line). Returns an error string for a bad spelling. */
+export function parseShard(text: string): Shard | string {
+  const m = /^(\d+)\/(\d+)$/.exec(text.trim());
+  if (!m) return `shard '${text}': expected K/N, e.g. 1/3`;
+  const k = Number(m[1]);
+  const n = Number(m[2]);
+  if (n < 1 || k < 1 || k > n) return `shard '${text}': need 1 <= K <= N`;
+  return { k, n };
+}
+
+/**
+ * The workloads to run: the default suite (or `suite`), filtered by name, then split round-robin
+ * into shards over the filtered list, so every selected workload lands in exactly one shard and
+ * neighbouring (similar-cost) workloads spread over shards.
+ */
+export function selectWorkloads(filter?: string, shard?: Shard, suite: readonly WorkloadSpec[] = DEFAULT_SUITE): WorkloadSpec[] {
+  const picked = filter ? suite.filter((s) => matchesFilter(s.name, filter)) : [...suite];
+  if (!shard) return picked;
+  if (!Number.isInteger(shard.k) || !Number.isInteger(shard.n) || shard.n < 1 || shard.k < 1 || shard.k > shard.n) {
+    throw new RangeError(`shard ${shard.k}/${shard.n}: need integers 1 <= k <= n`);
+  }
+  return picked.filter((_, i) => i % shard.n === shard.k - 1);
+}

@@ -1,0 +1,84 @@
+import test from 'ava';
+import { BLKDEBUG_SAFE_BYTES, BUFFERS, DEFAULT_SUITE, ENGINES, TARGETS, blkdebugRules, matchesFilter, parseShard, selectWorkloads } from '../../harness/workloads/catalogue.js';
+
+test('names are unique and follow target.engine.buffer[.fault]', (t) => {
+  const names = DEFAULT_SUITE.map((s) => s.name);
+  t.is(new Set(names).size, names.length);
+  for (const s of DEFAULT_SUITE) t.is(s.name, `${s.target}.${s.engine}.${s.buffer}${s.fault ? `.${s.fault.kind}` : ''}`);
+  t.true(names.includes('raw-virtio.psync.anon'));
+  t.true(names.includes('ext2.psyncv.anon.efault-midway'));
+});
+
+test('every target, engine, buffer kind and fault kind is covered', (t) => {
+  const has = <T>(xs: readonly T[], f: (s: (typeof DEFAULT_SUITE)[number]) => T) => xs.filter((x) => !DEFAULT_SUITE.some((s) => f(s) === x));
+  t.deepEqual(has(TARGETS, (s) => s.target), []);
+  t.deepEqual(has(ENGINES, (s) => s.engine), []);
+  t.deepEqual(has(BUFFERS, (s) => s.buffer), []);
+  const faults = ['efault-midway', 'readonly-dest', 'misaligned', 'past-eod', 'fail-make-request', 'blkdebug-eio'];
+  t.deepEqual(has(faults, (s) => s.fault?.kind), []);
+});
+
+test('pin models follow the engine', (t) => {
+  for (const s of DEFAULT_SUITE) {
+    const want = s.engine === 'uring-fixed' || s.engine === 'vmsplice-write' ? 'no-per-io-pins' : s.engine === 'splice-read' ? 'pipe-dio' : 'user-dio';
+    t.is(s.pinModel, want, s.name);
+  }
+});
+
+test('every spec has non-empty path groups and never names an untraceable 6.1 function', (t) => {
+  const untraceable = ['__bio_iov_iter_get_pages', 'pipe_get_pages', 'iov_iter_get_pages2', 'dio_refill_pages', '__blkdev_direct_IO', '__blkdev_direct_IO_async'];
+  for (const s of DEFAULT_SUITE) {
+    t.true(s.paths.length > 0, s.name);
+    for (const g of s.paths) {
+      t.true(g.length > 0, s.name);
+      for (const n of g) t.false(untraceable.includes(n), `${s.name}: ${n}`);
+    }
+  }
+  const splice = DEFAULT_SUITE.filter((s) => s.engine === 'splice-read');
+  for (const s of splice) t.true(s.paths.some((g) => g.includes('generic_file_splice_read') && g.includes('copy_splice_read')));
+});
+
+test('sizes keep the suite small and aligned', (t) => {
+  const total = DEFAULT_SUITE.reduce((n, s) => n + s.size, 0);
+  t.true(total <= 96 * 1024 * 1024, `${total}`);
+  for (const s of DEFAULT_SUITE) {
+    t.true(s.size >= 1024 * 1024 && s.size <= 4 * 1024 * 1024, s.name);
+    t.is(s.blockSize % 4096, 0, s.name);
+    t.is(s.size % s.blockSize, 0, s.name);
+  }
+});
+
+test('only the blkdebug workload touches the blkdebug sector on its disk', (t) => {
+  const rules = blkdebugRules(DEFAULT_SUITE);
+  t.is(rules.length, 1);
+  for (const s of DEFAULT_SUITE) {
+    if (s.target === rules[0]!.target && s.fault?.kind !== 'blkdebug-eio') t.true(s.size <= BLKDEBUG_SAFE_BYTES, s.name);
+  }
+});
+
+test('filter: words match name parts, globs the whole name, ! excludes', (t) => {
+  t.true(matchesFilter('raw-virtio.psync.anon', 'psync'));
+  t.false(matchesFilter('raw-virtio.psyncv.anon', 'psync'));
+  t.true(matchesFilter('raw-virtio.psync.anon', 'raw-virtio.psync'));
+  t.true(matchesFilter('ext2.psyncv.anon.efault-midway', '*efault*'));
+  t.false(matchesFilter('ext2.psyncv.anon.efault-midway', 'ext*,!*efault*'));
+  const ext4 = selectWorkloads('ext4');
+  t.true(ext4.length > 0);
+  t.true(ext4.every((s) => s.target === 'ext4'));
+});
+
+test('shards cover the selection exactly once, deterministically', (t) => {
+  for (const n of [1, 2, 3, 5, 7]) {
+    const parts = Array.from({ length: n }, (_, i) => selectWorkloads(undefined, { k: i + 1, n }).map((s) => s.name));
+    const all = parts.flat();
+    t.is(all.length, DEFAULT_SUITE.length);
+    t.deepEqual([...all].sort(), DEFAULT_SUITE.map((s) => s.name).sort());
+    t.deepEqual(parts, Array.from({ length: n }, (_, i) => selectWorkloads(undefined, { k: i + 1, n }).map((s) => s.name)));
+  }
+  const filtered = selectWorkloads('raw-virtio', { k: 2, n: 2 });
+  t.true(filtered.every((s) => s.target === 'raw-virtio'));
+  t.throws(() => selectWorkloads(undefined, { k: 0, n: 2 }));
+  t.deepEqual(parseShard('2/3'), { k: 2, n: 3 });
+  t.is(typeof parseShard('4/3'), 'string');
+  t.is(typeof parseShard('x'), 'string');
+});
