@@ -10,7 +10,7 @@ const args = process.argv.slice(2);
 
 function run(cmd, argv, onLine) {
   return new Promise((resolve) => {
-    const child = spawn(cmd, argv, { cwd: root, stdio: ['inherit', 'pipe', 'inherit'] });
+    const child = spawn(cmd, argv, { cwd: root, stdio: ['inherit', 'pipe', 'inherit'], env: process.env });
     let pending = '';
     child.stdout.on('data', (chunk) => {
       process.stdout.write(chunk);
@@ -35,6 +35,19 @@ function run(cmd, argv, onLine) {
 if (process.env.PINLAB_TEST_NO_SETUP !== '1') {
   const code = await run(process.execPath, [join(root, 'bin/pinlab.js'), 'setup']);
   if (code !== 0) process.stderr.write(`pinlab setup exited ${code}; tests that need the missing packages will skip or fail\n`);
+}
+
+// the VM tests boot the default kernel: build it (or take it from the cache) once, up front,
+// through the CLI like a user would; a failed build leaves the variable unset and the e2e
+// tests, which build through `pinlab run`, report the failure
+if (!process.env.PINLAB_TEST_KERNEL && process.env.PINLAB_TEST_NO_BUILD !== '1') {
+  let kernel;
+  const code = await run(process.execPath, [join(root, 'bin/pinlab.js'), 'build', '-p', 'patched-6.1'], (line) => {
+    const m = /^(?:built|cache hit): (\S+bzImage)$/.exec(line.trim());
+    if (m) kernel = m[1];
+  });
+  if (code === 0 && kernel) process.env.PINLAB_TEST_KERNEL = kernel;
+  else process.stderr.write(`pinlab build -p patched-6.1 exited ${code}: VM tests will skip, e2e tests will fail\n`);
 }
 
 let passed = 0;
