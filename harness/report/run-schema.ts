@@ -1,0 +1,126 @@
+// JSON Schema (draft-07) of 'pinlab.run/1', the --json output and the run directory's run.json.
+// It mirrors harness/verdict/types.ts; a test checks a sample run against it and that
+// run.schema.json (for consumers outside pinlab) is this object verbatim.
+// A change that adds or renames a field bumps the schema id to pinlab.run/2.
+
+const statusEnum = ['PASS', 'FAIL', 'XFAIL', 'ERROR', 'SKIP'];
+const failReasons = [
+  'pin-leak',
+  'not-pinned',
+  'over-released',
+  'over-pinned',
+  'unexpected-pins',
+  'data-corruption',
+  'fork-data-loss',
+  'wrong-errno',
+  'kernel-splat',
+];
+const errorCauses = ['build', 'boot', 'guest', 'timeout', 'path-not-reached', 'harness'];
+const splatKinds = ['warning', 'bug', 'oops', 'gpf', 'bad-page', 'lockdep', 'hung-task', 'soft-lockup', 'rcu-stall', 'panic', 'kasan', 'other'];
+
+export const RUN_SCHEMA_ID = 'pinlab.run/1';
+
+export const RUN_SCHEMA = {
+  $schema: 'http://json-schema.org/draft-07/schema#',
+  $id: 'https://pinlab.invalid/schema/pinlab.run-1.json',
+  title: 'pinlab run result',
+  description: 'Everything one pinlab run concluded about one kernel: a verdict per workload with the numbers behind it.',
+  type: 'object',
+  required: ['schema', 'runId', 'startedAt', 'kernel', 'host', 'verdicts', 'strict'],
+  additionalProperties: false,
+  properties: {
+    schema: { const: RUN_SCHEMA_ID },
+    runId: { type: 'string', minLength: 1 },
+    startedAt: { type: 'string', format: 'date-time' },
+    finishedAt: { type: 'string', format: 'date-time' },
+    kernel: { $ref: '#/definitions/kernel' },
+    host: {
+      type: 'object',
+      required: ['accel', 'node'],
+      additionalProperties: false,
+      properties: { accel: { type: 'string' }, qemu: { type: 'string' }, node: { type: 'string' } },
+    },
+    verdicts: { type: 'array', items: { $ref: '#/definitions/verdict' } },
+    strict: { type: 'boolean', description: 'XFAIL counted as failure (--strict)' },
+  },
+  definitions: {
+    kernel: {
+      type: 'object',
+      required: ['source', 'patches'],
+      additionalProperties: false,
+      properties: {
+        profile: { type: 'string' },
+        source: { type: 'string', minLength: 1 },
+        release: { type: 'string' },
+        patches: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['file', 'sha256'],
+            additionalProperties: false,
+            properties: { file: { type: 'string' }, sha256: { type: 'string', pattern: '^[0-9a-f]{64}$' } },
+          },
+        },
+        patchsetHash: { type: 'string', pattern: '^$|^[0-9a-f]{64}$' },
+        configSha256: { type: 'string', pattern: '^[0-9a-f]{64}$' },
+        buildKey: { type: 'string' },
+      },
+    },
+    numbers: {
+      type: 'object',
+      required: ['acquired', 'released', 'expectedPins', 'background', 'userPageOps', 'bytes'],
+      additionalProperties: false,
+      properties: {
+        acquired: { type: 'number' },
+        released: { type: 'number' },
+        expectedPins: { type: 'number' },
+        background: { type: 'number' },
+        userPageOps: { type: 'number' },
+        bytes: { type: 'number' },
+        iops: { type: 'number' },
+      },
+    },
+    splat: {
+      type: 'object',
+      required: ['kind', 'title', 'lines'],
+      additionalProperties: false,
+      properties: {
+        kind: { enum: splatKinds },
+        title: { type: 'string' },
+        lines: { type: 'array', items: { type: 'string' } },
+      },
+    },
+    verdict: {
+      type: 'object',
+      required: ['name', 'target', 'engine', 'status', 'reasons', 'path', 'pinning', 'splats', 'message'],
+      additionalProperties: false,
+      properties: {
+        name: { type: 'string', minLength: 1 },
+        target: { type: 'string' },
+        engine: { type: 'string' },
+        status: { enum: statusEnum },
+        reasons: { type: 'array', items: { enum: failReasons } },
+        cause: { enum: errorCauses },
+        skipReason: { type: 'string' },
+        knownState: { type: 'string' },
+        path: { type: 'array', items: { type: 'string' } },
+        pinning: { enum: ['pinned', 'not-pinned', 'no-per-io-pins', 'unknown'] },
+        numbers: { $ref: '#/definitions/numbers' },
+        splats: { type: 'array', items: { $ref: '#/definitions/splat' } },
+        message: { type: 'string' },
+        // The guest runner's raw record (harness/workloads/types.ts), kept so `pinlab parse`
+        // can re-judge; its shape belongs to the workload contract, not to this schema.
+        observation: { type: 'object', required: ['spec'] },
+      },
+      allOf: [
+        {
+          if: { properties: { status: { enum: ['FAIL', 'XFAIL'] } } },
+          then: { properties: { reasons: { minItems: 1 } } },
+        },
+        { if: { properties: { status: { const: 'XFAIL' } } }, then: { required: ['knownState'] } },
+        { if: { properties: { status: { const: 'ERROR' } } }, then: { required: ['cause'] } },
+        { if: { properties: { status: { const: 'SKIP' } } }, then: { required: ['skipReason'] } },
+      ],
+    },
+  },
+} as const;

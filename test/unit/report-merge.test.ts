@@ -1,0 +1,118 @@
+// Sharded runs merge into what an unsharded run reports; diff finds changed verdicts.
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../../harness/errors.js';
+import { diffRuns, formatDiff, regressions } from '../../harness/report/diff.js';
+import { toRunJson } from '../../harness/report/json.js';
+import { mergeKcidb, toKcidb, type KcidbReport } from '../../harness/report/kcidb.js';
+import { toKtap } from '../../harness/report/ktap.js';
+import { comparableRun, mergeRuns } from '../../harness/report/merge.js';
+import { formatSummary } from '../../harness/report/terminal.js';
+import type { RunResult } from '../../harness/verdict/types.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
+
+/** What `--shard K/3` would produce: every third workload, its own clock and host. */
+function shard(k: number, n: number, runId = run.runId): RunResult {
+  return {
+    ...run,
+    runId,
+    startedAt: `2025-01-01T12:0${k}:00.000Z`,
+    finishedAt: `2025-01-01T12:1${k}:00.000Z`,
+    host: { ...run.host, node: `v20.19.${k}` },
+    verdicts: run.verdicts.filter((_, i) => i % n === k).reverse(),
+  };
+}
+
+test('three shards merge into the unsharded run', (t) => {
+  const shards = [shard(2, 3), shard(0, 3), shard(1, 3)];
+  t.true(shards.every((s) => s.verdicts.length > 0 && s.verdicts.length < run.verdicts.length));
+  const merged = mergeRuns(shards);
+  t.is(merged.length, 1);
+  t.deepEqual(comparableRun(merged[0]!), comparableRun(run));
+  t.is(merged[0]!.runId, run.runId);
+  t.is(merged[0]!.startedAt, '2025-01-01T12:00:00.000Z');
+  t.is(merged[0]!.finishedAt, '2025-01-01T12:12:00.000Z');
+  // Reports that carry no clock are byte-identical.
+  t.is(toKtap(merged[0]!), toKtap(run));
+  t.is(formatSummary(merged[0]!), formatSummary(run));
+});
+
+test('three shards\' KCIDB files merge into the unsharded KCIDB report', (t) => {
+  // Each test's environment names the host of its own shard; everything else is identical.
+  const withoutEnvironment = (r: KcidbReport) => ({ ...r, tests: r.tests!.map(({ environment: _, ...rest }) => rest) });
+  const merged = mergeKcidb([1, 0, 2].map((k) => toKcidb(shard(k, 3))));
+  t.deepEqual(withoutEnvironment(merged), withoutEnvironment(toKcidb(run)));
+  t.deepEqual(merged.tests!.map((x) => x.environment?.misc?.['node']), ['v20.19.2', 'v20.19.0', 'v20.19.1', 'v20.19.1', 'v20.19.0']);
+});
+
+test('merging is insensitive to shard order and to a shard passed twice', (t) => {
+  const a = mergeRuns([shard(0, 3), shard(1, 3), shard(2, 3)]);
+  const b = mergeRuns([shard(2, 3), shard(1, 3), shard(0, 3), shard(1, 3)]);
+  t.is(toRunJson(a[0]!), toRunJson(b[0]!));
+});
+
+test('shards with their own run ids keep all of them', (t) => {
+  const merged = mergeRuns([shard(0, 2, 'r-b'), shard(1, 2, 'r-a')]);
+  t.is(merged[0]!.runId, 'r-a+r-b');
+});
+
+test('a workload with two different verdicts is a conflict, not a silent pick', (t) => {
+  const other = shard(0, 3);
+  other.verdicts = other.verdicts.map((v) => ({ ...v, message: `${v.message} (rerun)` }));
+  t.throws(() => mergeRuns([shard(0, 3), other]), { instanceOf: UserError, message: /different verdicts/ });
+});
+
+test('shards with and without --strict do not merge', (t) => {
+  t.throws(() => mergeRuns([shard(0, 2), { ...shard(1, 2), strict: true }]), { instanceOf: UserError });
+});
+
+test('different kernels stay separate results', (t) => {
+  const patched = { ...shard(1, 2), kernel: { ...run.kernel, profile: 'patched-6.1' } };
+  const merged = mergeRuns([shard(0, 2), patched]);
+  t.deepEqual(merged.map((r) => r.kernel.profile), ['stock-6.1', 'patched-6.1']);
+});
+
+test('diff finds a verdict that changed status, reasons and pins', (t) => {
+  const after = structuredClone(run);
+  const pass = after.verdicts.find((v) => v.name === 'raw-virtio.psync.anon')!;
+  Object.assign(pass, { status: 'FAIL', reasons: ['pin-leak'], message: '3 pins not released' });
+  pass.numbers!.released = 253;
+  const d = diffRuns(run, after);
+  t.is(d.verdicts.length, 1);
+  const change = d.verdicts[0]!;
+  t.is(change.kind, 'changed');
+  if (change.kind !== 'changed') return;
+  t.is(change.name, 'raw-virtio.psync.anon');
+  t.true(change.regression);
+  t.deepEqual(change.changes.map((c) => c.field), ['status', 'reasons', 'released']);
+  t.is(d.unchanged, run.verdicts.length - 1);
+  t.deepEqual(regressions(d).map((v) => v.name), ['raw-virtio.psync.anon']);
+  t.is(
+    formatDiff(d),
+    [
+      `A: ${run.runId} stock-6.1`,
+      `B: ${run.runId} stock-6.1`,
+      '! raw-virtio.psync.anon: PASS -> FAIL (pin-leak); reasons - -> pin-leak; released 256 -> 253',
+      '1 changed (1 worse), 0 only in B, 0 only in A, 4 unchanged',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('diff reports added and removed workloads, kernel changes, and honours the pin tolerance', (t) => {
+  const after = structuredClone(run);
+  after.kernel.profile = 'patched-6.1';
+  after.verdicts = after.verdicts.filter((v) => v.name !== 'vfat.psync.anon');
+  after.verdicts.push({ ...after.verdicts[0]!, name: 'loop.psync.anon', target: 'loop' });
+  after.verdicts.find((v) => v.name === 'raw-virtio.psync.anon')!.numbers!.acquired = 257;
+  const strictDiff = diffRuns(run, after);
+  t.deepEqual(strictDiff.kernelChanges, [{ field: 'profile', before: 'stock-6.1', after: 'patched-6.1' }]);
+  t.deepEqual(strictDiff.verdicts.map((v) => `${v.kind} ${v.name}`), ['added loop.psync.anon', 'changed raw-virtio.psync.anon', 'removed vfat.psync.anon']);
+  const tolerant = diffRuns(run, after, { pinTolerance: 1 });
+  t.deepEqual(tolerant.verdicts.map((v) => v.kind), ['added', 'removed']);
+  t.deepEqual(diffRuns(run, run).verdicts, []);
+});

@@ -1,0 +1,82 @@
+// `pinlab parse RUN_DIR`: verdicts recomputed from a saved run directory with injected judging.
+import test from 'ava';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../../harness/errors.js';
+import { diffRuns } from '../../harness/report/diff.js';
+import { toRunJson } from '../../harness/report/json.js';
+import { recomputeRun, type ApplyKnownStatesFn, type JudgeFn } from '../../harness/report/parse.js';
+import type { RunResult, Verdict } from '../../harness/verdict/types.js';
+import type { WorkloadObservation } from '../../harness/workloads/types.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
+const observation = run.verdicts.find((v) => v.observation)!.observation!;
+
+// Stand-ins for harness/verdict/judge.ts and known-states.ts: just enough rules to see that
+// parse feeds them the saved observations, the background and the kernel.
+const judge: JudgeFn = (obs, { background }) => {
+  const acquired = obs.after.acquired - obs.before.acquired - background.acquired;
+  const released = obs.after.released - obs.before.released - background.released;
+  const leak = acquired > released;
+  return {
+    name: obs.spec.name,
+    target: obs.spec.target,
+    engine: obs.spec.engine,
+    status: leak ? 'FAIL' : 'PASS',
+    reasons: leak ? ['pin-leak'] : [],
+    path: obs.pathHits,
+    pinning: 'pinned',
+    numbers: { acquired, released, expectedPins: obs.io?.userPageOps ?? 0, background: background.acquired, userPageOps: obs.io?.userPageOps ?? 0, bytes: obs.io?.bytes ?? 0 },
+    splats: [],
+    message: leak ? `${acquired - released} pins not released` : 'balanced',
+  };
+};
+const applyKnownStates: ApplyKnownStatesFn = (verdicts, kernel, strict) =>
+  verdicts.map((v): Verdict =>
+    v.status === 'FAIL' && kernel.profile === 'stock-6.1' && v.reasons.includes('not-pinned') && !strict ? { ...v, status: 'XFAIL', knownState: 'stock-6.1/dio-not-pinned' } : v,
+  );
+
+function runDir(opts: { observations?: WorkloadObservation[]; meta?: unknown } = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'pinlab-parse-'));
+  writeFileSync(join(dir, 'run.json'), toRunJson(run));
+  writeFileSync(join(dir, 'meta.json'), JSON.stringify(opts.meta ?? { background: { windowMs: 1000, acquired: 0, released: 0 } }));
+  mkdirSync(join(dir, 'observations'));
+  for (const obs of opts.observations ?? [observation]) writeFileSync(join(dir, 'observations', `${obs.spec.name}.json`), JSON.stringify(obs));
+  return dir;
+}
+
+test('verdicts with an observation are judged again; the others are kept', async (t) => {
+  const leaking = structuredClone(observation);
+  leaking.after.released -= 3;
+  const result = await recomputeRun(runDir({ observations: [leaking] }), { judge, applyKnownStates });
+  t.deepEqual(result.rejudged, ['raw-virtio.psync.anon']);
+  t.deepEqual(result.kept, run.verdicts.map((v) => v.name).filter((n) => n !== 'raw-virtio.psync.anon').sort());
+  const d = diffRuns(result.original, result.recomputed);
+  t.deepEqual(d.verdicts.map((v) => v.name), ['raw-virtio.psync.anon']);
+  const after = result.recomputed.verdicts.find((v) => v.name === 'raw-virtio.psync.anon')!;
+  t.is(after.status, 'FAIL');
+  t.deepEqual(after.reasons, ['pin-leak']);
+});
+
+test('the background from meta.json reaches the judge', async (t) => {
+  const result = await recomputeRun(runDir({ meta: { background: { windowMs: 1000, acquired: 6, released: 6 } } }), { judge, applyKnownStates });
+  t.is(result.recomputed.verdicts.find((v) => v.name === 'raw-virtio.psync.anon')!.numbers!.acquired, 250);
+});
+
+test('--strict can be overridden when re-judging', async (t) => {
+  const result = await recomputeRun(runDir(), { judge, applyKnownStates }, { strict: true });
+  t.true(result.recomputed.strict);
+  t.false(result.original.strict);
+});
+
+test('a directory that is not a run directory is a user error naming the file', async (t) => {
+  const empty = mkdtempSync(join(tmpdir(), 'pinlab-parse-'));
+  await t.throwsAsync(recomputeRun(empty, { judge, applyKnownStates }), { instanceOf: UserError, message: /run\.json not found/ });
+  await t.throwsAsync(recomputeRun(runDir({ meta: {} }), { judge, applyKnownStates }), { instanceOf: UserError, message: /meta\.json has no background/ });
+  const broken = runDir();
+  writeFileSync(join(broken, 'observations', 'x.json'), '{"spec": {}}');
+  await t.throwsAsync(recomputeRun(broken, { judge, applyKnownStates }), { instanceOf: UserError, message: /not a workload observation/ });
+});
