@@ -177,7 +177,7 @@ export function planImport(src: ResolvedSource): Step[] {
 
 /** Which worktree a request uses: one per source base and patch "shape", reused across runs. */
 export function slotName(patches: PatchFile[], profileSeries: boolean): string {
-  return patches.length === 0 ? 'stock' : profileSeries ? 'patched' : 'custom';
+  return patches.length === 0 ? 'stock' : profileSeries ? 'series' : 'custom';
 }
 
 async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<void> {

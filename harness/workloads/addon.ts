@@ -1,0 +1,177 @@
+// Typings and loader for the native addon (native/, built by `node-gyp rebuild` into
+// build/Release/pinlab.node). See native/README.md for the semantics of each function.
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type AlignedBufferKind = 'anon' | 'private-anon' | 'shared-file' | 'thp';
+
+export interface AlignedBufferOptions {
+  kind?: AlignedBufferKind;
+  /** power of two; the mapping is at least page aligned (2 MiB for thp) */
+  alignment?: number;
+  /** munmap this page (index) after allocation: I/O over it faults (EFAULT) */
+  holePage?: number;
+  /** mprotect(PROT_READ) after allocation */
+  readOnly?: boolean;
+  /** directory for the shared-file kind's backing file (default /dev/shm) */
+  dir?: string;
+}
+
+export interface AlignedBuffer {
+  readonly size: number;
+  /** user virtual address of byte 0 */
+  readonly address: bigint;
+  readonly kind: AlignedBufferKind;
+  /** -1 when none */
+  readonly holePage: number;
+  readonly readOnly: boolean;
+  readonly freed: boolean;
+  /** operations in flight that hold this buffer */
+  readonly busy: number;
+  /** bytes of this buffer mapped by huge pages (AnonHugePages/ShmemPmdMapped in smaps) */
+  readonly hugePageBytes: number;
+  /** stamp the pattern for file positions [position, position+length) into [offset, offset+length) */
+  fill(seed: number, position: number, offset?: number, length?: number): void;
+  /** file position of the first byte differing from the pattern, or -1 */
+  verify(seed: number, position: number, offset?: number, length?: number): number;
+  read(offset?: number, length?: number): Buffer;
+  write(offset: number, data: Uint8Array): void;
+  setReadOnly(readOnly: boolean): void;
+  /** unmap now; throws EBUSY while operations hold it */
+  free(): void;
+}
+
+export interface AlignedBufferConstructor {
+  new (size: number, options?: AlignedBufferOptions): AlignedBuffer;
+}
+
+export type Direction = 'read' | 'write';
+
+export interface IoSegment {
+  buffer: AlignedBuffer;
+  offset: number;
+  length: number;
+}
+
+export interface IoOp {
+  /** file/device byte offset */
+  position: number;
+  segments: IoSegment[];
+}
+
+export interface OpFailure {
+  index: number;
+  errno: number; // negative, as Node's err.errno
+  code: string;
+  syscall: string;
+}
+
+export interface BatchResult {
+  /** per op: bytes transferred, or -errno */
+  results: Float64Array;
+  /** per op: submission to completion */
+  latencyNs: Float64Array;
+  elapsedNs: number;
+  failures: OpFailure[];
+}
+
+export interface UringResult extends BatchResult {
+  /** pages pinned by IORING_REGISTER_BUFFERS (0 unless fixed) */
+  registeredPages: number;
+}
+
+export interface SpliceResult extends BatchResult {
+  pipeSize: number;
+  /** pipe pages filled by splice(file -> pipe) (reads only) */
+  pipePages: number;
+}
+
+export interface PassthruResult extends BatchResult {
+  lastNvmeStatus: number;
+}
+
+export interface ForkRaceOptions {
+  length: number;
+  position?: number;
+  span?: number;
+  seed: number;
+  attempts: number;
+  delayUs?: number;
+}
+
+export interface ForkRaceResult {
+  attempts: number;
+  hitWindow: number;
+  lostData: number;
+  lostPages: number;
+  readErrors: number;
+  readErrorCode?: string;
+  bytesRead: number;
+  elapsedNs: number;
+  firstBadOffset?: number;
+}
+
+export interface DioAlignment {
+  memAlign: number;
+  offsetAlign: number;
+  source: 'statx' | 'BLKSSZGET' | 'sysfs' | 'default';
+}
+
+export interface PinlabAddon {
+  AlignedBuffer: AlignedBufferConstructor;
+  dioAlignment(path: string): DioAlignment;
+  deviceSize(fd: number): number;
+  logicalBlockSize(fd: number): number;
+  pread(fd: number, buffer: AlignedBuffer, offset: number, length: number, position: number): Promise<number>;
+  pwrite(fd: number, buffer: AlignedBuffer, offset: number, length: number, position: number): Promise<number>;
+  preadv(fd: number, segments: IoSegment[], position: number): Promise<number>;
+  pwritev(fd: number, segments: IoSegment[], position: number): Promise<number>;
+  syncBatch(fd: number, direction: Direction, ops: IoOp[], options?: { vectored?: boolean }): Promise<BatchResult>;
+  aioBatch(fd: number, direction: Direction, ops: IoOp[], options?: { queueDepth?: number }): Promise<BatchResult>;
+  uringBatch(
+    fd: number,
+    direction: Direction,
+    ops: IoOp[],
+    options?: { queueDepth?: number; fixed?: boolean; vectored?: boolean },
+  ): Promise<UringResult>;
+  spliceReadBatch(fd: number, ops: IoOp[]): Promise<SpliceResult>;
+  vmspliceWriteBatch(fd: number, ops: IoOp[]): Promise<SpliceResult>;
+  loopAttach(backingPath: string, options?: { directIO?: boolean; blockSize?: number }): { device: string; index: number; directIO: boolean };
+  loopDetach(device: string): void;
+  nvmeNamespace(fd: number): { nsid: number; lbaSize: number };
+  passthruBatch(fd: number, direction: Direction, ops: IoOp[], options: { nsid: number; lbaSize: number }): Promise<PassthruResult>;
+  forkRace(fd: number, options: ForkRaceOptions): Promise<ForkRaceResult>;
+}
+
+/** Errors the addon throws for errno failures look like Node's own. */
+export interface ErrnoError extends Error {
+  errno: number;
+  code: string;
+  syscall: string;
+  path?: string;
+}
+
+const ADDON_FILE = join('build', 'Release', 'pinlab.node');
+
+/** PINLAB_ADDON, else build/Release/pinlab.node in the nearest directory above this module. */
+export function addonPath(): string {
+  const fromEnv = process.env['PINLAB_ADDON'];
+  if (fromEnv) return fromEnv;
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, ADDON_FILE);
+    if (existsSync(candidate)) return candidate;
+    const up = dirname(dir);
+    if (up === dir) throw new Error(`native addon not found: no ${ADDON_FILE} above ${dirname(fileURLToPath(import.meta.url))} (run \`npx node-gyp rebuild\`, or set PINLAB_ADDON)`);
+    dir = up;
+  }
+}
+
+let cached: PinlabAddon | undefined;
+
+export function loadAddon(): PinlabAddon {
+  cached ??= createRequire(import.meta.url)(addonPath()) as PinlabAddon;
+  return cached;
+}

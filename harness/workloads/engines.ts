@@ -1,0 +1,531 @@
+// runWorkloadIO: one workload's user-space side, run inside the guest (or on a host O_DIRECT file
+// system in tests). It writes the pattern over the workload's range with the workload's engine,
+// provokes its fault, reads the range back into fresh buffers and verifies it, while counting
+// the user pages each operation's buffers span, which is what a correct kernel pins.
+//
+// The caller snapshots the pin counters around this call, so everything that pins is released
+// before it returns: buffers unmapped, io_uring buffers unregistered and rings closed (inside
+// the addon), fds closed, loop devices detached.
+//
+// Single-direction engines (splice-read reads, vmsplice-write writes) do their other direction
+// with buffered I/O on a second descriptor, which copies and pins nothing, so the counters show
+// only the engine's own path. fork-race writes its pattern the same way.
+import { randomInt } from 'node:crypto';
+import { closeSync, constants, fsyncSync, ftruncateSync, fstatSync, openSync, statSync, statfsSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+
+import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp, type PinlabAddon } from './addon.js';
+import type { Engine, Latency, WorkloadIO, WorkloadSpec } from './types.js';
+
+export interface TargetEnv {
+  /** block device or file; for target 'loop' the backing file of the loop device */
+  path: string;
+  /** bytes usable on the target (e.g. a raw device's size); the workload must fit */
+  sizeLimit?: number;
+  /** scratch directory (shared-file buffers live here) */
+  tmpDir: string;
+}
+
+export const PAGE = 4096;
+const TMPFS_MAGIC = 0x01021994;
+
+/**
+ * Where shared-file buffers live: a tmpfs (shmem) file, which io_uring can register as a fixed
+ * buffer (FOLL_LONGTERM refuses MAP_SHARED pages of most disk file systems). env.tmpDir when it
+ * is tmpfs, else /dev/shm when that is, else env.tmpDir anyway.
+ */
+export function sharedFileDir(tmpDir: string): string {
+  for (const dir of [tmpDir, '/dev/shm']) {
+    try {
+      if (statfsSync(dir).type === TMPFS_MAGIC) return dir;
+    } catch {
+      // absent: try the next
+    }
+  }
+  return tmpDir;
+}
+
+/** Engines that split each operation's block into `spec.segments` iovec segments. */
+const SEGMENTED: ReadonlySet<Engine> = new Set(['psyncv', 'libaio', 'uring', 'splice-read', 'vmsplice-write']);
+
+/** The direction an engine does with buffered I/O instead of itself (see the header). */
+function helperDirection(engine: Engine): Direction | undefined {
+  switch (engine) {
+    case 'splice-read':
+    case 'fork-race':
+      return 'write';
+    case 'vmsplice-write':
+      return 'read';
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * Pages a correct kernel pins for one op that moved `bytes`: for each iovec segment (in order,
+ * up to `bytes`), the 4 KiB pages it spans, counting page-unaligned starts and ends. A page
+ * shared by two segments of one op counts once per segment: Direct I/O pins segment by segment
+ * (measured on 6.18: 8 ops of 4 x 512-byte segments inside one page each took 32 pins, not 8).
+ * Buffers are pattern-filled before writes and read destinations are pinned for writing, so
+ * the zero page never appears here.
+ */
+export function opPages(op: IoOp, bytes: number): number {
+  let pages = 0;
+  let left = bytes;
+  for (const s of op.segments) {
+    if (left <= 0) break;
+    const take = Math.min(left, s.length);
+    const start = Number(s.buffer.address) + s.offset;
+    pages += Math.floor((start + take - 1) / PAGE) - Math.floor(start / PAGE) + 1;
+    left -= take;
+  }
+  return pages;
+}
+
+/**
+ * One op over file bytes [position, position+length) split into `nseg` segments; the segments
+ * sit in reverse order inside the op's region of the buffer, so a vectored engine that places
+ * a segment's data wrongly is caught by the pattern.
+ */
+export function opAt(position: number, length: number, nseg: number, buffer: AlignedBuffer, bufOffset: number): IoOp {
+  const n = Math.max(1, Math.min(nseg, length));
+  const base = Math.floor(length / n);
+  const lengths = Array.from({ length: n }, (_, j) => (j === n - 1 ? length - base * (n - 1) : base));
+  let after = length;
+  const segments = lengths.map((len) => {
+    after -= len;
+    return { buffer, offset: bufOffset + after, length: len };
+  });
+  return { position, segments };
+}
+
+export function latencyOf(samplesNs: readonly number[]): Latency | undefined {
+  if (samplesNs.length === 0) return undefined;
+  const us = samplesNs.map((n) => n / 1000).sort((a, b) => a - b);
+  const rank = (p: number): number => us[Math.min(us.length - 1, Math.max(0, Math.ceil((p / 100) * us.length) - 1))]!;
+  const round = (v: number): number => Math.round(v * 10) / 10;
+  return { p50us: round(rank(50)), p90us: round(rank(90)), p99us: round(rank(99)), maxus: round(us[us.length - 1]!) };
+}
+
+function isErrno(e: unknown): e is Error & { code: string; syscall: string } {
+  return e instanceof Error && typeof (e as { syscall?: unknown }).syscall === 'string' && typeof (e as { code?: unknown }).code === 'string';
+}
+
+class Workload {
+  private readonly addon: PinlabAddon;
+  private readonly buffers: AlignedBuffer[] = [];
+  private readonly fds: number[] = [];
+  private loopDevice: string | undefined;
+  private directFd = -1;
+  private bufferedFd = -1;
+  private device = '';
+  private isBlock = false;
+  private capacity = 0;
+  private offsetAlign = 512;
+  private nvme: { nsid: number; lbaSize: number } | undefined;
+  private readonly seed = randomInt(1, 2 ** 32 - 1);
+  private readonly sharedDir: string;
+
+  // what WorkloadIO reports: engine operations only, never the buffered helper's
+  private ops = 0;
+  private bytes = 0;
+  private userPageOps = 0;
+  private fixedPins = 0;
+  private readonly latencies: number[] = [];
+  private engineNs = 0;
+  private readonly errors = new Map<string, { code: string; syscall: string; count: number }>();
+
+  constructor(
+    private readonly spec: WorkloadSpec,
+    private readonly env: TargetEnv,
+  ) {
+    this.addon = loadAddon();
+    this.sharedDir = sharedFileDir(env.tmpDir);
+  }
+
+  async run(): Promise<Omit<WorkloadIO, 'durationMs'>> {
+    this.validateShape();
+    this.open();
+    this.validateFit();
+    if (this.spec.engine === 'fork-race') return this.forkRace();
+
+    const { size, blockSize } = this.spec;
+    const nseg = SEGMENTED.has(this.spec.engine) ? this.spec.segments : 1;
+
+    const source = this.buffer(size);
+    const writeOps = this.rangeOps(size, blockSize, nseg, source);
+    for (const op of writeOps) this.fillOp(op);
+    const wrote = await this.exec('write', writeOps, false);
+    const written = writeOps.map((_, i) => Math.max(0, wrote!.results[i]!));
+    source.free();
+
+    await this.fault();
+
+    const sink = this.buffer(size);
+    const readOps = this.rangeOps(size, blockSize, nseg, sink);
+    const read = await this.exec('read', readOps, false);
+    const verify = this.verify(readOps, read!, written);
+    sink.free();
+    return this.result(verify);
+  }
+
+  /** Releases in dependency order; returns the first failure instead of throwing. */
+  release(): unknown {
+    let first: unknown;
+    const attempt = (fn: () => void): void => {
+      try {
+        fn();
+      } catch (e) {
+        first ??= e;
+      }
+    };
+    for (const b of this.buffers) if (!b.freed) attempt(() => b.free());
+    for (const fd of this.fds) attempt(() => closeSync(fd));
+    if (this.loopDevice) attempt(() => this.addon.loopDetach(this.loopDevice!));
+    return first;
+  }
+
+  private fail(message: string): never {
+    throw new RangeError(`workload ${this.spec.name}: ${message}`);
+  }
+
+  private validateShape(): void {
+    const { size, blockSize, segments, queueDepth, engine } = this.spec;
+    for (const [k, v] of Object.entries({ size, blockSize, segments, queueDepth }))
+      if (!Number.isSafeInteger(v) || v < 1) this.fail(`${k} must be a positive integer, got ${v}`);
+    if (engine === 'fork-race' && blockSize % PAGE !== 0) this.fail(`fork-race reads whole pages: blockSize ${blockSize} is no multiple of ${PAGE}`);
+    if (engine === 'fork-race' && size < blockSize) this.fail(`fork-race reads blockSize ${blockSize} bytes from a range of size ${size}`);
+    if (engine === 'passthru' && this.spec.target !== 'nvme-passthru') this.fail(`the passthru engine needs the nvme-passthru target`);
+    if (this.spec.target === 'nvme-passthru' && engine !== 'passthru') this.fail(`the nvme-passthru target needs the passthru engine`);
+  }
+
+  private open(): void {
+    const { spec, env } = this;
+    let path = env.path;
+    if (spec.target === 'loop') {
+      this.ensureFile(path);
+      const attached = this.addon.loopAttach(path, { directIO: true });
+      this.loopDevice = attached.device;
+      path = attached.device;
+    }
+    const exists = (() => {
+      try {
+        return statSync(path);
+      } catch {
+        return undefined;
+      }
+    })();
+    this.isBlock = exists?.isBlockDevice() ?? false;
+    if (!this.isBlock) this.ensureFile(path);
+    this.device = path;
+    this.directFd = this.openFd(path, constants.O_RDWR | constants.O_DIRECT);
+    this.capacity = this.addon.deviceSize(this.directFd);
+    this.offsetAlign = this.addon.dioAlignment(path).offsetAlign;
+    if (spec.engine === 'passthru') this.nvme = this.addon.nvmeNamespace(this.directFd);
+    if (helperDirection(spec.engine)) this.bufferedFd = this.openFd(path, constants.O_RDWR);
+  }
+
+  /** Files are created at the workload's size: vfat must not fall back to buffered writes
+   * past its allocated size, and a loop device takes its size from the file. */
+  private ensureFile(path: string): void {
+    const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, 0o644);
+    try {
+      if (fstatSync(fd).size < this.spec.size) ftruncateSync(fd, this.spec.size);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private openFd(path: string, flags: number): number {
+    const fd = openSync(path, flags);
+    this.fds.push(fd);
+    return fd;
+  }
+
+  private validateFit(): void {
+    const { size, blockSize, engine } = this.spec;
+    const limit = Math.min(this.capacity, this.env.sizeLimit ?? Infinity);
+    if (size > limit) this.fail(`size ${size} does not fit ${this.device} (${limit} bytes usable)`);
+    const unit = this.nvme?.lbaSize ?? this.offsetAlign;
+    const nseg = SEGMENTED.has(engine) ? this.spec.segments : 1;
+    if (blockSize % (unit * nseg) !== 0)
+      this.fail(`blockSize ${blockSize} must split into ${nseg} segment(s) of whole ${unit}-byte units on ${this.device}`);
+    if (size % unit !== 0) this.fail(`size ${size} is no multiple of ${unit} on ${this.device}`);
+  }
+
+  private buffer(size: number, extra: { holePage?: number; readOnly?: boolean } = {}): AlignedBuffer {
+    const b = new this.addon.AlignedBuffer(size, { kind: this.spec.buffer, dir: this.sharedDir, ...extra });
+    this.buffers.push(b);
+    return b;
+  }
+
+  private rangeOps(size: number, blockSize: number, nseg: number, buffer: AlignedBuffer): IoOp[] {
+    const ops: IoOp[] = [];
+    for (let pos = 0; pos < size; pos += blockSize) ops.push(opAt(pos, Math.min(blockSize, size - pos), nseg, buffer, pos));
+    return ops;
+  }
+
+  /** Stamps each segment with the pattern of the file bytes it carries (skipping a hole). */
+  private fillOp(op: IoOp): void {
+    let pos = op.position;
+    for (const s of op.segments) {
+      const b = s.buffer;
+      if (b.holePage < 0) {
+        b.fill(this.seed, pos, s.offset, s.length);
+      } else {
+        const hs = b.holePage * PAGE;
+        const he = hs + PAGE;
+        const end = s.offset + s.length;
+        if (s.offset < hs) b.fill(this.seed, pos, s.offset, Math.min(end, hs) - s.offset);
+        if (end > he) {
+          const from = Math.max(s.offset, he);
+          b.fill(this.seed, pos + (from - s.offset), from, end - from);
+        }
+      }
+      pos += s.length;
+    }
+  }
+
+  private recordError(code: string, syscall: string): void {
+    const key = `${code}\0${syscall}`;
+    const e = this.errors.get(key);
+    if (e) e.count++;
+    else this.errors.set(key, { code, syscall, count: 1 });
+  }
+
+  /**
+   * Runs ops with the engine (or the buffered helper for the engine's other direction) and
+   * accounts for them. In the fault phase an errno rejection of the whole batch (e.g.
+   * io_uring_register on a buffer with a hole) is the outcome and is recorded; otherwise it
+   * fails the workload.
+   */
+  private async exec(direction: Direction, ops: IoOp[], faultPhase: boolean): Promise<BatchResult | undefined> {
+    const helper = helperDirection(this.spec.engine) === direction;
+    let result: BatchResult;
+    let pipePages: number | undefined;
+    try {
+      if (helper) {
+        result = await this.addon.syncBatch(this.bufferedFd, direction, ops);
+        if (direction === 'write') fsyncSync(this.bufferedFd);
+      } else {
+        const r = await this.engineBatch(direction, ops);
+        result = r.result;
+        pipePages = r.pipePages;
+      }
+    } catch (e) {
+      if (faultPhase && isErrno(e)) {
+        this.recordError(e.code, e.syscall);
+        return undefined;
+      }
+      throw e;
+    }
+    for (const f of result.failures) this.recordError(f.code, f.syscall);
+    if (helper) return result;
+    this.ops += ops.length;
+    this.engineNs += result.elapsedNs;
+    result.latencyNs.forEach((ns) => this.latencies.push(ns));
+    ops.forEach((op, i) => {
+      const r = result.results[i]!;
+      if (r <= 0) return;
+      this.bytes += r;
+      if (pipePages === undefined) this.userPageOps += opPages(op, r);
+    });
+    // splice-read: the Direct I/O fills pipe pages, counted by the addon per splice call
+    if (pipePages !== undefined) this.userPageOps += pipePages;
+    return result;
+  }
+
+  private async engineBatch(direction: Direction, ops: IoOp[]): Promise<{ result: BatchResult; pipePages?: number }> {
+    const { addon, directFd: fd, spec } = this;
+    const queueDepth = spec.queueDepth;
+    switch (spec.engine) {
+      case 'psync':
+        return { result: await addon.syncBatch(fd, direction, ops, { vectored: false }) };
+      case 'psyncv':
+        return { result: await addon.syncBatch(fd, direction, ops, { vectored: true }) };
+      case 'libaio':
+        return { result: await addon.aioBatch(fd, direction, ops, { queueDepth }) };
+      case 'uring':
+        return { result: await addon.uringBatch(fd, direction, ops, { queueDepth, vectored: true }) };
+      case 'uring-fixed': {
+        const r = await addon.uringBatch(fd, direction, ops, { queueDepth, fixed: true });
+        this.fixedPins += r.registeredPages;
+        return { result: r };
+      }
+      case 'splice-read': {
+        const r = await addon.spliceReadBatch(fd, ops);
+        return { result: r, pipePages: r.pipePages };
+      }
+      case 'vmsplice-write':
+        return { result: await addon.vmspliceWriteBatch(fd, ops) };
+      case 'passthru':
+        return { result: await addon.passthruBatch(fd, direction, ops, this.nvme!) };
+      case 'fork-race':
+        throw new Error('fork-race has no batch engine');
+    }
+  }
+
+  /** The engine's own directions, for fault operations. */
+  private engineDirections(): Direction[] {
+    const helper = helperDirection(this.spec.engine);
+    return (['write', 'read'] as Direction[]).filter((d) => d !== helper);
+  }
+
+  private async fault(): Promise<void> {
+    const fault = this.spec.fault;
+    if (!fault) return;
+    const { blockSize } = this.spec;
+    const nseg = SEGMENTED.has(this.spec.engine) ? this.spec.segments : 1;
+    const dirs = this.engineDirections();
+    const run = async (direction: Direction, op: IoOp): Promise<void> => {
+      if (!dirs.includes(direction)) return;
+      if (direction === 'write') this.fillOp(op);
+      await this.exec(direction, [op], true);
+    };
+    switch (fault.kind) {
+      case 'efault-midway': {
+        // at least three pages, so the hole has mapped pages on both sides
+        const len = Math.min(this.spec.size, Math.max(blockSize, 3 * PAGE));
+        const pages = Math.ceil(len / PAGE);
+        const b = this.buffer(len, { holePage: Math.floor(pages / 2) });
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, len, nseg, b, 0));
+        b.free();
+        return;
+      }
+      case 'readonly-dest': {
+        const b = this.buffer(blockSize, { readOnly: true });
+        await run('read', opAt(0, blockSize, nseg, b, 0));
+        b.free();
+        return;
+      }
+      case 'misaligned': {
+        // one byte off: below any DIO alignment (offset, length or DMA/memory)
+        const b = this.buffer(blockSize + PAGE);
+        const position = fault.what === 'offset' ? 1 : 0;
+        const length = fault.what === 'length' ? blockSize - 1 : blockSize;
+        const bufOffset = fault.what === 'address' ? 1 : 0;
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(position, length, nseg, b, bufOffset));
+        b.free();
+        return;
+      }
+      case 'past-eod': {
+        const cap = this.capacity;
+        const unit = this.nvme?.lbaSize ?? this.offsetAlign;
+        const straddle = Math.max(0, Math.floor((cap - blockSize / 2) / unit) * unit);
+        const b = this.buffer(blockSize);
+        await run('read', opAt(straddle, blockSize, nseg, b, 0));
+        await run('read', opAt(cap, blockSize, nseg, b, 0));
+        // writing at the end of a file just extends it; only a device has an end to write past
+        if (this.isBlock) await run('write', opAt(cap, blockSize, nseg, b, 0));
+        b.free();
+        return;
+      }
+      case 'fail-make-request':
+      case 'blkdebug-eio':
+        return; // injected below the engine by the runner/VM; the normal phases meet it
+    }
+  }
+
+  /** Checks each read op over the bytes both its write and its read moved. */
+  private verify(ops: IoOp[], read: BatchResult, written: number[]): WorkloadIO['verify'] {
+    let checked = 0;
+    let firstBad: number | undefined;
+    let unchecked = 0;
+    ops.forEach((op, i) => {
+      const bytes = Math.min(Math.max(0, read.results[i]!), written[i]!);
+      const length = op.segments.reduce((n, s) => n + s.length, 0);
+      if (bytes < length) unchecked += length - bytes;
+      let left = bytes;
+      let pos = op.position;
+      for (const s of op.segments) {
+        if (left <= 0) break;
+        const take = Math.min(left, s.length);
+        const bad = s.buffer.verify(this.seed, pos, s.offset, take);
+        if (bad >= 0 && (firstBad === undefined || bad < firstBad)) firstBad = bad;
+        checked += take;
+        left -= take;
+        pos += s.length;
+      }
+    });
+    const out: WorkloadIO['verify'] = { ok: firstBad === undefined, checkedBytes: checked };
+    if (firstBad !== undefined) out.firstBadOffset = firstBad;
+    const notes: string[] = [];
+    if (firstBad !== undefined) notes.push(`data at byte ${firstBad} is not the pattern (seed ${this.seed})`);
+    if (unchecked > 0) notes.push(`${unchecked} bytes not checked: their write or read failed or was short`);
+    if (notes.length > 0) out.detail = notes.join('; ');
+    return out;
+  }
+
+  private result(verify: WorkloadIO['verify']): Omit<WorkloadIO, 'durationMs'> {
+    const io: Omit<WorkloadIO, 'durationMs'> = {
+      bytes: this.bytes,
+      ops: this.ops,
+      userPageOps: this.userPageOps,
+      fixedPins: this.fixedPins,
+      verify,
+      errors: [...this.errors.values()],
+    };
+    const latency = latencyOf(this.latencies);
+    if (latency) io.latency = latency;
+    if (this.engineNs > 0) io.iops = Math.round((this.ops / this.engineNs) * 1e9);
+    return io;
+  }
+
+  private async forkRace(): Promise<Omit<WorkloadIO, 'durationMs'>> {
+    const { size, blockSize } = this.spec;
+    const source = this.buffer(size);
+    const ops = this.rangeOps(size, blockSize, 1, source);
+    for (const op of ops) this.fillOp(op);
+    await this.exec('write', ops, false);
+    source.free();
+
+    const race = await this.addon.forkRace(this.directFd, {
+      length: blockSize,
+      span: Math.floor(size / blockSize) * blockSize,
+      seed: this.seed,
+      attempts: this.spec.repeat ?? 20,
+    });
+    if (race.readErrors > 0) this.errors.set('race', { code: race.readErrorCode ?? 'EIO', syscall: 'pread', count: race.readErrors });
+    const good = race.attempts - race.readErrors;
+    this.ops = race.attempts;
+    this.bytes = race.bytesRead;
+    this.userPageOps = good * (blockSize / PAGE);
+    this.engineNs = race.elapsedNs;
+
+    // the device itself must hold the pattern, or lost data would mean nothing
+    const check = this.buffer(size);
+    const readOps = this.rangeOps(size, blockSize, 1, check);
+    const read = await this.addon.syncBatch(this.bufferedFd, 'read', readOps);
+    for (const f of read.failures) this.recordError(f.code, f.syscall);
+    const verify = this.verify(
+      readOps,
+      read,
+      readOps.map((op) => op.segments[0]!.length),
+    );
+    check.free();
+    const io = this.result(verify);
+    io.fork = { attempts: race.attempts, hitWindow: race.hitWindow, lostData: race.lostData };
+    return io;
+  }
+}
+
+/**
+ * Performs one workload against env.path (see the header). Rejects for a workload that cannot
+ * run as specified (RangeError) or an I/O setup failure (Node-style errno Error); I/O errors of
+ * single operations are results, counted in `errors`.
+ */
+export async function runWorkloadIO(spec: WorkloadSpec, env: TargetEnv): Promise<WorkloadIO> {
+  const started = performance.now();
+  const workload = new Workload(spec, env);
+  let io: Omit<WorkloadIO, 'durationMs'> | undefined;
+  let failure: unknown;
+  try {
+    io = await workload.run();
+  } catch (e) {
+    failure = e;
+  }
+  const releaseFailure = workload.release();
+  if (failure !== undefined) throw failure;
+  if (releaseFailure !== undefined) throw releaseFailure;
+  return { ...io!, durationMs: Math.round((performance.now() - started) * 10) / 10 };
+}

@@ -1,0 +1,369 @@
+#include "aligned_buffer.h"
+
+#include <fcntl.h>
+#include <linux/fs.h>
+#include <linux/stat.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+
+#include "args.h"
+#include "errors.h"
+#include "pattern.h"
+
+namespace pinlab {
+
+static const napi_type_tag kBufferTag = {0x70696e6c61625f61ULL, 0x6c69676e65646275ULL};
+constexpr size_t kHuge = 2u << 20;
+
+static size_t RoundUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
+
+Napi::Function AlignedBuffer::Define(Napi::Env env) {
+  return DefineClass(
+      env, "AlignedBuffer",
+      {
+          InstanceMethod<&AlignedBuffer::Fill>("fill"),
+          InstanceMethod<&AlignedBuffer::Verify>("verify"),
+          InstanceMethod<&AlignedBuffer::Read>("read"),
+          InstanceMethod<&AlignedBuffer::Write>("write"),
+          InstanceMethod<&AlignedBuffer::SetReadOnly>("setReadOnly"),
+          InstanceMethod<&AlignedBuffer::Free>("free"),
+          InstanceAccessor<&AlignedBuffer::GetSize>("size"),
+          InstanceAccessor<&AlignedBuffer::GetAddress>("address"),
+          InstanceAccessor<&AlignedBuffer::GetKind>("kind"),
+          InstanceAccessor<&AlignedBuffer::GetHolePage>("holePage"),
+          InstanceAccessor<&AlignedBuffer::GetReadOnly>("readOnly"),
+          InstanceAccessor<&AlignedBuffer::GetFreed>("freed"),
+          InstanceAccessor<&AlignedBuffer::GetBusy>("busy"),
+          InstanceAccessor<&AlignedBuffer::GetHugePages>("hugePageBytes"),
+      });
+}
+
+AlignedBuffer* AlignedBuffer::From(Napi::Env env, Napi::Value value, const std::string& name) {
+  if (!value.IsObject() || !value.As<Napi::Object>().CheckTypeTag(&kBufferTag))
+    ThrowType(env, "The \"" + name + "\" argument must be an AlignedBuffer");
+  AlignedBuffer* buffer = Unwrap(value.As<Napi::Object>());
+  buffer->CheckAlive(env);
+  return buffer;
+}
+
+AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<AlignedBuffer>(info) {
+  Napi::Env env = info.Env();
+  if (!info.IsConstructCall()) ThrowType(env, "Class constructor AlignedBuffer needs 'new'");
+  size_ = size_t(ToInteger(env, Arg(info, 0), "size", 1, int64_t(1) << 40));
+  Napi::Object opts = OptObject(env, info, 1, "options");
+  kind_ = "anon";
+  if (!opts.Get("kind").IsUndefined()) kind_ = ToString(env, opts.Get("kind"), "kind");
+  if (kind_ != "anon" && kind_ != "private-anon" && kind_ != "shared-file" && kind_ != "thp")
+    ThrowRange(env, "The \"kind\" option must be one of anon, private-anon, shared-file, thp; received '" +
+                        kind_ + "'");
+  size_t alignment = size_t(OptInteger(env, opts, "alignment", kPage, 1, kHuge));
+  if (alignment & (alignment - 1)) ThrowRange(env, "The \"alignment\" option must be a power of two");
+  if (alignment < kPage) alignment = kPage;
+  if (kind_ == "thp") alignment = kHuge;
+  size_t pages = RoundUp(size_, kPage) / kPage;
+  hole_page_ = OptInteger(env, opts, "holePage", -1, -1, int64_t(pages) - 1);
+  bool read_only = OptBool(env, opts, "readOnly", false);
+  std::string dir = "/dev/shm";
+  if (!opts.Get("dir").IsUndefined()) dir = ToString(env, opts.Get("dir"), "dir");
+
+  size_t length = RoundUp(size_, kind_ == "thp" ? kHuge : kPage);
+  if (kind_ == "shared-file") {
+    std::string tmpl = dir + "/pinlab-buffer-XXXXXX";
+    int fd = mkostemp(&tmpl[0], O_CLOEXEC);
+    if (fd < 0) throw ErrnoError(env, errno, "mkostemp", tmpl);
+    unlink(tmpl.c_str());
+    if (ftruncate(fd, off_t(length)) < 0) {
+      int err = errno;
+      close(fd);
+      throw ErrnoError(env, err, "ftruncate", tmpl);
+    }
+    void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (p == MAP_FAILED) throw ErrnoError(env, err, "mmap", tmpl);
+    map_ = static_cast<uint8_t*>(p);
+    map_len_ = length;
+    data_ = map_;
+  } else {
+    // Over-allocate, then trim to the alignment so the kept range starts on it.
+    size_t extra = alignment > kPage ? alignment : 0;
+    void* p = mmap(nullptr, length + extra, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
+                   -1, 0);
+    if (p == MAP_FAILED) throw ErrnoError(env, errno, "mmap");
+    uint8_t* base = static_cast<uint8_t*>(p);
+    uint8_t* aligned = reinterpret_cast<uint8_t*>(RoundUp(reinterpret_cast<uintptr_t>(base), alignment));
+    if (aligned > base) munmap(base, size_t(aligned - base));
+    size_t tail = size_t(base + length + extra - (aligned + length));
+    if (tail) munmap(aligned + length, tail);
+    map_ = data_ = aligned;
+    map_len_ = length;
+    if (kind_ == "thp" && madvise(map_, map_len_, MADV_HUGEPAGE) < 0) {
+      int err = errno;
+      Unmap();
+      throw ErrnoError(env, err, "madvise");
+    }
+  }
+  // Every kind but private-anon is faulted in now, so the I/O finds its pages present.
+  if (kind_ != "private-anon") std::memset(map_, 0, map_len_);
+  if (hole_page_ >= 0 && munmap(data_ + size_t(hole_page_) * kPage, kPage) < 0) {
+    int err = errno;
+    Unmap();
+    throw ErrnoError(env, err, "munmap");
+  }
+  if (read_only && Protect(PROT_READ) < 0) {
+    int err = errno;
+    Unmap();
+    throw ErrnoError(env, err, "mprotect");
+  }
+  read_only_ = read_only;
+  Value().TypeTag(&kBufferTag);
+}
+
+AlignedBuffer::~AlignedBuffer() { Unmap(); }
+
+void AlignedBuffer::Unmap() {
+  if (map_) munmap(map_, map_len_);
+  map_ = data_ = nullptr;
+  map_len_ = 0;
+}
+
+int AlignedBuffer::Protect(int prot) {
+  if (hole_page_ < 0) return mprotect(map_, map_len_, prot);
+  size_t hole = size_t(hole_page_) * kPage;
+  if (hole > 0 && mprotect(map_, hole, prot) < 0) return -1;
+  size_t after = hole + kPage;
+  if (after < map_len_ && mprotect(map_ + after, map_len_ - after, prot) < 0) return -1;
+  return 0;
+}
+
+bool AlignedBuffer::CoversHole(size_t offset, size_t length) const {
+  if (hole_page_ < 0 || length == 0) return false;
+  size_t first = offset / kPage, last = (offset + length - 1) / kPage;
+  return size_t(hole_page_) >= first && size_t(hole_page_) <= last;
+}
+
+void AlignedBuffer::CheckAlive(Napi::Env env) const {
+  if (freed_) throw CodedError(env, "ERR_PINLAB_BUFFER_FREED", "AlignedBuffer was freed");
+}
+
+void AlignedBuffer::Range(const Napi::CallbackInfo& info, size_t idx, size_t* offset,
+                          size_t* length) const {
+  Napi::Env env = info.Env();
+  Napi::Value o = Arg(info, idx), l = Arg(info, idx + 1);
+  *offset = o.IsUndefined() ? 0 : size_t(ToInteger(env, o, "offset", 0, int64_t(size_)));
+  *length = l.IsUndefined() ? size_ - *offset : size_t(ToInteger(env, l, "length", 1, int64_t(size_)));
+  if (*length == 0) ThrowRange(env, "The range is empty");
+  if (*offset + *length > size_)
+    ThrowRange(env, "The range " + std::to_string(*offset) + "+" + std::to_string(*length) +
+                        " exceeds the buffer size " + std::to_string(size_));
+  if (CoversHole(*offset, *length))
+    ThrowRange(env, "The range covers the unmapped page " + std::to_string(hole_page_));
+}
+
+static uint32_t ToSeed(Napi::Env env, Napi::Value v) {
+  return uint32_t(ToInteger(env, v, "seed", 0, 0xffffffffLL));
+}
+
+Napi::Value AlignedBuffer::Fill(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  uint32_t seed = ToSeed(env, Arg(info, 0));
+  uint64_t position = uint64_t(ToInteger(env, Arg(info, 1), "position", 0, kMaxSafe));
+  size_t offset, length;
+  Range(info, 2, &offset, &length);
+  if (read_only_) throw CodedError(env, "ERR_PINLAB_READ_ONLY", "AlignedBuffer is read-only");
+  PatternFill(data_ + offset, length, position, seed);
+  return env.Undefined();
+}
+
+Napi::Value AlignedBuffer::Verify(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  uint32_t seed = ToSeed(env, Arg(info, 0));
+  uint64_t position = uint64_t(ToInteger(env, Arg(info, 1), "position", 0, kMaxSafe));
+  size_t offset, length;
+  Range(info, 2, &offset, &length);
+  int64_t bad = PatternVerify(data_ + offset, length, position, seed);
+  return Napi::Number::New(env, bad < 0 ? -1.0 : double(position + uint64_t(bad)));
+}
+
+Napi::Value AlignedBuffer::Read(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  size_t offset, length;
+  Range(info, 0, &offset, &length);
+  return Napi::Buffer<uint8_t>::Copy(env, data_ + offset, length);
+}
+
+Napi::Value AlignedBuffer::Write(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  size_t offset = size_t(ToInteger(env, Arg(info, 0), "offset", 0, int64_t(size_)));
+  if (!Arg(info, 1).IsTypedArray() ||
+      Arg(info, 1).As<Napi::TypedArray>().TypedArrayType() != napi_uint8_array)
+    ThrowType(env, "The \"data\" argument must be a Buffer or Uint8Array");
+  Napi::Uint8Array src = Arg(info, 1).As<Napi::Uint8Array>();
+  if (src.ByteLength() == 0) ThrowRange(env, "The \"data\" argument is empty");
+  if (offset + src.ByteLength() > size_) ThrowRange(env, "The data does not fit the buffer");
+  if (CoversHole(offset, src.ByteLength()))
+    ThrowRange(env, "The range covers the unmapped page " + std::to_string(hole_page_));
+  if (read_only_) throw CodedError(env, "ERR_PINLAB_READ_ONLY", "AlignedBuffer is read-only");
+  std::memcpy(data_ + offset, src.Data(), src.ByteLength());
+  return env.Undefined();
+}
+
+Napi::Value AlignedBuffer::SetReadOnly(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  if (!Arg(info, 0).IsBoolean()) ThrowType(env, "The \"readOnly\" argument must be a boolean");
+  bool ro = Arg(info, 0).As<Napi::Boolean>().Value();
+  if (busy_) throw CodedError(env, "EBUSY", "AlignedBuffer is in use by " + std::to_string(busy_) + " operation(s)");
+  if (Protect(ro ? PROT_READ : PROT_READ | PROT_WRITE) < 0) throw ErrnoError(env, errno, "mprotect");
+  read_only_ = ro;
+  return env.Undefined();
+}
+
+Napi::Value AlignedBuffer::Free(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  if (busy_)
+    throw CodedError(env, "EBUSY",
+                     "AlignedBuffer is in use by " + std::to_string(busy_) + " operation(s); free it after they settle");
+  Unmap();
+  freed_ = true;
+  return env.Undefined();
+}
+
+Napi::Value AlignedBuffer::GetSize(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(size_));
+}
+Napi::Value AlignedBuffer::GetAddress(const Napi::CallbackInfo& info) {
+  CheckAlive(info.Env());
+  return Napi::BigInt::New(info.Env(), uint64_t(reinterpret_cast<uintptr_t>(data_)));
+}
+Napi::Value AlignedBuffer::GetKind(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), kind_);
+}
+Napi::Value AlignedBuffer::GetHolePage(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), double(hole_page_));
+}
+Napi::Value AlignedBuffer::GetReadOnly(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), read_only_);
+}
+Napi::Value AlignedBuffer::GetFreed(const Napi::CallbackInfo& info) {
+  return Napi::Boolean::New(info.Env(), freed_);
+}
+Napi::Value AlignedBuffer::GetBusy(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), busy_);
+}
+
+// AnonHugePages of the mappings inside this buffer, from /proc/self/smaps.
+Napi::Value AlignedBuffer::GetHugePages(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  CheckAlive(env);
+  std::ifstream smaps("/proc/self/smaps");
+  std::string line;
+  bool inside = false;
+  uint64_t kb = 0;
+  uintptr_t lo = reinterpret_cast<uintptr_t>(map_), hi = lo + map_len_;
+  while (std::getline(smaps, line)) {
+    unsigned long start, end;
+    if (std::sscanf(line.c_str(), "%lx-%lx ", &start, &end) == 2 && line.find(':') > line.find('-')) {
+      inside = start >= lo && end <= hi;
+      continue;
+    }
+    unsigned long v;
+    if (inside && (std::sscanf(line.c_str(), "AnonHugePages: %lu kB", &v) == 1 ||
+                   std::sscanf(line.c_str(), "ShmemPmdMapped: %lu kB", &v) == 1))
+      kb += v;
+  }
+  return Napi::Number::New(env, double(kb * 1024));
+}
+
+// --- alignment and size queries ------------------------------------------------------------
+
+static int SysfsLogicalBlockSize(dev_t dev) {
+  char path[128];
+  for (const char* suffix : {"queue/logical_block_size", "../queue/logical_block_size"}) {
+    std::snprintf(path, sizeof path, "/sys/dev/block/%u:%u/%s", major(dev), minor(dev), suffix);
+    std::ifstream f(path);
+    int v = 0;
+    if (f >> v && v > 0) return v;
+  }
+  return 0;
+}
+
+static Napi::Value DioAlignment(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = ToString(env, Arg(info, 0), "path");
+  struct statx sx;
+  std::memset(&sx, 0, sizeof sx);
+  if (syscall(SYS_statx, AT_FDCWD, path.c_str(), 0, STATX_BASIC_STATS | STATX_DIOALIGN, &sx) < 0)
+    throw ErrnoError(env, errno, "statx", path);
+  Napi::Object out = Napi::Object::New(env);
+  if ((sx.stx_mask & STATX_DIOALIGN) && sx.stx_dio_offset_align) {
+    out.Set("memAlign", double(sx.stx_dio_mem_align));
+    out.Set("offsetAlign", double(sx.stx_dio_offset_align));
+    out.Set("source", "statx");
+    return out;
+  }
+  int lbs = 0;
+  std::string source;
+  if (S_ISBLK(sx.stx_mode)) {
+    int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+      if (ioctl(fd, BLKSSZGET, &lbs) == 0 && lbs > 0) source = "BLKSSZGET";
+      close(fd);
+    }
+  } else {
+    lbs = SysfsLogicalBlockSize(makedev(sx.stx_dev_major, sx.stx_dev_minor));
+    if (lbs) source = "sysfs";
+  }
+  if (source.empty()) {
+    lbs = 512;
+    source = "default";
+  }
+  out.Set("memAlign", double(lbs));
+  out.Set("offsetAlign", double(lbs));
+  out.Set("source", source);
+  return out;
+}
+
+static Napi::Value DeviceSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ToFd(env, Arg(info, 0));
+  struct stat st;
+  if (fstat(fd, &st) < 0) throw ErrnoError(env, errno, "fstat");
+  if (!S_ISBLK(st.st_mode)) return Napi::Number::New(env, double(st.st_size));
+  uint64_t bytes = 0;
+  if (ioctl(fd, BLKGETSIZE64, &bytes) < 0) throw ErrnoError(env, errno, "ioctl");
+  return Napi::Number::New(env, double(bytes));
+}
+
+static Napi::Value LogicalBlockSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ToFd(env, Arg(info, 0));
+  int lbs = 0;
+  if (ioctl(fd, BLKSSZGET, &lbs) < 0) throw ErrnoError(env, errno, "ioctl");
+  return Napi::Number::New(env, lbs);
+}
+
+void InitBuffers(Napi::Env env, Napi::Object exports) {
+  exports.Set("AlignedBuffer", AlignedBuffer::Define(env));
+  exports.Set("dioAlignment", Napi::Function::New<DioAlignment>(env, "dioAlignment"));
+  exports.Set("deviceSize", Napi::Function::New<DeviceSize>(env, "deviceSize"));
+  exports.Set("logicalBlockSize", Napi::Function::New<LogicalBlockSize>(env, "logicalBlockSize"));
+}
+
+}  // namespace pinlab

@@ -1,0 +1,177 @@
+#include "batch.h"
+
+#include <time.h>
+
+#include "args.h"
+#include "errors.h"
+
+namespace pinlab {
+
+int BufferHold::Add(Napi::Object object, AlignedBuffer* buffer) {
+  for (size_t i = 0; i < buffers.size(); i++)
+    if (buffers[i] == buffer) return int(i);
+  buffers.push_back(buffer);
+  refs_.push_back(Napi::Persistent(object));
+  buffer->Hold();
+  return int(buffers.size() - 1);
+}
+
+void BufferHold::ReleaseAll() {
+  for (AlignedBuffer* b : buffers) b->Release();
+  buffers.clear();
+  for (auto& r : refs_) r.Reset();
+  refs_.clear();
+}
+
+Direction ToDirection(Napi::Env env, Napi::Value v) {
+  std::string d = ToString(env, v, "direction");
+  if (d == "read") return Direction::kRead;
+  if (d == "write") return Direction::kWrite;
+  ThrowRange(env, "The \"direction\" argument must be 'read' or 'write'; received '" + d + "'");
+}
+
+static Segment ParseSegment(Napi::Env env, Napi::Value buffer_v, Napi::Value offset_v,
+                            Napi::Value length_v, BufferHold* hold) {
+  AlignedBuffer* buffer = AlignedBuffer::From(env, buffer_v, "buffer");
+  int64_t size = int64_t(buffer->size());
+  int64_t offset = ToInteger(env, offset_v, "offset", 0, size);
+  int64_t length = ToInteger(env, length_v, "length", 0, size);
+  if (length == 0) ThrowRange(env, "The value of \"length\" must be > 0; zero-length I/O is not a workload");
+  if (offset + length > size)
+    ThrowRange(env, "The segment " + std::to_string(offset) + "+" + std::to_string(length) +
+                        " exceeds the buffer size " + std::to_string(size));
+  Segment s;
+  s.buffer = hold->Add(buffer_v.As<Napi::Object>(), buffer);
+  s.addr = buffer->data() + offset;
+  s.length = size_t(length);
+  return s;
+}
+
+static void Finish(Op* op) {
+  op->length = 0;
+  op->iov.clear();
+  for (const Segment& s : op->segments) {
+    op->length += s.length;
+    op->iov.push_back({s.addr, s.length});
+  }
+}
+
+static std::vector<Segment> ParseSegments(Napi::Env env, Napi::Value v, BufferHold* hold,
+                                          size_t max_segments) {
+  if (!v.IsArray()) ThrowType(env, "The \"segments\" argument must be an array");
+  Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() == 0) ThrowRange(env, "The \"segments\" array is empty");
+  if (arr.Length() > max_segments)
+    ThrowRange(env, "Too many segments: " + std::to_string(arr.Length()) + " > " +
+                        std::to_string(max_segments));
+  std::vector<Segment> out;
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsObject()) ThrowType(env, "Each segment must be an object { buffer, offset, length }");
+    Napi::Object o = e.As<Napi::Object>();
+    out.push_back(ParseSegment(env, o.Get("buffer"), o.Get("offset"), o.Get("length"), hold));
+  }
+  return out;
+}
+
+std::vector<Op> ParseOps(Napi::Env env, Napi::Value v, BufferHold* hold, size_t max_segments) {
+  if (!v.IsArray()) ThrowType(env, "The \"ops\" argument must be an array");
+  Napi::Array arr = v.As<Napi::Array>();
+  if (arr.Length() == 0) ThrowRange(env, "The \"ops\" array is empty");
+  std::vector<Op> ops(arr.Length());
+  for (uint32_t i = 0; i < arr.Length(); i++) {
+    Napi::Value e = arr.Get(i);
+    if (!e.IsObject()) ThrowType(env, "Each op must be an object { position, segments }");
+    Napi::Object o = e.As<Napi::Object>();
+    ops[i].position = uint64_t(ToInteger(env, o.Get("position"), "position", 0, kMaxSafe));
+    ops[i].segments = ParseSegments(env, o.Get("segments"), hold, max_segments);
+    Finish(&ops[i]);
+  }
+  return ops;
+}
+
+std::vector<Op> ParseSingle(const Napi::CallbackInfo& info, size_t idx, BufferHold* hold) {
+  Napi::Env env = info.Env();
+  std::vector<Op> ops(1);
+  ops[0].segments.push_back(ParseSegment(env, Arg(info, idx), Arg(info, idx + 1), Arg(info, idx + 2), hold));
+  ops[0].position = uint64_t(ToInteger(env, Arg(info, idx + 3), "position", 0, kMaxSafe));
+  Finish(&ops[0]);
+  return ops;
+}
+
+std::vector<Op> ParseVector(const Napi::CallbackInfo& info, size_t idx, BufferHold* hold) {
+  Napi::Env env = info.Env();
+  std::vector<Op> ops(1);
+  ops[0].segments = ParseSegments(env, Arg(info, idx), hold, 1024);
+  ops[0].position = uint64_t(ToInteger(env, Arg(info, idx + 1), "position", 0, kMaxSafe));
+  Finish(&ops[0]);
+  return ops;
+}
+
+double NowNs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return double(ts.tv_sec) * 1e9 + double(ts.tv_nsec);
+}
+
+BatchWorker::BatchWorker(Napi::Env env, std::vector<Op> ops, BufferHold&& hold)
+    : Napi::AsyncWorker(env, "pinlab:io"),
+      ops_(std::move(ops)),
+      deferred_(Napi::Promise::Deferred::New(env)),
+      hold_(std::move(hold)) {
+  buffers_ = hold_.buffers;
+}
+
+void BatchWorker::Execute() {
+  double start = NowNs();
+  Run();
+  elapsed_ns_ = NowNs() - start;
+}
+
+void BatchWorker::OnOK() {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  hold_.ReleaseAll();
+  if (error_) {
+    deferred_.Reject(ErrnoError(env, error_, error_syscall_, error_path_).Value());
+    return;
+  }
+  if (single_) {
+    const Op& op = ops_[0];
+    if (op.result < 0)
+      deferred_.Reject(ErrnoError(env, int(-op.result), *op.syscall ? op.syscall : single_).Value());
+    else
+      deferred_.Resolve(Napi::Number::New(env, double(op.result)));
+    return;
+  }
+  Napi::Float64Array results = Napi::Float64Array::New(env, ops_.size());
+  Napi::Float64Array latency = Napi::Float64Array::New(env, ops_.size());
+  Napi::Array failures = Napi::Array::New(env);
+  for (size_t i = 0; i < ops_.size(); i++) {
+    results[i] = double(ops_[i].result);
+    latency[i] = ops_[i].latency_ns;
+    if (ops_[i].result < 0) {
+      int err = int(-ops_[i].result);
+      Napi::Object f = Napi::Object::New(env);
+      f.Set("index", double(i));
+      f.Set("errno", double(-err));
+      f.Set("code", ErrnoName(err));
+      f.Set("syscall", ops_[i].syscall);
+      failures.Set(failures.Length(), f);
+    }
+  }
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("results", results);
+  out.Set("latencyNs", latency);
+  out.Set("elapsedNs", elapsed_ns_);
+  out.Set("failures", failures);
+  Decorate(out);
+  deferred_.Resolve(out);
+}
+
+void BatchWorker::OnError(const Napi::Error& e) {
+  hold_.ReleaseAll();
+  deferred_.Reject(e.Value());
+}
+
+}  // namespace pinlab

@@ -1,0 +1,96 @@
+// A batch of I/O operations handed to one engine: parsed and checked on the JS thread, run on a
+// worker thread, settled as a Promise. Every AlignedBuffer involved is held (referenced and
+// marked busy) from parse until the promise settles, so the kernel never sees freed memory.
+#pragma once
+#include <napi.h>
+#include <sys/uio.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "aligned_buffer.h"
+
+namespace pinlab {
+
+enum class Direction { kRead, kWrite };
+
+struct Segment {
+  uint8_t* addr;
+  size_t length;
+  int buffer;  // index into BufferHold::buffers
+};
+
+struct Op {
+  uint64_t position;
+  std::vector<Segment> segments;
+  std::vector<struct iovec> iov;
+  size_t length = 0;
+  int64_t result = 0;  // bytes, or -errno
+  const char* syscall = "";
+  double latency_ns = 0;
+};
+
+class BufferHold {
+ public:
+  BufferHold() = default;
+  BufferHold(BufferHold&&) = default;
+  BufferHold& operator=(BufferHold&&) = default;
+  // Index of the buffer (held once however often it appears).
+  int Add(Napi::Object object, AlignedBuffer* buffer);
+  void ReleaseAll();
+  ~BufferHold() { ReleaseAll(); }
+  std::vector<AlignedBuffer*> buffers;
+
+ private:
+  std::vector<Napi::ObjectReference> refs_;
+};
+
+Direction ToDirection(Napi::Env env, Napi::Value v);
+
+// ops: [{ position, segments: [{ buffer, offset, length }] }]
+std::vector<Op> ParseOps(Napi::Env env, Napi::Value v, BufferHold* hold, size_t max_segments);
+
+// Either single segment args (buffer, offset, length, position) or (segments, position).
+std::vector<Op> ParseSingle(const Napi::CallbackInfo& info, size_t idx, BufferHold* hold);
+std::vector<Op> ParseVector(const Napi::CallbackInfo& info, size_t idx, BufferHold* hold);
+
+double NowNs();
+
+// Base for every engine: Run() on a worker thread fills ops_ (or sets a batch-level error).
+class BatchWorker : public Napi::AsyncWorker {
+ public:
+  BatchWorker(Napi::Env env, std::vector<Op> ops, BufferHold&& hold);
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  // single: settle with the byte count of the one op, rejecting with its errno.
+  void SetSingle(const char* syscall) { single_ = syscall; }
+
+ protected:
+  virtual void Run() = 0;
+  // Extra fields for the batch result object.
+  virtual void Decorate(Napi::Object result) {}
+  void Fail(int err, const char* syscall, const std::string& path = std::string()) {
+    error_ = err;
+    error_syscall_ = syscall;
+    error_path_ = path;
+  }
+
+  std::vector<Op> ops_;
+  std::vector<AlignedBuffer*> buffers_;
+  double elapsed_ns_ = 0;
+
+ private:
+  void Execute() override;
+  void OnOK() override;
+  void OnError(const Napi::Error& e) override;
+
+  Napi::Promise::Deferred deferred_;
+  BufferHold hold_;
+  const char* single_ = nullptr;
+  int error_ = 0;
+  const char* error_syscall_ = "";
+  std::string error_path_;
+};
+
+
+}  // namespace pinlab

@@ -1,0 +1,13 @@
+// Each engine registers its bindings on the addon's exports.
+#pragma once
+#include <napi.h>
+
+namespace pinlab {
+void InitSyncIo(Napi::Env env, Napi::Object exports);
+void InitAio(Napi::Env env, Napi::Object exports);
+void InitUring(Napi::Env env, Napi::Object exports);
+void InitSplice(Napi::Env env, Napi::Object exports);
+void InitLoop(Napi::Env env, Napi::Object exports);
+void InitPassthru(Napi::Env env, Napi::Object exports);
+void InitForkRace(Napi::Env env, Napi::Object exports);
+}  // namespace pinlab

@@ -1,0 +1,255 @@
+// runWorkloadIO end to end on a file on ext4 (and a loop device over one): every engine moves
+// and verifies the pattern, reports the pages its buffers span (computed here independently
+// from the layout), raises the fault cases' errnos, and releases everything before returning.
+// On a host kernel that pins Direct I/O (6.5+), the real pin counters must equal userPageOps.
+import { execa } from 'execa';
+import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+
+import { opAt, opPages, runWorkloadIO, type TargetEnv } from '../../harness/workloads/engines.js';
+import { loadAddon } from '../../harness/workloads/addon.js';
+import type { Engine, Fault, WorkloadIO, WorkloadSpec } from '../../harness/workloads/types.js';
+import { mountExt4, when } from './fixture.js';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const ext4 = mountExt4(test);
+const it = when(test, ext4);
+
+function spec(over: Partial<WorkloadSpec> & { engine: Engine }): WorkloadSpec {
+  const s: WorkloadSpec = {
+    name: '',
+    target: 'ext4',
+    buffer: 'anon',
+    blockSize: 128 * KiB,
+    size: 1 * MiB,
+    queueDepth: 4,
+    segments: 1,
+    pinModel: 'user-dio',
+    paths: [],
+    ...over,
+  };
+  s.name = `${s.target}.${s.engine}.${s.buffer}${s.fault ? `.${s.fault.kind}` : ''}.${s.blockSize}x${s.segments}`;
+  return s;
+}
+
+let serial = 0;
+function env(kind = 'dat'): TargetEnv {
+  if (!ext4.ok) throw new Error('unreachable');
+  return { path: join(ext4.fs.mnt, `w${serial++}.${kind}`), tmpDir: ext4.fs.dir };
+}
+
+function openFds(): number {
+  return readdirSync('/proc/self/fd').length;
+}
+
+/** Pin counters, refreshed so per-cpu deltas are folded in (else they lag by up to ~125). */
+function pins(): { acquired: number; released: number } | undefined {
+  try {
+    writeFileSync('/proc/sys/vm/stat_refresh', '1');
+    const v = readFileSync('/proc/vmstat', 'utf8');
+    const get = (k: string): number => Number(new RegExp(`^${k} (\\d+)$`, 'm').exec(v)![1]);
+    return { acquired: get('nr_foll_pin_acquired'), released: get('nr_foll_pin_released') };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Direct I/O pins user pages upstream since 6.5 (iov_iter_extract_pages). */
+function hostPinsDio(): boolean {
+  const [maj, min] = readFileSync('/proc/sys/kernel/osrelease', 'utf8').split('.').map(Number);
+  return maj! > 6 || (maj === 6 && min! >= 5);
+}
+
+/**
+ * Runs the workload and reports the host pin-counter delta around it. The counters are global:
+ * other test files, and other programs (QEMU with cache=direct pins too), add noise, which can
+ * only add. So when `expected` is given and the delta misses it, the workload is repeated (on
+ * a fresh file) up to 4 times and the first exact run is returned.
+ */
+async function measured(
+  s: WorkloadSpec,
+  e: TargetEnv,
+  expected?: (io: WorkloadIO) => number,
+): Promise<{ io: WorkloadIO; delta?: { acquired: number; released: number } }> {
+  let last: { io: WorkloadIO; delta?: { acquired: number; released: number } } | undefined;
+  for (let attempt = 0; attempt < 4; attempt++) {
+    const fds = openFds();
+    const before = pins();
+    const io = await runWorkloadIO(s, attempt === 0 ? e : { ...e, path: `${e.path}.${attempt}` });
+    const after = pins();
+    if (openFds() !== fds) throw new Error(`runWorkloadIO leaked ${openFds() - fds} fds`);
+    last = before && after ? { io, delta: { acquired: after.acquired - before.acquired, released: after.released - before.released } } : { io };
+    if (!expected || !last.delta || !hostPinsDio() || last.delta.acquired === expected(io)) return last;
+  }
+  return last!;
+}
+
+const PAGES_PER_MIB = MiB / 4096;
+
+// Engines that do both directions themselves: write 1 MiB + read 1 MiB from page-aligned
+// 128 KiB regions = 2 x 8 ops x 32 pages.
+for (const engine of ['psync', 'psyncv', 'libaio', 'uring', 'uring-fixed'] as const) {
+  it(`${engine}: writes, reads back and verifies 1 MiB; 512 page-ops`, async (t) => {
+    const s = spec({ engine, segments: engine === 'psyncv' ? 4 : 1 });
+    const { io, delta } = await measured(s, env(), (r) => (engine === 'uring-fixed' ? r.fixedPins : r.userPageOps));
+    t.deepEqual(io.verify, { ok: true, checkedBytes: MiB });
+    t.is(io.bytes, 2 * MiB);
+    t.is(io.ops, 16);
+    t.is(io.userPageOps, 2 * PAGES_PER_MIB);
+    t.is(io.fixedPins, engine === 'uring-fixed' ? 2 * PAGES_PER_MIB : 0, 'registration pins both arenas once');
+    t.deepEqual(io.errors, []);
+    t.truthy(io.latency && io.latency.p50us > 0 && io.latency.p99us >= io.latency.p50us);
+    t.true((io.iops ?? 0) > 0);
+    if (delta && hostPinsDio()) {
+      // uring-fixed: the registration pins are all there is (BVEC I/O adds none)
+      const expected = engine === 'uring-fixed' ? io.fixedPins : io.userPageOps;
+      t.is(delta.acquired, expected, 'host pin counter equals the computed pages');
+      t.is(delta.released, delta.acquired);
+    }
+  });
+}
+
+it('splice-read: the Direct I/O fills pipe pages, one per 4 KiB spliced', async (t) => {
+  const { io, delta } = await measured(spec({ engine: 'splice-read', blockSize: 64 * KiB }), env(), () => 0);
+  t.deepEqual(io.verify, { ok: true, checkedBytes: MiB });
+  t.is(io.ops, 16, 'reads only: the write was buffered');
+  t.is(io.bytes, MiB);
+  t.is(io.userPageOps, PAGES_PER_MIB);
+  t.deepEqual(io.errors, []);
+  // 6.4+ copies (copy_splice_read) instead of ITER_PIPE Direct I/O: nothing pinned
+  if (delta && hostPinsDio()) t.deepEqual(delta, { acquired: 0, released: 0 });
+});
+
+it('vmsplice-write: user pages reach the file through the pipe, unpinned', async (t) => {
+  const { io, delta } = await measured(spec({ engine: 'vmsplice-write', blockSize: 64 * KiB, segments: 2 }), env(), () => 0);
+  t.deepEqual(io.verify, { ok: true, checkedBytes: MiB });
+  t.is(io.ops, 16, 'writes only: the read-back was buffered');
+  t.is(io.userPageOps, PAGES_PER_MIB);
+  t.deepEqual(io.errors, []);
+  if (delta && hostPinsDio()) t.deepEqual(delta, { acquired: 0, released: 0 });
+});
+
+it('page accounting: per segment, unaligned starts and ends add pages, short ops count what moved', async (t) => {
+  // 2 KiB ops of 4 x 512 B segments, each op inside one page: the kernel pins that page once
+  // per segment (4 per op), so 2 phases x 8 ops x 4 segments
+  const small = spec({ engine: 'psyncv', blockSize: 2 * KiB, segments: 4, size: 16 * KiB });
+  const { io, delta } = await measured(small, env(), (r) => r.userPageOps);
+  t.true(io.verify.ok);
+  t.is(io.userPageOps, 2 * 8 * 4);
+  if (delta && hostPinsDio()) t.is(delta.acquired, io.userPageOps);
+
+  // opPages on known layouts in a page-aligned buffer (segments sit in reverse order)
+  const b = new (loadAddon().AlignedBuffer)(64 * KiB);
+  t.is(opPages(opAt(0, 8 * KiB, 1, b, 0), 8 * KiB), 2);
+  t.is(opPages(opAt(0, 8 * KiB, 1, b, 1), 8 * KiB), 3, 'one byte off: spans three pages');
+  // 2 KiB segments at buffer offsets 6656, 4608, 2560, 512: 2 + 1 + 2 + 1 pages
+  t.is(opPages(opAt(0, 8 * KiB, 4, b, 512), 8 * KiB), 6);
+  // 4 KiB + 1 byte moved of [4 KiB at 4096, 4 KiB at 0]: one page each
+  t.is(opPages(opAt(0, 8 * KiB, 2, b, 0), 4 * KiB + 1), 2, 'short transfer: only the bytes moved');
+  b.free();
+});
+
+for (const buffer of ['private-anon', 'shared-file', 'thp'] as const) {
+  it(`buffer kind ${buffer}: verified, pages counted`, async (t) => {
+    const s = spec({ engine: 'psync', buffer, ...(buffer === 'thp' ? { blockSize: MiB, size: 2 * MiB } : {}) });
+    const { io, delta } = await measured(s, env(), (r) => r.userPageOps);
+    t.deepEqual(io.verify, { ok: true, checkedBytes: s.size });
+    t.is(io.userPageOps, (2 * s.size) / 4096);
+    if (delta && hostPinsDio()) t.is(delta.acquired, io.userPageOps);
+  });
+}
+
+it('uring-fixed registers shared-file (tmpfs) buffers', async (t) => {
+  const { io } = await measured(spec({ engine: 'uring-fixed', buffer: 'shared-file' }), env());
+  t.true(io.verify.ok);
+  t.is(io.fixedPins, 2 * PAGES_PER_MIB);
+});
+
+const faults: { fault: Fault; engine: Engine; errors: WorkloadIO['errors'] }[] = [
+  { fault: { kind: 'efault-midway' }, engine: 'psync', errors: [{ code: 'EFAULT', syscall: 'pwrite', count: 1 }, { code: 'EFAULT', syscall: 'pread', count: 1 }] },
+  { fault: { kind: 'efault-midway' }, engine: 'libaio', errors: [{ code: 'EFAULT', syscall: 'io_getevents', count: 2 }] },
+  { fault: { kind: 'efault-midway' }, engine: 'psyncv', errors: [{ code: 'EFAULT', syscall: 'pwritev', count: 1 }, { code: 'EFAULT', syscall: 'preadv', count: 1 }] },
+  { fault: { kind: 'readonly-dest' }, engine: 'psync', errors: [{ code: 'EFAULT', syscall: 'pread', count: 1 }] },
+  { fault: { kind: 'readonly-dest' }, engine: 'uring', errors: [{ code: 'EFAULT', syscall: 'io_uring_enter', count: 1 }] },
+  { fault: { kind: 'readonly-dest' }, engine: 'uring-fixed', errors: [{ code: 'EFAULT', syscall: 'io_uring_register', count: 1 }] },
+  { fault: { kind: 'misaligned', what: 'offset' }, engine: 'psync', errors: [{ code: 'EINVAL', syscall: 'pwrite', count: 1 }, { code: 'EINVAL', syscall: 'pread', count: 1 }] },
+  { fault: { kind: 'misaligned', what: 'length' }, engine: 'psync', errors: [{ code: 'EINVAL', syscall: 'pwrite', count: 1 }, { code: 'EINVAL', syscall: 'pread', count: 1 }] },
+  { fault: { kind: 'misaligned', what: 'address' }, engine: 'psync', errors: [{ code: 'EINVAL', syscall: 'pwrite', count: 1 }, { code: 'EINVAL', syscall: 'pread', count: 1 }] },
+  { fault: { kind: 'misaligned', what: 'address' }, engine: 'libaio', errors: [{ code: 'EINVAL', syscall: 'io_getevents', count: 2 }] },
+  { fault: { kind: 'past-eod' }, engine: 'psync', errors: [] },
+];
+for (const { fault, engine, errors } of faults) {
+  const what = fault.kind === 'misaligned' ? `${fault.kind} ${fault.what}` : fault.kind;
+  it(`fault ${what} with ${engine}: ${errors.map((e) => e.code).join('+') || 'no errno'}, data still verified`, async (t) => {
+    const { io, delta } = await measured(spec({ engine, fault }), env());
+    t.deepEqual(io.errors, errors);
+    t.deepEqual(io.verify, { ok: true, checkedBytes: MiB });
+    if (fault.kind === 'past-eod') {
+      // a read straddling EOF moves 64 KiB (16 pages), one at EOF moves nothing; files have no end to write past
+      t.is(io.bytes, 2 * MiB + 64 * KiB);
+      t.is(io.userPageOps, 2 * PAGES_PER_MIB + 16);
+    } else {
+      t.is(io.userPageOps, 2 * PAGES_PER_MIB, 'failed operations count no pages');
+    }
+    if (delta) t.is(delta.released, delta.acquired, 'error paths release every pin');
+  });
+}
+
+it('a misaligned-length spec without a fault is refused before any I/O', async (t) => {
+  await t.throwsAsync(runWorkloadIO(spec({ engine: 'psync', blockSize: 1000 }), env()), { instanceOf: RangeError, message: /blockSize 1000/ });
+  await t.throwsAsync(runWorkloadIO(spec({ engine: 'psync', size: 2 * MiB }), { ...env(), sizeLimit: MiB }), { instanceOf: RangeError, message: /does not fit/ });
+  await t.throwsAsync(runWorkloadIO(spec({ engine: 'passthru' }), env()), { instanceOf: RangeError, message: /nvme-passthru/ });
+});
+
+async function attachedTo(backing: string): Promise<string> {
+  return (await execa('losetup', ['-j', backing])).stdout.trim();
+}
+
+it('loop target: attaches with direct I/O, verifies, pins once, detaches', async (t) => {
+  const e = env('loop');
+  const { io, delta } = await measured(spec({ target: 'loop', engine: 'psync' }), e, (r) => r.userPageOps);
+  t.deepEqual(io.verify, { ok: true, checkedBytes: MiB });
+  t.is(io.userPageOps, 2 * PAGES_PER_MIB);
+  if (delta && hostPinsDio()) t.is(delta.acquired, io.userPageOps, 'the loop hop to the file (BVEC) adds no pins');
+  t.is(await attachedTo(e.path), '', 'no loop device left on the backing file');
+});
+
+it('loop target with libaio and past-eod: ENOSPC past the device end', async (t) => {
+  const e = env('loop');
+  const { io } = await measured(spec({ target: 'loop', engine: 'libaio', fault: { kind: 'past-eod' } }), e);
+  t.true(io.verify.ok);
+  t.deepEqual(io.errors, [{ code: 'ENOSPC', syscall: 'io_getevents', count: 1 }]);
+  t.is(await attachedTo(e.path), '');
+});
+
+it('loopAttach/loopDetach directly: direct I/O flag set, device gone afterwards', async (t) => {
+  const e = env('loop');
+  writeFileSync(e.path, Buffer.alloc(MiB));
+  const addon = loadAddon();
+  const a = addon.loopAttach(e.path);
+  t.teardown(() => {
+    if (existsSync(`/sys/block/loop${a.index}/loop`)) addon.loopDetach(a.device);
+  });
+  t.true(a.directIO);
+  t.regex(a.device, /^\/dev\/loop\d+$/);
+  t.is(readFileSync(`/sys/block/loop${a.index}/loop/dio`, 'utf8').trim(), '1');
+  addon.loopDetach(a.device);
+  t.is(await attachedTo(e.path), '');
+});
+
+it('fork-race: attempts counted, window measured, no data lost on a pinning kernel', async (t) => {
+  const s = spec({ engine: 'fork-race', blockSize: MiB, size: 4 * MiB, repeat: 12 });
+  const { io, delta } = await measured(s, env(), (r) => r.userPageOps);
+  t.is(io.fork?.attempts, 12);
+  t.true(io.fork!.hitWindow >= 0 && io.fork!.hitWindow <= 12);
+  t.log(`hitWindow ${io.fork!.hitWindow}/12, lostData ${io.fork!.lostData}`);
+  t.deepEqual(io.verify, { ok: true, checkedBytes: 4 * MiB });
+  t.is(io.userPageOps, 12 * 256);
+  t.is(io.bytes, 12 * MiB);
+  if (hostPinsDio()) {
+    t.is(io.fork!.lostData, 0, 'FOLL_PIN: fork copies pinned pages for the child');
+    if (delta) t.is(delta.acquired, io.userPageOps);
+  }
+});

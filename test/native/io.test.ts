@@ -1,0 +1,182 @@
+// The addon's engines called directly on an O_DIRECT file on ext4: bytes checked against the
+// TypeScript pattern, every engine as writer and as reader, and misuse: wrong types, zero
+// lengths, closed fds, misalignment, missing files.
+import { closeSync, constants, openSync } from 'node:fs';
+import { join } from 'node:path';
+import test from 'ava';
+
+import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp } from '../../harness/workloads/addon.js';
+import { patternBytes } from '../../harness/workloads/pattern.js';
+import { assertErrno, mountExt4, when } from './fixture.js';
+
+const addon = loadAddon();
+const ext4 = mountExt4(test);
+const it = when(test, ext4);
+const KiB = 1024;
+
+function directFile(name: string): number {
+  if (!ext4.ok) throw new Error('unreachable');
+  return openSync(join(ext4.fs.mnt, name), constants.O_RDWR | constants.O_CREAT | constants.O_DIRECT, 0o644);
+}
+
+function ops(buffer: AlignedBuffer, count: number, block: number, base: number): IoOp[] {
+  return Array.from({ length: count }, (_, i) => ({ position: base + i * block, segments: [{ buffer, offset: i * block, length: block }] }));
+}
+
+type BatchEngine = (fd: number, d: Direction, o: IoOp[]) => Promise<BatchResult>;
+const writers: Record<string, BatchEngine> = {
+  psync: (fd, d, o) => addon.syncBatch(fd, d, o),
+  psyncv: (fd, d, o) => addon.syncBatch(fd, d, o, { vectored: true }),
+  libaio: (fd, d, o) => addon.aioBatch(fd, d, o, { queueDepth: 4 }),
+  uring: (fd, d, o) => addon.uringBatch(fd, d, o, { queueDepth: 4 }),
+  'uring-fixed': (fd, d, o) => addon.uringBatch(fd, d, o, { queueDepth: 4, fixed: true }),
+  'vmsplice-write': (fd, _d, o) => addon.vmspliceWriteBatch(fd, o),
+};
+const readers: Record<string, BatchEngine> = { ...writers, 'splice-read': (fd, _d, o) => addon.spliceReadBatch(fd, o) };
+delete readers['vmsplice-write'];
+
+it('dioAlignment reports the file system DIO alignment', (t) => {
+  if (!ext4.ok) return;
+  const fd = directFile('align.dat');
+  closeSync(fd);
+  const a = addon.dioAlignment(join(ext4.fs.mnt, 'align.dat'));
+  t.true(['statx', 'sysfs'].includes(a.source), a.source);
+  t.true(a.offsetAlign >= 512 && (a.offsetAlign & (a.offsetAlign - 1)) === 0);
+  t.is(addon.dioAlignment(ext4.fs.loop).offsetAlign, 512);
+});
+
+it('pwrite/pread with O_DIRECT move exactly the pattern bytes', async (t) => {
+  const fd = directFile('single.dat');
+  t.teardown(() => closeSync(fd));
+  const src = new addon.AlignedBuffer(64 * KiB);
+  src.fill(77, 1 << 20);
+  t.is(await addon.pwrite(fd, src, 0, 64 * KiB, 1 << 20), 64 * KiB);
+  const dst = new addon.AlignedBuffer(64 * KiB, { kind: 'private-anon' });
+  t.is(await addon.pread(fd, dst, 0, 64 * KiB, 1 << 20), 64 * KiB);
+  t.deepEqual(dst.read(), patternBytes(1 << 20, 64 * KiB, 77));
+  src.free();
+  dst.free();
+});
+
+it('pwritev/preadv place each segment at its file position', async (t) => {
+  const fd = directFile('vector.dat');
+  t.teardown(() => closeSync(fd));
+  const a = new addon.AlignedBuffer(8 * KiB);
+  const b = new addon.AlignedBuffer(16 * KiB, { kind: 'shared-file' });
+  a.fill(5, 0, 0, 4 * KiB);
+  b.fill(5, 4 * KiB, 8 * KiB, 8 * KiB);
+  a.fill(5, 12 * KiB, 4 * KiB, 4 * KiB);
+  const segs = [
+    { buffer: a, offset: 0, length: 4 * KiB },
+    { buffer: b, offset: 8 * KiB, length: 8 * KiB },
+    { buffer: a, offset: 4 * KiB, length: 4 * KiB },
+  ];
+  t.is(await addon.pwritev(fd, segs, 0), 16 * KiB);
+  const back = new addon.AlignedBuffer(16 * KiB);
+  t.is(await addon.pread(fd, back, 0, 16 * KiB, 0), 16 * KiB);
+  t.deepEqual(back.read(), patternBytes(0, 16 * KiB, 5));
+  const r1 = new addon.AlignedBuffer(4 * KiB);
+  const r2 = new addon.AlignedBuffer(12 * KiB);
+  t.is(await addon.preadv(fd, [{ buffer: r2, offset: 4 * KiB, length: 8 * KiB }, { buffer: r1, offset: 0, length: 4 * KiB }], 4 * KiB), 12 * KiB);
+  t.deepEqual(r2.read(4 * KiB, 8 * KiB), patternBytes(4 * KiB, 8 * KiB, 5));
+  t.deepEqual(r1.read(), patternBytes(12 * KiB, 4 * KiB, 5));
+});
+
+for (const [name, write] of Object.entries(writers)) {
+  it(`${name} writes: pread finds the pattern`, async (t) => {
+    const fd = directFile(`w-${name}.dat`);
+    t.teardown(() => closeSync(fd));
+    const src = new addon.AlignedBuffer(256 * KiB);
+    src.fill(11, 0);
+    const r = await write(fd, 'write', ops(src, 8, 32 * KiB, 0));
+    t.deepEqual([...r.results], Array(8).fill(32 * KiB));
+    t.deepEqual(r.failures, []);
+    const dst = new addon.AlignedBuffer(256 * KiB);
+    t.is(await addon.pread(fd, dst, 0, 256 * KiB, 0), 256 * KiB);
+    t.deepEqual(dst.read(), patternBytes(0, 256 * KiB, 11));
+  });
+}
+
+for (const [name, read] of Object.entries(readers)) {
+  it(`${name} reads what pwrite wrote`, async (t) => {
+    const fd = directFile(`r-${name}.dat`);
+    t.teardown(() => closeSync(fd));
+    const src = new addon.AlignedBuffer(256 * KiB);
+    src.fill(12, 0);
+    t.is(await addon.pwrite(fd, src, 0, 256 * KiB, 0), 256 * KiB);
+    const dst = new addon.AlignedBuffer(256 * KiB, { kind: 'private-anon' });
+    // read the 8 blocks in reverse order into forward slots: misplacement shows
+    const o = ops(dst, 8, 32 * KiB, 0).map((op, i) => ({ ...op, position: (7 - i) * 32 * KiB }));
+    const r = await read(fd, 'read', o);
+    t.deepEqual([...r.results], Array(8).fill(32 * KiB));
+    for (let i = 0; i < 8; i++) t.deepEqual(dst.read(i * 32 * KiB, 32 * KiB), patternBytes((7 - i) * 32 * KiB, 32 * KiB, 12));
+    if ('registeredPages' in r) t.is(r.registeredPages, name === 'uring-fixed' ? 64 : 0);
+    if ('pipePages' in r) t.is(r.pipePages, 64);
+  });
+}
+
+it('misaligned O_DIRECT offset, length and address fail with EINVAL', async (t) => {
+  const fd = directFile('misaligned.dat');
+  t.teardown(() => closeSync(fd));
+  const b = new addon.AlignedBuffer(16 * KiB);
+  b.fill(1, 0);
+  t.is(await addon.pwrite(fd, b, 0, 16 * KiB, 0), 16 * KiB, 'data first: reads past EOF return 0 before any check');
+  await assertErrno(t, addon.pread(fd, b, 0, 4 * KiB, 1), 'EINVAL', -22, 'pread');
+  await assertErrno(t, addon.pread(fd, b, 0, 4 * KiB - 1, 0), 'EINVAL', -22, 'pread');
+  await assertErrno(t, addon.pwrite(fd, b, 1, 4 * KiB, 0), 'EINVAL', -22, 'pwrite');
+  const r = await addon.aioBatch(fd, 'read', [{ position: 1, segments: [{ buffer: b, offset: 0, length: 4096 }] }]);
+  t.is(r.results[0], -22);
+  t.like(r.failures[0], { index: 0, errno: -22, code: 'EINVAL' });
+});
+
+it('a closed fd gives EBADF from every engine, as a Node-style error or a per-op failure', async (t) => {
+  const fd = directFile('closed.dat');
+  closeSync(fd);
+  const b = new addon.AlignedBuffer(4 * KiB);
+  await assertErrno(t, addon.pread(fd, b, 0, 4096, 0), 'EBADF', -9, 'pread');
+  await assertErrno(t, addon.pwritev(fd, [{ buffer: b, offset: 0, length: 4096 }], 0), 'EBADF', -9, 'pwritev');
+  // Engines open descriptors of their own (pipes, rings) that would reuse a just-closed number,
+  // so they get one that cannot be open.
+  const never = 2 ** 30;
+  for (const [name, engine] of Object.entries(readers)) {
+    const r = await engine(never, 'read', ops(b, 1, 4096, 0));
+    t.is(r.results[0], -9, name);
+    t.like(r.failures[0], { index: 0, errno: -9, code: 'EBADF' }, name);
+  }
+  const race = await addon.forkRace(never, { length: 4096, seed: 1, attempts: 1 });
+  t.like(race, { attempts: 1, readErrors: 1, readErrorCode: 'EBADF', lostData: 0 });
+  t.is(b.busy, 0);
+});
+
+it('wrong types throw TypeError, bad ranges and zero lengths RangeError, synchronously', (t) => {
+  const b = new addon.AlignedBuffer(4 * KiB);
+  const seg = { buffer: b, offset: 0, length: 4096 };
+  t.throws(() => addon.pread('3' as unknown as number, b, 0, 4096, 0), { instanceOf: TypeError, message: /"fd"/ });
+  t.throws(() => addon.pread(-1, b, 0, 4096, 0), { instanceOf: RangeError });
+  t.throws(() => addon.pread(0, b, 0, 0, 0), { instanceOf: RangeError, message: /length/ });
+  t.throws(() => addon.pread(0, b, 0, 8192, 0), { instanceOf: RangeError, message: /out of range/ });
+  t.throws(() => addon.pread(0, b, 0, 4096, -512), { instanceOf: RangeError });
+  t.throws(() => addon.pread(0, b, 0.5, 4096, 0), { instanceOf: RangeError });
+  t.throws(() => addon.syncBatch(0, 'sideways' as Direction, [{ position: 0, segments: [seg] }]), { instanceOf: RangeError });
+  t.throws(() => addon.syncBatch(0, 'read', {} as IoOp[]), { instanceOf: TypeError });
+  t.throws(() => addon.syncBatch(0, 'read', []), { instanceOf: RangeError });
+  t.throws(() => addon.aioBatch(0, 'read', [{ position: 0, segments: [] }]), { instanceOf: RangeError });
+  t.throws(() => addon.uringBatch(0, 'read', [{ position: 0, segments: [seg] }], { queueDepth: 0 }), { instanceOf: RangeError });
+  t.throws(() => addon.uringBatch(0, 'read', [{ position: 0, segments: [seg, seg] }], { fixed: true }), { instanceOf: RangeError });
+  t.throws(() => addon.uringBatch(0, 'read', [{ position: 0, segments: [seg] }], { fixed: 'yes' as unknown as boolean }), { instanceOf: TypeError });
+  t.throws(() => addon.passthruBatch(0, 'read', [{ position: 0, segments: [seg] }], {} as { nsid: number; lbaSize: number }), { instanceOf: TypeError });
+  t.throws(() => addon.forkRace(0, { length: 1000, seed: 1, attempts: 1 }), { instanceOf: RangeError });
+  t.throws(() => addon.loopAttach(5 as unknown as string), { instanceOf: TypeError });
+  t.is(b.busy, 0, 'a rejected call holds nothing');
+});
+
+it('missing files and devices give errno errors with the path', (t) => {
+  if (!ext4.ok) return;
+  const missing = join(ext4.fs.mnt, 'no-such-file');
+  const e = t.throws(() => addon.loopAttach(missing), { code: 'ENOENT' }) as Error & { path?: string; syscall?: string; errno?: number };
+  t.is(e.path, missing);
+  t.is(e.syscall, 'open');
+  t.is(e.errno, -2);
+  t.is(e.message, `ENOENT: no such file or directory, open '${missing}'`);
+  t.throws(() => addon.dioAlignment(missing), { code: 'ENOENT' });
+});
