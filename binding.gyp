@@ -14,7 +14,8 @@
         "native/splice.cc",
         "native/loop.cc",
         "native/passthru.cc",
-        "native/fork_race.cc"
+        "native/fork_race.cc",
+        "native/gup_test.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -15,7 +15,7 @@ import { ensureBaseImage, toolsShare } from './vm/image.js';
 import { bootToReady, type Vm } from './vm/runner.js';
 import { defaultDisks, makeVmSpec, type DiskSpec, type VmSpec } from './vm/spec.js';
 import { blkdebugRules } from './workloads/catalogue.js';
-import type { BackgroundNoise, RunnerEvent, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import type { BackgroundNoise, PinControl, RunnerEvent, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { judge } from './verdict/judge.js';
 import { applyKnownStates } from './verdict/known-states.js';
 import type { ErrorCause, KernelIdentity, RunResult, Verdict } from './verdict/types.js';
@@ -29,6 +29,10 @@ export interface RunRequest {
   strict: boolean;
   runDir?: string;
   jobs?: number;
+  /** boot this kernel instead of preparing one (repro of a cached or bundled bzImage) */
+  prebuilt?: KernelArtifact;
+  /** called once the guest is ready, before the workloads start (repro --shell) */
+  beforeWorkloads?: (vm: Vm) => Promise<void>;
 }
 
 export interface RunOutput {
@@ -117,11 +121,13 @@ async function runWorkloadsInGuest(
   vm: Vm,
   workloads: WorkloadSpec[],
   reporter: Reporter,
+  onHello: (background: BackgroundNoise, control: PinControl | undefined) => void,
   onObservation: (obs: WorkloadObservation) => void,
   logFile: string,
-): Promise<{ background?: BackgroundNoise; release?: string; exitCode: number | null; stderr: string }> {
+): Promise<{ background?: BackgroundNoise; control?: PinControl; release?: string; exitCode: number | null; stderr: string }> {
   let pending = '';
   let background: BackgroundNoise | undefined;
+  let control: PinControl | undefined;
   let release: string | undefined;
   const index = new Map(workloads.map((w, i) => [w.name, i + 1]));
   const log: string[] = [];
@@ -136,7 +142,9 @@ async function runWorkloadsInGuest(
     }
     if (ev.type === 'hello') {
       background = ev.background;
+      control = ev.control;
       release = ev.kernel;
+      onHello(ev.background, ev.control);
     } else if (ev.type === 'start') {
       reporter.onEvent({ type: 'workload-start', name: ev.name, index: index.get(ev.name) ?? 0, total: workloads.length });
     } else if (ev.type === 'result') {
@@ -157,7 +165,7 @@ async function runWorkloadsInGuest(
   });
   if (pending) onLine(pending);
   writeFileSync(logFile, `${log.join('\n')}\n--- stderr ---\n${r.stderr}`);
-  return { background, release, exitCode: r.exitCode, stderr: r.stderr };
+  return { background, control, release, exitCode: r.exitCode, stderr: r.stderr };
 }
 
 export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: Reporter): Promise<RunOutput> {
@@ -171,6 +179,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let artifact: KernelArtifact | undefined;
   let release: string | undefined;
   let background: BackgroundNoise | undefined;
+  let control: PinControl | undefined;
   let infraFailure: PinlabError | undefined;
   let accelUsed = 'tcg';
   const meta: Record<string, unknown> = { runId, startedAt, request: { ...req.kernel, cmdline: req.cmdline, strict: req.strict, workloads: req.workloads.map((w) => w.name) } };
@@ -193,7 +202,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   try {
     const k = await phase(
       `build ${req.kernel.profile ?? req.kernel.source.kind}`,
-      () => prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs }),
+      () => (req.prebuilt ? Promise.resolve({ artifact: req.prebuilt }) : prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs })),
       (r) => (r.artifact.cacheHit ? `cache hit ${r.artifact.key.slice(0, 12)}` : `built ${r.artifact.meta.release}`),
     );
     artifact = k.artifact;
@@ -208,15 +217,25 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     meta.vm = { accel: accel.accel, argvFile: 'vm/qemu-argv.json' };
     vm = await phase('boot', () => bootToReady(spec, ctx), (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s (${spec.accel})`);
     release = vm.kernelRelease;
+    if (req.beforeWorkloads) await req.beforeWorkloads(vm);
 
     const guest = await phase('workloads', () =>
       runWorkloadsInGuest(
         vm!,
         req.workloads,
         reporter,
+        (bg, c) => {
+          background = bg;
+          control = c;
+          meta.control = c ?? { skipped: 'the guest runner ran no control' };
+          if (c && !c.ok && !c.skipped) reporter.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
+        },
         (obs) => {
           writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
-          const v = judge(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 } });
+          // counters are evidence only when the kernel's own pin accounting adds up
+          const v = control && !control.ok && !control.skipped
+            ? errorVerdict(obs.spec, 'harness', `pin accounting control failed, counters cannot be trusted: ${control.message}`)
+            : judge(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 } });
           const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
           verdicts.set(obs.spec.name, known!);
           reporter.onEvent({ type: 'verdict', verdict: known! });

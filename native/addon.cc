@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pinlab::InitLoop(env, exports);
   pinlab::InitPassthru(env, exports);
   pinlab::InitForkRace(env, exports);
+  pinlab::InitGupTest(env, exports);
   return exports;
 }
 

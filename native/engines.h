@@ -10,4 +10,5 @@ void InitSplice(Napi::Env env, Napi::Object exports);
 void InitLoop(Napi::Env env, Napi::Object exports);
 void InitPassthru(Napi::Env env, Napi::Object exports);
 void InitForkRace(Napi::Env env, Napi::Object exports);
+void InitGupTest(Napi::Env env, Napi::Object exports);
 }  // namespace pinlab

@@ -19,7 +19,9 @@ import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, re
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { BackgroundNoise, PinCounters, RunnerEvent, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
+import type { BackgroundNoise, PinControl, PinCounters, RunnerEvent, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
+import { loadAddon } from '../workloads/addon.js';
+import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH, judgeGupControl } from '../verdict/gup-test.js';
 
 export type RunWorkloadIO = (spec: WorkloadSpec, env: { path: string; tmpDir: string; sizeLimit?: number }) => Promise<WorkloadIO>;
 
@@ -228,6 +230,8 @@ export interface GuestSystem {
   sleep(ms: number): Promise<void>;
   now(): number;
   log(message: string, name?: string): void;
+  /** the gup_test control (absent: not available on this system) */
+  pinControl?(): PinControl;
 }
 
 export interface RunnerOptions {
@@ -317,7 +321,8 @@ export async function runAll(
 ): Promise<void> {
   const wanted = specs.flatMap((s) => s.paths.flat()).concat(KEY_FUNCTIONS);
   const background = await measureBackground(sys, opts.backgroundWindowMs ?? 500);
-  emit({ type: 'hello', kernel: sys.kernelRelease(), node: process.version, traceable: sys.traceable(wanted), background });
+  const control = sys.pinControl?.();
+  emit({ type: 'hello', kernel: sys.kernelRelease(), node: process.version, traceable: sys.traceable(wanted), background, ...(control ? { control } : {}) });
   for (const spec of specs) {
     emit({ type: 'start', name: spec.name });
     let result: WorkloadObservation;
@@ -393,6 +398,28 @@ function readKnob(path: string): string {
   return readFileSync(path, 'utf8').trim();
 }
 
+/** PIN_FAST_BENCHMARK over a written 64-page buffer, CALLS times: exactly pages*calls pins. */
+export function runPinControl(readCounters: () => PinCounters, pages = 64, calls = 4): PinControl {
+  if (!existsSync(GUP_TEST_PATH)) {
+    return { ok: false, skipped: `${GUP_TEST_PATH} missing (CONFIG_GUP_TEST, debugfs)`, acquired: 0, released: 0, expected: 0, message: 'gup_test control not run' };
+  }
+  const addon = loadAddon();
+  const buf = new addon.AlignedBuffer(pages * 4096, { kind: 'anon' });
+  try {
+    buf.fill(1, 0);
+    const before = readCounters();
+    for (let i = 0; i < calls; i++) {
+      addon.gupTest(GUP_TEST_PATH, GUP_TEST_IOCTL.PIN_FAST_BENCHMARK, encodeGupTest({ addr: buf.address, size: pages * 4096, nrPagesPerCall: pages, gupFlags: FOLL_WRITE }));
+    }
+    const v = judgeGupControl({ pages, calls, before, after: readCounters() });
+    return { ok: v.ok, acquired: v.acquired, released: v.released, expected: v.expected, message: v.message };
+  } catch (e) {
+    return { ok: false, acquired: 0, released: 0, expected: pages * calls, message: `gup_test control failed: ${errorInfo(e).message}` };
+  } finally {
+    buf.free();
+  }
+}
+
 export function linuxGuest(log: (message: string, name?: string) => void): GuestSystem {
   const kmsg = new Kmsg();
   const tdir = tracingDir();
@@ -419,12 +446,15 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
   };
   let tracing = false;
 
+  const readCounters = (): PinCounters => {
+    refresh();
+    return parseVmstat(readFileSync('/proc/vmstat', 'utf8'));
+  };
+
   return {
+    pinControl: () => runPinControl(readCounters),
     kernelRelease: () => readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
-    readCounters() {
-      refresh();
-      return parseVmstat(readFileSync('/proc/vmstat', 'utf8'));
-    },
+    readCounters,
     traceable: (wanted) => resolveTraceable(wanted, availableFunctions()).traceable,
     startTrace(names) {
       tracing = false;

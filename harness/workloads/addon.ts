@@ -143,6 +143,8 @@ export interface PinlabAddon {
   nvmeNamespace(fd: number): { nsid: number; lbaSize: number };
   passthruBatch(fd: number, direction: Direction, ops: IoOp[], options: { nsid: number; lbaSize: number }): Promise<PassthruResult>;
   forkRace(fd: number, options: ForkRaceOptions): Promise<ForkRaceResult>;
+  /** one debugfs gup_test ioctl with an encoded struct gup_test (80 bytes, updated in place) */
+  gupTest(path: string, request: number, struct: Buffer): void;
 }
 
 /** Errors the addon throws for errno failures look like Node's own. */

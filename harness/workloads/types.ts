@@ -101,11 +101,21 @@ export interface PinCounters {
 
 /** One line of the guest runner's output stream (JSON lines on stdout). */
 export type RunnerEvent =
-  | { type: 'hello'; kernel: string; node: string; traceable: string[]; background: BackgroundNoise }
+  | { type: 'hello'; kernel: string; node: string; traceable: string[]; background: BackgroundNoise; control?: PinControl }
   | { type: 'start'; name: string }
   | { type: 'result'; name: string; result: WorkloadObservation }
   | { type: 'log'; name?: string; message: string }
   | { type: 'done' };
+
+/** debugfs gup_test PIN_FAST_BENCHMARK: does pin accounting itself work on this kernel? */
+export interface PinControl {
+  ok: boolean;
+  skipped?: string;
+  acquired: number;
+  released: number;
+  expected: number;
+  message: string;
+}
 
 export interface BackgroundNoise {
   windowMs: number;

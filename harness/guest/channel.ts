@@ -1,0 +1,275 @@
+// The control channel: ssh2 over the VM's virtio-serial port (a unix socket in the private run
+// directory; no network at all). A fresh ed25519 key pair per run, the guest's per-run host key
+// pinned, no passwords. One ssh connection per VM (the port takes one client at a time); every
+// command is its own channel on it.
+import { connect as netConnect } from 'node:net';
+import { readFile, rm } from 'node:fs/promises';
+import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
+import { runStep } from '../exec.js';
+import type { RunContext } from '../context.js';
+import { HarnessTimeoutError, InterruptedError, PinlabError } from '../errors.js';
+
+export interface RunKeys {
+  /** OpenSSH private key of the host-side client (kept in memory) */
+  clientPrivateKey: Buffer;
+  /** the client's public key line, for the guest's authorized_keys */
+  authorizedKey: string;
+  /** the guest's private host key file (goes into the per-run cpio) */
+  hostKeyFile: string;
+  /** the guest host key's public blob: the only key the client accepts */
+  hostKeyBlob: Buffer;
+}
+
+export interface GuestExecOptions {
+  timeoutMs?: number;
+  input?: string | Buffer;
+  onStdout?: (chunk: Buffer) => void;
+  onStderr?: (chunk: Buffer) => void;
+  signal?: AbortSignal;
+}
+
+export interface GuestExecResult {
+  /** null when the command was killed by a signal */
+  exitCode: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  durationMs: number;
+}
+
+/** The connection or a command's channel ended without a result (the guest died or sshd did). */
+export class ChannelLostError extends PinlabError {}
+
+export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
+const KILL_TIMEOUT_MS = 30_000;
+
+/** The public key blob of an OpenSSH public key line ("ssh-ed25519 AAAA... comment"). */
+export function publicKeyBlob(line: string): Buffer {
+  const b64 = line.trim().split(/\s+/)[1];
+  if (!b64) throw new Error(`not an OpenSSH public key: ${line.slice(0, 40)}`);
+  return Buffer.from(b64, 'base64');
+}
+
+/** A single-quoted word for the guest's /bin/sh. */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+export function commandLine(cmd: string | readonly string[]): string {
+  return typeof cmd === 'string' ? cmd : cmd.map(shellQuote).join(' ');
+}
+
+/** Two ed25519 key pairs in the run directory: the client's and the guest's host key. */
+export async function generateRunKeys(clientKeyFile: string, hostKeyFile: string, ctx: RunContext): Promise<RunKeys> {
+  for (const [file, comment] of [
+    [clientKeyFile, 'pinlab-client'],
+    [hostKeyFile, 'pinlab-guest'],
+  ] as const) {
+    await rm(file, { force: true });
+    await rm(`${file}.pub`, { force: true });
+    await runStep(
+      { phase: 'vm:keys', argv: ['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-C', comment, '-f', file], timeoutMs: 30_000 },
+      { signal: ctx.signal },
+    );
+  }
+  return {
+    clientPrivateKey: await readFile(clientKeyFile),
+    authorizedKey: (await readFile(`${clientKeyFile}.pub`, 'utf8')).trim(),
+    hostKeyFile,
+    hostKeyBlob: publicKeyBlob(await readFile(`${hostKeyFile}.pub`, 'utf8')),
+  };
+}
+
+export class GuestChannel {
+  private closed = false;
+  private commands = 0;
+
+  private constructor(private readonly client: Client) {
+    client.on('close', () => {
+      this.closed = true;
+    });
+  }
+
+  /**
+   * Connect over the unix socket and authenticate. May be called before the guest has booted:
+   * bytes sent before the guest opens its port are delivered later, so this also waits for
+   * the guest's sshd (readyTimeoutMs bounds it).
+   */
+  static connect(socketPath: string, keys: RunKeys, opts: { readyTimeoutMs: number; signal?: AbortSignal }): Promise<GuestChannel> {
+    return new Promise((resolve, reject) => {
+      const client = new Client();
+      const sock = netConnect(socketPath);
+      let settled = false;
+      const settle = (error?: Error) => {
+        if (settled) return;
+        settled = true;
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (error) {
+          client.end();
+          sock.destroy();
+          reject(error);
+        } else resolve(new GuestChannel(client));
+      };
+      const onAbort = () => settle(new InterruptedError('interrupted while connecting to the guest'));
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      sock.on('error', (e) => settle(e));
+      client.on('ready', () => settle());
+      client.on('error', (e) => settle(e));
+      client.on('close', () => settle(new Error('the guest closed the ssh connection')));
+      client.connect({
+        sock,
+        username: 'root',
+        privateKey: keys.clientPrivateKey,
+        hostVerifier: (key: Buffer) => key.equals(keys.hostKeyBlob),
+        readyTimeout: opts.readyTimeoutMs,
+        keepaliveInterval: 0,
+        algorithms: { serverHostKey: ['ssh-ed25519'] },
+      });
+    });
+  }
+
+  get isClosed(): boolean {
+    return this.closed;
+  }
+
+  /**
+   * Run a command. Resolves with its status whatever it is; throws only on timeout/interrupt/
+   * channel loss. A command that times out is killed in the guest, with everything it started:
+   * each command runs with a PINLAB_CMD=<id> environment marker that images/pinlab-kill finds.
+   * (ssh "signal" requests cannot be used: ssh2 sends none once stdin is closed, and commands
+   * need EOF on stdin.)
+   */
+  exec(cmd: string | readonly string[], opts: GuestExecOptions = {}): Promise<GuestExecResult> {
+    const line = commandLine(cmd);
+    const id = `${process.pid}-${++this.commands}`;
+    const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
+    const t0 = Date.now();
+    return new Promise((resolve, reject) => {
+      this.client.exec(`export PINLAB_CMD=${id}; exec /bin/sh -c ${shellQuote(line)}`, (err, stream) => {
+        if (err) return reject(err);
+        const out: Buffer[] = [];
+        const errOut: Buffer[] = [];
+        let exitCode: number | null = null;
+        let signal: string | null = null;
+        let done = false;
+        const finish = (error?: Error) => {
+          if (done) return;
+          done = true;
+          clearTimeout(timer);
+          opts.signal?.removeEventListener('abort', onAbort);
+          if (error) {
+            stream.close();
+            if (error instanceof HarnessTimeoutError && !this.closed) {
+              // wait for the kill, so the next command does not share the guest with this one
+              void this.kill(id).finally(() => reject(error));
+            } else reject(error);
+            return;
+          }
+          resolve({
+            exitCode,
+            signal,
+            stdout: Buffer.concat(out).toString(),
+            stderr: Buffer.concat(errOut).toString(),
+            durationMs: Date.now() - t0,
+          });
+        };
+        const timer = setTimeout(
+          () => finish(new HarnessTimeoutError(`guest command '${line}' did not finish within ${Math.round(timeoutMs / 1000)} s`, timeoutMs)),
+          timeoutMs,
+        );
+        const onAbort = () => finish(new InterruptedError(`interrupted: guest command '${line}'`));
+        if (opts.signal?.aborted) return onAbort();
+        opts.signal?.addEventListener('abort', onAbort, { once: true });
+        stream.on('data', (b: Buffer) => {
+          out.push(b);
+          opts.onStdout?.(b);
+        });
+        stream.stderr.on('data', (b: Buffer) => {
+          errOut.push(b);
+          opts.onStderr?.(b);
+        });
+        stream.on('exit', (code: number | null, sig?: string) => {
+          exitCode = code ?? null;
+          signal = sig ?? null;
+        });
+        stream.on('close', () =>
+          exitCode === null && signal === null ? finish(new ChannelLostError(`the ssh channel closed without an exit status: '${line}'`)) : finish(),
+        );
+        stream.end(opts.input ?? undefined);
+      });
+    });
+  }
+
+  private async kill(id: string): Promise<void> {
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, KILL_TIMEOUT_MS);
+      this.client.exec(`pinlab-kill ${id}`, (err, stream) => {
+        if (err) return resolve();
+        stream.on('close', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+        stream.resume();
+        stream.stderr.resume();
+        stream.end();
+      });
+    });
+  }
+
+  private sftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
+  }
+
+  async copyTo(hostPath: string, guestPath: string): Promise<void> {
+    const sftp = await this.sftp();
+    try {
+      await new Promise<void>((resolve, reject) => sftp.fastPut(hostPath, guestPath, (e) => (e ? reject(e) : resolve())));
+    } finally {
+      sftp.end();
+    }
+  }
+
+  async copyFrom(guestPath: string, hostPath: string): Promise<void> {
+    const sftp = await this.sftp();
+    try {
+      await new Promise<void>((resolve, reject) => sftp.fastGet(guestPath, hostPath, (e) => (e ? reject(e) : resolve())));
+    } finally {
+      sftp.end();
+    }
+  }
+
+  /** An interactive shell on the caller's terminal; resolves with the shell's exit status. */
+  shell(): Promise<number> {
+    const stdin = process.stdin;
+    const stdout = process.stdout;
+    return new Promise((resolve, reject) => {
+      const window = { term: process.env.TERM ?? 'vt100', rows: stdout.rows ?? 24, cols: stdout.columns ?? 80 };
+      this.client.shell(window, (err, stream: ClientChannel) => {
+        if (err) return reject(err);
+        let code = 0;
+        const wasRaw = stdin.isTTY ? stdin.isRaw : false;
+        if (stdin.isTTY) stdin.setRawMode(true);
+        const onResize = () => stream.setWindow(stdout.rows ?? 24, stdout.columns ?? 80, 0, 0);
+        stdout.on('resize', onResize);
+        stdin.pipe(stream);
+        stream.pipe(stdout, { end: false });
+        stream.stderr.pipe(process.stderr, { end: false });
+        stream.on('exit', (c: number | null) => {
+          code = c ?? 1;
+        });
+        stream.on('close', () => {
+          stdin.unpipe(stream);
+          stdout.off('resize', onResize);
+          if (stdin.isTTY) stdin.setRawMode(wasRaw);
+          stdin.pause();
+          resolve(code);
+        });
+      });
+    });
+  }
+
+  close(): void {
+    this.client.end();
+  }
+}

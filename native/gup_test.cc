@@ -1,0 +1,37 @@
+// debugfs gup_test: issue one benchmark ioctl (e.g. PIN_FAST_BENCHMARK) with a caller-encoded
+// struct gup_test. It pins and unpins every page of a user buffer inside the kernel: pinlab's
+// control that pin accounting itself works on the kernel under test.
+#include <fcntl.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "engines.h"
+#include "errors.h"
+
+namespace pinlab {
+
+static Napi::Value GupTest(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBuffer()) {
+    ThrowType(env, "gupTest(path: string, request: number, struct: Buffer)");
+  }
+  std::string path = info[0].As<Napi::String>().Utf8Value();
+  auto request = static_cast<unsigned long>(info[1].As<Napi::Number>().Int64Value());
+  auto buf = info[2].As<Napi::Buffer<uint8_t>>();
+  if (buf.Length() < 80) ThrowRange(env, "gupTest: struct gup_test needs 80 bytes");
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) throw ErrnoError(env, errno, "open", path);
+  int rc = ioctl(fd, request, buf.Data());
+  int err = errno;
+  close(fd);
+  if (rc < 0) throw ErrnoError(env, err, "ioctl", path);
+  return env.Undefined();
+}
+
+void InitGupTest(Napi::Env env, Napi::Object exports) {
+  exports.Set("gupTest", Napi::Function::New(env, GupTest, "gupTest"));
+}
+
+}  // namespace pinlab

@@ -1,0 +1,58 @@
+import test from 'ava';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { repoRoot } from '../../harness/config.js';
+import { classifyBootFailure, consoleTail, parseConsole } from '../../harness/vm/console.js';
+
+const fixture = (name: string) => readFileSync(join(repoRoot, 'test/fixtures/vm', name), 'utf8');
+
+test('panic: classified with the panic message as title', (t) => {
+  t.deepEqual(classifyBootFailure(fixture('panic.log'), 'qemu-exited'), { kind: 'panic', title: 'sysrq triggered crash' });
+});
+
+test('oops: the oops wins over the "Fatal exception" panic it caused', (t) => {
+  t.deepEqual(classifyBootFailure(fixture('oops.log'), 'qemu-exited'), {
+    kind: 'oops',
+    title: 'BUG: kernel NULL pointer dereference, address: 0000000000000008',
+  });
+  const state = parseConsole(fixture('oops.log'));
+  t.true(state.ready);
+  t.deepEqual(
+    state.reports.map((r) => r.kind),
+    ['oops', 'oops', 'panic'],
+  );
+});
+
+test('init died: a missing rdinit falls through to "unable to mount root"', (t) => {
+  t.deepEqual(classifyBootFailure(fixture('init-died.log'), 'qemu-exited'), {
+    kind: 'init-died',
+    title: 'VFS: Unable to mount root fs on unknown-block(0,0)',
+  });
+});
+
+test('init died: init exiting is "Attempted to kill init"', (t) => {
+  t.deepEqual(classifyBootFailure(fixture('init-exited.log'), 'qemu-exited'), {
+    kind: 'init-died',
+    title: 'Attempted to kill init! exitcode=0x00000200',
+  });
+});
+
+test('no failure: timeout or qemu-exited, depending on why the boot ended', (t) => {
+  t.is(classifyBootFailure(fixture('ready.log'), 'timeout').kind, 'timeout');
+  t.regex(classifyBootFailure(fixture('ready.log'), 'timeout').title, /readiness marker but ssh/);
+  t.is(classifyBootFailure('', 'timeout').title, 'no readiness marker from the guest');
+  t.is(classifyBootFailure('', 'qemu-exited').kind, 'qemu-exited');
+});
+
+test('readiness marker and init warnings are parsed; timestamps and CRs do not matter', (t) => {
+  const state = parseConsole(fixture('ready.log').replace(/\n/g, '\r\n'));
+  t.true(state.ready);
+  t.deepEqual(state.initWarnings, ['no disk with serial pinlab-vfat']);
+  t.deepEqual(state.reports, []);
+  t.false(parseConsole('echo PINLAB-READY-not\n').ready);
+});
+
+test('console tail keeps the last lines', (t) => {
+  t.is(consoleTail('a\nb\nc\n', 2), 'c\n');
+  t.is(consoleTail('a\r\nb\r\nc', 2), 'b\nc');
+});
