@@ -22,6 +22,7 @@ export const PREREQUISITES: Prerequisite[] = [
   { pkg: 'libssl-dev', why: 'kernel build (certs)' },
   { pkg: 'dwarves', why: 'kernel build (pahole)' },
   { pkg: 'ccache', why: 'fast kernel rebuilds' },
+  { pkg: 'lz4', why: 'kernel image compression (CONFIG_KERNEL_LZ4)' },
   { pkg: 'git', why: 'kernel trees, patches, bisect' },
   { pkg: 'xz-utils', why: 'extracting linux-source tarballs' },
   { pkg: 'cpio', why: 'guest initramfs' },

@@ -74,8 +74,14 @@ function entryPaths(target: Target): string[][] {
   return all.filter((g) => g !== PIN_GROUP && !g.includes('bio_map_user_iov'));
 }
 
+/** Kernel pages (ITER_BVEC) reach the bio through bio_iov_bvec_set, directly (async block
+ * device DIO) or from bio_iov_iter_get_pages: no user page lookup, no pin per I/O. */
+const BVEC_GROUP = ['bio_iov_bvec_set', 'bio_iov_iter_get_pages'];
+
 function pathsFor(target: Target, engine: Engine, fault?: Fault): string[][] {
-  const base = fault && (fault.kind === 'misaligned' || fault.kind === 'past-eod') ? entryPaths(target) : targetPaths(target);
+  const entry = fault && (fault.kind === 'misaligned' || fault.kind === 'past-eod');
+  const bvec = engine === 'uring-fixed' || engine === 'vmsplice-write';
+  const base = entry ? entryPaths(target) : bvec ? targetPaths(target).map((g) => (g === PIN_GROUP ? BVEC_GROUP : g)) : targetPaths(target);
   switch (engine) {
     case 'splice-read':
       return [['generic_file_splice_read', 'copy_splice_read'], ...base];
