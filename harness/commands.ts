@@ -26,7 +26,7 @@ import { toKtap } from './report/ktap.js';
 import { diffRuns, formatDiff, regressions } from './report/diff.js';
 import { mergeRuns } from './report/merge.js';
 import { recomputeRun } from './report/parse.js';
-import { probeAccel } from './vm/accel.js';
+import { cachedProbes, describeAccel, probeAccel } from './vm/accel.js';
 import { ensureBaseImage, toolsShare } from './vm/image.js';
 import { bootToReady } from './vm/runner.js';
 import { qemuArgv } from './vm/spec.js';
@@ -60,7 +60,9 @@ export async function doctor(ctx: RunContext, opts: { profiles?: string[] }): Pr
     const mark = s.installed ? 'OK     ' : required.has(s.pkg) ? 'MISSING' : 'absent ';
     out(`${mark} ${s.pkg.padEnd(18)} ${s.why}${required.has(s.pkg) ? '' : ' (optional)'}`);
   }
-  out(`${process.versions.node.split('.')[0]! >= '20' ? 'OK     ' : 'MISSING'} node ${process.version.padEnd(13)} host and guest Node.js (N-API 9)`);
+  out(`${Number(process.versions.node.split('.')[0]) >= 20 ? 'OK     ' : 'MISSING'} node ${process.version.padEnd(13)} host and guest Node.js (N-API 9)`);
+  const [probe] = cachedProbes();
+  out(probe ? `OK      ${describeAccel(probe)}` : 'OK      acceleration: not probed yet (the first boot probes KVM once and falls back to TCG)');
   const missing = status.filter((s) => !s.installed && required.has(s.pkg)).map((s) => s.pkg);
   if (missing.length > 0) {
     out(`\nto install what is missing (as root):\n  ${installCommand(missing)}\n(or: npx pinlab setup)`);

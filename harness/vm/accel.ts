@@ -1,8 +1,8 @@
 // KVM or TCG? /dev/kvm existing is not enough (on this machine class KVM_CREATE_VM works but
 // QEMU+KVM asserts or hangs), so the probe boots the kernel once with KVM and a two-file
 // initramfs and waits for its init to speak. The answer is cached per QEMU version and kernel.
-import { constants, existsSync } from 'node:fs';
-import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { constants, existsSync, readFileSync } from 'node:fs';
+import { access, chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { paths } from '../config.js';
@@ -34,9 +34,23 @@ async function qemuVersion(ctx: RunContext): Promise<string> {
   return r.stdout.split('\n')[0]?.trim() ?? 'unknown';
 }
 
-async function probeKey(version: string, kernel: string): Promise<string> {
-  const st = await stat(kernel);
-  return `${version}|${kernel}|${st.size}|${st.mtimeMs}`;
+/** Whether KVM works is a property of the host and its QEMU, not of the kernel under test:
+ * probe once per QEMU version (with whichever kernel comes first) and keep the answer. */
+function probeKey(version: string): string {
+  return version;
+}
+
+/** The cached probe answers (for `pinlab doctor`), newest first. */
+export function cachedProbes(): AccelProbe[] {
+  if (!existsSync(cacheFile())) return [];
+  try {
+    const cache = JSON.parse(readFileSync(cacheFile(), 'utf8')) as Record<string, Omit<AccelProbe, 'cached'>>;
+    return Object.values(cache)
+      .map((p) => ({ ...p, cached: true }))
+      .sort((a, b) => (a.probedAt < b.probedAt ? 1 : -1));
+  } catch {
+    return [];
+  }
 }
 
 /** QEMU argv for the KVM probe boot. Pure. */
@@ -84,7 +98,7 @@ async function kvmBoots(kernel: string, ctx: RunContext): Promise<{ ok: boolean;
 /** KVM if a KVM boot of this kernel reaches init, else TCG. Probed once per QEMU version + kernel. */
 export async function probeAccel(ctx: RunContext, kernel: string, opts: { force?: boolean } = {}): Promise<AccelProbe> {
   const version = await qemuVersion(ctx);
-  const key = await probeKey(version, kernel);
+  const key = probeKey(version);
   let cache: Record<string, Omit<AccelProbe, 'cached'>> = {};
   if (existsSync(cacheFile())) {
     try {
