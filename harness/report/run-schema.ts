@@ -8,7 +8,6 @@ const failReasons = [
   'pin-leak',
   'not-pinned',
   'over-released',
-  'over-pinned',
   'unexpected-pins',
   'data-corruption',
   'fork-data-loss',

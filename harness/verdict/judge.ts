@@ -21,8 +21,9 @@
 //  5. Pin model.
 //     user-dio, expected = io.userPageOps (pages the buffers span, summed per operation; the
 //       addon excludes pages that are the zero page, which is never counted on either side):
-//       acquired == 0 -> not-pinned; no fault: acquired < expected -> not-pinned (partial),
-//       acquired > expected -> over-pinned. With a fault a correct kernel may stop midway, so
+//       acquired == 0 -> not-pinned; no fault: acquired < expected -> not-pinned (partial);
+//       more than expected is noted, not failed (fs/direct-io.c pins each reference it holds,
+//       several per page): a double pin shows as a leak in step 4. With a fault a correct kernel may stop midway, so
 //       only "some pins if bytes moved" is required (acquired == 0 with bytes > 0 -> not-pinned).
 //     no-per-io-pins: acquired must equal io.fixedPins (registration pins) -> else unexpected-pins.
 //     pipe-dio: copy_splice_read ran -> the kernel copies into its own pages: as no-per-io-pins;
@@ -212,10 +213,10 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
         notes.push(`partial: ${acquired} of ${expected} page-ops pinned`);
       } else {
         pinning = 'pinned';
-        if (acquired > expected) {
-          reasons.push('over-pinned');
-          notes.push(`${acquired} pins for ${expected} page-ops`);
-        }
+        // more pins than page-ops is not a fault by itself: fs/direct-io.c pins every reference
+        // it holds on a data page (3 per page on 6.1 with the series, also on 6.12); balance
+        // (step 4) is what tells a double pin from a correct one
+        if (acquired > expected) notes.push(`${acquired} pins for ${expected} page-ops (${(acquired / expected).toFixed(1)} per page-op)`);
       }
     } else if (model.kind === 'fixed') {
       pinning = acquired === model.expected ? 'no-per-io-pins' : 'pinned';
@@ -251,5 +252,5 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   if (skip) return { ...common, status: 'SKIP', reasons: [], skipReason: skip, message: skip };
   const unverifiable = evidence.groups.filter((g) => g.state === 'unverifiable').map((g) => g.names.join('|'));
   const caveat = unverifiable.length > 0 ? `; unverifiable: ${unverifiable.join(', ')}` : '';
-  return { ...common, status: 'PASS', reasons: [], message: `${pinning}: ${counts}; path: ${pathText}${caveat}` };
+  return { ...common, status: 'PASS', reasons: [], message: `${pinning}: ${counts}${notes.length ? `; ${notes.join('; ')}` : ''}; path: ${pathText}${caveat}` };
 }

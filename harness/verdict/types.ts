@@ -7,7 +7,6 @@ export type FailReason =
   | 'pin-leak' // released < acquired after quiesce
   | 'not-pinned' // user memory reached Direct I/O and was not pinned (plain references)
   | 'over-released' // released > acquired
-  | 'over-pinned' // more pins than the pages the I/O covered (e.g. pinned twice)
   | 'unexpected-pins' // a path that must not pin per I/O did
   | 'data-corruption' // read-back did not match what was written
   | 'fork-data-loss' // fork during in-flight DIO lost the read's data in the parent

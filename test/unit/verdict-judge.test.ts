@@ -84,9 +84,16 @@ test('released > acquired: over-released', (t) => {
   t.deepEqual(v.reasons, ['over-released']);
 });
 
-test('twice the pins: over-pinned', (t) => {
-  const v = judge(obs({ acquired: 1024, released: 1024 }), ctx);
-  t.deepEqual(v.reasons, ['over-pinned']);
+test('several balanced pins per page (fs/direct-io.c) pass, with the ratio noted', (t) => {
+  const v = judge(obs({ acquired: 1536, released: 1536 }), ctx);
+  t.is(v.status, 'PASS', v.message);
+  t.is(v.pinning, 'pinned');
+  t.regex(v.message, /3\.0 per page-op/);
+});
+
+test('a double pin released once is a pin leak', (t) => {
+  const v = judge(obs({ acquired: 1024, released: 512 }), ctx);
+  t.deepEqual(v.reasons, ['pin-leak']);
 });
 
 test('a leak that was still settling is an ERROR timeout, not a FAIL', (t) => {
