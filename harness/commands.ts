@@ -102,7 +102,7 @@ export async function build(ctx: RunContext, opts: KernelOpts): Promise<Outcome>
     out(formatPlan(await planKernel(req, ctx)));
     return { kind: 'ok' };
   }
-  const logDir = join(tmpdir(), `pinlab-build-${process.pid}`);
+  const logDir = join(runsRoot(), `build-${newRunId()}`, 'logs');
   mkdirSync(logDir, { recursive: true });
   const k = await inPhase(
     `build ${req.profile ?? 'kernel'}`,
@@ -113,6 +113,7 @@ export async function build(ctx: RunContext, opts: KernelOpts): Promise<Outcome>
   out(`source: ${k.artifact.meta.identity}${k.artifact.meta.commit ? ` (tree ${k.artifact.meta.commit.slice(0, 12)})` : ''}`);
   out(`patches: ${k.artifact.meta.patches.map((p) => p.name).join(', ') || 'none'}`);
   out(`key: ${k.artifact.key}  release: ${k.artifact.meta.release}`);
+  if (!k.artifact.cacheHit) out(`logs: ${logDir}`);
   return { kind: 'ok' };
 }
 
