@@ -124,11 +124,8 @@ async function runWorkloadsInGuest(
   onHello: (background: BackgroundNoise, control: PinControl | undefined) => void,
   onObservation: (obs: WorkloadObservation) => void,
   logFile: string,
-): Promise<{ background?: BackgroundNoise; control?: PinControl; release?: string; exitCode: number | null; stderr: string }> {
+): Promise<{ exitCode: number | null; stderr: string }> {
   let pending = '';
-  let background: BackgroundNoise | undefined;
-  let control: PinControl | undefined;
-  let release: string | undefined;
   const index = new Map(workloads.map((w, i) => [w.name, i + 1]));
   const log: string[] = [];
   const onLine = (line: string) => {
@@ -141,9 +138,6 @@ async function runWorkloadsInGuest(
       return; // not an event: kept in the log
     }
     if (ev.type === 'hello') {
-      background = ev.background;
-      control = ev.control;
-      release = ev.kernel;
       onHello(ev.background, ev.control);
     } else if (ev.type === 'start') {
       reporter.onEvent({ type: 'workload-start', name: ev.name, index: index.get(ev.name) ?? 0, total: workloads.length });
@@ -165,7 +159,7 @@ async function runWorkloadsInGuest(
   });
   if (pending) onLine(pending);
   writeFileSync(logFile, `${log.join('\n')}\n--- stderr ---\n${r.stderr}`);
-  return { background, control, release, exitCode: r.exitCode, stderr: r.stderr };
+  return { exitCode: r.exitCode, stderr: r.stderr };
 }
 
 export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: Reporter): Promise<RunOutput> {
@@ -241,12 +235,8 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
           reporter.onEvent({ type: 'verdict', verdict: known! });
         },
         join(dirs.logs, 'runner.log'),
-      ).then((g) => {
-        background = g.background;
-        return g;
-      }),
+      ),
     );
-    background = guest.background;
     for (const w of req.workloads) {
       if (verdicts.has(w.name)) continue;
       const why = `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see logs/runner.log`;
