@@ -16,6 +16,10 @@ import {
   UserError,
 } from './errors.js';
 import * as commands from './commands.js';
+import { check } from './bisect/check.js';
+import { bisect, bisectRequest } from './bisect/bisect.js';
+import { repro } from './repro/repro.js';
+import { bench } from './bench/bench.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, infra: 3, nothingRan: 4, interrupted: 130 } as const;
 
@@ -64,6 +68,11 @@ function describeError(e: unknown, verbose: boolean): string {
 }
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
+const positiveInt = (name: string) => (v: string) => {
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < 1) throw new UserError(`${name} ${v}: expected a positive integer`);
+  return n;
+};
 
 function kernelOptions(cmd: Command, multiProfile = false): Command {
   return cmd
@@ -151,6 +160,75 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .requiredOption('-o, --output <file>', 'merged run.json')
     .option('--kcidb <file>', 'also write merged KCIDB')
     .action(async (inputs: string[], o) => setOutcome(await commands.merge(ctx(), { inputs, ...o })));
+
+  // `check` speaks the git bisect run protocol: every value is optional here so that commander
+  // never rejects an argument itself (exit 2 would read as "bad"); check() validates and answers
+  // a usage error with 255 (abort), build/boot/infra trouble with 125 (skip).
+  program
+    .command('check')
+    .description('for git bisect run: run workloads R times on one kernel; exit 0 good, 1 bad, 125 skip, 255 usage error')
+    .option('-p, --profile [name]', `kernel profile: ${profileNames().join(', ')} (default ${DEFAULT_PROFILE})`)
+    .option('-s, --source [src]', 'any kernel: a directory, or git:REPO@REF (in git bisect run: git:REPO@BISECT_HEAD or @HEAD)')
+    .option('--patch [file]', 'extra patch applied after the profile series (repeatable)', collect)
+    .option('--config-fragment [file]', 'extra kconfig fragment (repeatable)', collect)
+    .option('--cmdline [args]', 'extra kernel command line arguments')
+    .option('-j, --jobs [n]', 'make -j')
+    .option('-f, --filter [pattern]', 'the workloads that decide (glob, comma-separated)')
+    .option('--repeat [n]', 'run the workloads n times in one boot (default 1)')
+    .option('--bad-threshold [k]', 'bad when at least k repeats fail (default 1)')
+    .option('--min-valid [m]', 'decide only when at least m repeats passed or failed (default ceil(n/2)); else 125')
+    .option('--strict', 'known states of reference kernels count as failures')
+    .option('--reason [reasons]', 'only FAILs with these reasons count as bad, e.g. pin-leak (comma-separated)')
+    .option('--json [file]', 'write the decision and its evidence as JSON')
+    .option('--run-dir [dir]', 'where to keep this run (default: runs/check-<id>)')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(async (o, cmd: Command) => setOutcome(await check(ctx(), o, cmd.args)));
+
+  program
+    .command('bisect')
+    .description('find the first bad commit: git bisect in a clone under the cache, pinlab check on each step')
+    .requiredOption('-s, --source <git:REPO>', 'the repository to bisect (only read: bisect state lives in a clone under the cache)')
+    .requiredOption('--good <ref>', 'a commit known to be good')
+    .requiredOption('--bad <ref>', 'a commit known to be bad')
+    .option('-f, --filter <pattern>', 'the workloads that decide (glob, comma-separated)')
+    .option('--repeat <n>', 'repeats per commit', positiveInt('--repeat'))
+    .option('--bad-threshold <k>', 'bad when at least k repeats fail (default 1)', positiveInt('--bad-threshold'))
+    .option('--min-valid <m>', 'decide only with at least m judged repeats (default ceil(n/2))', positiveInt('--min-valid'))
+    .option('--strict', 'known states of reference kernels count as failures')
+    .option('--reason <reasons>', 'only FAILs with these reasons make a commit bad, e.g. pin-leak')
+    .option('--patch <file>', 'extra patch applied on every commit (repeatable)', collect)
+    .option('--config-fragment <file>', 'extra kconfig fragment (repeatable)', collect)
+    .option('--cmdline <args>', 'extra kernel command line arguments')
+    .option('-j, --jobs <n>', 'make -j', positiveInt('--jobs'))
+    .option('--verify-ends', 'check --bad and --good themselves first (two more steps)')
+    .option('--run-dir <dir>', 'where to keep the bisection (default: runs/bisect-<id>)')
+    .option('--dry-run', 'print the planned commands; run nothing')
+    .action(async (o) => setOutcome(await bisect(ctx(), bisectRequest(o), { runDir: o.runDir, dryRun: Boolean(o.dryRun) })));
+
+  program
+    .command('repro')
+    .description("run a saved run's failed cases again (same kernel, disks, fault rules); --bundle packs them; a .tar.zst replays a bundle")
+    .argument('<run-dir-or-bundle>', 'a run directory, or a bundle made with --bundle')
+    .option('--case <name>', 'the case to replay (repeatable; default: every case that did not pass)', collect)
+    .option('--times <n>', 'replay n times in one boot', positiveInt('--times'))
+    .option('--shell', 'open a shell in the guest before the case runs; the case runs when it exits')
+    .option('--bundle', 'write a self-contained bundle of the run directory instead (needs -o)')
+    .option('-o, --output <file>', 'the bundle to write (.tar.zst)')
+    .option('--run-dir <dir>', 'where to keep the replay (default: runs/repro-<id>)')
+    .option('-j, --jobs <n>', 'make -j, when the kernel has to be rebuilt', positiveInt('--jobs'))
+    .action(async (target: string, o) => setOutcome(await repro(ctx(), { target, ...o })));
+
+  program
+    .command('bench')
+    .description('measure boot, edit-to-verdict, suite time, addon vs fio and pinned vs stock (min/median/max of --repeat runs)')
+    .option('-p, --profile <name>', 'profiles (repeatable): the first is measured, the first two are compared (default patched-6.1, stock-6.1)', collect)
+    .option('--repeat <n>', 'runs per figure (default 5)', positiveInt('--repeat'))
+    .option('--runtime <s>', 'seconds per I/O job (default 3)', positiveInt('--runtime'))
+    .option('--only <figures>', 'comma-separated subset of boot,edit,suite,fio,pinned')
+    .option('--out <dir>', 'where bench.json, bench.txt and latency.svg go (default runs/bench-<id>)')
+    .option('-j, --jobs <n>', 'make -j for kernel rebuilds', positiveInt('--jobs'))
+    .action(async (o) => setOutcome(await bench(ctx(), o)));
 
   return program;
 }

@@ -82,7 +82,7 @@ export function getProfile(name: string): Profile {
 }
 
 export const paths = {
-  patchesDir: () => join(repoRoot, 'patches'),
+  patchesDir: () => process.env.PINLAB_PATCHES_DIR ?? join(repoRoot, 'patches'),
   configDir: () => join(repoRoot, 'kernel-config'),
   defaultFragment: () => join(repoRoot, 'kernel-config', 'pin-minimal.config'),
   imagesDir: () => join(repoRoot, 'images'),

@@ -1,7 +1,7 @@
 // A lock directory per kernel worktree: two pinlab runs never move the same tree at once.
 // A lock whose owner PID is gone is stale and taken over.
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunContext } from './context.js';
 import { HarnessTimeoutError } from './errors.js';
@@ -17,6 +17,8 @@ function alive(pid: number): boolean {
 
 export async function withLock<T>(path: string, ctx: RunContext, fn: () => Promise<T>, timeoutMs = 60 * 60_000): Promise<T> {
   const dir = `${path}.lock`;
+  // the locked thing may not exist yet (a source base's first worktree): its parent must
+  mkdirSync(dirname(dir), { recursive: true });
   const t0 = Date.now();
   let announced = false;
   for (;;) {

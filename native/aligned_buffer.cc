@@ -116,10 +116,12 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   }
   // Every kind but private-anon is faulted in now, so the I/O finds its pages present.
   if (kind_ != "private-anon") std::memset(map_, 0, map_len_);
-  if (hole_page_ >= 0 && munmap(data_ + size_t(hole_page_) * kPage, kPage) < 0) {
+  // The hole is PROT_NONE rather than unmapped: an unmapped gap can be filled by the next mmap
+  // of the process (io_setup's AIO ring landed there), and the I/O would then not fault.
+  if (hole_page_ >= 0 && mprotect(data_ + size_t(hole_page_) * kPage, kPage, PROT_NONE) < 0) {
     int err = errno;
     Unmap();
-    throw ErrnoError(env, err, "munmap");
+    throw ErrnoError(env, err, "mprotect");
   }
   if (read_only && Protect(PROT_READ) < 0) {
     int err = errno;

@@ -11,7 +11,7 @@ export interface AlignedBufferOptions {
   kind?: AlignedBufferKind;
   /** power of two; the mapping is at least page aligned (2 MiB for thp) */
   alignment?: number;
-  /** munmap this page (index) after allocation: I/O over it faults (EFAULT) */
+  /** make this page (index) inaccessible (PROT_NONE) after allocation: I/O over it faults (EFAULT) */
   holePage?: number;
   /** mprotect(PROT_READ) after allocation */
   readOnly?: boolean;
