@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BASE_CMDLINE, repoRoot, runsRoot } from './config.js';
 import type { RunContext } from './context.js';
-import { BootError, BuildError, InterruptedError, PinlabError } from './errors.js';
+import { BootError, BuildError, InterruptedError, PinlabError, UserError } from './errors.js';
 import { prepareKernel, type KernelRequest } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
 import { sha256 } from './kernel/source.js';
@@ -245,7 +245,8 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
       reporter.onEvent({ type: 'verdict', verdict: v });
     }
   } catch (e) {
-    if (e instanceof InterruptedError || ctx.signal.aborted) throw e;
+    // bad input (a patch that does not apply, a missing fragment) is the user's to fix: exit 2
+    if (e instanceof InterruptedError || e instanceof UserError || ctx.signal.aborted) throw e;
     if (!(e instanceof PinlabError)) throw e;
     infraFailure = e;
     for (const w of req.workloads) {

@@ -1,6 +1,6 @@
 // The kernel phase: request -> source -> patched tree -> checked config -> cached bzImage.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { getProfile, paths, type SourceSpec } from '../config.js';
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
@@ -21,8 +21,8 @@ export interface KernelRequest {
 }
 
 export function kernelRequest(opts: { profile?: string; source?: SourceSpec; patch?: string[]; configFragment?: string[] }): KernelRequest {
-  const extras = opts.patch ?? [];
-  const fragments = [paths.defaultFragment(), ...(opts.configFragment ?? [])];
+  const extras = (opts.patch ?? []).map((f) => resolve(f));
+  const fragments = [paths.defaultFragment(), ...(opts.configFragment ?? []).map((f) => resolve(f))];
   // validate inputs before any tree is touched
   for (const f of fragments) if (!existsSync(f)) throw new UserError(`config fragment not found: ${f}`);
   for (const f of extras) if (!existsSync(f)) throw new UserError(`patch not found: ${f}`);

@@ -3,7 +3,7 @@
 // them at all (not root: pinlab cannot install packages or use loop devices), with that reason.
 import test from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
@@ -103,3 +103,16 @@ for (const p of planted) {
     }
   });
 }
+
+e2e('a patch that does not apply names the patch and the failing hunk, exit 2, no stack', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pinlab-badpatch-'));
+  const patch = join(dir, '0099-bad.patch');
+  writeFileSync(
+    patch,
+    ['diff --git a/block/bio.c b/block/bio.c', '--- a/block/bio.c', '+++ b/block/bio.c', '@@ -1,3 +1,3 @@', ' this line is not in bio.c', '-nor this one', '+so the hunk fails', ' at all', ''].join('\n'),
+  );
+  const r = await execa(process.execPath, [join(repoRoot, 'bin/pinlab.js'), 'build', '-p', 'patched-6.1', '--patch', patch], { reject: false });
+  t.is(r.exitCode, 2, r.stderr);
+  t.regex(r.stderr, /patch 0099-bad\.patch does not apply: hunk at block\/bio\.c:1/);
+  t.notRegex(r.stderr, /\n\s+at .*:\d+:\d+\)/);
+});
