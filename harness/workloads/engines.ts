@@ -404,7 +404,9 @@ class Workload {
       const r = await this.exec(direction, [op], true);
       const length = op.segments.reduce((n, seg) => n + seg.length, 0);
       const done = r ? Math.max(0, r.results[0] ?? 0) : 0;
-      if (direction === 'write' && done < length) this.undefinedRanges.push([op.position + done, op.position + length]);
+      // only a fault inside the user buffer leaves written-but-undefined blocks behind (a
+      // rejected write, e.g. EINVAL, writes nothing)
+      if (fault.kind === 'efault-midway' && direction === 'write' && done < length) this.undefinedRanges.push([op.position + done, op.position + length]);
     };
     switch (fault.kind) {
       case 'efault-midway': {

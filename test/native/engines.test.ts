@@ -185,7 +185,13 @@ for (const { fault, engine, errors } of faults) {
   it(`fault ${what} with ${engine}: ${errors.map((e) => e.code).join('+') || 'no errno'}, data still verified`, async (t) => {
     const { io, delta } = await measured(spec({ engine, fault }), env());
     t.deepEqual(io.errors, errors);
-    t.deepEqual(io.verify, { ok: true, checkedBytes: MiB });
+    t.true(io.verify.ok, io.verify.detail);
+    if (fault.kind === 'efault-midway') {
+      // the range a faulted write left behind may be zero-filled (fs/direct-io.c): not checked
+      t.true(io.verify.checkedBytes >= MiB - 128 * KiB && io.verify.checkedBytes <= MiB, `${io.verify.checkedBytes}`);
+    } else {
+      t.is(io.verify.checkedBytes, MiB);
+    }
     if (fault.kind === 'past-eod') {
       // a read straddling EOF moves 64 KiB (16 pages), one at EOF moves nothing; files have no end to write past
       t.is(io.bytes, 2 * MiB + 64 * KiB);
