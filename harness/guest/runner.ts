@@ -15,7 +15,7 @@
 // gup_test (PIN_FAST_BENCHMARK) is not run here: it needs ioctl(2), which Node lacks; see
 // harness/verdict/gup-test.ts for the encoding and the control's judgement.
 import { spawnSync } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -232,6 +232,8 @@ export interface GuestSystem {
   log(message: string, name?: string): void;
   /** the gup_test control (absent: not available on this system) */
   pinControl?(): PinControl;
+  /** write a file's blocks for real (buffered, fsync'd) before the measurement */
+  preallocate?(path: string, bytes: number): void;
 }
 
 export interface RunnerOptions {
@@ -269,6 +271,10 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
     }
   };
 
+  // Files get real blocks before the snapshot: a Direct I/O write into a hole may fall back to
+  // buffered I/O (ext2 on iomap, 6.12: no pins at all), and a fault injected on the file system
+  // must meet the data I/O, not the metadata reads of creating the file.
+  if (env.fileSystem && sys.preallocate) guard('preallocate', () => sys.preallocate!(env.path, spec.size));
   guard('kmsg cursor', () => sys.kmsgSeekEnd());
   guard('ftrace setup', () => sys.startTrace(pathTraceable));
   if (spec.fault?.kind === 'fail-make-request' && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
@@ -453,6 +459,16 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
 
   return {
     pinControl: () => runPinControl(readCounters),
+    preallocate(path, bytes) {
+      const fd = openSync(path, 'w');
+      try {
+        const chunk = Buffer.alloc(Math.min(bytes, 1 << 20));
+        for (let done = 0; done < bytes; ) done += writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - done));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    },
     kernelRelease: () => readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
     readCounters,
     traceable: (wanted) => resolveTraceable(wanted, availableFunctions()).traceable,

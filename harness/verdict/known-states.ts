@@ -26,6 +26,9 @@ export interface KnownState {
   why: string;
 }
 
+/** Unpatched upstream-style kernels whose fs/direct-io.c pins with folio_add_pin() (6.5+). */
+const UPSTREAM_DIO_PIN_PAGE: KernelMatch[] = [{ profile: 'stock-6.12' }, { source: '^debian:linux-source-6\\.12[=:]', unpatched: true }];
+
 const STOCK_61: KernelMatch[] = [{ profile: 'stock-6.1' }, { source: '^debian:linux-source-6\\.1[=:]', unpatched: true }];
 
 export const KNOWN_STATES: readonly KnownState[] = [
@@ -42,6 +45,13 @@ export const KNOWN_STATES: readonly KnownState[] = [
     workloads: '*.fork-race.*',
     reasons: ['fork-data-loss'],
     why: 'without pins MMF_HAS_PINNED is never set, so fork() does not copy pages under in-flight DIO: the parent loses the read',
+  },
+  {
+    id: 'upstream/dio-pin-page-unaccounted',
+    kernel: UPSTREAM_DIO_PIN_PAGE,
+    workloads: 'vfat.*',
+    reasons: ['over-released'],
+    why: 'since ~6.5 fs/direct-io.c takes its extra pins with dio_pin_page() -> folio_add_pin(), which does not count nr_foll_pin_acquired while unpin_user_page() counts nr_foll_pin_released: the counters over-release although the pins balance',
   },
 ];
 
