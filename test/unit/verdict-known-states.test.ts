@@ -59,3 +59,17 @@ test('PASS, ERROR and SKIP are left alone', (t) => {
   const error: Verdict = { ...fail('a.b', []), status: 'ERROR', cause: 'path-not-reached' };
   t.deepEqual(applyKnownStates([pass, error], stock61, false), [pass, error]);
 });
+
+test('6.12 fs/direct-io.c over-release (folio_add_pin is not counted) is a known state on vfat only', (t) => {
+  const [vfat, ext4, leak] = applyKnownStates(
+    [fail('vfat.psync.anon', ['over-released']), fail('ext4.psync.anon', ['over-released']), fail('vfat.psync.anon', ['pin-leak'])],
+    stock612,
+    false,
+  );
+  t.is(vfat!.status, 'XFAIL');
+  t.is(vfat!.knownState, 'upstream/dio-pin-page-unaccounted');
+  t.is(ext4!.status, 'FAIL', 'iomap pins are counted: an over-release there is real');
+  t.is(leak!.status, 'FAIL', 'a leak on vfat is not covered');
+  const [patched] = applyKnownStates([fail('vfat.psync.anon', ['over-released'])], patched61, false);
+  t.is(patched!.status, 'FAIL', 'the 6.1 series counts every pin');
+});
