@@ -131,10 +131,10 @@ export async function buildKernel(
   tree: PreparedTree,
   config: { text: string },
   ctx: RunContext,
-  opts: { logFile: string; jobs?: number; onLine?: (l: string) => void },
+  opts: { logFile: string; compiler: string; jobs?: number; onLine?: (l: string) => void },
 ): Promise<KernelArtifact> {
   const t0 = Date.now();
-  const compiler = await compilerVersion(ctx);
+  const { compiler } = opts;
   const patches = tree.patches.map((p) => ({ name: p.name, sha256: p.sha256 }));
   // a --source DIR tree can change under us without a new identity: never trust the cache there
   const cacheable = tree.source.spec.kind !== 'dir';

@@ -62,7 +62,7 @@ export async function prepareKernel(
   return withLock(join(source.baseDir, `wt-${slot}`), ctx, async () => {
     const tree = await prepareTree(source, patches, slot, ctx);
     const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'));
-    const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), onLine: opts.onLine, jobs: opts.jobs });
+    const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), compiler, onLine: opts.onLine, jobs: opts.jobs });
     if (source.spec.kind !== 'dir') rememberRequest(reqKey, artifact.key);
     return { artifact, source, configChanged: config.changed };
   });
