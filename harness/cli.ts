@@ -8,9 +8,6 @@ import {
   BootError,
   BuildError,
   CommandError,
-  GuestCommandError,
-  HarnessTimeoutError,
-  HostError,
   InterruptedError,
   PinlabError,
   UserError,
@@ -39,12 +36,11 @@ export function exitCodeFor(outcome: Outcome): number {
   }
 }
 
+/** Interrupts are 130 and bad input is 2; every other failure (host, build, boot, guest,
+ * timeouts, harness) is an infrastructure error. */
 export function exitCodeForError(e: unknown): number {
   if (e instanceof InterruptedError) return EXIT.interrupted;
   if (e instanceof UserError) return EXIT.usage;
-  if (e instanceof HostError || e instanceof BuildError || e instanceof BootError) return EXIT.infra;
-  if (e instanceof GuestCommandError || e instanceof HarnessTimeoutError || e instanceof CommandError) return EXIT.infra;
-  if (e instanceof PinlabError) return EXIT.infra;
   return EXIT.infra;
 }
 

@@ -17,7 +17,10 @@ static void SectorBytes(uint8_t out[kSector], uint64_t sector, uint32_t seed) {
   }
 }
 
-void PatternFill(uint8_t* dst, size_t length, uint64_t position, uint32_t seed) {
+// Walks [position, position + length) sector piece by sector piece, handing each piece's expected
+// bytes to `piece(done, expected, n)`; a piece returning >= 0 stops the walk with that value.
+template <typename Piece>
+static int64_t WalkSectors(size_t length, uint64_t position, uint32_t seed, Piece piece) {
   uint8_t sector[kSector];
   size_t done = 0;
   while (done < length) {
@@ -26,27 +29,27 @@ void PatternFill(uint8_t* dst, size_t length, uint64_t position, uint32_t seed) 
     size_t n = kSector - in;
     if (n > length - done) n = length - done;
     SectorBytes(sector, pos / kSector, seed);
-    std::memcpy(dst + done, sector + in, n);
-    done += n;
-  }
-}
-
-int64_t PatternVerify(const uint8_t* data, size_t length, uint64_t position, uint32_t seed) {
-  uint8_t sector[kSector];
-  size_t done = 0;
-  while (done < length) {
-    uint64_t pos = position + done;
-    size_t in = pos % kSector;
-    size_t n = kSector - in;
-    if (n > length - done) n = length - done;
-    SectorBytes(sector, pos / kSector, seed);
-    if (std::memcmp(data + done, sector + in, n) != 0) {
-      for (size_t i = 0; i < n; i++)
-        if (data[done + i] != sector[in + i]) return int64_t(done + i);
-    }
+    int64_t stop = piece(done, sector + in, n);
+    if (stop >= 0) return stop;
     done += n;
   }
   return -1;
+}
+
+void PatternFill(uint8_t* dst, size_t length, uint64_t position, uint32_t seed) {
+  WalkSectors(length, position, seed, [dst](size_t done, const uint8_t* expected, size_t n) -> int64_t {
+    std::memcpy(dst + done, expected, n);
+    return -1;
+  });
+}
+
+int64_t PatternVerify(const uint8_t* data, size_t length, uint64_t position, uint32_t seed) {
+  return WalkSectors(length, position, seed, [data](size_t done, const uint8_t* expected, size_t n) -> int64_t {
+    if (std::memcmp(data + done, expected, n) == 0) return -1;
+    for (size_t i = 0; i < n; i++)
+      if (data[done + i] != expected[i]) return int64_t(done + i);
+    return -1;
+  });
 }
 
 }  // namespace pinlab
