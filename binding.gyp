@@ -15,7 +15,8 @@
         "native/loop.cc",
         "native/passthru.cc",
         "native/fork_race.cc",
-        "native/gup_test.cc"
+        "native/gup_test.cc",
+        "native/tsc.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],

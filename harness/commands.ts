@@ -205,7 +205,7 @@ async function writeReports(results: RunResult[], opts: { json?: string; junit?:
 /** The guest-side commands of a run, for --dry-run. */
 export function planGuest(workloads: WorkloadSpec[], cmdline: string[]): PlannedStep[] {
   const vmDir = join(runsRoot(), '<run-id>', 'vm');
-  const spec = vmSpecFor('<bzImage>', vmDir, '<guest-image.cpio>', { accel: 'tcg', cmdline, workloads });
+  const spec = vmSpecFor('<bzImage>', vmDir, '<guest-image.cpio>', { accel: 'tcg', cmdline, workloads, tscKhz: '<host-TSC-kHz>' });
   return [
     { phase: 'vm:boot', argv: qemuArgv(spec) },
     { phase: 'guest:run', argv: ['ssh(virtio-serial)', 'node', '/pinlab/dist/harness/guest/runner.js'], note: `${workloads.length} workload specs on stdin` },

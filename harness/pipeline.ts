@@ -11,6 +11,7 @@ import { prepareKernel, type KernelRequest } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
 import { sha256 } from './kernel/source.js';
 import { probeAccel } from './vm/accel.js';
+import { hostTscKhz } from './vm/clock.js';
 import { ensureBaseImage, toolsShare } from './vm/image.js';
 import { bootToReady, type Vm } from './vm/runner.js';
 import { defaultDisks, makeVmSpec, type DiskSpec, type VmSpec } from './vm/spec.js';
@@ -68,7 +69,16 @@ export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): Di
   return disks;
 }
 
-export function vmSpecFor(kernel: string, vmDir: string, baseInitrd: string, opts: { accel: 'tcg' | 'kvm'; cmdline: string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare> }): VmSpec {
+/**
+ * The VM for a run. A TCG guest gets the host TSC rate (measured now, ~40 ms) unless the caller
+ * passes one (plans pass a placeholder).
+ */
+export function vmSpecFor(
+  kernel: string,
+  vmDir: string,
+  baseInitrd: string,
+  opts: { accel: 'tcg' | 'kvm'; cmdline: string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare>; tscKhz?: number | string },
+): VmSpec {
   return makeVmSpec({
     kernel,
     runDir: vmDir,
@@ -79,6 +89,7 @@ export function vmSpecFor(kernel: string, vmDir: string, baseInitrd: string, opt
     disks: disksFor(vmDir, opts.workloads),
     baseCmdline: BASE_CMDLINE,
     extraCmdline: opts.cmdline,
+    tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
   });
 }
 

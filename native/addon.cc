@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pinlab::InitPassthru(env, exports);
   pinlab::InitForkRace(env, exports);
   pinlab::InitGupTest(env, exports);
+  pinlab::InitTsc(env, exports);
   return exports;
 }
 

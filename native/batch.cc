@@ -2,6 +2,8 @@
 
 #include <time.h>
 
+#include <cmath>
+
 #include "args.h"
 #include "errors.h"
 
@@ -74,8 +76,54 @@ static std::vector<Segment> ParseSegments(Napi::Env env, Napi::Value v, BufferHo
   return out;
 }
 
+// A Float64Array of integers in [0, max], n elements (n = 0: any length).
+static Napi::Float64Array ToIntegerArray(Napi::Env env, Napi::Value v, const char* name, size_t n) {
+  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float64_array)
+    ThrowType(env, std::string("The \"") + name + "\" field must be a Float64Array");
+  Napi::Float64Array a = v.As<Napi::Float64Array>();
+  if (a.ElementLength() == 0) ThrowRange(env, std::string("The \"") + name + "\" array is empty");
+  if (n != 0 && a.ElementLength() != n)
+    ThrowRange(env, std::string("The \"") + name + "\" array has " + std::to_string(a.ElementLength()) +
+                        " elements; \"positions\" has " + std::to_string(n));
+  for (size_t i = 0; i < a.ElementLength(); i++) {
+    double d = a[i];
+    if (!std::isfinite(d) || std::floor(d) != d || d < 0 || d > double(kMaxSafe))
+      ThrowRange(env, std::string("The value of \"") + name + "[" + std::to_string(i) +
+                          "]\" must be a non-negative safe integer, received " + std::to_string(d));
+  }
+  return a;
+}
+
+// { buffer, length, positions: Float64Array, offsets?: Float64Array }: op i moves `length`
+// bytes between buffer+offsets[i] (0 without offsets) and file position positions[i]. The same
+// ops as the array form, parsed with a constant number of calls into JavaScript.
+static std::vector<Op> ParseUniform(Napi::Env env, Napi::Object o, BufferHold* hold) {
+  AlignedBuffer* buffer = AlignedBuffer::From(env, o.Get("buffer"), "buffer");
+  int64_t size = int64_t(buffer->size());
+  int64_t length = ToInteger(env, o.Get("length"), "length", 0, size);
+  if (length == 0) ThrowRange(env, "The value of \"length\" must be > 0; zero-length I/O is not a workload");
+  Napi::Float64Array positions = ToIntegerArray(env, o.Get("positions"), "positions", 0);
+  size_t n = positions.ElementLength();
+  Napi::Value offsets_v = o.Get("offsets");
+  bool has_offsets = !offsets_v.IsUndefined();
+  Napi::Float64Array offsets = has_offsets ? ToIntegerArray(env, offsets_v, "offsets", n) : Napi::Float64Array();
+  std::vector<Op> ops(n);
+  int index = hold->Add(o.Get("buffer").As<Napi::Object>(), buffer);
+  for (size_t i = 0; i < n; i++) {
+    int64_t offset = has_offsets ? int64_t(offsets[i]) : 0;
+    if (offset + length > size)
+      ThrowRange(env, "The segment " + std::to_string(offset) + "+" + std::to_string(length) +
+                          " of op " + std::to_string(i) + " exceeds the buffer size " + std::to_string(size));
+    ops[i].position = uint64_t(positions[i]);
+    ops[i].segments.push_back({buffer->data() + offset, size_t(length), index});
+    Finish(&ops[i]);
+  }
+  return ops;
+}
+
 std::vector<Op> ParseOps(Napi::Env env, Napi::Value v, BufferHold* hold, size_t max_segments) {
-  if (!v.IsArray()) ThrowType(env, "The \"ops\" argument must be an array");
+  if (v.IsObject() && !v.IsArray()) return ParseUniform(env, v.As<Napi::Object>(), hold);
+  if (!v.IsArray()) ThrowType(env, "The \"ops\" argument must be an array or { buffer, length, positions, offsets? }");
   Napi::Array arr = v.As<Napi::Array>();
   if (arr.Length() == 0) ThrowRange(env, "The \"ops\" array is empty");
   std::vector<Op> ops(arr.Length());

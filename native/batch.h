@@ -48,7 +48,8 @@ class BufferHold {
 
 Direction ToDirection(Napi::Env env, Napi::Value v);
 
-// ops: [{ position, segments: [{ buffer, offset, length }] }]
+// ops: [{ position, segments: [{ buffer, offset, length }] }], or the uniform form for many
+// same-length single-segment ops: { buffer, length, positions: Float64Array, offsets?: Float64Array }
 std::vector<Op> ParseOps(Napi::Env env, Napi::Value v, BufferHold* hold, size_t max_segments);
 
 // Either single segment args (buffer, offset, length, position) or (segments, position).

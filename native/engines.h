@@ -11,4 +11,5 @@ void InitLoop(Napi::Env env, Napi::Object exports);
 void InitPassthru(Napi::Env env, Napi::Object exports);
 void InitForkRace(Napi::Env env, Napi::Object exports);
 void InitGupTest(Napi::Env env, Napi::Object exports);
+void InitTsc(Napi::Env env, Napi::Object exports);
 }  // namespace pinlab

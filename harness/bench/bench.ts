@@ -11,6 +11,7 @@
 //   pinned  the addon jobs on the first two profiles, one boot per kernel per repeat
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import type { Outcome } from '../cli.js';
 import { DEFAULT_PROFILE, getProfile, paths, repoRoot, runsRoot } from '../config.js';
@@ -63,6 +64,22 @@ export function parseOnly(only?: string): FigureName[] {
 }
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
+
+const JIFFIES = /jiffies/;
+const CLOCKSOURCE_BOOTS = 3;
+const CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
+
+/** The guest's clocksource once the TSC has had its chance (it registers ~1 s after tsc_init). */
+async function settledGuestClocksource(vm: Vm, waitMs = 3000): Promise<string> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const r = await vm.exec(['cat', CLOCKSOURCE], { timeoutMs: 10_000 });
+    const name = r.stdout.trim();
+    if (r.exitCode !== 0) throw new Error(`cannot read ${CLOCKSOURCE} in the guest: ${r.stderr.trim()}`);
+    if (!JIFFIES.test(name) || Date.now() > deadline) return name;
+    await sleep(200);
+  }
+}
 
 /** Records phase timings of runOneKernel without printing anything. */
 function collectingReporter(): Reporter & { phases: Map<string, number>; verdicts: Map<string, number> } {
@@ -138,6 +155,31 @@ class Bench {
       return await fn(vm);
     } finally {
       await vm.shutdown();
+    }
+  }
+
+  /**
+   * A VM whose clock can time I/O. Under TCG on a loaded host the kernel's TSC calibration
+   * against the PIT can fail ("tsc: Unable to calibrate against PIT"); the guest then runs on
+   * the jiffies clocksource (1/HZ latencies, clock_gettime() as a system call) and every I/O
+   * figure of that boot would be wrong, fio's too. Such a boot is not measured: boot again.
+   */
+  private async withTimedVm<T>(profile: string, fn: (vm: Vm) => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      const vm = await this.boot(profile);
+      try {
+        const clocksource = await settledGuestClocksource(vm);
+        if (!JIFFIES.test(clocksource)) {
+          this.result.host.guestClocksource = clocksource;
+          return await fn(vm);
+        }
+        this.result.host.clocksourceReboots = (this.result.host.clocksourceReboots ?? 0) + 1;
+        const what = `the ${profile} guest fell back to the ${clocksource} clocksource (its TSC calibration failed)`;
+        if (attempt >= CLOCKSOURCE_BOOTS) throw new Error(`${what} in ${attempt} boots: I/O figures not measured`);
+        process.stderr.write(`pinlab bench: ${what}; booting again\n`);
+      } finally {
+        await vm.shutdown();
+      }
     }
   }
 
@@ -269,7 +311,8 @@ class Bench {
     const figures = new Map<string, IoFigures>();
     for (const line of r.stdout.split('\n').filter(Boolean)) {
       const ev = JSON.parse(line) as { type: string; name: string; figures?: IoFigures; message?: string };
-      if (ev.type === 'result' && ev.figures) figures.set(ev.name, ev.figures);
+      if (ev.type === 'clocksource') this.result.host.guestClocksource = ev.name;
+      else if (ev.type === 'result' && ev.figures) figures.set(ev.name, ev.figures);
       else if (ev.type === 'error') throw new Error(`guest-bench ${ev.name}: ${ev.message}`);
     }
     for (const j of jobs) if (!figures.has(j.name)) throw new Error(`guest-bench gave no result for ${j.name} (exit ${r.exitCode}; ${r.stderr.trim().split('\n').pop() ?? ''})`);
@@ -279,7 +322,7 @@ class Bench {
   async fioFigure(): Promise<void> {
     const profile = this.profiles[0]!;
     const acc = new Map(this.jobs.map((j) => [j.name, { fioIops: [] as number[], addonIops: [] as number[], fioCpuUsPerIo: [] as number[], addonCpuUsPerIo: [] as number[] }]));
-    await this.withVm(profile, async (vm) => {
+    await this.withTimedVm(profile, async (vm) => {
       await inPhase('prefill the device', () => this.addon(vm, [], true));
       for (let i = 1; i <= this.repeat; i++) {
         for (const job of this.jobs) {
@@ -314,7 +357,7 @@ class Bench {
     for (let i = 1; i <= this.repeat; i++) {
       for (const profile of i % 2 === 1 ? [a, b] : [b, a]) {
         const figures = await inPhase(`addon jobs on ${profile} [${i}/${this.repeat}]`, () =>
-          this.withVm(profile, (vm) => this.addon(vm, this.jobs, true)),
+          this.withTimedVm(profile, (vm) => this.addon(vm, this.jobs, true)),
         );
         for (const [name, f] of figures) {
           const s = sides.get(profile)!.get(name)!;

@@ -8,33 +8,38 @@
 // IOPS are over wall time of the whole loop (the JS that builds each batch included), as fio
 // counts its runtime; CPU time is this process's getrusage (user + system, all threads, which
 // includes the addon's worker thread) over the same loop.
-import { closeSync, constants, openSync, realpathSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, realpathSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
-import { loadAddon, type AlignedBuffer, type BatchResult, type IoOp, type PinlabAddon } from '../workloads/addon.js';
+import { loadAddon, type AlignedBuffer, type BatchResult, type IoOp, type PinlabAddon, type UniformOps } from '../workloads/addon.js';
 import type { IoFigures, IoJob } from './jobs.js';
 import { quantiles } from './stats.js';
 
 /** Batches aim at this long, so the queue drains (QD -> 0) between batches only rarely. */
 const BATCH_TARGET_MS = 250;
 
-function batchOps(job: IoJob, count: number, buffer: AlignedBuffer, cursor: { pos: number }): IoOp[] {
+/**
+ * The next `count` ops of a job in the addon's uniform form: positions (random blocks, or the
+ * sequential cursor) and one buffer slot per queue slot, so a batch costs a few typed-array
+ * writes per op in JavaScript and a constant number of calls into it from C++.
+ */
+function batchOps(job: IoJob, count: number, buffer: AlignedBuffer, cursor: { pos: number }): UniformOps {
   const blocks = Math.floor(job.sizeBytes / job.blockSize);
-  const ops: IoOp[] = [];
+  const positions = new Float64Array(count);
+  const offsets = new Float64Array(count);
   for (let i = 0; i < count; i++) {
-    let position: number;
-    if (job.rw === 'randread') position = Math.floor(Math.random() * blocks) * job.blockSize;
+    if (job.rw === 'randread') positions[i] = Math.floor(Math.random() * blocks) * job.blockSize;
     else {
-      position = cursor.pos;
+      positions[i] = cursor.pos;
       cursor.pos = (cursor.pos + job.blockSize) % (blocks * job.blockSize);
     }
-    // one buffer slot per queue slot: reads in flight never share memory
-    ops.push({ position, segments: [{ buffer, offset: (i % job.queueDepth) * job.blockSize, length: job.blockSize }] });
+    offsets[i] = (i % job.queueDepth) * job.blockSize;
   }
-  return ops;
+  return { buffer, length: job.blockSize, positions, offsets };
 }
 
-function runBatch(addon: PinlabAddon, fd: number, job: IoJob, ops: IoOp[]): Promise<BatchResult> {
+function runBatch(addon: PinlabAddon, fd: number, job: IoJob, ops: UniformOps): Promise<BatchResult> {
   switch (job.engine) {
     case 'psync':
       return addon.syncBatch(fd, 'read', ops, { vectored: false });
@@ -117,8 +122,35 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
+const CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
+const CLOCKSOURCE_WAIT_MS = 10_000;
+
+/**
+ * The guest's clocksource, once it is not jiffies. A guest on jiffies (TCG without
+ * tsc=reliable marks the TSC unstable) times every I/O in 1/HZ steps and makes each
+ * clock_gettime() a system call: latencies and CPU per I/O would both be wrong, for fio too.
+ * The TSC clocksource registers about a second after tsc_init, so it may still be coming.
+ */
+export async function settledClocksource(path = CLOCKSOURCE, waitMs = CLOCKSOURCE_WAIT_MS): Promise<string> {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    const name = readFileSync(path, 'utf8').trim();
+    if (!/jiffies/.test(name)) return name;
+    if (performance.now() > deadline) {
+      throw new Error(`the guest clocksource is still ${name} after ${waitMs / 1000} s: latencies would be in 1/HZ steps (see harness/vm/clock.ts)`);
+    }
+    await sleep(100);
+  }
+}
+
 export async function main(): Promise<number> {
   const input = JSON.parse(await readStdin()) as GuestBenchInput;
+  try {
+    process.stdout.write(`${JSON.stringify({ type: 'clocksource', name: await settledClocksource() })}\n`);
+  } catch (e) {
+    process.stdout.write(`${JSON.stringify({ type: 'error', name: '', message: e instanceof Error ? e.message : String(e) })}\n`);
+    return 1;
+  }
   if (input.prefill) await prefill(input.prefill.device, input.prefill.sizeBytes);
   let failed = 0;
   for (const job of input.jobs) {

@@ -47,7 +47,7 @@ export interface BenchResult {
   startedAt: string;
   finishedAt: string;
   command: string;
-  host: { cpus: number; loadavgStart: number[]; loadavgEnd: number[]; node: string; accel?: string };
+  host: { cpus: number; loadavgStart: number[]; loadavgEnd: number[]; node: string; accel?: string; guestClocksource?: string; clocksourceReboots?: number };
   repeat: number;
   runtimeS: number;
   percentiles: number[];
@@ -168,6 +168,6 @@ export function formatBenchTable(r: BenchResult): string {
   for (const s of r.skipped) parts.push(`skipped ${s.figure}: ${s.reason}`);
   for (const e of r.errors) parts.push(`ERROR ${e.figure}: ${e.message}`);
   const load = (l: number[]) => l.map((v) => v.toFixed(2)).join(' ');
-  parts.push(`\nhost: ${r.host.cpus} cpus, ${r.host.accel ?? '?'}, load average ${load(r.host.loadavgStart)} at start, ${load(r.host.loadavgEnd)} at end`);
+  parts.push(`\nhost: ${r.host.cpus} cpus, ${r.host.accel ?? '?'}${r.host.guestClocksource ? `, guest clocksource ${r.host.guestClocksource}` : ''}${r.host.clocksourceReboots ? ` (${r.host.clocksourceReboots} boot(s) on jiffies not measured)` : ''}, load average ${load(r.host.loadavgStart)} at start, ${load(r.host.loadavgEnd)} at end`);
   return `${parts.join('\n')}\n`;
 }

@@ -54,6 +54,7 @@ export interface Vm {
 }
 
 const POLL_MS = 20;
+const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const TERM_GRACE_MS = 3000;
 const KILL_GRACE_MS = 5000;
 const SHUTDOWN_GRACE_MS = 10_000;
@@ -238,7 +239,9 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
     if (first.exitCode !== 0) throw await bootError('channel', `'uname -r' in the guest exited with ${first.exitCode}: ${first.stderr.trim()}`);
     const bootMs = Date.now() - t0;
     ctx.signal.removeEventListener('abort', onCtxAbort);
-    ctx.log(`vm: ready in ${(bootMs / 1000).toFixed(2)} s (kernel ${first.stdout.trim()}, ${spec.accel})`);
+    ctx.log(
+      `vm: ready in ${(bootMs / 1000).toFixed(2)} s (kernel ${first.stdout.trim()}, ${spec.accel}; console ${secs(firstConsoleMs)}, init ready ${secs(markerMs)}, ssh ${secs(bootMs)})`,
+    );
     return makeVm(spec, pid, ch, { firstConsoleMs, markerMs, firstCommandMs: bootMs, prepareMs }, first.stdout.trim(), {
       isExited: () => exited,
       exitedPromise: () => exitedPromise,

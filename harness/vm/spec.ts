@@ -99,6 +99,15 @@ export function initrdFile(spec: Pick<VmSpec, 'initrd' | 'runDir'>): string {
 }
 
 /** Kernel command line words telling the guest's init what to set up (parsed by images/init). */
+/**
+ * Kernel command line words for the guest clock (why: clock.ts). TCG: tsc=reliable, and
+ * tsc_early_khz= when the host TSC rate is known. Pure.
+ */
+export function guestClockCmdline(accel: Accel, tscKhz: number | string | undefined): string[] {
+  if (accel !== 'tcg') return [];
+  return ['tsc=reliable', ...(tscKhz === undefined ? [] : [`tsc_early_khz=${tscKhz}`])];
+}
+
 export function guestCmdline(disks: readonly DiskSpec[], shares: readonly ShareSpec[]): string[] {
   const words: string[] = [];
   if (disks.length > 0) words.push(`pinlab.disks=${disks.map((d) => `${d.serial}:${d.id}:${d.fs}`).join(',')}`);
@@ -225,6 +234,8 @@ export interface VmOptions {
   /** kernel command line: BASE_CMDLINE from config.ts, then user words */
   baseCmdline: readonly string[];
   extraCmdline?: readonly string[];
+  /** the host TSC rate (TCG: see clock.ts), or a placeholder in plans */
+  tscKhz?: number | string;
   bootTimeoutMs?: number;
 }
 
@@ -240,7 +251,7 @@ export function makeVmSpec(o: VmOptions): VmSpec {
   return {
     kernel: o.kernel,
     initrd: [o.baseInitrd],
-    cmdline: [...o.baseCmdline, ...guestCmdline(disks, shares), ...(o.extraCmdline ?? [])],
+    cmdline: [...o.baseCmdline, ...guestClockCmdline(o.accel ?? 'tcg', o.tscKhz), ...guestCmdline(disks, shares), ...(o.extraCmdline ?? [])],
     memoryMiB: o.memoryMiB ?? 1024,
     cpus: o.cpus ?? 2,
     accel: o.accel ?? 'tcg',

@@ -61,6 +61,21 @@ export interface IoOp {
   segments: IoSegment[];
 }
 
+/**
+ * Many single-segment ops of one length into one buffer, as typed arrays: op i moves `length`
+ * bytes between buffer[offsets[i]] (0 without offsets) and file position positions[i]. Accepted
+ * wherever IoOp[] is; parsed with a constant number of calls into JavaScript, so building and
+ * handing over a batch costs little per op (what the bench's addon side uses).
+ */
+export interface UniformOps {
+  buffer: AlignedBuffer;
+  length: number;
+  positions: Float64Array;
+  offsets?: Float64Array;
+}
+
+export type IoOps = IoOp[] | UniformOps;
+
 export interface OpFailure {
   index: number;
   errno: number; // negative, as Node's err.errno
@@ -128,21 +143,23 @@ export interface PinlabAddon {
   pwrite(fd: number, buffer: AlignedBuffer, offset: number, length: number, position: number): Promise<number>;
   preadv(fd: number, segments: IoSegment[], position: number): Promise<number>;
   pwritev(fd: number, segments: IoSegment[], position: number): Promise<number>;
-  syncBatch(fd: number, direction: Direction, ops: IoOp[], options?: { vectored?: boolean }): Promise<BatchResult>;
-  aioBatch(fd: number, direction: Direction, ops: IoOp[], options?: { queueDepth?: number }): Promise<BatchResult>;
+  syncBatch(fd: number, direction: Direction, ops: IoOps, options?: { vectored?: boolean }): Promise<BatchResult>;
+  aioBatch(fd: number, direction: Direction, ops: IoOps, options?: { queueDepth?: number }): Promise<BatchResult>;
   uringBatch(
     fd: number,
     direction: Direction,
-    ops: IoOp[],
+    ops: IoOps,
     options?: { queueDepth?: number; fixed?: boolean; vectored?: boolean },
   ): Promise<UringResult>;
-  spliceReadBatch(fd: number, ops: IoOp[]): Promise<SpliceResult>;
-  vmspliceWriteBatch(fd: number, ops: IoOp[]): Promise<SpliceResult>;
+  spliceReadBatch(fd: number, ops: IoOps): Promise<SpliceResult>;
+  vmspliceWriteBatch(fd: number, ops: IoOps): Promise<SpliceResult>;
   loopAttach(backingPath: string, options?: { directIO?: boolean; blockSize?: number }): { device: string; index: number; directIO: boolean };
   loopDetach(device: string): void;
   nvmeNamespace(fd: number): { nsid: number; lbaSize: number };
-  passthruBatch(fd: number, direction: Direction, ops: IoOp[], options: { nsid: number; lbaSize: number }): Promise<PassthruResult>;
+  passthruBatch(fd: number, direction: Direction, ops: IoOps, options: { nsid: number; lbaSize: number }): Promise<PassthruResult>;
   forkRace(fd: number, options: ForkRaceOptions): Promise<ForkRaceResult>;
+  /** this CPU's TSC rate in kHz against CLOCK_MONOTONIC_RAW (x86-64; undefined when unsure) */
+  tscKhz(sampleMs?: number): number | undefined;
   /** one debugfs gup_test ioctl with an encoded struct gup_test (80 bytes, updated in place) */
   gupTest(path: string, request: number, struct: Buffer): void;
 }

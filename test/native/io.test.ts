@@ -5,7 +5,7 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 
-import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp } from '../../harness/workloads/addon.js';
+import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp, type IoOps } from '../../harness/workloads/addon.js';
 import { patternBytes } from '../../harness/workloads/pattern.js';
 import { assertErrno, mountExt4, when } from './fixture.js';
 
@@ -23,7 +23,7 @@ function ops(buffer: AlignedBuffer, count: number, block: number, base: number):
   return Array.from({ length: count }, (_, i) => ({ position: base + i * block, segments: [{ buffer, offset: i * block, length: block }] }));
 }
 
-type BatchEngine = (fd: number, d: Direction, o: IoOp[]) => Promise<BatchResult>;
+type BatchEngine = (fd: number, d: Direction, o: IoOps) => Promise<BatchResult>;
 const writers: Record<string, BatchEngine> = {
   psync: (fd, d, o) => addon.syncBatch(fd, d, o),
   psyncv: (fd, d, o) => addon.syncBatch(fd, d, o, { vectored: true }),
@@ -114,6 +114,42 @@ for (const [name, read] of Object.entries(readers)) {
     if ('pipePages' in r) t.is(r.pipePages, 64);
   });
 }
+
+for (const [name, read] of Object.entries(readers)) {
+  it(`${name} reads the uniform form { buffer, length, positions, offsets } like the op array`, async (t) => {
+    const fd = directFile(`u-${name}.dat`);
+    t.teardown(() => closeSync(fd));
+    const src = new addon.AlignedBuffer(128 * KiB);
+    src.fill(14, 0);
+    t.is(await addon.pwrite(fd, src, 0, 128 * KiB, 0), 128 * KiB);
+    const dst = new addon.AlignedBuffer(128 * KiB);
+    // block i of the file into slot (i * 5) % 8 of the buffer: a misplaced op shows
+    const positions = Float64Array.from({ length: 8 }, (_, i) => i * 16 * KiB);
+    const offsets = Float64Array.from({ length: 8 }, (_, i) => ((i * 5) % 8) * 16 * KiB);
+    const r = await read(fd, 'read', { buffer: dst, length: 16 * KiB, positions, offsets });
+    t.deepEqual([...r.results], Array(8).fill(16 * KiB));
+    t.is(r.latencyNs.length, 8);
+    for (let i = 0; i < 8; i++) t.deepEqual(dst.read(offsets[i]!, 16 * KiB), patternBytes(i * 16 * KiB, 16 * KiB, 14), `op ${i}`);
+    t.is(dst.busy, 0);
+  });
+}
+
+it('the uniform form checks its arrays: TypeError for the wrong kind, RangeError for bad values', (t) => {
+  const b = new addon.AlignedBuffer(8 * KiB);
+  const positions = new Float64Array([0, 4096]);
+  const u = (o: object): IoOps => ({ buffer: b, length: 4096, positions, ...o }) as IoOps;
+  t.throws(() => addon.syncBatch(0, 'read', u({ positions: [0, 4096] })), { instanceOf: TypeError, message: /"positions" field must be a Float64Array/ });
+  t.throws(() => addon.aioBatch(0, 'read', u({ offsets: new Uint32Array(2) })), { instanceOf: TypeError, message: /"offsets"/ });
+  t.throws(() => addon.syncBatch(0, 'read', u({ positions: new Float64Array(0) })), { instanceOf: RangeError, message: /empty/ });
+  t.throws(() => addon.syncBatch(0, 'read', u({ offsets: new Float64Array(3) })), { instanceOf: RangeError, message: /has 3 elements/ });
+  t.throws(() => addon.syncBatch(0, 'read', u({ positions: new Float64Array([0, 0.5]) })), { instanceOf: RangeError, message: /positions\[1\]/ });
+  t.throws(() => addon.syncBatch(0, 'read', u({ positions: new Float64Array([-4096]) })), { instanceOf: RangeError });
+  t.throws(() => addon.uringBatch(0, 'read', u({ offsets: new Float64Array([0, 8 * KiB]) })), { instanceOf: RangeError, message: /of op 1 exceeds the buffer size/ });
+  t.throws(() => addon.syncBatch(0, 'read', u({ length: 0 })), { instanceOf: RangeError, message: /length/ });
+  t.throws(() => addon.syncBatch(0, 'read', u({ buffer: {} })), { instanceOf: TypeError });
+  t.is(b.busy, 0, 'a rejected call holds nothing');
+  b.free();
+});
 
 it('misaligned O_DIRECT offset, length and address fail with EINVAL', async (t) => {
   const fd = directFile('misaligned.dat');

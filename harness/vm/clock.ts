@@ -1,0 +1,21 @@
+// The guest's clock under TCG. Without help a 2-vCPU TCG guest ends up on the jiffies
+// clocksource (1/HZ timestamps, clock_gettime() as a system call), which makes every latency
+// and CPU-time figure wrong:
+// - its AMD-family TSC without constant_tsc fails the "TSCs unsynchronized" check at boot,
+//   unless tsc=reliable (TCG derives every vCPU's TSC from the one host TSC, so they agree);
+// - its calibration against the emulated PIT fails when the host is busy ("tsc: Unable to
+//   calibrate against PIT", then "Marking TSC unstable"), in about one boot in five here,
+//   unless tsc_early_khz= gives it the rate. A TCG guest's RDTSC reads the host's TSC, so the
+//   rate is the host's, measured by the addon (tscKhz) against CLOCK_MONOTONIC_RAW.
+// KVM guests get kvm-clock and need neither. The command line words: guestClockCmdline() in
+// spec.ts (pure); this file measures.
+import { loadAddon } from '../workloads/addon.js';
+
+/** The host TSC rate in kHz, or undefined (not x86-64, samples disagree, addon not built). */
+export function hostTscKhz(): number | undefined {
+  try {
+    return loadAddon().tscKhz();
+  } catch {
+    return undefined;
+  }
+}

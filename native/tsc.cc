@@ -1,0 +1,54 @@
+// tscKhz(sampleMs): the frequency of this CPU's time stamp counter, measured against
+// CLOCK_MONOTONIC_RAW. Under TCG a guest's RDTSC reads the host's TSC, so this is the guest's
+// TSC rate too: passed as tsc_early_khz= it spares the guest kernel its calibration against the
+// emulated PIT, which fails under host load and leaves the guest on the jiffies clocksource.
+// Returns undefined off x86-64 or when two samples disagree by more than 0.1 %.
+#include <time.h>
+
+#include <cmath>
+#include <cstdint>
+
+#if defined(__x86_64__)
+#include <x86intrin.h>
+#endif
+
+#include "args.h"
+#include "engines.h"
+
+namespace pinlab {
+
+namespace {
+
+#if defined(__x86_64__)
+double SampleKhz(int64_t ms) {
+  struct timespec a, b, pause = {time_t(ms / 1000), long((ms % 1000) * 1000000)};
+  clock_gettime(CLOCK_MONOTONIC_RAW, &a);
+  uint64_t t0 = __rdtsc();
+  nanosleep(&pause, nullptr);
+  clock_gettime(CLOCK_MONOTONIC_RAW, &b);
+  uint64_t t1 = __rdtsc();
+  double ns = double(b.tv_sec - a.tv_sec) * 1e9 + double(b.tv_nsec - a.tv_nsec);
+  return ns > 0 ? double(t1 - t0) * 1e6 / ns : 0;
+}
+#endif
+
+Napi::Value TscKhz(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t ms = info.Length() > 0 && !info[0].IsUndefined() ? ToInteger(env, info[0], "sampleMs", 1, 1000) : 20;
+#if defined(__x86_64__)
+  double k1 = SampleKhz(ms), k2 = SampleKhz(ms);
+  if (k1 <= 0 || std::fabs(k1 - k2) > k1 / 1000) return env.Undefined();
+  return Napi::Number::New(env, std::round((k1 + k2) / 2));
+#else
+  (void)ms;
+  return env.Undefined();
+#endif
+}
+
+}  // namespace
+
+void InitTsc(Napi::Env env, Napi::Object exports) {
+  exports.Set("tscKhz", Napi::Function::New<TscKhz>(env, "tscKhz"));
+}
+
+}  // namespace pinlab
