@@ -7,7 +7,7 @@
 //   calibrate against PIT", then "Marking TSC unstable"), in about one boot in five here,
 //   unless tsc_early_khz= gives it the rate. A TCG guest's RDTSC reads the host's TSC, so the
 //   rate is the host's, measured by the addon (tscKhz) against CLOCK_MONOTONIC_RAW.
-// KVM guests get kvm-clock and need neither. The command line words: guestClockCmdline() in
+// KVM guests get kvm-clock and need neither. The command line words: tcgGuestCmdline() in
 // spec.ts (pure); this file measures.
 import { loadAddon } from '../workloads/addon.js';
 

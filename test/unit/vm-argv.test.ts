@@ -1,5 +1,5 @@
 import test from 'ava';
-import { defaultDisks, guestClockCmdline, guestCmdline, initrdFile, makeVmSpec, qemuArgv, type VmSpec } from '../../harness/vm/spec.js';
+import { defaultDisks, tcgGuestCmdline, guestCmdline, initrdFile, makeVmSpec, qemuArgv, type VmSpec } from '../../harness/vm/spec.js';
 import { planDisks } from '../../harness/vm/disks.js';
 
 const runDir = '/r/run1';
@@ -23,12 +23,12 @@ function values(argv: string[], opt: string): string[] {
   return argv.flatMap((a, i) => (a === opt ? [argv[i + 1]!] : []));
 }
 
-test('the guest clock words: TCG gets tsc=reliable and the host TSC rate when known, KVM nothing', (t) => {
-  t.deepEqual(guestClockCmdline('tcg', 2445406), ['tsc=reliable', 'tsc_early_khz=2445406']);
-  t.deepEqual(guestClockCmdline('tcg', undefined), ['tsc=reliable']);
-  t.deepEqual(guestClockCmdline('kvm', 2445406), []);
+test('TCG guest words: tsc=reliable, the host TSC rate when known, nopku; KVM nothing', (t) => {
+  t.deepEqual(tcgGuestCmdline('tcg', 2445406), ['tsc=reliable', 'tsc_early_khz=2445406', 'nopku']);
+  t.deepEqual(tcgGuestCmdline('tcg', undefined), ['tsc=reliable', 'nopku']);
+  t.deepEqual(tcgGuestCmdline('kvm', 2445406), []);
   const kvm = makeVmSpec({ kernel: '/k', runDir, baseInitrd: '/c', baseCmdline: ['console=ttyS0'], accel: 'kvm', tscKhz: 1 });
-  t.false(kvm.cmdline.some((w) => w.startsWith('tsc')));
+  t.false(kvm.cmdline.some((w) => w.startsWith('tsc') || w === 'nopku'));
 });
 
 test('golden argv for the default spec', (t) => {
@@ -48,7 +48,7 @@ test('golden argv for the default spec', (t) => {
     '-kernel', '/k/bzImage',
     '-initrd', '/c/base.cpio',
     '-append',
-    'console=ttyS0 random.trust_cpu=on panic=-1 tsc=reliable tsc_early_khz=2445406 pinlab.disks=pinlab-raw:raw-virtio:raw,pinlab-ext4:ext4:ext4,pinlab-ext2:ext2:ext2,pinlab-vfat:vfat:vfat,pinlab-nvme:raw-nvme:raw pinlab.shares=pinlab:/pinlab',
+    'console=ttyS0 random.trust_cpu=on panic=-1 tsc=reliable tsc_early_khz=2445406 nopku pinlab.disks=pinlab-raw:raw-virtio:raw,pinlab-ext4:ext4:ext4,pinlab-ext2:ext2:ext2,pinlab-vfat:vfat:vfat,pinlab-nvme:raw-nvme:raw pinlab.shares=pinlab:/pinlab',
     '-chardev', 'file,id=con,path=/r/run1/console.log',
     '-serial', 'chardev:con',
     '-device', 'virtio-serial-pci,id=vser0',
