@@ -146,57 +146,61 @@ export class GuestChannel {
     const timeoutMs = opts.timeoutMs ?? DEFAULT_COMMAND_TIMEOUT_MS;
     const t0 = Date.now();
     return new Promise((resolve, reject) => {
-      this.client.exec(`export PINLAB_CMD=${id}; exec /bin/sh -c ${shellQuote(line)}`, (err, stream) => {
-        if (err) return reject(err);
-        const out: Buffer[] = [];
-        const errOut: Buffer[] = [];
-        let exitCode: number | null = null;
-        let signal: string | null = null;
-        let done = false;
-        const finish = (error?: Error) => {
-          if (done) return;
-          done = true;
-          clearTimeout(timer);
-          opts.signal?.removeEventListener('abort', onAbort);
-          if (error) {
-            stream.close();
-            if (error instanceof HarnessTimeoutError && !this.closed) {
-              // wait for the kill, so the next command does not share the guest with this one
-              void this.kill(id).finally(() => reject(error));
-            } else reject(error);
-            return;
-          }
-          resolve({
-            exitCode,
-            signal,
-            stdout: Buffer.concat(out).toString(),
-            stderr: Buffer.concat(errOut).toString(),
-            durationMs: Date.now() - t0,
-          });
-        };
-        const timer = setTimeout(
-          () => finish(new HarnessTimeoutError(`guest command '${line}' did not finish within ${Math.round(timeoutMs / 1000)} s`, timeoutMs)),
-          timeoutMs,
-        );
-        const onAbort = () => finish(new InterruptedError(`interrupted: guest command '${line}'`));
-        if (opts.signal?.aborted) return onAbort();
-        opts.signal?.addEventListener('abort', onAbort, { once: true });
-        stream.on('data', (b: Buffer) => {
+      // The clock starts before the channel opens: a wedged guest may never confirm the open.
+      let stream: ClientChannel | undefined;
+      const out: Buffer[] = [];
+      const errOut: Buffer[] = [];
+      let exitCode: number | null = null;
+      let signal: string | null = null;
+      let done = false;
+      const finish = (error?: Error) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        opts.signal?.removeEventListener('abort', onAbort);
+        if (error) {
+          stream?.close();
+          if (error instanceof HarnessTimeoutError && !this.closed) {
+            // wait for the kill, so the next command does not share the guest with this one
+            void this.kill(id).finally(() => reject(error));
+          } else reject(error);
+          return;
+        }
+        resolve({
+          exitCode,
+          signal,
+          stdout: Buffer.concat(out).toString(),
+          stderr: Buffer.concat(errOut).toString(),
+          durationMs: Date.now() - t0,
+        });
+      };
+      const timer = setTimeout(
+        () => finish(new HarnessTimeoutError(`guest command '${line}' did not finish within ${Math.round(timeoutMs / 1000)} s`, timeoutMs)),
+        timeoutMs,
+      );
+      const onAbort = () => finish(new InterruptedError(`interrupted: guest command '${line}'`));
+      if (opts.signal?.aborted) return onAbort();
+      opts.signal?.addEventListener('abort', onAbort, { once: true });
+      this.client.exec(`export PINLAB_CMD=${id}; exec /bin/sh -c ${shellQuote(line)}`, (err, ch) => {
+        if (err) return finish(err);
+        if (done) return void ch.close();
+        stream = ch;
+        ch.on('data', (b: Buffer) => {
           out.push(b);
           opts.onStdout?.(b);
         });
-        stream.stderr.on('data', (b: Buffer) => {
+        ch.stderr.on('data', (b: Buffer) => {
           errOut.push(b);
           opts.onStderr?.(b);
         });
-        stream.on('exit', (code: number | null, sig?: string) => {
+        ch.on('exit', (code: number | null, sig?: string) => {
           exitCode = code ?? null;
           signal = sig ?? null;
         });
-        stream.on('close', () =>
+        ch.on('close', () =>
           exitCode === null && signal === null ? finish(new ChannelLostError(`the ssh channel closed without an exit status: '${line}'`)) : finish(),
         );
-        stream.end(opts.input ?? undefined);
+        ch.end(opts.input ?? undefined);
       });
     });
   }
