@@ -1,6 +1,10 @@
 import test from 'ava';
 import { benchJobs, fioArgv, parseFioJson } from '../../harness/bench/jobs.js';
 import { LATENCY_PERCENTILES } from '../../harness/bench/stats.js';
+import { settledClocksource } from '../../harness/bench/guest-bench.js';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 test('benchJobs: three shapes for each of psync, libaio, io_uring; psync stays at depth 1', (t) => {
   const jobs = benchJobs({ runtimeMs: 3000 });
@@ -64,4 +68,17 @@ test('parseFioJson rejects failed jobs and text without JSON', (t) => {
   t.throws(() => parseFioJson('fio: failed to open /dev/x'), { message: /no JSON/ });
   t.throws(() => parseFioJson('{"jobs":[{"jobname":"j","error":5}]}'), { message: /failed with error 5/ });
   t.throws(() => parseFioJson('{"jobs":[{"jobname":"j","error":0,"read":{"total_ios":0}}]}'), { message: /did no reads/ });
+});
+
+test('settledClocksource: a real clocksource at once; jiffies is waited out, then refused', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pinlab-cs-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'current_clocksource');
+  writeFileSync(file, 'tsc\n');
+  t.is(await settledClocksource(file, 0), 'tsc');
+  writeFileSync(file, 'refined-jiffies\n');
+  await t.throwsAsync(settledClocksource(file, 150), { message: /still refined-jiffies after 0.15 s: latencies would be in 1\/HZ steps/ });
+  // the TSC registering while we wait
+  setTimeout(() => writeFileSync(file, 'tsc\n'), 120);
+  t.is(await settledClocksource(file, 2000), 'tsc');
 });
