@@ -175,7 +175,7 @@ export class GuestChannel {
         });
       };
       const timer = setTimeout(
-        () => finish(new HarnessTimeoutError(`guest command '${line}' did not finish within ${Math.round(timeoutMs / 1000)} s`, timeoutMs)),
+        () => finish(new HarnessTimeoutError(`guest command '${line}' did not finish within ${Math.round(timeoutMs / 1000)} s (its threads' kernel stacks: PINLAB-STUCK in the console log)`, timeoutMs)),
         timeoutMs,
       );
       const onAbort = () => finish(new InterruptedError(`interrupted: guest command '${line}'`));
