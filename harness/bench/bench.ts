@@ -16,7 +16,7 @@ import { join, resolve } from 'node:path';
 import type { Outcome } from '../cli.js';
 import { DEFAULT_PROFILE, getProfile, paths, repoRoot, runsRoot } from '../config.js';
 import type { RunContext } from '../context.js';
-import { InterruptedError, UserError } from '../errors.js';
+import { HarnessTimeoutError, InterruptedError, UserError } from '../errors.js';
 import { runStep } from '../exec.js';
 import { kernelRequest, prepareKernel } from '../kernel/index.js';
 import type { KernelArtifact } from '../kernel/build.js';
@@ -164,22 +164,33 @@ class Bench {
    * the jiffies clocksource (1/HZ latencies, clock_gettime() as a system call) and every I/O
    * figure of that boot would be wrong, fio's too. Such a boot is not measured: boot again.
    */
-  private async withTimedVm<T>(profile: string, fn: (vm: Vm) => Promise<T>): Promise<T> {
+  private async timedVm(profile: string): Promise<Vm> {
     for (let attempt = 1; ; attempt++) {
       const vm = await this.boot(profile);
+      let keep = false;
       try {
         const clocksource = await settledGuestClocksource(vm);
         if (!JIFFIES.test(clocksource)) {
           this.result.host.guestClocksource = clocksource;
-          return await fn(vm);
+          keep = true;
+          return vm;
         }
         this.result.host.clocksourceReboots = (this.result.host.clocksourceReboots ?? 0) + 1;
         const what = `the ${profile} guest fell back to the ${clocksource} clocksource (its TSC calibration failed)`;
         if (attempt >= CLOCKSOURCE_BOOTS) throw new Error(`${what} in ${attempt} boots: I/O figures not measured`);
         process.stderr.write(`pinlab bench: ${what}; booting again\n`);
       } finally {
-        await vm.shutdown();
+        if (!keep) await vm.shutdown();
       }
+    }
+  }
+
+  private async withTimedVm<T>(profile: string, fn: (vm: Vm) => Promise<T>): Promise<T> {
+    const vm = await this.timedVm(profile);
+    try {
+      return await fn(vm);
+    } finally {
+      await vm.shutdown();
     }
   }
 
@@ -321,31 +332,46 @@ class Bench {
 
   async fioFigure(): Promise<void> {
     const profile = this.profiles[0]!;
-    const acc = new Map(this.jobs.map((j) => [j.name, { fioIops: [] as number[], addonIops: [] as number[], fioCpuUsPerIo: [] as number[], addonCpuUsPerIo: [] as number[] }]));
-    await this.withTimedVm(profile, async (vm) => {
+    const acc = new Map(
+      this.jobs.map((j) => [j.name, { fioIops: [] as number[], addonIops: [] as number[], fioCpuUsPerIo: [] as number[], addonCpuUsPerIo: [] as number[], failures: [] as string[] }]),
+    );
+    const fresh = async (): Promise<Vm> => {
+      const vm = await this.timedVm(profile);
       await inPhase('prefill the device', () => this.addon(vm, [], true));
+      return vm;
+    };
+    let vm = await fresh();
+    try {
       for (let i = 1; i <= this.repeat; i++) {
         for (const job of this.jobs) {
           const a = acc.get(job.name)!;
           // alternate which side goes first, so slow drift of the host load hits both alike
           const order = i % 2 === 1 ? (['fio', 'addon'] as const) : (['addon', 'fio'] as const);
-          await inPhase(`fio vs addon ${job.name} [${i}/${this.repeat}]`, async () => {
-            for (const side of order) {
-              if (side === 'fio') {
-                const f = await this.fio(vm, job);
-                a.fioIops.push(f.iops);
-                a.fioCpuUsPerIo.push(f.cpuUsPerIo);
-              } else {
-                const f = (await this.addon(vm, [job])).get(job.name)!;
-                a.addonIops.push(f.iops);
-                a.addonCpuUsPerIo.push(f.cpuUsPerIo);
-              }
-            }
-            return `fio ${a.fioIops.at(-1)!.toFixed(0)} addon ${a.addonIops.at(-1)!.toFixed(0)} IOPS`;
-          }, (s) => s);
+          try {
+            const got = await inPhase(`fio vs addon ${job.name} [${i}/${this.repeat}]`, async () => {
+              const r: Record<'fio' | 'addon', IoFigures | undefined> = { fio: undefined, addon: undefined };
+              for (const side of order) r[side] = side === 'fio' ? await this.fio(vm, job) : (await this.addon(vm, [job])).get(job.name)!;
+              return r as Record<'fio' | 'addon', IoFigures>;
+            }, (r) => `fio ${r.fio.iops.toFixed(0)} addon ${r.addon.iops.toFixed(0)} IOPS`);
+            a.fioIops.push(got.fio.iops);
+            a.fioCpuUsPerIo.push(got.fio.cpuUsPerIo);
+            a.addonIops.push(got.addon.iops);
+            a.addonCpuUsPerIo.push(got.addon.cpuUsPerIo);
+          } catch (e) {
+            // A guest command that hangs costs this pair this repeat, not the figure: the
+            // repeat is recorded as missing (NaN keeps the repeats paired) and a new guest
+            // takes over. The stuck command's kernel stacks are in that boot's console log.
+            if (!(e instanceof HarnessTimeoutError)) throw e;
+            a.failures.push(`repeat ${i}: ${e.message} (${vm.consoleLog})`);
+            for (const xs of [a.fioIops, a.fioCpuUsPerIo, a.addonIops, a.addonCpuUsPerIo]) xs.push(NaN);
+            await vm.shutdown();
+            vm = await fresh();
+          }
         }
       }
-    });
+    } finally {
+      await vm.shutdown();
+    }
     this.result.fio = { profile, device: DEFAULT_BENCH_DEVICE, goalRatio: FIO_GOAL_RATIO, pairs: this.jobs.map((j) => fioPair({ job: j.name, ...acc.get(j.name)! })) };
   }
 

@@ -22,6 +22,8 @@ export interface FioPair {
   addonIops: number[];
   fioCpuUsPerIo: number[];
   addonCpuUsPerIo: number[];
+  /** repeats lost to a guest command that hung (their figures are NaN) */
+  failures?: string[];
   /** addon/fio per repeat */
   ratio?: Summary;
   met?: boolean;
@@ -138,6 +140,7 @@ export function formatBenchTable(r: BenchResult): string {
       ]);
     }
     parts.push(formatColumns(rows));
+    for (const p of f.pairs) for (const failure of p.failures ?? []) parts.push(`  ${p.job}: ${failure}`);
   }
   if (r.pinned) {
     const p = r.pinned;

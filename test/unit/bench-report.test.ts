@@ -50,6 +50,24 @@ test('formatBenchTable shows every figure with min/median/max, goals and the noi
   t.regex(text, /host: 2 cpus, tcg/);
 });
 
+test('a repeat lost to a hung guest command: NaN keeps repeats paired, the table names the failure', (t) => {
+  const r = sample();
+  r.fio!.pairs = [
+    fioPair({
+      job: 'uring.128k-read-qd8',
+      fioIops: [1000, NaN, 1200],
+      addonIops: [1100, NaN, 1080],
+      fioCpuUsPerIo: [20, NaN, 22],
+      addonCpuUsPerIo: [18, NaN, 19],
+      failures: ["repeat 2: guest command 'node x' did not finish within 153 s (/r/vm1/console.log)"],
+    }),
+  ];
+  t.deepEqual(r.fio!.pairs[0]!.ratio, { n: 2, min: 0.9, median: 1, max: 1.1 });
+  const text = formatBenchTable(r);
+  t.regex(text, /uring\.128k-read-qd8\s+1000\/1100\/1200\s+1080\/1090\/1100\s+0\.90\/1\.00\/1\.10\s+yes/);
+  t.regex(text, /  uring\.128k-read-qd8: repeat 2: guest command 'node x' did not finish within 153 s \(\/r\/vm1\/console\.log\)/);
+});
+
 test('formatColumns pads every column but the last', (t) => {
   t.is(formatColumns([['a', 'bb', 'c'], ['ccc', 'd', 'e']]), 'a    bb  c\nccc  d   e');
 });
