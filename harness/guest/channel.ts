@@ -3,6 +3,7 @@
 // pinned, no passwords. One ssh connection per VM (the port takes one client at a time); every
 // command is its own channel on it.
 import { connect as netConnect } from 'node:net';
+import { constants as osConstants } from 'node:os';
 import { readFile, rm } from 'node:fs/promises';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
 import { runStep } from '../exec.js';
@@ -35,6 +36,8 @@ export interface GuestExecResult {
   stdout: string;
   stderr: string;
   durationMs: number;
+  /** the status came from the guest's exit file: sshd lost the exit (see exec()) */
+  recoveredExit?: true;
 }
 
 /** The connection or a command's channel ended without a result (the guest died or sshd did). */
@@ -42,6 +45,37 @@ export class ChannelLostError extends PinlabError {}
 
 export const DEFAULT_COMMAND_TIMEOUT_MS = 120_000;
 const KILL_TIMEOUT_MS = 30_000;
+/** after the command's EOF, how long to wait for sshd's exit-status before asking the exit file */
+const EXIT_GRACE_MS = 2_000;
+const EXIT_RECHECK_MS = 5_000;
+
+/**
+ * The shell line sshd runs for a command: the command in a child /bin/sh, its status written to
+ * /run/pinlab-exit.ID, and a death by signal passed on (the wrapper kills itself with the same
+ * signal), so the channel reports what it would report for the command itself. Pure.
+ */
+export function wrapCommand(id: string, line: string): string {
+  return [
+    `export PINLAB_CMD=${id}`,
+    `/bin/sh -c ${shellQuote(line)}`,
+    's=$?',
+    `echo $s >/run/pinlab-exit.${id}`,
+    '[ $s -gt 128 ] && kill -$((s - 128)) $$',
+    'exit $s',
+  ].join('; ');
+}
+
+/** The status in an exit file ("137" -> SIGKILL), or undefined when it holds no status. */
+export function statusFromExitFile(text: string): { exitCode: number | null; signal: string | null } | undefined {
+  const t = text.trim();
+  if (!/^\d+$/.test(t)) return undefined;
+  const n = Number(t);
+  if (n > 128) {
+    const name = Object.entries(osConstants.signals).find(([, v]) => v === n - 128)?.[0];
+    if (name) return { exitCode: null, signal: name };
+  }
+  return { exitCode: n, signal: null };
+}
 
 /** The public key blob of an OpenSSH public key line ("ssh-ed25519 AAAA... comment"). */
 export function publicKeyBlob(line: string): Buffer {
@@ -88,6 +122,11 @@ export class GuestChannel {
     client.on('close', () => {
       this.closed = true;
     });
+  }
+
+  /** Over an ssh2 Client that is already authenticated (tests drive one that is not real). */
+  static fromClient(client: Client): GuestChannel {
+    return new GuestChannel(client);
   }
 
   /**
@@ -153,10 +192,13 @@ export class GuestChannel {
       let exitCode: number | null = null;
       let signal: string | null = null;
       let done = false;
+      let recheck: NodeJS.Timeout | undefined;
+      let recovered = false;
       const finish = (error?: Error) => {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        if (recheck) clearTimeout(recheck);
         opts.signal?.removeEventListener('abort', onAbort);
         if (error) {
           stream?.close();
@@ -166,12 +208,14 @@ export class GuestChannel {
           } else reject(error);
           return;
         }
+        if (recovered) stream?.close();
         resolve({
           exitCode,
           signal,
           stdout: Buffer.concat(out).toString(),
           stderr: Buffer.concat(errOut).toString(),
           durationMs: Date.now() - t0,
+          ...(recovered ? { recoveredExit: true as const } : {}),
         });
       };
       const timer = setTimeout(
@@ -181,10 +225,32 @@ export class GuestChannel {
       const onAbort = () => finish(new InterruptedError(`interrupted: guest command '${line}'`));
       if (opts.signal?.aborted) return onAbort();
       opts.signal?.addEventListener('abort', onAbort, { once: true });
-      this.client.exec(`export PINLAB_CMD=${id}; exec /bin/sh -c ${shellQuote(line)}`, (err, ch) => {
+      // sshd (OpenSSH 9.2 in the guest) sometimes never reports a command's exit: the command
+      // is gone, its output and EOF arrived, and the channel stays open (seen about once in
+      // 50-100 quick commands under TCG). So after EOF, a missing exit-status is read from the
+      // exit file the wrapper wrote, on a fresh channel.
+      const recover = () => {
+        recheck = undefined;
+        if (done) return;
+        void this.readExitFile(id).then((st) => {
+          if (done) return;
+          if (!st) {
+            recheck = setTimeout(recover, EXIT_RECHECK_MS);
+            return;
+          }
+          exitCode = st.exitCode;
+          signal = st.signal;
+          recovered = true;
+          finish();
+        });
+      };
+      this.client.exec(wrapCommand(id, line), (err, ch) => {
         if (err) return finish(err);
         if (done) return void ch.close();
         stream = ch;
+        ch.on('end', () => {
+          if (!done && exitCode === null && signal === null) recheck = setTimeout(recover, EXIT_GRACE_MS);
+        });
         ch.on('data', (b: Buffer) => {
           out.push(b);
           opts.onStdout?.(b);
@@ -201,6 +267,28 @@ export class GuestChannel {
           exitCode === null && signal === null ? finish(new ChannelLostError(`the ssh channel closed without an exit status: '${line}'`)) : finish(),
         );
         ch.end(opts.input ?? undefined);
+      });
+    });
+  }
+
+  /** The status in /run/pinlab-exit.ID, read on a channel of its own; undefined if none yet. */
+  private readExitFile(id: string): Promise<ReturnType<typeof statusFromExitFile>> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(undefined), KILL_TIMEOUT_MS);
+      this.client.exec(`cat /run/pinlab-exit.${id} 2>/dev/null`, (err, ch) => {
+        if (err) {
+          clearTimeout(timer);
+          return resolve(undefined);
+        }
+        const out: Buffer[] = [];
+        ch.on('data', (b: Buffer) => out.push(b));
+        ch.stderr.resume();
+        ch.on('end', () => {
+          clearTimeout(timer);
+          resolve(statusFromExitFile(Buffer.concat(out).toString()));
+          ch.close();
+        });
+        ch.end();
       });
     });
   }
