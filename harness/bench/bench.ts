@@ -149,8 +149,9 @@ class Bench {
     return bootToReady(spec, this.ctx);
   }
 
-  private async withVm<T>(profile: string, fn: (vm: Vm) => Promise<T>): Promise<T> {
-    const vm = await this.boot(profile);
+  /** fn on a fresh guest, shut down afterwards; 'timed': one whose clock can time I/O (timedVm). */
+  private async withVm<T>(profile: string, fn: (vm: Vm) => Promise<T>, kind: 'any' | 'timed' = 'any'): Promise<T> {
+    const vm = kind === 'timed' ? await this.timedVm(profile) : await this.boot(profile);
     try {
       return await fn(vm);
     } finally {
@@ -182,15 +183,6 @@ class Bench {
       } finally {
         if (!keep) await vm.shutdown();
       }
-    }
-  }
-
-  private async withTimedVm<T>(profile: string, fn: (vm: Vm) => Promise<T>): Promise<T> {
-    const vm = await this.timedVm(profile);
-    try {
-      return await fn(vm);
-    } finally {
-      await vm.shutdown();
     }
   }
 
@@ -383,7 +375,7 @@ class Bench {
     for (let i = 1; i <= this.repeat; i++) {
       for (const profile of i % 2 === 1 ? [a, b] : [b, a]) {
         const figures = await inPhase(`addon jobs on ${profile} [${i}/${this.repeat}]`, () =>
-          this.withTimedVm(profile, (vm) => this.addon(vm, this.jobs, true)),
+          this.withVm(profile, (vm) => this.addon(vm, this.jobs, true), 'timed'),
         );
         for (const [name, f] of figures) {
           const s = sides.get(profile)!.get(name)!;
