@@ -271,11 +271,14 @@ export class GuestChannel {
     });
   }
 
-  /** The status in /run/pinlab-exit.ID, read on a channel of its own; undefined if none yet. */
-  private readExitFile(id: string): Promise<ReturnType<typeof statusFromExitFile>> {
+  /**
+   * A helper command on a channel of its own, unwrapped: its stdout once it reaches EOF (not the
+   * channel close, which sshd may never send), or undefined on error or after KILL_TIMEOUT_MS.
+   */
+  private helper(line: string): Promise<string | undefined> {
     return new Promise((resolve) => {
       const timer = setTimeout(() => resolve(undefined), KILL_TIMEOUT_MS);
-      this.client.exec(`cat /run/pinlab-exit.${id} 2>/dev/null`, (err, ch) => {
+      this.client.exec(line, (err, ch) => {
         if (err) {
           clearTimeout(timer);
           return resolve(undefined);
@@ -285,7 +288,7 @@ export class GuestChannel {
         ch.stderr.resume();
         ch.on('end', () => {
           clearTimeout(timer);
-          resolve(statusFromExitFile(Buffer.concat(out).toString()));
+          resolve(Buffer.concat(out).toString());
           ch.close();
         });
         ch.end();
@@ -293,20 +296,13 @@ export class GuestChannel {
     });
   }
 
+  /** The status in /run/pinlab-exit.ID; undefined if there is none yet. */
+  private async readExitFile(id: string): Promise<ReturnType<typeof statusFromExitFile>> {
+    return statusFromExitFile((await this.helper(`cat /run/pinlab-exit.${id} 2>/dev/null`)) ?? '');
+  }
+
   private async kill(id: string): Promise<void> {
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, KILL_TIMEOUT_MS);
-      this.client.exec(`pinlab-kill ${id}`, (err, stream) => {
-        if (err) return resolve();
-        stream.on('close', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-        stream.resume();
-        stream.stderr.resume();
-        stream.end();
-      });
-    });
+    await this.helper(`pinlab-kill ${id}`);
   }
 
   private sftp(): Promise<SFTPWrapper> {
