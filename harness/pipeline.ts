@@ -70,8 +70,8 @@ export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): Di
 }
 
 /**
- * The VM for a run. A TCG guest gets the host TSC rate (measured now, ~40 ms) unless the caller
- * passes one (plans pass a placeholder).
+ * The VM for a run. A TCG guest gets the host TSC rate (hostTscKhz: measured on the first call
+ * in the process) unless the caller passes one (plans pass a placeholder, and stay pure).
  */
 export function vmSpecFor(
   kernel: string,

@@ -11,11 +11,19 @@
 // spec.ts (pure); this file measures.
 import { loadAddon } from '../workloads/addon.js';
 
-/** The host TSC rate in kHz, or undefined (not x86-64, samples disagree, addon not built). */
+let measured: { khz: number | undefined } | undefined;
+
+/**
+ * The host TSC rate in kHz, or undefined (not x86-64, samples disagree, addon not built).
+ * Measured once per process (~40 ms): the rate does not change while the host runs.
+ */
 export function hostTscKhz(): number | undefined {
-  try {
-    return loadAddon().tscKhz();
-  } catch {
-    return undefined;
+  if (!measured) {
+    try {
+      measured = { khz: loadAddon().tscKhz() };
+    } catch {
+      measured = { khz: undefined };
+    }
   }
+  return measured.khz;
 }
