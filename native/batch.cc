@@ -32,16 +32,21 @@ Direction ToDirection(Napi::Env env, Napi::Value v) {
   ThrowRange(env, "The \"direction\" argument must be 'read' or 'write'; received '" + d + "'");
 }
 
+// A segment's span in its buffer: not empty, not past the end. `where` names the op, if any.
+static void CheckSpan(Napi::Env env, int64_t offset, int64_t length, int64_t size, const std::string& where = "") {
+  if (length == 0) ThrowRange(env, "The value of \"length\" must be > 0; zero-length I/O is not a workload");
+  if (offset + length > size)
+    ThrowRange(env, "The segment " + std::to_string(offset) + "+" + std::to_string(length) + where +
+                        " exceeds the buffer size " + std::to_string(size));
+}
+
 static Segment ParseSegment(Napi::Env env, Napi::Value buffer_v, Napi::Value offset_v,
                             Napi::Value length_v, BufferHold* hold) {
   AlignedBuffer* buffer = AlignedBuffer::From(env, buffer_v, "buffer");
   int64_t size = int64_t(buffer->size());
   int64_t offset = ToInteger(env, offset_v, "offset", 0, size);
   int64_t length = ToInteger(env, length_v, "length", 0, size);
-  if (length == 0) ThrowRange(env, "The value of \"length\" must be > 0; zero-length I/O is not a workload");
-  if (offset + length > size)
-    ThrowRange(env, "The segment " + std::to_string(offset) + "+" + std::to_string(length) +
-                        " exceeds the buffer size " + std::to_string(size));
+  CheckSpan(env, offset, length, size);
   Segment s;
   s.buffer = hold->Add(buffer_v.As<Napi::Object>(), buffer);
   s.addr = buffer->data() + offset;
@@ -101,7 +106,7 @@ static std::vector<Op> ParseUniform(Napi::Env env, Napi::Object o, BufferHold* h
   AlignedBuffer* buffer = AlignedBuffer::From(env, o.Get("buffer"), "buffer");
   int64_t size = int64_t(buffer->size());
   int64_t length = ToInteger(env, o.Get("length"), "length", 0, size);
-  if (length == 0) ThrowRange(env, "The value of \"length\" must be > 0; zero-length I/O is not a workload");
+  CheckSpan(env, 0, length, size);
   Napi::Float64Array positions = ToIntegerArray(env, o.Get("positions"), "positions", 0);
   size_t n = positions.ElementLength();
   Napi::Value offsets_v = o.Get("offsets");
@@ -111,9 +116,7 @@ static std::vector<Op> ParseUniform(Napi::Env env, Napi::Object o, BufferHold* h
   int index = hold->Add(o.Get("buffer").As<Napi::Object>(), buffer);
   for (size_t i = 0; i < n; i++) {
     int64_t offset = has_offsets ? int64_t(offsets[i]) : 0;
-    if (offset + length > size)
-      ThrowRange(env, "The segment " + std::to_string(offset) + "+" + std::to_string(length) +
-                          " of op " + std::to_string(i) + " exceeds the buffer size " + std::to_string(size));
+    CheckSpan(env, offset, length, size, " of op " + std::to_string(i));
     ops[i].position = uint64_t(positions[i]);
     ops[i].segments.push_back({buffer->data() + offset, size_t(length), index});
     Finish(&ops[i]);

@@ -34,7 +34,7 @@ double SampleKhz(int64_t ms) {
 
 Napi::Value TscKhz(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int64_t ms = info.Length() > 0 && !info[0].IsUndefined() ? ToInteger(env, info[0], "sampleMs", 1, 1000) : 20;
+  int64_t ms = Arg(info, 0).IsUndefined() ? 20 : ToInteger(env, Arg(info, 0), "sampleMs", 1, 1000);
 #if defined(__x86_64__)
   double k1 = SampleKhz(ms), k2 = SampleKhz(ms);
   if (k1 <= 0 || std::fabs(k1 - k2) > k1 / 1000) return env.Undefined();
