@@ -31,7 +31,7 @@ import { bootToReady, type Vm } from '../vm/runner.js';
 import { DEFAULT_SUITE } from '../workloads/catalogue.js';
 import { editPatchLine } from './edit.js';
 import { DEFAULT_BENCH_DEVICE, DEFAULT_BENCH_SIZE, benchJobs, fioArgv, parseFioJson, type IoFigures, type IoJob } from './jobs.js';
-import type { GuestBenchInput } from './guest-bench.js';
+import { GUEST_CLOCKSOURCE, isJiffies, type GuestBenchInput } from './guest-bench.js';
 import { FIO_GOAL_RATIO, fioPair, formatBenchTable, pinnedRow, timedFigure, type BenchResult, type KernelSide } from './report.js';
 import { LATENCY_PERCENTILES, meanCurve } from './stats.js';
 import { renderLatencyCdf } from './svg.js';
@@ -65,18 +65,20 @@ export function parseOnly(only?: string): FigureName[] {
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
-const JIFFIES = /jiffies/;
 const CLOCKSOURCE_BOOTS = 3;
-const CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
 
-/** The guest's clocksource once the TSC has had its chance (it registers ~1 s after tsc_init). */
+/**
+ * The guest's clocksource once the TSC has had its chance (it registers ~1 s after tsc_init).
+ * Read with cat rather than by guest-bench's settledClocksource: node takes a second to start
+ * under TCG, and this runs on every measuring boot.
+ */
 async function settledGuestClocksource(vm: Vm, waitMs = 3000): Promise<string> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const r = await vm.exec(['cat', CLOCKSOURCE], { timeoutMs: 10_000 });
+    const r = await vm.exec(['cat', GUEST_CLOCKSOURCE], { timeoutMs: 10_000 });
     const name = r.stdout.trim();
-    if (r.exitCode !== 0) throw new Error(`cannot read ${CLOCKSOURCE} in the guest: ${r.stderr.trim()}`);
-    if (!JIFFIES.test(name) || Date.now() > deadline) return name;
+    if (r.exitCode !== 0) throw new Error(`cannot read ${GUEST_CLOCKSOURCE} in the guest: ${r.stderr.trim()}`);
+    if (!isJiffies(name) || Date.now() > deadline) return name;
     await sleep(200);
   }
 }
@@ -171,7 +173,7 @@ class Bench {
       let keep = false;
       try {
         const clocksource = await settledGuestClocksource(vm);
-        if (!JIFFIES.test(clocksource)) {
+        if (!isJiffies(clocksource)) {
           this.result.host.guestClocksource = clocksource;
           keep = true;
           return vm;
@@ -314,8 +316,8 @@ class Bench {
     const figures = new Map<string, IoFigures>();
     for (const line of r.stdout.split('\n').filter(Boolean)) {
       const ev = JSON.parse(line) as { type: string; name: string; figures?: IoFigures; message?: string };
-      if (ev.type === 'clocksource') this.result.host.guestClocksource = ev.name;
-      else if (ev.type === 'result' && ev.figures) figures.set(ev.name, ev.figures);
+      // (a 'clocksource' line is for standalone use: timedVm has recorded the clocksource)
+      if (ev.type === 'result' && ev.figures) figures.set(ev.name, ev.figures);
       else if (ev.type === 'error') throw new Error(`guest-bench ${ev.name}: ${ev.message}`);
     }
     for (const j of jobs) if (!figures.has(j.name)) throw new Error(`guest-bench gave no result for ${j.name} (exit ${r.exitCode}; ${r.stderr.trim().split('\n').pop() ?? ''})`);

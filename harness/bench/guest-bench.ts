@@ -122,20 +122,28 @@ async function readStdin(): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-const CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
+/** The guest's current clocksource (sysfs). */
+export const GUEST_CLOCKSOURCE = '/sys/devices/system/clocksource/clocksource0/current_clocksource';
 const CLOCKSOURCE_WAIT_MS = 10_000;
 
 /**
- * The guest's clocksource, once it is not jiffies. A guest on jiffies (TCG without
- * tsc=reliable marks the TSC unstable) times every I/O in 1/HZ steps and makes each
- * clock_gettime() a system call: latencies and CPU per I/O would both be wrong, for fio too.
- * The TSC clocksource registers about a second after tsc_init, so it may still be coming.
+ * jiffies or refined-jiffies: every I/O timed in 1/HZ steps and each clock_gettime() a system
+ * call, so latencies and CPU per I/O would both be wrong, for fio too (why a TCG guest can end
+ * up there: harness/vm/clock.ts).
  */
-export async function settledClocksource(path = CLOCKSOURCE, waitMs = CLOCKSOURCE_WAIT_MS): Promise<string> {
+export function isJiffies(clocksource: string): boolean {
+  return /jiffies/.test(clocksource);
+}
+
+/**
+ * The guest's clocksource, once it is not jiffies. The TSC clocksource registers about a
+ * second after tsc_init, so it may still be coming.
+ */
+export async function settledClocksource(path = GUEST_CLOCKSOURCE, waitMs = CLOCKSOURCE_WAIT_MS): Promise<string> {
   const deadline = performance.now() + waitMs;
   for (;;) {
     const name = readFileSync(path, 'utf8').trim();
-    if (!/jiffies/.test(name)) return name;
+    if (!isJiffies(name)) return name;
     if (performance.now() > deadline) {
       throw new Error(`the guest clocksource is still ${name} after ${waitMs / 1000} s: latencies would be in 1/HZ steps (see harness/vm/clock.ts)`);
     }
