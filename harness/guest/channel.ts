@@ -305,26 +305,22 @@ export class GuestChannel {
     await this.helper(`pinlab-kill ${id}`);
   }
 
-  private sftp(): Promise<SFTPWrapper> {
-    return new Promise((resolve, reject) => this.client.sftp((err, sftp) => (err ? reject(err) : resolve(sftp))));
-  }
-
-  async copyTo(hostPath: string, guestPath: string): Promise<void> {
-    const sftp = await this.sftp();
+  /** One sftp session for one transfer, ended afterwards. */
+  private async withSftp(op: (sftp: SFTPWrapper, done: (e?: Error | null) => void) => void): Promise<void> {
+    const sftp = await new Promise<SFTPWrapper>((resolve, reject) => this.client.sftp((err, s) => (err ? reject(err) : resolve(s))));
     try {
-      await new Promise<void>((resolve, reject) => sftp.fastPut(hostPath, guestPath, (e) => (e ? reject(e) : resolve())));
+      await new Promise<void>((resolve, reject) => op(sftp, (e) => (e ? reject(e) : resolve())));
     } finally {
       sftp.end();
     }
   }
 
-  async copyFrom(guestPath: string, hostPath: string): Promise<void> {
-    const sftp = await this.sftp();
-    try {
-      await new Promise<void>((resolve, reject) => sftp.fastGet(guestPath, hostPath, (e) => (e ? reject(e) : resolve())));
-    } finally {
-      sftp.end();
-    }
+  copyTo(hostPath: string, guestPath: string): Promise<void> {
+    return this.withSftp((sftp, done) => sftp.fastPut(hostPath, guestPath, done));
+  }
+
+  copyFrom(guestPath: string, hostPath: string): Promise<void> {
+    return this.withSftp((sftp, done) => sftp.fastGet(guestPath, hostPath, done));
   }
 
   /** An interactive shell on the caller's terminal; resolves with the shell's exit status. */
