@@ -17,7 +17,7 @@ import { bootToReady, type Vm } from './vm/runner.js';
 import { defaultDisks, makeVmSpec, type DiskSpec, type VmSpec } from './vm/spec.js';
 import { blkdebugRules } from './workloads/catalogue.js';
 import type { BackgroundNoise, PinControl, RunnerEvent, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
-import { judge } from './verdict/judge.js';
+import { judgeRun } from './verdict/judge.js';
 import { applyKnownStates } from './verdict/known-states.js';
 import type { ErrorCause, KernelIdentity, RunResult, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
@@ -237,10 +237,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
         },
         (obs) => {
           writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
-          // counters are evidence only when the kernel's own pin accounting adds up
-          const v = control && !control.ok && !control.skipped
-            ? errorVerdict(obs.spec, 'harness', `pin accounting control failed, counters cannot be trusted: ${control.message}`)
-            : judge(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 } });
+          const v = judgeRun(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 }, ...(control ? { control } : {}) });
           const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
           verdicts.set(obs.spec.name, known!);
           reporter.onEvent({ type: 'verdict', verdict: known! });

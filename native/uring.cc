@@ -12,6 +12,8 @@
 #include "args.h"
 #include "batch.h"
 #include "engines.h"
+#include "errors.h"
+#include "aligned_buffer.h"
 
 namespace pinlab {
 
@@ -108,7 +110,9 @@ class UringWorker : public BatchWorker {
       for (AlignedBuffer* b : buffers_) registered_pages_ += (b->size() + kPage - 1) / kPage;
     }
     int err = Loop(ring);
-    if (fixed_) syscall(__NR_io_uring_register, ring.fd, IORING_UNREGISTER_BUFFERS, nullptr, 0u);
+    // a failed unregistration leaves the registration's pins behind: the workload must say so
+    if (fixed_ && syscall(__NR_io_uring_register, ring.fd, IORING_UNREGISTER_BUFFERS, nullptr, 0u) < 0 && !err)
+      return Fail(errno, "io_uring_unregister");
     if (err) Fail(err, "io_uring_enter");
   }
 
@@ -225,10 +229,29 @@ Napi::Value UringBatch(const Napi::CallbackInfo& info) {
   return p;
 }
 
+// uringRegisterBuffer(buffer): register the buffer with a fresh ring, unregister it, close the
+// ring; returns the pages registered. io_uring pins every page at registration and unpins each at
+// unregistration on every kernel with io_uring: a pin source of known size, which the guest uses
+// to calibrate its pin evidence. Synchronous: it does no I/O.
+Napi::Value UringRegisterBuffer(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AlignedBuffer* b = AlignedBuffer::From(env, Arg(info, 0), "buffer");
+  Ring ring;
+  const char* failed = "";
+  if (int err = ring.Setup(1, &failed)) throw ErrnoError(env, err, failed);
+  struct iovec reg = {b->data(), b->size()};
+  if (syscall(__NR_io_uring_register, ring.fd, IORING_REGISTER_BUFFERS, &reg, 1u) < 0)
+    throw ErrnoError(env, errno, "io_uring_register");
+  if (syscall(__NR_io_uring_register, ring.fd, IORING_UNREGISTER_BUFFERS, nullptr, 0u) < 0)
+    throw ErrnoError(env, errno, "io_uring_unregister");
+  return Napi::Number::New(env, double((b->size() + kPage - 1) / kPage));
+}
+
 }  // namespace
 
 void InitUring(Napi::Env env, Napi::Object exports) {
   exports.Set("uringBatch", Napi::Function::New<UringBatch>(env, "uringBatch"));
+  exports.Set("uringRegisterBuffer", Napi::Function::New<UringRegisterBuffer>(env, "uringRegisterBuffer"));
 }
 
 }  // namespace pinlab

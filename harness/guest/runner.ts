@@ -19,8 +19,10 @@ import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readF
 import { basename, dirname, join } from 'node:path';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import type { BackgroundNoise, PinControl, PinCounters, RunnerEvent, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
+import type { BackgroundNoise, EvidenceCounters, PinControl, PinCounters, PinEvidenceInfo, RunnerEvent, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
 import { loadAddon } from '../workloads/addon.js';
+import { baseName } from './trace-names.js';
+import { setupPinEvidence, type PinEvidence } from './pin-evidence.js';
 import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH, judgeGupControl } from '../verdict/gup-test.js';
 
 export type RunWorkloadIO = (spec: WorkloadSpec, env: { path: string; tmpDir: string; sizeLimit?: number }) => Promise<WorkloadIO>;
@@ -42,10 +44,7 @@ export function parseVmstat(text: string): PinCounters {
   return { acquired, released };
 }
 
-/** Strip compiler suffixes: "foo.isra.0" -> "foo". */
-export function baseName(fn: string): string {
-  return fn.replace(/\..*$/, '');
-}
+export { baseName };
 
 /** available_filter_functions ("name", "name [module]", "name.isra.0") -> base name -> entries. */
 export function parseAvailableFunctions(text: string): Map<string, string[]> {
@@ -117,31 +116,55 @@ export interface QuiesceOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-export interface QuiesceResult {
+/** One reading of both pin sources. */
+export interface PinSnapshot {
   counters: PinCounters;
+  evidence?: EvidenceCounters;
+}
+
+export interface QuiesceResult {
+  snapshot: PinSnapshot;
   polls: number;
+  /** balanced (by the evidence, when there is any) and unchanged */
   settled: boolean;
+  /** unchanged over the last stablePolls polls, balanced or not */
+  stable: boolean;
   ms: number;
 }
 
-/** Poll the counters until both are unchanged for `stablePolls` consecutive polls, or the bound. */
-export async function quiesce(read: () => PinCounters | Promise<PinCounters>, opts: QuiesceOptions = {}): Promise<QuiesceResult> {
+function sameSnapshot(a: PinSnapshot, b: PinSnapshot): boolean {
+  const ev = (x: PinSnapshot): string => (x.evidence ? `${x.evidence.acquired}/${x.evidence.released}` : '');
+  return a.counters.acquired === b.counters.acquired && a.counters.released === b.counters.released && ev(a) === ev(b);
+}
+
+/**
+ * Poll until the pins have settled, or the bound. With evidence (`from` is the snapshot before
+ * the workload) settled means balanced since `from` by the evidence and unchanged for
+ * `stablePolls` polls: an asynchronous release still on its way keeps the poll going, so it is
+ * never charged to the next workload; a real leak or over-release waits out the bound. Without
+ * evidence, unchanged counters for `stablePolls` polls.
+ */
+export async function quiesce(read: () => PinSnapshot | Promise<PinSnapshot>, opts: QuiesceOptions = {}, from?: PinSnapshot): Promise<QuiesceResult> {
   const intervalMs = opts.intervalMs ?? 20;
   const stablePolls = opts.stablePolls ?? 5;
   const boundMs = opts.boundMs ?? 3000;
   const now = opts.now ?? (() => performance.now());
   const sleep = opts.sleep ?? ((ms: number) => sleepMs(ms).then(() => undefined));
+  const balanced = (x: PinSnapshot): boolean => {
+    if (!from?.evidence || !x.evidence) return true;
+    return x.evidence.acquired - from.evidence.acquired === x.evidence.released - from.evidence.released;
+  };
   const t0 = now();
   let prev = await read();
   let polls = 1;
   let stable = 0;
   for (;;) {
-    if (stable >= stablePolls) return { counters: prev, polls, settled: true, ms: Math.round(now() - t0) };
-    if (now() - t0 >= boundMs) return { counters: prev, polls, settled: false, ms: Math.round(now() - t0) };
+    if (stable >= stablePolls && balanced(prev)) return { snapshot: prev, polls, settled: true, stable: true, ms: Math.round(now() - t0) };
+    if (now() - t0 >= boundMs) return { snapshot: prev, polls, settled: false, stable: stable >= stablePolls, ms: Math.round(now() - t0) };
     await sleep(intervalMs);
     const cur = await read();
     polls += 1;
-    stable = cur.acquired === prev.acquired && cur.released === prev.released ? stable + 1 : 0;
+    stable = sameSnapshot(cur, prev) ? stable + 1 : 0;
     prev = cur;
   }
 }
@@ -192,7 +215,9 @@ export const KEY_FUNCTIONS = [
   'bio_map_user_iov',
   'blk_rq_map_user_iov',
   'generic_file_splice_read',
+  'iov_iter_pipe',
   'copy_splice_read',
+  'direct_splice_read',
   '__blockdev_direct_IO',
   'iomap_dio_rw',
   '__blkdev_direct_IO_simple',
@@ -209,8 +234,12 @@ export interface FaultHandle {
 
 export interface GuestSystem {
   kernelRelease(): string;
-  /** refresh per-cpu vmstat, then read the pin counters */
+  /** refresh per-cpu vmstat, then read the pin counters (throws when they cannot be refreshed) */
   readCounters(): PinCounters;
+  /** set up pin evidence (guest/pin-evidence.ts) once; absent: not available on this system */
+  setupEvidence?(): PinEvidenceInfo;
+  /** evidence totals since set-up; undefined when unavailable */
+  readEvidence?(): EvidenceCounters | undefined;
   /** base names traceable on this kernel among `wanted` */
   traceable(wanted: Iterable<string>): string[];
   /** clear the trace and trace exactly these names (no tracing when empty) */
@@ -238,6 +267,11 @@ export interface GuestSystem {
 
 export interface RunnerOptions {
   backgroundWindowMs?: number;
+  /** idle window sampled right before each workload: pins moving there cannot be attributed */
+  idleWindowMs?: number;
+  /** set by runAll from the evidence set-up */
+  evidenceMechanism?: string;
+  evidenceUnavailable?: string;
   quiesce?: Omit<QuiesceOptions, 'now' | 'sleep'>;
 }
 
@@ -278,7 +312,27 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   guard('kmsg cursor', () => sys.kmsgSeekEnd());
   guard('ftrace setup', () => sys.startTrace(pathTraceable));
   if (spec.fault?.kind === 'fail-make-request' && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
-  const before = sys.readCounters();
+  const snap = (): PinSnapshot => {
+    const counters = sys.readCounters();
+    const evidence = sys.readEvidence?.();
+    return evidence ? { counters, evidence } : { counters };
+  };
+  // an idle window right before the workload: any pin moving there is not the workload's, and
+  // would hide a leak or fake one, so the verdict turns it into ERROR (never a wider tolerance)
+  const idleStart = snap();
+  const tIdle = sys.now();
+  await sys.sleep(opts.idleWindowMs ?? 30);
+  const start = snap();
+  const idle: NonNullable<WorkloadObservation['idle']> = {
+    windowMs: Math.round(sys.now() - tIdle),
+    acquired: start.counters.acquired - idleStart.counters.acquired,
+    released: start.counters.released - idleStart.counters.released,
+  };
+  if (start.evidence && idleStart.evidence) {
+    idle.evidenceAcquired = start.evidence.acquired - idleStart.evidence.acquired;
+    idle.evidenceReleased = start.evidence.released - idleStart.evidence.released;
+  }
+  const before = start.counters;
   let io: WorkloadIO | undefined;
   let ioError: { code?: string; message: string } | undefined;
   let fault: FaultHandle | undefined;
@@ -298,20 +352,23 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   }
   if (spec.fault?.kind === 'blkdebug-eio') extra.blkdebug = { ...spec.fault, note: 'configured by QEMU at boot' };
   if (env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
-  const q = await quiesce(() => sys.readCounters(), { ...opts.quiesce, now: () => sys.now(), sleep: (ms) => sys.sleep(ms) });
+  const q = await quiesce(snap, { ...opts.quiesce, now: () => sys.now(), sleep: (ms) => sys.sleep(ms) }, start);
   const pathHits = guard('ftrace collect', () => sys.stopTrace()) ?? [];
   const kmsg = guard('kmsg read', () => sys.kmsgRead()) ?? [];
-  const after = sys.readCounters();
+  const end = q.snapshot;
   guard('cleanup', () => sys.cleanup(spec, env));
   const obs: WorkloadObservation = {
     spec,
     before,
-    after,
-    quiesce: { polls: q.polls, settled: q.settled, ms: q.ms },
+    after: end.counters,
+    quiesce: { polls: q.polls, settled: q.settled, stable: q.stable, ms: q.ms },
+    idle,
     pathHits,
     pathTraceable,
     kmsg,
   };
+  if (start.evidence && end.evidence) obs.evidence = { mechanism: opts.evidenceMechanism ?? 'kprobe-hist', before: start.evidence, after: end.evidence };
+  else if (opts.evidenceUnavailable) obs.evidence = { mechanism: 'none', unavailable: opts.evidenceUnavailable };
   if (io) obs.io = io;
   if (ioError) obs.ioError = ioError;
   if (Object.keys(extra).length > 0) obs.extra = extra;
@@ -326,14 +383,17 @@ export async function runAll(
   opts: RunnerOptions = {},
 ): Promise<void> {
   const wanted = specs.flatMap((s) => s.paths.flat()).concat(KEY_FUNCTIONS);
-  const background = await measureBackground(sys, opts.backgroundWindowMs ?? 500);
+  const evidence: PinEvidenceInfo = sys.setupEvidence?.() ?? { mechanism: 'none', unavailable: 'this guest offers no pin evidence' };
+  const runOpts: RunnerOptions =
+    evidence.mechanism === 'none' ? { ...opts, evidenceUnavailable: evidence.unavailable } : { ...opts, evidenceMechanism: evidence.mechanism };
+  const background = await measureBackground(sys, opts.backgroundWindowMs ?? 200);
   const control = sys.pinControl?.();
-  emit({ type: 'hello', kernel: sys.kernelRelease(), node: process.version, traceable: sys.traceable(wanted), background, ...(control ? { control } : {}) });
+  emit({ type: 'hello', kernel: sys.kernelRelease(), node: process.version, traceable: sys.traceable(wanted), background, evidence, ...(control ? { control } : {}) });
   for (const spec of specs) {
     emit({ type: 'start', name: spec.name });
     let result: WorkloadObservation;
     try {
-      result = await observeWorkload(spec, sys, runIO, opts);
+      result = await observeWorkload(spec, sys, runIO, runOpts);
     } catch (e) {
       // counters unreadable etc.: still report the workload
       const zero = { acquired: 0, released: 0 };
@@ -441,15 +501,15 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
     }
     return available;
   };
-  let refreshWarned = false;
+  // a counter read without the refresh may lag by the per-cpu deltas: not a reading to judge on
   const refresh = (): void => {
     try {
       readFileSync('/proc/sys/vm/stat_refresh');
     } catch (e) {
-      if (!refreshWarned) log(`/proc/sys/vm/stat_refresh unusable (${errorInfo(e).message}): counters may lag by per-cpu deltas`);
-      refreshWarned = true;
+      throw new Error(`/proc/sys/vm/stat_refresh failed (${errorInfo(e).message}): pin counters cannot be read exactly`);
     }
   };
+  let evidence: PinEvidence | undefined;
   let tracing = false;
 
   const readCounters = (): PinCounters => {
@@ -459,6 +519,21 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
 
   return {
     pinControl: () => runPinControl(readCounters),
+    setupEvidence() {
+      evidence ??= setupPinEvidence(tdir, availableFunctions(), () => {
+        const addon = loadAddon();
+        const buf = new addon.AlignedBuffer(32 * 4096, { kind: 'anon' });
+        try {
+          buf.fill(1, 0);
+          return addon.uringRegisterBuffer(buf);
+        } finally {
+          buf.free();
+        }
+      });
+      if (evidence.info.mechanism === 'none') log(`pin evidence unavailable: ${evidence.info.unavailable}; verdicts rest on /proc/vmstat`);
+      return evidence.info;
+    },
+    readEvidence: () => evidence?.read(),
     preallocate(path, bytes) {
       const fd = openSync(path, 'w');
       try {

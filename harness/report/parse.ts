@@ -11,11 +11,11 @@ import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { UserError } from '../errors.js';
 import type { KernelIdentity, RunResult, Verdict } from '../verdict/types.js';
-import type { BackgroundNoise, WorkloadObservation } from '../workloads/types.js';
+import type { BackgroundNoise, PinControl, WorkloadObservation } from '../workloads/types.js';
 import { sortVerdicts } from './common.js';
 import { parseRunJson } from './json.js';
 
-export type JudgeFn = (obs: WorkloadObservation, opts: { background: BackgroundNoise }) => Verdict;
+export type JudgeFn = (obs: WorkloadObservation, opts: { background: BackgroundNoise; control?: PinControl }) => Verdict;
 export type ApplyKnownStatesFn = (verdicts: Verdict[], kernel: KernelIdentity, strict: boolean) => Verdict[];
 
 export interface RecomputeDeps {
@@ -50,6 +50,13 @@ async function readJson(file: string, what: string): Promise<unknown> {
   } catch (error) {
     throw new UserError(`${file} is not JSON: ${(error as Error).message}`);
   }
+}
+
+/** The run's pin-accounting control from meta.json, when one ran (judgeRun's rule 9). */
+function controlOf(meta: unknown): PinControl | undefined {
+  const c = (meta as { control?: Partial<PinControl> } | null)?.control;
+  if (!c || typeof c.ok !== 'boolean' || typeof c.message !== 'string') return undefined;
+  return c as PinControl;
 }
 
 function backgroundOf(meta: unknown, file: string): BackgroundNoise {
@@ -97,7 +104,8 @@ export async function recomputeRun(runDir: string, deps: RecomputeDeps, opts: Re
     if (seen.has(obs.spec.name)) throw new UserError(`two observations for workload ${obs.spec.name} in ${runDir}/observations`);
     seen.add(obs.spec.name);
   }
-  const judged = observations.map((obs) => deps.judge(obs, { background }));
+  const control = controlOf(await readJson(metaFile, 'meta'));
+  const judged = observations.map((obs) => deps.judge(obs, { background, ...(control ? { control } : {}) }));
   const kept = original.verdicts.filter((v) => !seen.has(v.name));
   const verdicts = deps.applyKnownStates([...judged, ...kept], original.kernel, strict);
   return {

@@ -14,7 +14,7 @@ const failReasons = [
   'wrong-errno',
   'kernel-splat',
 ];
-const errorCauses = ['build', 'boot', 'guest', 'timeout', 'path-not-reached', 'harness'];
+const errorCauses = ['build', 'boot', 'guest', 'timeout', 'path-not-reached', 'harness', 'background'];
 const splatKinds = ['warning', 'bug', 'oops', 'gpf', 'bad-page', 'lockdep', 'hung-task', 'soft-lockup', 'rcu-stall', 'panic', 'kasan', 'other'];
 
 export const RUN_SCHEMA_ID = 'pinlab.run/1';
@@ -77,6 +77,11 @@ export const RUN_SCHEMA = {
         userPageOps: { type: 'number' },
         bytes: { type: 'number' },
         iops: { type: 'number' },
+        evidence: { type: 'string', description: "what counted acquired/released: 'kprobe-hist' (the kernel's pin primitives) or 'vmstat'" },
+        vmstatAcquired: { type: 'number' },
+        vmstatReleased: { type: 'number' },
+        uncountedPins: { type: 'number', description: 'pins the evidence saw that nr_foll_pin_acquired did not count (a finding, not a failure)' },
+        uncountedReleases: { type: 'number' },
       },
     },
     splat: {

@@ -4,38 +4,44 @@
 // Known states of reference kernels (XFAIL) are applied afterwards, in known-states.ts.
 //
 // Rules, in order:
-//  1. Numbers. dA/dR = after - before of nr_foll_pin_acquired/released. Background pins from
-//     the idle window are scaled to the workload's window (I/O duration + quiesce time, rounded
-//     up) and subtracted: acquired = max(0, dA - bgA), released = max(0, dR - bgR). Balance is
-//     checked on the raw deltas with a slack of max(bgA, bgR) (idle noise need not balance
-//     inside one window); with no background noise (the normal case) balance is exact.
+//  1. Numbers. Pins are judged on the evidence that sees every pin (obs.evidence: kprobe hist
+//     counts at the kernel's pin/unpin primitives, guest/pin-evidence.ts) when the kernel gives
+//     it, else on /proc/vmstat's nr_foll_pin_acquired/released (said in the message). Where the
+//     two disagree (vmstat does not count folio_add_pin(), 6.5+ fs/direct-io.c) the difference
+//     is a finding, `uncountedPins`/`uncountedReleases`, never a failure by itself.
+//     Background: pins that moved in the idle window right before the workload (obs.idle; for
+//     old observations the run's one idle sample) cannot be told from the workload's own: any
+//     such movement makes the pin judgement ERROR background (never a wider tolerance).
 //  2. Evidence independent of the pin model: kmsg splats -> kernel-splat; read-back mismatch ->
 //     data-corruption; fork-race lost pages -> fork-data-loss; errno: a fault case must surface
 //     its errno (misaligned: EINVAL; readonly-dest: EFAULT; fail-make-request, blkdebug-eio: EIO)
 //     and nothing else (efault-midway: EFAULT or a short transfer; past-eod: a short transfer,
 //     ENOSPC or EINVAL); a workload without a fault must see no errors at all -> wrong-errno.
+//     Fork race: a run whose attempts never hit the window proves nothing -> ERROR harness.
 //  3. Path. Each `paths` group is reached (a name ran), unverifiable (no name traceable on this
 //     kernel) or not reached (traceable names, none ran). Any group not reached: the pin model
 //     is moot, so only balance and step 2 can FAIL; otherwise ERROR path-not-reached.
 //  4. Balance (every model): released < acquired -> pin-leak; released > acquired -> over-released.
 //  5. Pin model.
-//     user-dio, expected = io.userPageOps (pages the buffers span, summed per operation; the
-//       addon excludes pages that are the zero page, which is never counted on either side):
-//       acquired == 0 -> not-pinned; no fault: acquired < expected -> not-pinned (partial);
-//       more than expected is noted, not failed (fs/direct-io.c pins each reference it holds,
-//       several per page): a double pin shows as a leak in step 4. With a fault a correct kernel may stop midway, so
-//       only "some pins if bytes moved" is required (acquired == 0 with bytes > 0 -> not-pinned).
+//     user-dio, expected = io.userPageOps (pages each op's segments span, for the bytes moved,
+//       fault phases included): acquired == 0 -> not-pinned; acquired < expected -> not-pinned
+//       (partial). On a fault-free workload more pins than page-ops -> unexpected-pins, unless
+//       the path is one that pins each reference it holds (fs/direct-io.c: __blockdev_direct_IO
+//       ran), where a double pin shows in step 4 instead; a failed op may pin and move nothing.
 //     no-per-io-pins: acquired must equal io.fixedPins (registration pins) -> else unexpected-pins.
-//     pipe-dio: copy_splice_read ran -> the kernel copies into its own pages: as no-per-io-pins;
-//       generic_file_splice_read ran -> Direct I/O into pipe pages: as user-dio with expected =
-//       io.userPageOps (the pipe pages filled); neither traceable -> decided by the counters if
-//       anything was pinned, else SKIP (cannot tell "copied" from "not pinned").
-//  6. Counters that had not settled when quiesce gave up turn a balance-only FAIL into ERROR
-//     timeout (an asynchronous release may still have been on its way).
+//     pipe-dio, keyed on what the kernel did: iov_iter_pipe ran (ITER_PIPE Direct I/O into pipe
+//       pages, <= 6.3) -> as user-dio with expected = io.userPageOps (the pipe pages filled);
+//       copy_splice_read / direct_splice_read ran (6.4+: a copy into kernel pages) -> as
+//       no-per-io-pins; neither traceable -> decided by the pins if anything was pinned, else SKIP.
+//  6. Pins still moving when quiesce gave up turn a balance-only FAIL into ERROR timeout (an
+//     asynchronous release may still have been on its way); pins that stood still, unbalanced,
+//     are a FAIL.
 //  7. fail-make-request that injected nothing (extra.faultsInjected === 0) and no other failure:
 //     ERROR harness (the errno check would otherwise blame the kernel).
 //  8. ioError without io: FAIL kernel-splat if the log shows one, else ERROR guest.
-import type { BackgroundNoise, Fault, WorkloadIO, WorkloadObservation } from '../workloads/types.js';
+//  9. The run's pin-accounting control (gup_test) failed: every workload is ERROR harness, the
+//     counters cannot be trusted (judgeRun below; the live run and `pinlab parse` both use it).
+import type { BackgroundNoise, Fault, PinControl, WorkloadIO, WorkloadObservation } from '../workloads/types.js';
 import { classifyKernelLog } from './dmesg.js';
 import type { FailReason, Numbers, Splat, Verdict } from './types.js';
 
@@ -97,10 +103,20 @@ function errnoProblem(io: WorkloadIO, fault: Fault | undefined): string | undefi
   return undefined;
 }
 
-function scaledBackground(bg: BackgroundNoise, windowMs: number): { acquired: number; released: number } {
-  if (bg.windowMs <= 0) return { acquired: 0, released: 0 };
-  const f = Math.max(0, windowMs) / bg.windowMs;
-  return { acquired: Math.ceil(bg.acquired * f), released: Math.ceil(bg.released * f) };
+/** Pins that moved while the guest was idle before the workload: any is too many. */
+function idleOf(obs: WorkloadObservation, bg: BackgroundNoise, durationMs: number): { pins: number; text?: string } {
+  if (obs.idle) {
+    const i = obs.idle;
+    const moved = [i.acquired, i.released, i.evidenceAcquired ?? 0, i.evidenceReleased ?? 0].map(Math.abs);
+    const pins = Math.max(...moved);
+    if (pins === 0) return { pins };
+    const evText = i.evidenceAcquired !== undefined ? `, evidence ${i.evidenceAcquired}/${i.evidenceReleased}` : '';
+    return { pins, text: `pins moved while idle for ${i.windowMs} ms before the workload (vmstat ${i.acquired}/${i.released}${evText})` };
+  }
+  // an observation from before per-workload idle windows: the run's one idle sample
+  const pins = Math.max(Math.abs(bg.acquired), Math.abs(bg.released));
+  if (pins === 0) return { pins };
+  return { pins, text: `pins moved in the run's idle sample (${bg.acquired}/${bg.released} in ${bg.windowMs} ms; the workload ran ${Math.round(durationMs)} ms)` };
 }
 
 type Model = { kind: 'user-dio'; expected: number } | { kind: 'fixed'; expected: number } | { kind: 'undecided' };
@@ -113,8 +129,9 @@ function effectiveModel(obs: WorkloadObservation, io: WorkloadIO, acquired: numb
     case 'no-per-io-pins':
       return { kind: 'fixed', expected: io.fixedPins };
     case 'pipe-dio':
-      if (hits.has('copy_splice_read')) return { kind: 'fixed', expected: io.fixedPins };
-      if (hits.has('generic_file_splice_read')) return { kind: 'user-dio', expected: io.userPageOps };
+      // what the kernel did, not which kernel: ITER_PIPE Direct I/O, or a copy (6.4+)
+      if (hits.has('iov_iter_pipe')) return { kind: 'user-dio', expected: io.userPageOps };
+      if (hits.has('copy_splice_read') || hits.has('direct_splice_read')) return { kind: 'fixed', expected: io.fixedPins };
       return acquired > 0 ? { kind: 'user-dio', expected: io.userPageOps } : { kind: 'undecided' };
   }
 }
@@ -143,23 +160,32 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   }
 
   // 1. numbers
-  const dA = obs.after.acquired - obs.before.acquired;
-  const dR = obs.after.released - obs.before.released;
-  const bg = scaledBackground(ctx.background, io.durationMs + obs.quiesce.ms);
-  const slack = Math.max(bg.acquired, bg.released);
-  const acquired = Math.max(0, dA - bg.acquired);
-  const released = Math.max(0, dR - bg.released);
+  const vA = obs.after.acquired - obs.before.acquired;
+  const vR = obs.after.released - obs.before.released;
+  const ev = obs.evidence && 'before' in obs.evidence ? obs.evidence : undefined;
+  const eA = ev ? ev.after.acquired - ev.before.acquired : undefined;
+  const eR = ev ? ev.after.released - ev.before.released : undefined;
+  const acquired = eA ?? vA;
+  const released = eR ?? vR;
+  const idle = idleOf(obs, ctx.background, io.durationMs);
   const model = effectiveModel(obs, io, acquired);
   const expected = model.kind === 'undecided' ? 0 : model.expected;
   const numbers: Numbers = {
     acquired,
     released,
     expectedPins: expected,
-    background: bg.acquired,
+    background: idle.pins,
     userPageOps: io.userPageOps,
     bytes: io.bytes,
+    evidence: ev ? ev.mechanism : 'vmstat',
   };
   if (io.iops !== undefined) numbers.iops = io.iops;
+  if (eA !== undefined && eR !== undefined) {
+    numbers.vmstatAcquired = vA;
+    numbers.vmstatReleased = vR;
+    numbers.uncountedPins = eA - vA;
+    numbers.uncountedReleases = eR - vR;
+  }
 
   const reasons: FailReason[] = [];
   const notes: string[] = [];
@@ -182,29 +208,25 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     notes.push(errno);
   }
 
+  // fork during DIO: attempts that never caught the read in flight show nothing about pins
+  const forkMissed = obs.spec.engine === 'fork-race' && io.fork !== undefined && io.fork.hitWindow === 0 && io.fork.lostData === 0;
+
   // 3. path
   const evidence = pathEvidence(obs.spec.paths, obs.pathHits, obs.pathTraceable);
   const missing = evidence.groups.filter((g) => g.state === 'not-reached').map((g) => g.names.join('|'));
+  const independent = [...reasons];
 
   // 4. balance
-  const balance: FailReason[] = [];
-  if (dA - dR > slack) balance.push('pin-leak');
-  if (dR - dA > slack) balance.push('over-released');
-  reasons.push(...balance);
+  if (acquired > released) reasons.push('pin-leak');
+  if (released > acquired) reasons.push('over-released');
 
   // 5. pin model
   let pinning: Verdict['pinning'] = 'unknown';
   let skip: string | undefined;
   if (evidence.ok) {
     if (model.kind === 'user-dio') {
-      if (obs.spec.fault) {
-        if (acquired === 0 && io.bytes > 0) {
-          reasons.push('not-pinned');
-          pinning = 'not-pinned';
-        } else {
-          pinning = acquired > 0 ? 'pinned' : 'unknown';
-        }
-      } else if (acquired === 0) {
+      const hits = new Set(obs.pathHits.map(baseFunctionName));
+      if (acquired === 0 && io.bytes > 0) {
         reasons.push('not-pinned');
         pinning = 'not-pinned';
       } else if (acquired < expected) {
@@ -212,11 +234,22 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
         pinning = 'not-pinned';
         notes.push(`partial: ${acquired} of ${expected} page-ops pinned`);
       } else {
-        pinning = 'pinned';
-        // more pins than page-ops is not a fault by itself: fs/direct-io.c pins every reference
-        // it holds on a data page (3 per page on 6.1 with the series, also on 6.12); balance
-        // (step 4) is what tells a double pin from a correct one
-        if (acquired > expected) notes.push(`${acquired} pins for ${expected} page-ops (${(acquired / expected).toFixed(1)} per page-op)`);
+        pinning = acquired > 0 ? 'pinned' : 'unknown';
+        // an op that failed (a fault case) may have pinned pages and moved no byte: its pins
+        // count against balance only
+        const allOpsMoved = !obs.spec.fault && io.errors.every((e) => e.count === 0);
+        if (acquired > expected) {
+          if (!allOpsMoved) {
+            notes.push(`${acquired} pins for ${expected} page-ops of the bytes moved (failed ops pin too)`);
+          } else if (hits.has('__blockdev_direct_IO')) {
+            // fs/direct-io.c pins every reference it holds on a page (3 per page with the
+            // series on 6.1, also on 6.12): balance (step 4) tells a double pin from these
+            notes.push(`${acquired} pins for ${expected} page-ops (${(acquired / Math.max(1, expected)).toFixed(1)} per page-op; fs/direct-io.c pins each reference)`);
+          } else {
+            reasons.push('unexpected-pins');
+            notes.push(`${acquired} pins for ${expected} page-ops on a path that pins each page-op once`);
+          }
+        }
       }
     } else if (model.kind === 'fixed') {
       pinning = acquired === model.expected ? 'no-per-io-pins' : 'pinned';
@@ -225,18 +258,40 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
         notes.push(`${acquired} pins where only ${model.expected} registration pins belong`);
       }
     } else {
-      skip = 'splice path unverifiable on this kernel (neither generic_file_splice_read nor copy_splice_read traceable) and nothing was pinned';
+      skip = 'splice path unverifiable on this kernel (none of iov_iter_pipe, copy_splice_read, direct_splice_read traceable) and nothing was pinned';
     }
   }
 
   const pathText = obs.pathHits.length > 0 ? obs.pathHits.map(baseFunctionName).join(' > ') : 'no key function traced';
-  const counts = `acquired ${acquired}, released ${released}, expected ${expected}${bg.acquired > 0 ? `, background ${bg.acquired}` : ''}`;
+  const source = ev ? `${ev.mechanism} evidence` : `vmstat only (${obs.evidence && 'unavailable' in obs.evidence ? obs.evidence.unavailable : 'no pin evidence recorded'})`;
+  const uncounted =
+    numbers.uncountedPins || numbers.uncountedReleases
+      ? `; vmstat counted ${vA}/${vR} (uncounted pins ${numbers.uncountedPins}, releases ${numbers.uncountedReleases})`
+      : '';
+  const counts = `acquired ${acquired}, released ${released}, expected ${expected} [${source}]${uncounted}`;
   const common = { ...base(obs, splats), numbers, pinning };
+  const pinReasons = reasons.filter((r) => !independent.includes(r));
 
-  // 6. unsettled counters make a balance-only failure inconclusive
+  // background: the pin judgement cannot stand, the pin-independent evidence can
+  if (idle.text && pinReasons.length > 0) {
+    if (independent.length > 0) {
+      const unique = [...new Set(independent)];
+      return { ...common, status: 'FAIL', reasons: unique, message: `${unique.join(', ')}: ${notes.join('; ')}; ${idle.text}${splatNote}` };
+    }
+    return { ...common, status: 'ERROR', reasons: [], cause: 'background', message: `${idle.text}: cannot attribute ${counts}` };
+  }
+  if (idle.text && independent.length === 0) {
+    return { ...common, status: 'ERROR', reasons: [], cause: 'background', message: `${idle.text}: a leak could hide in it (${counts})` };
+  }
+  if (ev && ev.after.dropped > ev.before.dropped && independent.length === 0) {
+    return { ...common, status: 'ERROR', reasons: [], cause: 'harness', message: `pin evidence incomplete: the kernel dropped ${ev.after.dropped - ev.before.dropped} hist entries (${counts})` };
+  }
+
+  // 6. pins still moving make a balance-only failure inconclusive
   const onlyBalance = reasons.length > 0 && reasons.every((r) => r === 'pin-leak' || r === 'over-released');
-  if (onlyBalance && !obs.quiesce.settled) {
-    return { ...common, status: 'ERROR', reasons: [], cause: 'timeout', message: `pin counters still moving after ${obs.quiesce.ms} ms of quiesce (${counts})` };
+  const moving = obs.quiesce.stable === undefined ? !obs.quiesce.settled : !obs.quiesce.stable;
+  if (onlyBalance && moving) {
+    return { ...common, status: 'ERROR', reasons: [], cause: 'timeout', message: `pins still moving after ${obs.quiesce.ms} ms of quiesce (${counts})` };
   }
   if (reasons.length > 0) {
     const unique = [...new Set(reasons)];
@@ -246,6 +301,9 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   if (notInjected) {
     return { ...common, status: 'ERROR', reasons: [], cause: 'harness', message: `fail_make_request never fired on this workload (${counts})` };
   }
+  if (forkMissed) {
+    return { ...common, status: 'ERROR', reasons: [], cause: 'harness', message: `fork race never hit the window: ${io.fork!.attempts} attempts, the read had completed each time (${counts})` };
+  }
   if (missing.length > 0) {
     return { ...common, status: 'ERROR', reasons: [], cause: 'path-not-reached', message: `path not reached: ${missing.join(', ')} (traced: ${pathText})` };
   }
@@ -253,4 +311,28 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   const unverifiable = evidence.groups.filter((g) => g.state === 'unverifiable').map((g) => g.names.join('|'));
   const caveat = unverifiable.length > 0 ? `; unverifiable: ${unverifiable.join(', ')}` : '';
   return { ...common, status: 'PASS', reasons: [], message: `${pinning}: ${counts}${notes.length ? `; ${notes.join('; ')}` : ''}; path: ${pathText}${caveat}` };
+}
+
+export interface RunJudgeContext extends JudgeContext {
+  /** the run's pin-accounting control (gup_test), if one ran */
+  control?: PinControl;
+}
+
+/**
+ * Rule 9 around judge(): the one entry point of the live run and of `pinlab parse`, so a
+ * re-parse of a saved run reaches the same verdicts.
+ */
+export function judgeRun(obs: WorkloadObservation, ctx: RunJudgeContext): Verdict {
+  const c = ctx.control;
+  if (c && !c.ok && !c.skipped) {
+    return {
+      ...base(obs, []),
+      status: 'ERROR',
+      reasons: [],
+      cause: 'harness',
+      pinning: 'unknown',
+      message: `pin accounting control failed, counters cannot be trusted: ${c.message}`,
+    };
+  }
+  return judge(obs, ctx);
 }

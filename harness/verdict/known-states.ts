@@ -4,7 +4,11 @@
 //
 // A FAIL becomes XFAIL only when every one of its reasons is covered by entries that match both
 // the kernel and the workload name; a FAIL with any other reason (a splat, a leak on stock 6.1)
-// stays a FAIL. patched-6.1 and stock-6.12 have no entries: they are expected to pass.
+// stays a FAIL. Every match requires an unpatched kernel: a --patch on a reference tree makes it
+// a kernel nobody has profiled, whose failures are its own. An entry may only cover a reason the
+// evidence cannot decide otherwise: "stock 6.1 takes references, not pins" is what that kernel
+// is, not an accounting artefact (those are decided by the pin evidence in judge.ts, on every
+// kernel alike). patched-6.1 and 6.12 have no entries: they are expected to pass.
 import type { FailReason, KernelIdentity, Verdict } from './types.js';
 
 export interface KernelMatch {
@@ -12,8 +16,6 @@ export interface KernelMatch {
   profile?: string;
   /** regular expression on KernelIdentity.source, e.g. '^debian:linux-source-6\\.1=' */
   source?: string;
-  /** require that no patches were applied (a stock tree reached via --source) */
-  unpatched?: boolean;
 }
 
 export interface KnownState {
@@ -26,10 +28,7 @@ export interface KnownState {
   why: string;
 }
 
-/** Unpatched upstream-style kernels whose fs/direct-io.c pins with folio_add_pin() (6.5+). */
-const UPSTREAM_DIO_PIN_PAGE: KernelMatch[] = [{ profile: 'stock-6.12' }, { source: '^debian:linux-source-6\\.12[=:]', unpatched: true }];
-
-const STOCK_61: KernelMatch[] = [{ profile: 'stock-6.1' }, { source: '^debian:linux-source-6\\.1[=:]', unpatched: true }];
+const STOCK_61: KernelMatch[] = [{ profile: 'stock-6.1' }, { source: '^debian:linux-source-6\\.1[=:]' }];
 
 export const KNOWN_STATES: readonly KnownState[] = [
   {
@@ -46,13 +45,6 @@ export const KNOWN_STATES: readonly KnownState[] = [
     reasons: ['fork-data-loss'],
     why: 'without pins MMF_HAS_PINNED is never set, so fork() does not copy pages under in-flight DIO: the parent loses the read',
   },
-  {
-    id: 'upstream/dio-pin-page-unaccounted',
-    kernel: UPSTREAM_DIO_PIN_PAGE,
-    workloads: 'vfat.*',
-    reasons: ['over-released'],
-    why: 'since ~6.5 fs/direct-io.c takes its extra pins with dio_pin_page() -> folio_add_pin(), which does not count nr_foll_pin_acquired while unpin_user_page() counts nr_foll_pin_released: the counters over-release although the pins balance',
-  },
 ];
 
 function globRe(glob: string): RegExp {
@@ -63,8 +55,8 @@ export function kernelMatches(m: KernelMatch, k: KernelIdentity): boolean {
   if (m.profile === undefined && m.source === undefined) return false;
   if (m.profile !== undefined && k.profile !== m.profile) return false;
   if (m.source !== undefined && !new RegExp(m.source).test(k.source)) return false;
-  if (m.unpatched && k.patches.length > 0) return false;
-  return true;
+  // a reference kernel is one without extra patches, whatever it is called
+  return k.patches.length === 0;
 }
 
 /** Entries that apply to this kernel and workload. */

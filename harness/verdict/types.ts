@@ -13,7 +13,7 @@ export type FailReason =
   | 'wrong-errno' // a fault case returned another error than expected
   | 'kernel-splat'; // WARNING/BUG/Oops/... attributed to the workload
 
-export type ErrorCause = 'build' | 'boot' | 'guest' | 'timeout' | 'path-not-reached' | 'harness';
+export type ErrorCause = 'build' | 'boot' | 'guest' | 'timeout' | 'path-not-reached' | 'harness' | 'background';
 
 export interface Splat {
   kind: 'warning' | 'bug' | 'oops' | 'gpf' | 'bad-page' | 'lockdep' | 'hung-task' | 'soft-lockup' | 'rcu-stall' | 'panic' | 'kasan' | 'other';
@@ -22,13 +22,21 @@ export interface Splat {
 }
 
 export interface Numbers {
-  acquired: number; // delta over the workload, background subtracted
+  acquired: number; // pins taken over the workload, by `evidence`
   released: number;
   expectedPins: number; // from the workload's own page accounting
-  background: number; // pins seen in the idle window, scaled to the workload's duration
+  background: number; // pins that moved in the idle window before the workload (non-zero: ERROR)
   userPageOps: number;
   bytes: number;
   iops?: number;
+  /** what acquired/released were counted by: 'kprobe-hist' (every pin primitive) or 'vmstat' */
+  evidence?: string;
+  /** /proc/vmstat's deltas when the evidence was something else */
+  vmstatAcquired?: number;
+  vmstatReleased?: number;
+  /** pins (releases) the evidence saw and nr_foll_pin_acquired (released) did not count */
+  uncountedPins?: number;
+  uncountedReleases?: number;
 }
 
 export interface Verdict {

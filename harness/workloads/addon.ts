@@ -162,6 +162,8 @@ export interface PinlabAddon {
   tscKhz(sampleMs?: number): number | undefined;
   /** one debugfs gup_test ioctl with an encoded struct gup_test (80 bytes, updated in place) */
   gupTest(path: string, request: number, struct: Buffer): void;
+  /** register the buffer with a fresh io_uring and unregister it: pins and unpins each page; returns pages */
+  uringRegisterBuffer(buffer: AlignedBuffer): number;
 }
 
 /** Errors the addon throws for errno failures look like Node's own. */

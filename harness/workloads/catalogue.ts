@@ -17,8 +17,10 @@
 //  - loop: lo_rw_aio (static; the runner finds out whether it is traceable)
 //  - NVMe passthrough: nvme_submit_user_cmd (static), blk_rq_map_user_iov (exported),
 //    bio_map_user_iov (static)
-//  - splice from O_DIRECT: generic_file_splice_read (<= 6.4, ITER_PIPE DIO) or copy_splice_read
-//    (6.4+, a copy into kernel pages); vmsplice -> O_DIRECT file: iter_file_splice_write
+//  - splice from O_DIRECT: generic_file_splice_read (<= 6.3; ITER_PIPE DIO when iov_iter_pipe
+//    ran), direct_splice_read (6.4) or copy_splice_read (6.5+): a copy into kernel pages; the
+//    verdict keys the pin model on iov_iter_pipe / the copy, not on the entry name;
+//    vmsplice -> O_DIRECT file: iter_file_splice_write
 import type { BufferKind, Engine, Fault, PinModel, Target, WorkloadSpec } from './types.js';
 
 export const TARGETS: readonly Target[] = ['raw-virtio', 'raw-nvme', 'ext4', 'ext2', 'vfat', 'loop', 'nvme-passthru'];
@@ -84,7 +86,7 @@ function pathsFor(target: Target, engine: Engine, fault?: Fault): string[][] {
   const base = entry ? entryPaths(target) : bvec ? targetPaths(target).map((g) => (g === PIN_GROUP ? BVEC_GROUP : g)) : targetPaths(target);
   switch (engine) {
     case 'splice-read':
-      return [['generic_file_splice_read', 'copy_splice_read'], ...base];
+      return [['generic_file_splice_read', 'copy_splice_read', 'direct_splice_read'], ...base];
     case 'vmsplice-write':
       return [['iter_file_splice_write'], ...base];
     default:

@@ -94,6 +94,28 @@ export interface WorkloadIO {
   durationMs: number;
 }
 
+/** Pin evidence totals (guest/pin-evidence.ts): every pin and unpin the kernel's primitives took. */
+export interface EvidenceCounters {
+  acquired: number;
+  released: number;
+  /** hist entries the kernel could not record (a non-zero delta makes the evidence incomplete) */
+  dropped: number;
+}
+
+/** How the guest counts pins independently of /proc/vmstat, or why it cannot. */
+export type PinEvidenceInfo =
+  | {
+      mechanism: 'kprobe-hist';
+      /** the pin/unpin primitives probed on this kernel */
+      probes: string[];
+      /** FOLL_PIN's value on this kernel, found by the calibration */
+      follPin: number;
+      calibration: { source: string; pages: number };
+      /** compiler clones of probed functions (not probed; the calibration passed regardless) */
+      clones?: string[];
+    }
+  | { mechanism: 'none'; unavailable: string };
+
 export interface PinCounters {
   acquired: number; // nr_foll_pin_acquired
   released: number; // nr_foll_pin_released
@@ -101,7 +123,7 @@ export interface PinCounters {
 
 /** One line of the guest runner's output stream (JSON lines on stdout). */
 export type RunnerEvent =
-  | { type: 'hello'; kernel: string; node: string; traceable: string[]; background: BackgroundNoise; control?: PinControl }
+  | { type: 'hello'; kernel: string; node: string; traceable: string[]; background: BackgroundNoise; control?: PinControl; evidence?: PinEvidenceInfo }
   | { type: 'start'; name: string }
   | { type: 'result'; name: string; result: WorkloadObservation }
   | { type: 'log'; name?: string; message: string }
@@ -128,7 +150,16 @@ export interface WorkloadObservation {
   spec: WorkloadSpec;
   before: PinCounters;
   after: PinCounters; // after quiesce
-  quiesce: { polls: number; settled: boolean; ms: number };
+  /** settled: balanced and still; stable: unchanged over the last polls (absent in old observations) */
+  quiesce: { polls: number; settled: boolean; ms: number; stable?: boolean };
+  /**
+   * Pins counted at the kernel's pin/unpin primitives around the workload (same points as
+   * before/after). Absent on observations from before the evidence existed; `unavailable` when
+   * this kernel cannot give it (the verdict then rests on the counters and says so).
+   */
+  evidence?: { mechanism: string; before: EvidenceCounters; after: EvidenceCounters } | { mechanism: 'none'; unavailable: string };
+  /** pin movement in an idle window right before the workload (counters and evidence) */
+  idle?: { windowMs: number; acquired: number; released: number; evidenceAcquired?: number; evidenceReleased?: number };
   io?: WorkloadIO; // absent when the workload itself crashed
   ioError?: { code?: string; message: string };
   /** key functions that ran (from the function tracer), and which were traceable at all */

@@ -65,20 +65,44 @@ test('quiesce settles after N unchanged polls', async (t) => {
     { acquired: 10, released: 10 },
   ];
   let i = 0;
-  const read = () => values[Math.min(i++, values.length - 1)]!;
+  const read = () => ({ counters: values[Math.min(i++, values.length - 1)]! });
   const r = await quiesce(read, { ...clock(), intervalMs: 20, stablePolls: 3, boundMs: 3000 });
   t.true(r.settled);
-  t.deepEqual(r.counters, { acquired: 10, released: 10 });
+  t.true(r.stable);
+  t.deepEqual(r.snapshot.counters, { acquired: 10, released: 10 });
   t.is(r.polls, 6);
   t.is(r.ms, 100);
 });
 
 test('quiesce gives up at the bound when counters keep moving', async (t) => {
   let n = 0;
-  const r = await quiesce(() => ({ acquired: n++, released: 0 }), { ...clock(), intervalMs: 20, stablePolls: 3, boundMs: 200 });
+  const r = await quiesce(() => ({ counters: { acquired: n++, released: 0 } }), { ...clock(), intervalMs: 20, stablePolls: 3, boundMs: 200 });
   t.false(r.settled);
+  t.false(r.stable);
   t.is(r.ms, 200);
   t.is(r.polls, 11);
+});
+
+test('quiesce with evidence waits for balance: a late release is not left to the next workload', async (t) => {
+  const from = { counters: { acquired: 0, released: 0 }, evidence: { acquired: 100, released: 100, dropped: 0 } };
+  // the release arrives on the 8th poll; stable counters before that are not enough
+  let i = 0;
+  const read = () => {
+    i++;
+    return { counters: { acquired: 0, released: 0 }, evidence: { acquired: 132, released: i < 8 ? 100 : 132, dropped: 0 } };
+  };
+  const r = await quiesce(read, { ...clock(), intervalMs: 20, stablePolls: 2, boundMs: 3000 }, from);
+  t.true(r.settled);
+  t.is(r.snapshot.evidence!.released, 132);
+  t.true(r.polls >= 10);
+});
+
+test('quiesce with evidence: an unbalanced but still state runs to the bound and reads stable, not settled', async (t) => {
+  const from = { counters: { acquired: 0, released: 0 }, evidence: { acquired: 0, released: 0, dropped: 0 } };
+  const r = await quiesce(() => ({ counters: { acquired: 0, released: 0 }, evidence: { acquired: 8, released: 4, dropped: 0 } }), { ...clock(), intervalMs: 20, stablePolls: 2, boundMs: 200 }, from);
+  t.false(r.settled);
+  t.true(r.stable);
+  t.is(r.ms, 200);
 });
 
 test('devMajorMinor decodes Linux dev_t', (t) => {
@@ -148,6 +172,9 @@ test('runAll: hello, start/result per workload, done; a throwing workload does n
   t.deepEqual(results[0]!.before, { acquired: 100, released: 100 });
   t.deepEqual(results[0]!.after, { acquired: 101, released: 101 });
   t.true(results[0]!.quiesce.settled);
+  t.deepEqual(results[0]!.idle && { a: results[0]!.idle.acquired, r: results[0]!.idle.released }, { a: 0, r: 0 });
+  t.deepEqual(hello.evidence, { mechanism: 'none', unavailable: 'this guest offers no pin evidence' });
+  t.deepEqual(results[0]!.evidence, { mechanism: 'none', unavailable: 'this guest offers no pin evidence' });
   t.deepEqual(results[0]!.pathHits, ['blkdev_read_iter', 'bio_iov_iter_get_pages']);
   t.deepEqual(results[1]!.ioError, { code: 'EFAULT', message: 'EFAULT: bad address' });
   t.is(results[1]!.io, undefined);

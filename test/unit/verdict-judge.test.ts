@@ -2,7 +2,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
-import { judge, pathEvidence } from '../../harness/verdict/judge.js';
+import { judge, judgeRun, pathEvidence } from '../../harness/verdict/judge.js';
 import { makeSpec } from '../../harness/workloads/catalogue.js';
 import type { BackgroundNoise, Fault, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../../harness/workloads/types.js';
 
@@ -32,7 +32,11 @@ function obs(opts: {
   traceable?: string[];
   kmsg?: string[];
   settled?: boolean;
+  stable?: boolean;
   extra?: Record<string, unknown>;
+  /** evidence deltas (kprobe-hist); the counters above are then vmstat's */
+  evidence?: { acquired: number; released: number; dropped?: number };
+  idle?: WorkloadObservation['idle'];
 }): WorkloadObservation {
   const spec = opts.spec ?? makeSpec({ target: 'raw-virtio', engine: 'psync' });
   const acquired = opts.acquired ?? 512;
@@ -40,13 +44,18 @@ function obs(opts: {
     spec,
     before: { acquired: 1000, released: 1000 },
     after: { acquired: 1000 + acquired, released: 1000 + (opts.released ?? acquired) },
-    quiesce: { polls: 6, settled: opts.settled ?? true, ms: 120 },
+    quiesce: { polls: 6, settled: opts.settled ?? true, ms: 120, ...(opts.stable === undefined ? {} : { stable: opts.stable }) },
     io: io(opts.io),
     pathHits: opts.hits ?? ['blkdev_read_iter', 'blkdev_write_iter', 'bio_iov_iter_get_pages'],
     pathTraceable: opts.traceable ?? ['blkdev_read_iter', 'blkdev_write_iter', 'bio_iov_iter_get_pages', 'generic_file_splice_read', 'iter_file_splice_write'],
     kmsg: opts.kmsg ?? [],
   };
   if (opts.extra) o.extra = opts.extra;
+  if (opts.evidence) {
+    const e = opts.evidence;
+    o.evidence = { mechanism: 'kprobe-hist', before: { acquired: 50, released: 50, dropped: 0 }, after: { acquired: 50 + e.acquired, released: 50 + e.released, dropped: e.dropped ?? 0 } };
+  }
+  if (opts.idle) o.idle = opts.idle;
   return o;
 }
 
@@ -84,30 +93,101 @@ test('released > acquired: over-released', (t) => {
   t.deepEqual(v.reasons, ['over-released']);
 });
 
-test('several balanced pins per page (fs/direct-io.c) pass, with the ratio noted', (t) => {
-  const v = judge(obs({ acquired: 1536, released: 1536 }), ctx);
+const ext2 = makeSpec({ target: 'ext2', engine: 'psync' });
+const dioHits = ['__blockdev_direct_IO', 'iov_iter_pin_pages'];
+
+test('several balanced pins per page on fs/direct-io.c pass, with the ratio noted', (t) => {
+  const v = judge(obs({ spec: ext2, acquired: 1536, released: 1536, hits: dioHits, traceable: dioHits }), ctx);
   t.is(v.status, 'PASS', v.message);
   t.is(v.pinning, 'pinned');
   t.regex(v.message, /3\.0 per page-op/);
 });
 
+test('extra balanced pins on a path that pins each page-op once: unexpected-pins', (t) => {
+  const v = judge(obs({ acquired: 1536, released: 1536 }), ctx);
+  t.is(v.status, 'FAIL');
+  t.deepEqual(v.reasons, ['unexpected-pins']);
+});
+
 test('a double pin released once is a pin leak', (t) => {
-  const v = judge(obs({ acquired: 1024, released: 512 }), ctx);
+  const v = judge(obs({ spec: ext2, acquired: 1024, released: 512, hits: dioHits, traceable: dioHits }), ctx);
   t.deepEqual(v.reasons, ['pin-leak']);
+});
+
+test('pins are judged on the evidence; what vmstat missed is a finding, not a failure', (t) => {
+  // 6.5+ fs/direct-io.c: folio_add_pin() adds 2 pins per page that nr_foll_pin_acquired never sees
+  const v = judge(obs({ spec: ext2, acquired: 512, released: 1536, hits: dioHits, traceable: dioHits, evidence: { acquired: 1536, released: 1536 } }), ctx);
+  t.is(v.status, 'PASS', v.message);
+  t.is(v.numbers?.evidence, 'kprobe-hist');
+  t.is(v.numbers?.acquired, 1536);
+  t.is(v.numbers?.vmstatAcquired, 512);
+  t.is(v.numbers?.uncountedPins, 1024);
+  t.is(v.numbers?.uncountedReleases, 0);
+  t.regex(v.message, /uncounted pins 1024/);
+});
+
+test('a leak where vmstat undercounts is a leak, though vmstat reads over-released', (t) => {
+  const v = judge(obs({ spec: ext2, acquired: 512, released: 1024, hits: dioHits, traceable: dioHits, evidence: { acquired: 1536, released: 1024 } }), ctx);
+  t.is(v.status, 'FAIL');
+  t.deepEqual(v.reasons, ['pin-leak']);
+});
+
+test('an over-release seen by the evidence fails, whatever vmstat says', (t) => {
+  const v = judge(obs({ acquired: 512, released: 512, evidence: { acquired: 512, released: 1024 } }), ctx);
+  t.deepEqual(v.reasons, ['over-released']);
+});
+
+test('without evidence the verdict says it rests on vmstat, and why', (t) => {
+  const o = obs({});
+  o.evidence = { mechanism: 'none', unavailable: 'no kprobe events (CONFIG_KPROBE_EVENTS)' };
+  const v = judge(o, ctx);
+  t.is(v.status, 'PASS');
+  t.is(v.numbers?.evidence, 'vmstat');
+  t.regex(v.message, /vmstat only \(no kprobe events/);
+});
+
+test('evidence the kernel dropped (hist table full) is ERROR harness', (t) => {
+  const v = judge(obs({ evidence: { acquired: 512, released: 512, dropped: 3 } }), ctx);
+  t.is(v.status, 'ERROR');
+  t.is(v.cause, 'harness');
 });
 
 test('a leak that was still settling is an ERROR timeout, not a FAIL', (t) => {
   const v = judge(obs({ acquired: 512, released: 500, settled: false }), ctx);
   t.is(v.status, 'ERROR');
   t.is(v.cause, 'timeout');
+  const moving = judge(obs({ acquired: 512, released: 500, settled: false, stable: false }), ctx);
+  t.is(moving.cause, 'timeout');
 });
 
-test('background noise is scaled and subtracted', (t) => {
-  // 5 pins per 500 ms idle; workload window 100 + 120 ms -> ceil(2.2) = 3
-  const v = judge(obs({ acquired: 515, released: 514 }), { background: { windowMs: 500, acquired: 5, released: 5 } });
-  t.is(v.status, 'PASS', v.message);
-  t.is(v.numbers?.background, 3);
-  t.is(v.numbers?.acquired, 512);
+test('an imbalance that stood still until the bound is a FAIL', (t) => {
+  const v = judge(obs({ acquired: 512, released: 500, settled: false, stable: true }), ctx);
+  t.is(v.status, 'FAIL');
+  t.deepEqual(v.reasons, ['pin-leak']);
+});
+
+test('pins moving in the idle window before the workload: ERROR background, never a tolerance', (t) => {
+  const idle = { windowMs: 30, acquired: 0, released: 0, evidenceAcquired: 4, evidenceReleased: 0 };
+  const v = judge(obs({ acquired: 512, released: 512, idle }), ctx);
+  t.is(v.status, 'ERROR');
+  t.is(v.cause, 'background');
+  t.is(v.numbers?.background, 4);
+  // the run-wide idle sample of older observations counts the same way
+  const old = judge(obs({ acquired: 515, released: 514 }), { background: { windowMs: 500, acquired: 5, released: 5 } });
+  t.is(old.status, 'ERROR');
+  t.is(old.cause, 'background');
+  // evidence that does not depend on pins still fails
+  const corrupt = judge(obs({ idle, io: { verify: { ok: false, checkedBytes: 4096, firstBadOffset: 0 } } }), ctx);
+  t.is(corrupt.status, 'FAIL');
+  t.deepEqual(corrupt.reasons, ['data-corruption']);
+});
+
+test('a failed pin-accounting control makes every workload ERROR, live and re-parsed alike', (t) => {
+  const control = { ok: false, acquired: 0, released: 0, expected: 256, message: 'gup_test pinned 0 of 256' };
+  const v = judgeRun(obs({}), { background: quiet, control });
+  t.is(v.status, 'ERROR');
+  t.is(v.cause, 'harness');
+  t.is(judgeRun(obs({}), { background: quiet, control: { ...control, ok: true } }).status, 'PASS');
 });
 
 test('no-per-io-pins: registration pins only', (t) => {
@@ -128,7 +208,7 @@ test('vmsplice into O_DIRECT: any pin is unexpected', (t) => {
 
 test('pipe-dio on the ITER_PIPE DIO path (6.1) is judged like user DIO', (t) => {
   const spec = makeSpec({ target: 'raw-virtio', engine: 'splice-read' });
-  const hits = ['generic_file_splice_read', 'blkdev_read_iter', 'bio_iov_iter_get_pages'];
+  const hits = ['generic_file_splice_read', 'iov_iter_pipe', 'blkdev_read_iter', 'bio_iov_iter_get_pages'];
   const pinned = judge(obs({ spec, acquired: 256, hits, io: { userPageOps: 256 } }), ctx);
   t.is(pinned.status, 'PASS', pinned.message);
   const stock = judge(obs({ spec, acquired: 0, hits, io: { userPageOps: 256 } }), ctx);
@@ -143,6 +223,9 @@ test('pipe-dio on the copy path (6.4+) is judged as no per-I/O pins', (t) => {
   t.is(v.status, 'PASS', v.message);
   t.is(v.pinning, 'no-per-io-pins');
   t.deepEqual(judge(obs({ spec, acquired: 256, hits, traceable, io: { userPageOps: 256 } }), ctx).reasons, ['unexpected-pins']);
+  // 6.4's name for the same copy
+  const v64 = judge(obs({ spec, acquired: 0, hits: ['direct_splice_read', ...hits.slice(1)], traceable: ['direct_splice_read', ...traceable.slice(1)], io: { userPageOps: 256 } }), ctx);
+  t.is(v64.pinning, 'no-per-io-pins', v64.message);
 });
 
 test('pipe-dio with no traceable splice function and no pins: SKIP', (t) => {
@@ -161,6 +244,14 @@ test('fork race lost data: fork-data-loss (with not-pinned on a reference kernel
   const spec = makeSpec({ target: 'raw-virtio', engine: 'fork-race', repeat: 20 });
   const v = judge(obs({ spec, acquired: 0, io: { fork: { attempts: 20, hitWindow: 3, lostData: 1 } } }), ctx);
   t.deepEqual(v.reasons.sort(), ['fork-data-loss', 'not-pinned']);
+});
+
+test('fork race that never hit the window decides nothing: ERROR harness', (t) => {
+  const spec = makeSpec({ target: 'raw-virtio', engine: 'fork-race', repeat: 20 });
+  const v = judge(obs({ spec, io: { fork: { attempts: 20, hitWindow: 0, lostData: 0 } } }), ctx);
+  t.is(v.status, 'ERROR');
+  t.regex(v.message, /never hit the window/);
+  t.is(judge(obs({ spec, io: { fork: { attempts: 20, hitWindow: 5, lostData: 0 } } }), ctx).status, 'PASS');
 });
 
 test('kmsg WARNING: kernel-splat with the title in the message', (t) => {
@@ -195,25 +286,30 @@ function faultSpec(fault: Fault): WorkloadSpec {
   return makeSpec({ target: 'raw-virtio', engine: 'psync', fault });
 }
 
-test('fault cases: balance required, fewer pins than pages is fine', (t) => {
+test('fault cases: balance required, and a pin for every page-op of the bytes moved', (t) => {
   const spec = faultSpec({ kind: 'efault-midway' });
-  const v = judge(obs({ spec, acquired: 100, io: { errors: [{ code: 'EFAULT', syscall: 'pread', count: 1 }] } }), ctx);
+  const efault = [{ code: 'EFAULT', syscall: 'pread', count: 1 }];
+  const v = judge(obs({ spec, acquired: 100, io: { userPageOps: 100, errors: efault } }), ctx);
   t.is(v.status, 'PASS', v.message);
-  t.deepEqual(judge(obs({ spec, acquired: 100, released: 90 }), ctx).reasons, ['pin-leak']);
-  t.deepEqual(judge(obs({ spec, acquired: 0 }), ctx).reasons, ['not-pinned']);
+  t.deepEqual(judge(obs({ spec, acquired: 100, released: 90, io: { userPageOps: 100, errors: efault } }), ctx).reasons, ['pin-leak']);
+  t.deepEqual(judge(obs({ spec, acquired: 0, io: { errors: efault } }), ctx).reasons, ['not-pinned']);
+  // a kernel that pins only some of what moved (a partial conversion) is caught on a fault workload too
+  const partial = judge(obs({ spec, acquired: 60, io: { userPageOps: 100, errors: efault } }), ctx);
+  t.deepEqual(partial.reasons, ['not-pinned']);
+  t.regex(partial.message, /partial: 60 of 100/);
 });
 
 test('fault cases: wrong or missing errno', (t) => {
   const eio = faultSpec({ kind: 'fail-make-request', times: 1, probability: 100, interval: 1 });
-  const ok = judge(obs({ spec: eio, acquired: 400, io: { errors: [{ code: 'EIO', syscall: 'pread', count: 1 }] }, extra: { faultsInjected: 1 } }), ctx);
+  const ok = judge(obs({ spec: eio, acquired: 400, io: { userPageOps: 400, errors: [{ code: 'EIO', syscall: 'pread', count: 1 }] }, extra: { faultsInjected: 1 } }), ctx);
   t.is(ok.status, 'PASS', ok.message);
-  const missing = judge(obs({ spec: eio, acquired: 400, extra: { faultsInjected: 1 } }), ctx);
+  const missing = judge(obs({ spec: eio, acquired: 400, io: { userPageOps: 400 }, extra: { faultsInjected: 1 } }), ctx);
   t.deepEqual(missing.reasons, ['wrong-errno']);
-  const other = judge(obs({ spec: eio, acquired: 400, io: { errors: [{ code: 'EFAULT', syscall: 'pread', count: 1 }] } }), ctx);
+  const other = judge(obs({ spec: eio, acquired: 400, io: { userPageOps: 400, errors: [{ code: 'EFAULT', syscall: 'pread', count: 1 }] } }), ctx);
   t.deepEqual(other.reasons, ['wrong-errno']);
   const misaligned = faultSpec({ kind: 'misaligned', what: 'offset' });
   const mis = judge(
-    obs({ spec: misaligned, acquired: 0, hits: ['blkdev_read_iter'], io: { bytes: 0, errors: [{ code: 'EINVAL', syscall: 'pread', count: 8 }] } }),
+    obs({ spec: misaligned, acquired: 0, hits: ['blkdev_read_iter'], io: { bytes: 0, userPageOps: 0, errors: [{ code: 'EINVAL', syscall: 'pread', count: 8 }] } }),
     ctx,
   );
   t.is(mis.status, 'PASS', mis.message);

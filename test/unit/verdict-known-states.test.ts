@@ -60,16 +60,22 @@ test('PASS, ERROR and SKIP are left alone', (t) => {
   t.deepEqual(applyKnownStates([pass, error], stock61, false), [pass, error]);
 });
 
-test('6.12 fs/direct-io.c over-release (folio_add_pin is not counted) is a known state on vfat only', (t) => {
-  const [vfat, ext4, leak] = applyKnownStates(
-    [fail('vfat.psync.anon', ['over-released']), fail('ext4.psync.anon', ['over-released']), fail('vfat.psync.anon', ['pin-leak'])],
-    stock612,
-    false,
-  );
-  t.is(vfat!.status, 'XFAIL');
-  t.is(vfat!.knownState, 'upstream/dio-pin-page-unaccounted');
-  t.is(ext4!.status, 'FAIL', 'iomap pins are counted: an over-release there is real');
-  t.is(leak!.status, 'FAIL', 'a leak on vfat is not covered');
-  const [patched] = applyKnownStates([fail('vfat.psync.anon', ['over-released'])], patched61, false);
-  t.is(patched!.status, 'FAIL', 'the 6.1 series counts every pin');
+test('no kernel identity forgives an over-release or a leak on fs/direct-io.c', (t) => {
+  for (const kernel of [stock612, { source: 'git:/src/linux@0123abcd', patches: [] }, patched61]) {
+    const out = applyKnownStates([fail('vfat.psync.anon', ['over-released']), fail('ext2.psync.anon', ['pin-leak'])], kernel, false);
+    t.deepEqual(
+      out.map((v) => v.status),
+      ['FAIL', 'FAIL'],
+      kernel.source,
+    );
+  }
+});
+
+test('a patch on a reference kernel makes it unprofiled: its failures are its own', (t) => {
+  const patchedStock: KernelIdentity = { ...stock61, patches: [{ file: 'experiment.patch', sha256: 'cd' }] };
+  const [np, fork] = applyKnownStates([fail('raw-virtio.psync.anon', ['not-pinned']), fail('raw-virtio.fork-race.anon', ['not-pinned', 'fork-data-loss'])], patchedStock, false);
+  t.is(np!.status, 'FAIL');
+  t.is(fork!.status, 'FAIL');
+  t.deepEqual(knownStatesFor(patchedStock, 'raw-virtio.psync.anon'), []);
+  t.deepEqual(knownStatesFor({ ...stock61Source, patches: [{ file: 'x.patch', sha256: 'ef' }] }, 'raw-virtio.psync.anon'), []);
 });
