@@ -16,6 +16,7 @@ import * as commands from './commands.js';
 import { check } from './bisect/check.js';
 import { bisect, bisectRequest } from './bisect/bisect.js';
 import { repro } from './repro/repro.js';
+import { kcidbArg, perKernelArg } from './report/kcidb.js';
 import { bench } from './bench/bench.js';
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, infra: 3, nothingRan: 4, interrupted: 130 } as const;
@@ -88,6 +89,23 @@ function kernelOptions(cmd: Command, multiProfile = false): Command {
     });
 }
 
+/** Where the KCIDB file points and how its objects are named; the same on `run` and `merge`. */
+function kcidbOptions(cmd: Command): Command {
+  const perKernel = 'repeatable; PROFILE=VALUE for one profile of a matrix';
+  return cmd
+    .option('--kcidb-origin <origin>', 'KCIDB origin agreed with KernelCI, one per submitter (default pinlab)', kcidbArg.origin)
+    .addOption(
+      new Option('--run-id <id>', 'the CI run these results belong to; shards sharing it land in one KCIDB checkout (default: unique per run)')
+        .env('PINLAB_RUN_ID')
+        .argParser(kcidbArg.runId),
+    )
+    .option('--kcidb-tree <name>', `KCIDB tree name, e.g. mainline (default: the profile; ${perKernel})`, perKernelArg(kcidbArg.tree))
+    .option('--kcidb-git-url <url>', `https:// URL of the kernel's git repository (${perKernel})`, perKernelArg(kcidbArg.gitUrl))
+    .option('--kcidb-git-branch <branch>', `the repository branch (${perKernel})`, perKernelArg(kcidbArg.branch))
+    .option('--kcidb-git-commit <sha>', `the commit the source is, for sources without one (${perKernel})`, perKernelArg(kcidbArg.commit))
+    .option('--kcidb-artifacts-url <url>', 'URL where the current directory is published: links logs, config and patches of the run directories', kcidbArg.artifactsUrl);
+}
+
 export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOutcome: (o: Outcome) => void): Command {
   const program = new Command('pinlab')
     .description('Does this kernel\'s Direct I/O pin user pages (FOLL_PIN) correctly, on every path?')
@@ -116,7 +134,7 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--dry-run', 'print every planned command as an argv array; build nothing')
     .action(async (o) => setOutcome(await commands.build(ctx(), { ...o, source: src(o) })));
 
-  kernelOptions(program.command('run').description('the main job: prerequisites, build, boot, workloads, verdicts'), true)
+  const run = kernelOptions(program.command('run').description('the main job: prerequisites, build, boot, workloads, verdicts'), true)
     .option('--dry-run', 'print every planned command as an argv array; run nothing')
     .option('-f, --filter <pattern>', 'only workloads whose name matches (glob, comma-separated)')
     .option('--shard <k/n>', 'run shard k of n (1-based)')
@@ -125,7 +143,8 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--json <file>', 'write the full result as JSON')
     .option('--junit <file>', 'write JUnit XML')
     .option('--ktap', 'print KTAP to stdout')
-    .option('--kcidb <file>', 'write KCIDB v5.3 JSON')
+    .option('--kcidb <file>', 'write KCIDB v5.3 JSON');
+  kcidbOptions(run)
     .option('--no-setup', 'never install packages, even as root')
     .action(async (o) => setOutcome(await commands.run(ctx(), { ...o, source: src(o) })));
 
@@ -149,12 +168,13 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .argument('<run-b>')
     .action(async (a: string, b: string) => setOutcome(await commands.diff(ctx(), { a, b })));
 
-  program
+  const merge = program
     .command('merge')
     .description('merge shard results (run dirs or run.json files) into one report')
     .argument('<inputs...>')
     .requiredOption('-o, --output <file>', 'merged run.json')
-    .option('--kcidb <file>', 'also write merged KCIDB')
+    .option('--kcidb <file>', 'also write merged KCIDB');
+  kcidbOptions(merge)
     .action(async (inputs: string[], o) => setOutcome(await commands.merge(ctx(), { inputs, ...o })));
 
   // `check` speaks the git bisect run protocol: every value is optional here so that commander

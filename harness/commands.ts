@@ -2,7 +2,7 @@
 // exit codes. Terminal output here is the user-facing summary; detailed logs go to run dirs.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { RunContext } from './context.js';
 import { DEFAULT_PROFILE, profileNames, runsRoot, type SourceSpec } from './config.js';
 import { BootError, BuildError, HostError, UserError } from './errors.js';
@@ -21,11 +21,12 @@ import { TerminalReporter, formatSummary } from './report/terminal.js';
 import { writeFileAtomic } from './report/file.js';
 import { parseRunJson, toRunJson } from './report/json.js';
 import { toJUnit } from './report/junit.js';
-import { toKcidbJson } from './report/kcidb.js';
+import { kcidbOptionsFrom, toKcidbJson, type KcidbCliOptions } from './report/kcidb.js';
 import { toKtap } from './report/ktap.js';
 import { diffRuns, formatDiff, regressions } from './report/diff.js';
 import { mergeRuns } from './report/merge.js';
 import { recomputeRun } from './report/parse.js';
+import { readRunFiles } from './report/run-files.js';
 import { cachedProbes, describeAccel, probeAccel } from './vm/accel.js';
 import { ensureBaseImage, toolsShare } from './vm/image.js';
 import { bootToReady } from './vm/runner.js';
@@ -117,7 +118,7 @@ export async function build(ctx: RunContext, opts: KernelOpts): Promise<Outcome>
   return { kind: 'ok' };
 }
 
-export interface RunOpts extends Omit<KernelOpts, 'profile'> {
+export interface RunOpts extends Omit<KernelOpts, 'profile'>, KcidbCliOptions {
   profile?: string[];
   filter?: string;
   shard?: string;
@@ -175,10 +176,12 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
 
   const terminal = new TerminalReporter({ stream: process.stdout });
   const results: RunResult[] = [];
+  const runDirs: string[] = [];
   let infra = false;
   for (const kernel of requests) {
     const r = await runOneKernel({ kernel, workloads, cmdline: splitCmdline(opts.cmdline), strict: Boolean(opts.strict), runDir: opts.runDir, jobs: opts.jobs }, ctx, terminal);
     results.push(r.result);
+    runDirs.push(r.runDir);
     if (r.infraFailure) {
       infra = true;
       process.stderr.write(`pinlab: ${r.infraFailure.message.split('\n')[0]}\n`);
@@ -191,14 +194,17 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
     out(`run directory: ${r.runDir}`);
   }
   await terminal.finish();
-  await writeReports(results, opts);
+  await writeReports(results, runDirs, opts);
   return outcomeOfRuns(results, infra);
 }
 
-async function writeReports(results: RunResult[], opts: { json?: string; junit?: string; ktap?: boolean; kcidb?: string }): Promise<void> {
+async function writeReports(results: RunResult[], runDirs: string[], opts: RunOpts): Promise<void> {
   if (opts.json) await writeFileAtomic(opts.json, results.length === 1 ? toRunJson(results[0]!) : `${JSON.stringify(results, null, 2)}\n`);
   if (opts.junit) await writeFileAtomic(opts.junit, toJUnit(results));
-  if (opts.kcidb) await writeFileAtomic(opts.kcidb, toKcidbJson(results));
+  if (opts.kcidb) {
+    const files = results.map((r, i) => readRunFiles(runDirs[i]!, r));
+    await writeFileAtomic(opts.kcidb, toKcidbJson(results, kcidbOptionsFrom(opts, files)));
+  }
   if (opts.ktap) out(toKtap(results));
 }
 
@@ -238,6 +244,11 @@ export async function boot(ctx: RunContext, opts: KernelOpts & { cmd: string[] }
   }
 }
 
+/** A run directory, or a run.json file (whose folder is then taken as its run directory). */
+function runDirOf(path: string): string {
+  return existsSync(join(path, 'run.json')) ? path : dirname(path);
+}
+
 function loadRun(path: string): RunResult {
   const file = existsSync(join(path, 'run.json')) ? join(path, 'run.json') : path;
   if (!existsSync(file)) throw new UserError(`${path}: no run.json there (not a pinlab run directory)`);
@@ -259,10 +270,14 @@ export async function diff(_ctx: RunContext, opts: { a: string; b: string }): Pr
   return regressions(d).length > 0 ? { kind: 'failed' } : { kind: 'ok' };
 }
 
-export async function merge(_ctx: RunContext, opts: { inputs: string[]; output: string; kcidb?: string }): Promise<Outcome> {
-  const merged = mergeRuns(opts.inputs.map(loadRun));
+export async function merge(_ctx: RunContext, opts: { inputs: string[]; output: string; kcidb?: string } & KcidbCliOptions): Promise<Outcome> {
+  const shards = opts.inputs.map((path) => ({ path, result: loadRun(path) }));
+  const merged = mergeRuns(shards.map((s) => s.result));
   await writeFileAtomic(opts.output, merged.length === 1 ? toRunJson(merged[0]!) : `${JSON.stringify(merged, null, 2)}\n`);
-  if (opts.kcidb) await writeFileAtomic(opts.kcidb, toKcidbJson(merged));
+  if (opts.kcidb) {
+    const files = shards.map((s) => readRunFiles(runDirOf(s.path), s.result));
+    await writeFileAtomic(opts.kcidb, toKcidbJson(merged, kcidbOptionsFrom(opts, files)));
+  }
   for (const r of merged) out(formatSummary(r));
   return outcomeOfRuns(merged, false);
 }

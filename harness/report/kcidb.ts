@@ -7,18 +7,34 @@
 //   ERROR with cause build or harness -> MISS (the test never ran: nothing is known about the
 //     code); other causes (boot, guest, timeout, path-not-reached) -> ERROR (it started and
 //     could not conclude). A build failure also sets the build's status to FAIL.
-//   XFAIL -> FAIL, plus an `issue` (pinlab:known-state.<id>) and an `incident` linking the test
+//   XFAIL -> FAIL, plus an `issue` (<origin>:known-state.<id>) and an `incident` linking the test
 //     to it, with misc.pinlab_status = "XFAIL" and misc.known_state. Reporting PASS would hide a
 //     real defect of the reference kernel (stock 6.1 does not pin); KCIDB's own answer to "this
 //     failure is known" is issue + incident, which KernelCI's triage uses to keep known failures
 //     out of new-regression reports. A regression there is a status change on the same test path,
 //     and a known-state test fails on every revision of that kernel, so it never shows as one.
 // `number` carries the pins the workload acquired; all numbers are in misc.numbers.
+//
+// Ids, and why they are per run: KCIDB keeps one object per id and, when an id arrives twice
+// with different fields, picks each field at random among the submissions. A checkout id that is
+// a content hash would make every night's run of an unchanged kernel the same checkout, with a
+// random night's start time and tree. So the checkout id is <origin>:<run id>/<hash of what the
+// checkout says>, the build id adds the build key, the test id adds the workload. The run id is
+// the pinlab run's own (unique), or --run-id/PINLAB_RUN_ID, which the shards of one CI pipeline
+// share so their results land in one checkout.
+//
+// What KernelCI's dashboard needs to list a run: start_time on the checkout (its tree list is
+// "checkouts started in the last N days" per origin, grouped by tree name, repository URL and
+// branch), a git commit (the tree page is per commit), the origin's finish time. Each comes
+// from the run or from an option (KcidbOptions), never invented: a Debian source package has no
+// commit, so one is given with --kcidb-git-commit or the field is left out.
 import { createHash } from 'node:crypto';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { UserError } from '../errors.js';
 import type { RunResult, Verdict } from '../verdict/types.js';
 import { numbersText, sortVerdicts, workloadDurationMs, workloadParts } from './common.js';
+import { shardRunIds } from './merge.js';
 
 export const KCIDB_VERSION = { major: 5, minor: 3 } as const;
 export const KCIDB_LOG_EXCERPT_MAX = 16384;
@@ -35,6 +51,7 @@ export interface KcidbCheckout {
   origin: string;
   tree_name?: string;
   git_repository_url?: string;
+  git_repository_branch?: string;
   git_commit_hash?: string;
   patchset_files?: KcidbResource[];
   patchset_hash?: string;
@@ -49,8 +66,12 @@ export interface KcidbBuild {
   id: string;
   origin: string;
   checkout_id: string;
+  start_time?: string;
   architecture?: string;
   config_name?: string;
+  config_url?: string;
+  compiler?: string;
+  log_url?: string;
   status?: KcidbStatus;
   comment?: string;
   misc?: Record<string, unknown>;
@@ -66,7 +87,9 @@ export interface KcidbTest {
   number?: { value: number; unit?: string; prefix?: 'metric' | 'binary' };
   duration?: number;
   start_time?: string;
+  log_url?: string;
   log_excerpt?: string;
+  output_files?: KcidbResource[];
   environment?: { comment?: string; misc?: Record<string, unknown> };
   misc?: Record<string, unknown>;
 }
@@ -100,20 +123,135 @@ export interface KcidbReport {
   incidents?: KcidbIncident[];
 }
 
+/** A run directory as it is published next to the report: what the KCIDB URLs point at. */
+export interface KcidbRunFiles {
+  /** RunResult.runId of the run that wrote the directory */
+  runId: string;
+  /** the workloads that run judged (a shard's share) */
+  workloads: readonly string[];
+  /** the directory relative to the published root (--kcidb-artifacts-url); absent when outside it */
+  dir?: string;
+  /** files in the directory, relative to it, '/'-separated: kernel/config, vm/console.log, ... */
+  files: readonly string[];
+  /** the compiler that built the kernel (kernel/meta.json) */
+  compiler?: string;
+}
+
+/**
+ * One value for every kernel of the report, or per profile: entries "VALUE" and
+ * "PROFILE=VALUE"; a profile's own entry wins over a bare one, and the last of each wins.
+ */
+export type PerKernel = string | readonly string[];
+
 export interface KcidbOptions {
-  /** KCIDB origin (the submitting CI system), [a-z0-9_]+ */
+  /** KCIDB origin (the submitting CI system, agreed with KernelCI), [a-z0-9_]+; default pinlab */
   origin?: string;
-  /** e.g. "mainline", "stable"; defaults to the profile name */
-  treeName?: string;
-  /** the https:// URL of the source repository, when the kernel came from git */
-  gitRepositoryUrl?: string;
+  /** the run the ids are made from; default each RunResult's own runId */
+  runId?: string;
+  /** e.g. "mainline", "stable"; default the profile name */
+  treeName?: PerKernel;
+  /** the https:// URL of the source repository */
+  gitRepositoryUrl?: PerKernel;
+  gitRepositoryBranch?: PerKernel;
+  /** the commit the source is; a git:REPO@SHA source gives its own */
+  gitCommitHash?: PerKernel;
   /**
-   * Base URL where the run directory is published; patch files are linked below it
-   * (<url>/patches/<file>). Without it they are file:// URLs, fine for local inspection,
-   * to be replaced before submitting to KernelCI.
+   * Base URL at which the directory the run directories are relative to (KcidbRunFiles.dir) is
+   * published. Files get URLs only when they are known to be there (runFiles); patch files
+   * otherwise get file:// URLs, fine for local inspection, to be replaced before submitting.
    */
   artifactsUrl?: string;
+  /** the run directories behind the results (read by run-files.ts) */
+  runFiles?: readonly KcidbRunFiles[];
   architecture?: string;
+}
+
+/** Values of the KCIDB command-line options, checked as they are parsed (cli.ts). */
+export const kcidbArg = {
+  origin(v: string): string {
+    if (!/^[a-z0-9_]+$/.test(v)) throw new UserError(`--kcidb-origin ${v}: a KCIDB origin is lower-case letters, digits and _`, { hint: 'use the origin KernelCI agreed with you' });
+    return v;
+  },
+  runId(v: string): string {
+    if (!/^[A-Za-z0-9._-]{1,128}$/.test(v)) throw new UserError(`run id ${JSON.stringify(v)}: expected 1-128 of A-Z a-z 0-9 . _ -`, { hint: 'e.g. --run-id gitlab-$CI_PIPELINE_ID (or PINLAB_RUN_ID)' });
+    return v;
+  },
+  tree(v: string): string {
+    if (v === '' || v.includes('\0')) throw new UserError('--kcidb-tree: expected a tree name, e.g. mainline or stable');
+    return v;
+  },
+  gitUrl(v: string): string {
+    if (!/^https:\/\/[^\0\s]+$/.test(v)) throw new UserError(`--kcidb-git-url ${v}: KCIDB takes an https:// repository URL`);
+    return v;
+  },
+  branch(v: string): string {
+    if (v === '' || v.includes('\0')) throw new UserError('--kcidb-git-branch: expected a branch name');
+    return v;
+  },
+  commit(v: string): string {
+    if (!/^[0-9a-f]{40}$/.test(v)) throw new UserError(`--kcidb-git-commit ${v}: expected a full 40-digit lower-case commit hash`);
+    return v;
+  },
+  artifactsUrl(v: string): string {
+    let url: URL | undefined;
+    try {
+      url = new URL(v);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) {
+      throw new UserError(`--kcidb-artifacts-url ${v}: expected an http(s) URL`, { hint: 'e.g. GitLab: $CI_JOB_URL/artifacts/raw' });
+    }
+    return v;
+  },
+};
+
+const PROFILE_ENTRY = /^([A-Za-z0-9._-]+)=(.*)$/s;
+
+function perKernelEntry(entry: string): { profile?: string; value: string } {
+  const m = PROFILE_ENTRY.exec(entry);
+  return m ? { profile: m[1]!, value: m[2]! } : { value: entry };
+}
+
+/** A repeatable per-kernel option: checks the value part of "VALUE" or "PROFILE=VALUE". */
+export function perKernelArg(check: (v: string) => string): (v: string, prev?: string[]) => string[] {
+  return (v, prev = []) => {
+    check(perKernelEntry(v).value);
+    return [...prev, v];
+  };
+}
+
+export function perKernelValue(p: PerKernel | undefined, profile: string | undefined): string | undefined {
+  if (p === undefined) return undefined;
+  const entries = (typeof p === 'string' ? [p] : p).map(perKernelEntry);
+  let value: string | undefined;
+  for (const e of entries) if (e.profile === undefined) value = e.value;
+  for (const e of entries) if (e.profile !== undefined && e.profile === profile) value = e.value;
+  return value;
+}
+
+/** The command-line options as commands.ts receives them from commander. */
+export interface KcidbCliOptions {
+  kcidbOrigin?: string;
+  runId?: string;
+  kcidbTree?: string[];
+  kcidbGitUrl?: string[];
+  kcidbGitBranch?: string[];
+  kcidbGitCommit?: string[];
+  kcidbArtifactsUrl?: string;
+}
+
+export function kcidbOptionsFrom(o: KcidbCliOptions, runFiles: readonly KcidbRunFiles[]): KcidbOptions {
+  return {
+    origin: o.kcidbOrigin,
+    runId: o.runId,
+    treeName: o.kcidbTree,
+    gitRepositoryUrl: o.kcidbGitUrl,
+    gitRepositoryBranch: o.kcidbGitBranch,
+    gitCommitHash: o.kcidbGitCommit,
+    artifactsUrl: o.kcidbArtifactsUrl,
+    runFiles,
+  };
 }
 
 function sha256(text: string): string {
@@ -172,21 +310,58 @@ function gitCommitOf(source: string): string | undefined {
   return m?.[1];
 }
 
-export function kcidbCheckoutId(r: RunResult, origin = 'pinlab'): string {
-  const k = r.kernel;
-  const patchset = k.patchsetHash ?? kcidbPatchsetHash(k.patches.map((p) => p.sha256));
-  return `${origin}:${sha256(`${k.source}\n${patchset}`).slice(0, 32)}`;
+interface RunIds {
+  checkout: string;
+  build: string;
 }
 
-export function kcidbBuildId(r: RunResult, origin = 'pinlab'): string {
-  const k = r.kernel;
-  const key = k.buildKey ?? sha256(`${kcidbCheckoutId(r, origin)}\n${k.configSha256 ?? ''}`).slice(0, 32);
-  return `${origin}:${key}`;
+/** What the checkout object says about the kernel's source, which its id hashes. */
+interface CheckoutFacts {
+  treeName?: string;
+  gitRepositoryUrl?: string;
+  gitRepositoryBranch?: string;
+  gitCommitHash?: string;
+  patchsetHash: string;
 }
 
-function patchUrl(file: string, opts: KcidbOptions): string {
-  if (opts.artifactsUrl) return `${opts.artifactsUrl.replace(/\/+$/, '')}/patches/${encodeURIComponent(basename(file))}`;
-  return pathToFileURL(resolve(file)).href;
+function checkoutFacts(r: RunResult, opts: KcidbOptions): CheckoutFacts {
+  const k = r.kernel;
+  return {
+    treeName: perKernelValue(opts.treeName, k.profile) ?? k.profile,
+    gitRepositoryUrl: perKernelValue(opts.gitRepositoryUrl, k.profile),
+    gitRepositoryBranch: perKernelValue(opts.gitRepositoryBranch, k.profile),
+    gitCommitHash: gitCommitOf(k.source) ?? perKernelValue(opts.gitCommitHash, k.profile),
+    patchsetHash: k.patchsetHash ?? kcidbPatchsetHash(k.patches.map((p) => p.sha256)),
+  };
+}
+
+/**
+ * Checkout <origin>:<run id>/<hash of source and checkout facts>, build <checkout>/<build key>:
+ * unique per run, shared by the shards of one run id, and distinct for kernels of a matrix
+ * (two profiles differing in patches, tree or commit are two checkouts of one run).
+ */
+export function kcidbIds(r: RunResult, opts: KcidbOptions = {}): RunIds {
+  const origin = opts.origin ?? 'pinlab';
+  const k = r.kernel;
+  const f = checkoutFacts(r, opts);
+  const what = [k.source, f.patchsetHash, f.treeName, f.gitRepositoryUrl, f.gitRepositoryBranch, f.gitCommitHash].map((x) => x ?? null);
+  const checkout = `${origin}:${opts.runId ?? r.runId}/${sha256(JSON.stringify(what)).slice(0, 16)}`;
+  const buildKey = k.buildKey ?? sha256(JSON.stringify([k.profile ?? null, k.configSha256 ?? null])).slice(0, 16);
+  return { checkout, build: `${checkout}/${buildKey}` };
+}
+
+/** The URL of a published file, when an artifacts URL is given and the file is known to be there. */
+function fileUrl(opts: KcidbOptions, run: KcidbRunFiles | undefined, file: string): string | undefined {
+  if (!opts.artifactsUrl || !run || run.dir === undefined || !run.files.includes(file)) return undefined;
+  const segments = [...run.dir.split('/'), ...file.split('/')].filter((x) => x !== '' && x !== '.');
+  return `${opts.artifactsUrl.replace(/\/+$/, '')}/${segments.map(encodeURIComponent).join('/')}`;
+}
+
+function resources(opts: KcidbOptions, run: KcidbRunFiles | undefined, files: [name: string, file: string][]): KcidbResource[] {
+  return files.flatMap(([name, file]) => {
+    const url = fileUrl(opts, run, file);
+    return url ? [{ name, url }] : [];
+  });
 }
 
 function knownStateIssueId(origin: string, knownState: string): string {
@@ -196,29 +371,45 @@ function knownStateIssueId(origin: string, knownState: string): string {
 function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport, 'version'>> {
   const origin = opts.origin ?? 'pinlab';
   const k = r.kernel;
-  const checkoutId = kcidbCheckoutId(r, origin);
-  const buildId = kcidbBuildId(r, origin);
-  const gitCommit = gitCommitOf(k.source);
-  const treeName = opts.treeName ?? k.profile;
+  const ids = kcidbIds(r, opts);
+  const facts = checkoutFacts(r, opts);
+  // the run directories behind this result: one, or one per shard of a merged run
+  const shards = (opts.runFiles ?? []).filter((f) => shardRunIds(r).includes(f.runId));
+  const holding = (file: string) => shards.find((s) => s.files.includes(file));
   const checkout: KcidbCheckout = {
-    id: checkoutId,
+    id: ids.checkout,
     origin,
-    ...(treeName ? { tree_name: treeName } : {}),
-    ...(opts.gitRepositoryUrl ? { git_repository_url: opts.gitRepositoryUrl } : {}),
-    ...(gitCommit ? { git_commit_hash: gitCommit } : {}),
-    patchset_files: k.patches.map((p) => ({ name: basename(p.file), url: patchUrl(p.file, opts) })),
-    patchset_hash: k.patchsetHash ?? kcidbPatchsetHash(k.patches.map((p) => p.sha256)),
+    ...(facts.treeName ? { tree_name: facts.treeName } : {}),
+    ...(facts.gitRepositoryUrl ? { git_repository_url: facts.gitRepositoryUrl } : {}),
+    ...(facts.gitRepositoryBranch ? { git_repository_branch: facts.gitRepositoryBranch } : {}),
+    ...(facts.gitCommitHash ? { git_commit_hash: facts.gitCommitHash } : {}),
+    patchset_files: k.patches.map((p) => {
+      const file = `kernel/${basename(p.file)}`;
+      return { name: basename(p.file), url: fileUrl(opts, holding(file), file) ?? pathToFileURL(resolve(p.file)).href };
+    }),
+    patchset_hash: facts.patchsetHash,
     comment: kcidbText(k.release ? `${k.source} (${k.release})` : k.source),
+    start_time: r.startedAt,
+    ...(r.finishedAt ? { origin_tests_finish_time: r.finishedAt } : {}),
     valid: true,
     misc: { source: k.source, ...(k.profile ? { profile: k.profile } : {}) },
   };
   const buildFailed = r.verdicts.some((v) => v.status === 'ERROR' && v.cause === 'build');
+  const compiler = shards.find((s) => s.compiler)?.compiler;
+  const configUrl = fileUrl(opts, holding('kernel/config'), 'kernel/config');
+  // only a run that compiled the kernel has its build log; a cache hit has none to link
+  const buildLogUrl = fileUrl(opts, holding('logs/build.log'), 'logs/build.log');
   const build: KcidbBuild = {
-    id: buildId,
+    id: ids.build,
     origin,
-    checkout_id: checkoutId,
+    checkout_id: ids.checkout,
+    // the run's first phase obtains the build (compiled, or taken from the cache)
+    start_time: r.startedAt,
     architecture: opts.architecture ?? 'x86_64',
     config_name: k.profile ? `pinlab-${k.profile}` : 'pinlab',
+    ...(configUrl ? { config_url: configUrl } : {}),
+    ...(compiler ? { compiler: kcidbText(compiler) } : {}),
+    ...(buildLogUrl ? { log_url: buildLogUrl } : {}),
     status: buildFailed ? 'FAIL' : 'PASS',
     misc: {
       ...(k.release ? { release: k.release } : {}),
@@ -230,21 +421,32 @@ function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport
   const issues = new Map<string, KcidbIssue>();
   const incidents: KcidbIncident[] = [];
   for (const v of sortVerdicts(r.verdicts)) {
-    // Unique per build, run and workload: matrix kernels may share a run id, reruns do not.
-    const id = `${buildId}/${r.runId}/${v.name}`;
+    const id = `${ids.build}/${v.name}`;
     const status = kcidbStatus(v);
     const ran = status === 'PASS' || status === 'FAIL' || status === 'ERROR';
     const durationMs = workloadDurationMs(v);
+    const shard = shards.find((s) => s.workloads.includes(v.name));
+    // The kernel's console is the log a kernel developer (and KernelCI's log analysis) reads
+    // first: splats are there. A test that never ran for want of a kernel points at the build log.
+    const logUrl = (v.cause === 'build' ? fileUrl(opts, shard, 'logs/build.log') : undefined) ?? fileUrl(opts, shard, 'vm/console.log');
+    const outputs = resources(opts, shard, [
+      ['observation.json', `observations/${v.name}.json`],
+      ['runner.log', 'logs/runner.log'],
+    ]);
     const test: KcidbTest = {
       id,
       origin,
-      build_id: buildId,
+      build_id: ids.build,
       path: kcidbTestPath(v),
       status,
       comment: kcidbText(v.message),
       ...(ran && v.numbers ? { number: { value: v.numbers.acquired, unit: 'pins' } } : {}),
       ...(durationMs !== undefined ? { duration: durationMs / 1000 } : {}),
+      // pinlab keeps no per-workload clock: the run's start is the earliest the test can have started
+      start_time: r.startedAt,
+      ...(logUrl ? { log_url: logUrl } : {}),
       log_excerpt: logExcerpt(v),
+      ...(outputs.length > 0 ? { output_files: outputs } : {}),
       environment: {
         comment: kcidbText(`QEMU${r.host.qemu ? ` ${r.host.qemu}` : ''} (${r.host.accel}) guest`),
         misc: { ...r.host },
@@ -295,17 +497,33 @@ export function toKcidb(results: RunResult | readonly RunResult[], opts: KcidbOp
   return mergeKcidb(runs.map((r) => ({ version: { ...KCIDB_VERSION }, ...runToKcidb(r, opts) })));
 }
 
-function byId<T extends { id: string }>(items: readonly T[]): T[] {
+function byId<T extends { id: string }>(items: readonly T[], combine: (a: T, b: T) => T = (a, b) => ({ ...a, ...b })): T[] {
   const seen = new Map<string, T>();
   // The same checkout/build/issue arrives from every shard; objects with one id are the same
   // object, so the later one's fields only fill in what the earlier lacked.
-  for (const item of items) seen.set(item.id, { ...seen.get(item.id), ...item });
+  for (const item of items) {
+    const earlier = seen.get(item.id);
+    seen.set(item.id, earlier ? combine(earlier, item) : item);
+  }
   return [...seen.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** ISO 8601 UTC times of one format compare as strings. */
+function extreme(pick: 'first' | 'last', a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  return (pick === 'first') === a < b ? a : b;
+}
+
+/** A field set to value, or left out when there is none (KCIDB objects never hold undefined). */
+function field<K extends string>(key: K, value: string | undefined): { [P in K]?: string } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: string };
 }
 
 /**
  * Merge KCIDB reports (e.g. one per CI shard) into one: objects deduplicated by id, sorted by
- * id; tests sorted by path then id. Only reports of major version 5 are accepted.
+ * id; tests sorted by path then id. A checkout starts when its first shard started and its tests
+ * finish when the last one finished; a build starts with its first shard. Only reports of major
+ * version 5 are accepted.
  */
 export function mergeKcidb(reports: readonly KcidbReport[]): KcidbReport {
   for (const r of reports) {
@@ -321,8 +539,13 @@ export function mergeKcidb(reports: readonly KcidbReport[]): KcidbReport {
   });
   return {
     version: { major: KCIDB_VERSION.major, minor },
-    checkouts: byId(reports.flatMap((r) => r.checkouts ?? [])),
-    builds: byId(reports.flatMap((r) => r.builds ?? [])),
+    checkouts: byId(reports.flatMap((r) => r.checkouts ?? []), (a, b) => ({
+      ...a,
+      ...b,
+      ...field('start_time', extreme('first', a.start_time, b.start_time)),
+      ...field('origin_tests_finish_time', extreme('last', a.origin_tests_finish_time, b.origin_tests_finish_time)),
+    })),
+    builds: byId(reports.flatMap((r) => r.builds ?? []), (a, b) => ({ ...a, ...b, ...field('start_time', extreme('first', a.start_time, b.start_time)) })),
     tests,
     issues: byId(reports.flatMap((r) => r.issues ?? [])),
     incidents: byId(reports.flatMap((r) => r.incidents ?? [])),

@@ -5,7 +5,7 @@
 // the way KUnit prints them:
 //   PASS  -> ok N name
 //   FAIL  -> not ok N name            (# <name>: FAIL <reasons>: <message>)
-//   ERROR -> not ok N name # ERROR <cause>: <message>
+//   ERROR -> not ok N name # ERROR <cause>    (# <name>: ERROR <cause>: <message>)
 //   SKIP  -> ok N name # SKIP <reason>
 //   XFAIL -> ok N name # XFAIL known state <id>: <reasons>
 //            KTAP v1 lists XFAIL as an accepted directive ("a test is expected to fail", used by
@@ -41,7 +41,10 @@ export function ktapTestLines(v: Verdict, number: number, strict: boolean): stri
       lines.push(`ok ${number} ${name} # XFAIL known state ${clean(v.knownState ?? 'unnamed')}: ${v.reasons.join(',')}`);
       break;
     case 'error':
-      lines.push(`not ok ${number} ${name} # ERROR ${v.cause ?? 'error'}: ${clean(v.message)}`);
+      // kunit.py prints a failed test's diagnostics but drops the text after '#' on its result
+      // line, so the cause and message go in a diagnostic too, as for a FAIL
+      lines.push(`# ${name}: ERROR ${v.cause ?? 'error'}: ${clean(v.message)}`);
+      lines.push(`not ok ${number} ${name} # ERROR ${v.cause ?? 'error'}`);
       break;
     case 'fail':
       lines.push(`# ${name}: ${v.status} ${v.reasons.join(',')}: ${clean(v.message)}`);

@@ -7,6 +7,13 @@ import { UserError } from '../errors.js';
 import type { KernelIdentity, RunResult, Verdict } from '../verdict/types.js';
 import { sortVerdicts } from './common.js';
 
+const SHARD_RUN_ID_SEPARATOR = '+';
+
+/** The run ids of the runs a (possibly merged) result came from. */
+export function shardRunIds(r: RunResult): string[] {
+  return r.runId.split(SHARD_RUN_ID_SEPARATOR);
+}
+
 /** Kernels are the same when every identifying field is; key order in the JSON does not matter. */
 export function kernelKey(k: KernelIdentity): string {
   return JSON.stringify([k.profile ?? null, k.source, k.release ?? null, k.patches.map((p) => [p.file, p.sha256]), k.patchsetHash ?? null, k.configSha256 ?? null, k.buildKey ?? null]);
@@ -34,8 +41,8 @@ function mergeOneKernel(shards: readonly RunResult[]): RunResult {
   const finished = shards.map((s) => s.finishedAt);
   const merged: RunResult = {
     schema: first.schema,
-    // Shards of one CI run share a run id (pass the pipeline's); otherwise all ids are kept.
-    runId: runIds.join('+'),
+    // every shard's run id is kept (shardRunIds reads them back)
+    runId: runIds.join(SHARD_RUN_ID_SEPARATOR),
     startedAt: ordered[0]!.startedAt,
     kernel: ordered[0]!.kernel,
     host: ordered[0]!.host,

@@ -8,11 +8,14 @@ import { toRunJson } from '../../harness/report/json.js';
 import { toJUnit } from '../../harness/report/junit.js';
 import { toKcidbJson } from '../../harness/report/kcidb.js';
 import { toKtap } from '../../harness/report/ktap.js';
+import { readRunFiles } from '../../harness/report/run-files.js';
 import { formatSummary } from '../../harness/report/terminal.js';
 import type { RunResult } from '../../harness/verdict/types.js';
 
 const fixtures = fileURLToPath(new URL('../../../test/fixtures/report/', import.meta.url));
 const run = JSON.parse(readFileSync(join(fixtures, 'run-small.json'), 'utf8')) as RunResult;
+// the run directory as a CI job publishes it: relative to the fixtures folder, at the artifacts URL
+const runFiles = [readRunFiles(join(fixtures, 'run-dir'), run, fixtures)];
 
 function golden(name: string, actual: string): string {
   const file = join(fixtures, 'golden', name);
@@ -25,7 +28,7 @@ const formats: [string, (r: RunResult) => string][] = [
   ['run.json', toRunJson],
   ['junit.xml', (r) => toJUnit(r)],
   ['ktap.txt', (r) => toKtap(r)],
-  ['kcidb.json', (r) => toKcidbJson(r, { artifactsUrl: 'https://ci.example.org/runs/20250101-120000-abcd' })],
+  ['kcidb.json', (r) => toKcidbJson(r, { origin: 'example_ci', runId: 'ci-4242', artifactsUrl: 'https://ci.example.org/jobs/4242/artifacts', runFiles })],
   ['ktap-strict.txt', (r) => toKtap({ ...r, strict: true })],
 ];
 

@@ -1,15 +1,28 @@
-// JUnit XML: well-formed (parsed back by a small strict XML reader below, not by pattern
-// matching), counts right, and each status mapped as documented in harness/report/junit.ts.
-import test from 'ava';
+// JUnit XML: valid against the Jenkins xUnit plugin's junit-10.xsd (vendored, see
+// vendor/junit/NOTE.md; validated by libxml2's xmllint compiled to WebAssembly), well-formed
+// (parsed back by a small strict XML reader below, not by pattern matching), counts right, and
+// each status mapped as documented in harness/report/junit.ts.
+import test, { type ExecutionContext } from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { toJUnit } from '../../harness/report/junit.js';
 import { escapeAttr, escapeText } from '../../harness/report/xml.js';
-import type { RunResult } from '../../harness/verdict/types.js';
+import type { RunResult, Verdict } from '../../harness/verdict/types.js';
+import { validateXML } from 'xmllint-wasm';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
+const junit10 = readFileSync(join(root, 'vendor/junit/junit-10.xsd'), 'utf8');
+
+async function schemaErrors(xml: string): Promise<string[]> {
+  const r = await validateXML({ xml: [{ fileName: 'junit.xml', contents: xml }], schema: [junit10] });
+  return r.valid ? [] : r.errors.map((e) => e.rawMessage);
+}
+
+async function assertJunit10(t: ExecutionContext, xml: string): Promise<void> {
+  t.deepEqual(await schemaErrors(xml), [], 'valid against junit-10.xsd');
+}
 
 interface Element {
   name: string;
@@ -114,57 +127,92 @@ function parseXml(xml: string): Element {
 }
 
 const child = (el: Element, name: string) => el.children.filter((c) => c.name === name);
-const props = (el: Element) =>
-  Object.fromEntries(child(el, 'properties').flatMap((p) => child(p, 'property')).map((p) => [p.attrs['name'], p.attrs['value']]));
+const caseNamed = (suite: Element, classname: string, name: string) =>
+  child(suite, 'testcase').find((c) => c.attrs['classname'] === classname && c.attrs['name'] === name)!;
 
-test('JUnit output is well-formed and carries every verdict', (t) => {
-  const doc = parseXml(toJUnit(run));
+test('JUnit output is valid against junit-10.xsd, well-formed, and carries every verdict', async (t) => {
+  const xml = toJUnit(run);
+  await assertJunit10(t, xml);
+  const doc = parseXml(xml);
   t.is(doc.name, 'testsuites');
+  t.deepEqual(doc.attrs, { name: 'pinlab', tests: '5', failures: '1', errors: '1', time: '0.050' });
   const [suite] = child(doc, 'testsuite');
   t.truthy(suite);
-  t.like(suite!.attrs, { tests: '5', failures: '1', errors: '1', skipped: '1' });
+  // XFAIL counts as skipped: a <skipped> element for each
+  t.like(suite!.attrs, { tests: '5', failures: '1', errors: '1', skipped: '2' });
   const cases = child(suite!, 'testcase');
   t.deepEqual(
     cases.map((c) => `${c.attrs['classname']} ${c.attrs['name']}`),
     ['pinlab.ext4 libaio/anon/efault-midway', 'pinlab.nvme-passthru passthru/anon', 'pinlab.raw-nvme uring-fixed/thp', 'pinlab.raw-virtio psync/anon', 'pinlab.vfat psync/anon'],
   );
+  t.true(cases.every((c) => child(c, 'properties').length === 0), 'no per-testcase properties (junit-10 has none)');
+});
+
+test('the vendored schema rejects what Jenkins rejects (it is really being applied)', async (t) => {
+  const xml = toJUnit(run);
+  const skippedOnRoot = xml.replace('<testsuites name="pinlab"', '<testsuites name="pinlab" skipped="2"');
+  t.true((await schemaErrors(skippedOnRoot)).some((e) => /attribute 'skipped'/.test(e)));
+  const caseProperties = xml.replace('<testcase classname="pinlab.raw-virtio" name="psync/anon" time="0.050">', '$&<properties><property name="a" value="b"/></properties>');
+  t.true((await schemaErrors(caseProperties)).some((e) => /properties/.test(e)));
 });
 
 test('each status maps as documented', (t) => {
   const suite = child(parseXml(toJUnit(run)), 'testsuite')[0]!;
-  const byWorkload = new Map(child(suite, 'testcase').map((c) => [props(c)['workload'], c]));
-  const fail = byWorkload.get('ext4.libaio.anon.efault-midway')!;
-  t.is(child(fail, 'failure')[0]!.attrs['message'], 'pin-leak,kernel-splat');
-  t.true(child(fail, 'failure')[0]!.text.includes('Call Trace: <TASK> & "quotes" \'apos\' \\x07bell'));
-  t.like(props(fail), { acquired: '130', released: '128', expected: '128' });
+  const fail = caseNamed(suite, 'pinlab.ext4', 'libaio/anon/efault-midway');
+  t.deepEqual(fail.children.map((c) => c.name), ['failure']);
+  const failure = child(fail, 'failure')[0]!;
+  t.is(failure.attrs['message'], '2 pins not released after quiesce (acquired 130 > released 128)', 'the verdict\'s message');
+  t.is(failure.attrs['type'], 'pin-leak,kernel-splat', 'the reasons');
+  t.true(failure.text.includes('acquired=130 released=128 expected=128'));
+  t.true(failure.text.includes('Call Trace: <TASK> & "quotes" \'apos\' \\x07bell'));
 
-  const error = byWorkload.get('nvme-passthru.passthru.anon')!;
-  t.is(child(error, 'error')[0]!.attrs['type'], 'path-not-reached');
+  const error = child(caseNamed(suite, 'pinlab.nvme-passthru', 'passthru/anon'), 'error')[0]!;
+  t.like(error.attrs, { type: 'path-not-reached', message: 'none of bio_map_user_iov ran: the workload did not reach the path it exists for' });
 
-  const skip = byWorkload.get('raw-nvme.uring-fixed.thp')!;
-  t.is(child(skip, 'skipped')[0]!.attrs['message'], 'kernel lacks CONFIG_IO_URING');
+  const skip = child(caseNamed(suite, 'pinlab.raw-nvme', 'uring-fixed/thp'), 'skipped')[0]!;
+  t.deepEqual(skip.attrs, { message: 'kernel lacks CONFIG_IO_URING' });
+  t.is(skip.text, 'kernel lacks CONFIG_IO_URING', 'the reason as text too');
 
-  const pass = byWorkload.get('raw-virtio.psync.anon')!;
-  t.deepEqual(pass.children.map((c) => c.name), ['properties']);
+  const pass = caseNamed(suite, 'pinlab.raw-virtio', 'psync/anon');
+  t.deepEqual(pass.children.map((c) => c.name), ['system-out']);
+  t.true(child(pass, 'system-out')[0]!.text.includes('acquired=256 released=256'));
 
-  const xfail = byWorkload.get('vfat.psync.anon')!;
-  t.deepEqual(xfail.children.map((c) => c.name), ['properties', 'system-out']);
-  t.true(child(xfail, 'system-out')[0]!.text.startsWith('XFAIL: known state stock-6.1/dio-not-pinned'));
-  t.is(props(xfail)['xfail'], 'stock-6.1/dio-not-pinned');
+  const xfail = caseNamed(suite, 'pinlab.vfat', 'psync/anon');
+  t.deepEqual(xfail.children.map((c) => c.name), ['skipped']);
+  const skipped = child(xfail, 'skipped')[0]!;
+  t.like(skipped.attrs, { type: 'xfail', message: 'known state stock-6.1/dio-not-pinned: Direct I/O took plain page references: 0 pins for 256 user pages' });
+  t.true(skipped.text.startsWith('XFAIL: known state stock-6.1/dio-not-pinned: not-pinned\n'));
 });
 
-test('under --strict an XFAIL is a failure, so CI agrees with the exit code', (t) => {
-  const suite = child(parseXml(toJUnit({ ...run, strict: true })), 'testsuite')[0]!;
-  t.is(suite.attrs['failures'], '2');
-  const xfail = child(suite, 'testcase').find((c) => props(c)['workload'] === 'vfat.psync.anon')!;
-  t.is(child(xfail, 'failure')[0]!.attrs['type'], 'xfail-strict');
+test('under --strict an XFAIL is a failure, so CI agrees with the exit code', async (t) => {
+  const xml = toJUnit({ ...run, strict: true });
+  await assertJunit10(t, xml);
+  const suite = child(parseXml(xml), 'testsuite')[0]!;
+  t.like(suite.attrs, { failures: '2', skipped: '1' });
+  const failure = child(caseNamed(suite, 'pinlab.vfat', 'psync/anon'), 'failure')[0]!;
+  t.is(failure.attrs['type'], 'not-pinned');
+  t.regex(failure.attrs['message']!, /^Direct I\/O took plain page references.*\(known state stock-6\.1\/dio-not-pinned, failing under --strict\)$/);
 });
 
-test('a matrix gives one testsuite per kernel and summed totals', (t) => {
+test('a matrix gives one testsuite per kernel and summed totals', async (t) => {
   const other: RunResult = { ...run, kernel: { ...run.kernel, profile: 'patched-6.1' } };
-  const doc = parseXml(toJUnit([run, other]));
+  const xml = toJUnit([run, other]);
+  await assertJunit10(t, xml);
+  const doc = parseXml(xml);
   t.deepEqual(child(doc, 'testsuite').map((s) => s.attrs['name']), ['pinlab stock-6.1 (6.1.192-pinlab)', 'pinlab patched-6.1 (6.1.192-pinlab)']);
-  t.like(doc.attrs, { tests: '10', failures: '2', errors: '2', skipped: '2' });
+  t.deepEqual(doc.attrs, { name: 'pinlab', tests: '10', failures: '2', errors: '2', time: '0.100' });
+});
+
+test('hostile text (control bytes, markup, long splats) and a failed build stay schema-valid', async (t) => {
+  const nasty: Verdict = {
+    ...run.verdicts[2]!,
+    message: 'a<b>&c"d\'e\u0001\u0000 \ud800 ]]> end',
+    splats: [{ kind: 'oops', title: 'Oops: <0000> [#1]', lines: Array.from({ length: 500 }, (_, i) => `line ${i} \u001b[0m <x> &amp;`) }],
+  };
+  await assertJunit10(t, toJUnit({ ...run, verdicts: [nasty] }));
+  const failed = run.verdicts.map((v): Verdict => ({ ...v, status: 'ERROR', cause: 'build', reasons: [], splats: [], message: 'make bzImage failed' }));
+  await assertJunit10(t, toJUnit({ ...run, verdicts: failed }));
+  await assertJunit10(t, toJUnit({ ...run, verdicts: [] }));
 });
 
 test('escaping round-trips every awkward character through the reader', (t) => {

@@ -1,5 +1,8 @@
-// KCIDB output checked against the public KCIDB I/O schema v5.3 (vendored, see vendor/kcidb/NOTE.md).
-import test from 'ava';
+// KCIDB output checked against the public KCIDB I/O schema v5.3 (vendored, see vendor/kcidb/NOTE.md),
+// and against what KernelCI's dashboard and kcidb-ng need beyond the schema: start times, the
+// origin's finish time, ids under the submitter's origin whose parents are in the report, ids
+// unique per run (KCIDB picks fields at random among submissions of one id), links to logs.
+import test, { type ExecutionContext } from 'ava';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { execFileSync } from 'node:child_process';
@@ -7,21 +10,84 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { kcidbPatchsetHash, kcidbStatus, kcidbTestPath, mergeKcidb, toKcidb } from '../../harness/report/kcidb.js';
+import { UserError } from '../../harness/errors.js';
+import {
+  kcidbArg,
+  kcidbIds,
+  kcidbPatchsetHash,
+  kcidbStatus,
+  kcidbTestPath,
+  mergeKcidb,
+  perKernelArg,
+  perKernelValue,
+  toKcidb,
+  type KcidbReport,
+  type KcidbRunFiles,
+} from '../../harness/report/kcidb.js';
+import { mergeRuns } from '../../harness/report/merge.js';
+import { readRunFiles } from '../../harness/report/run-files.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const schema = JSON.parse(readFileSync(join(root, 'vendor/kcidb/kcidb-io.schema.v5.3.json'), 'utf8')) as object;
-const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
+const fixtures = join(root, 'test/fixtures/report');
+const run = JSON.parse(readFileSync(join(fixtures, 'run-small.json'), 'utf8')) as RunResult;
+const runDirFiles = readRunFiles(join(fixtures, 'run-dir'), run, fixtures);
 
 // kcidb-io validates with draft-07 semantics and format checking (its README); so do we.
 const ajv = new Ajv({ allErrors: true, strict: false });
 addFormats.default(ajv);
 const validate = ajv.compile(schema);
 
-function assertValid(t: { fail: (m: string) => void; pass: () => void }, data: unknown): void {
+function assertValid(t: ExecutionContext, data: unknown): void {
   if (validate(data)) t.pass();
   else t.fail(ajv.errorsText(validate.errors, { separator: '\n' }));
+}
+
+/**
+ * What a submission needs beyond the schema for KernelCI to list it and link it up: the problems
+ * found, empty when there are none.
+ */
+function submissionProblems(report: KcidbReport, origin: string): string[] {
+  const problems: string[] = [];
+  const objects = [...(report.checkouts ?? []), ...(report.builds ?? []), ...(report.tests ?? []), ...(report.issues ?? []), ...(report.incidents ?? [])];
+  for (const o of objects) {
+    if (o.origin !== origin) problems.push(`${o.id}: origin ${o.origin}, not ${origin}`);
+    if (!o.id.startsWith(`${origin}:`)) problems.push(`${o.id}: id not under the origin ${origin}`);
+  }
+  for (const [kind, list] of Object.entries({ checkouts: report.checkouts, builds: report.builds, tests: report.tests, issues: report.issues, incidents: report.incidents })) {
+    const ids = (list ?? []).map((o) => o.id);
+    if (new Set(ids).size !== ids.length) problems.push(`${kind}: duplicate ids`);
+  }
+  const checkouts = new Set((report.checkouts ?? []).map((c) => c.id));
+  const builds = new Set((report.builds ?? []).map((b) => b.id));
+  const tests = new Set((report.tests ?? []).map((x) => x.id));
+  const issues = new Set((report.issues ?? []).map((i) => `${i.id}@${i.version}`));
+  for (const c of report.checkouts ?? []) {
+    if (!c.start_time) problems.push(`checkout ${c.id}: no start_time (the dashboard lists checkouts by start time)`);
+    if (!c.origin_tests_finish_time) problems.push(`checkout ${c.id}: no origin_tests_finish_time`);
+    if (!c.tree_name) problems.push(`checkout ${c.id}: no tree_name`);
+    if (c.patchset_hash === undefined) problems.push(`checkout ${c.id}: no patchset_hash`);
+  }
+  for (const b of report.builds ?? []) {
+    if (!checkouts.has(b.checkout_id)) problems.push(`build ${b.id}: checkout ${b.checkout_id} not in the report`);
+    if (!b.start_time) problems.push(`build ${b.id}: no start_time`);
+  }
+  for (const x of report.tests ?? []) {
+    if (!builds.has(x.build_id)) problems.push(`test ${x.id}: build ${x.build_id} not in the report`);
+    if (!x.start_time) problems.push(`test ${x.id}: no start_time`);
+    if (!x.path || !x.status) problems.push(`test ${x.id}: no path or status`);
+  }
+  for (const i of report.incidents ?? []) {
+    if (i.test_id !== undefined && !tests.has(i.test_id)) problems.push(`incident ${i.id}: test ${i.test_id} not in the report`);
+    if (!issues.has(`${i.issue_id}@${i.issue_version}`)) problems.push(`incident ${i.id}: issue ${i.issue_id} v${i.issue_version} not in the report`);
+  }
+  return problems;
+}
+
+function assertSubmittable(t: ExecutionContext, report: KcidbReport, origin = 'pinlab'): void {
+  assertValid(t, report);
+  t.deepEqual(submissionProblems(report, origin), [], 'semantic checks');
 }
 
 const patched: RunResult = {
@@ -38,16 +104,33 @@ const patched: RunResult = {
   },
 };
 
-test('KCIDB for a stock kernel validates against the v5.3 schema', (t) => {
-  assertValid(t, toKcidb(run, { artifactsUrl: 'https://ci.example.org/run' }));
+test('KCIDB for a stock kernel validates against the v5.3 schema and the semantic checks', (t) => {
+  assertSubmittable(t, toKcidb(run));
+  assertSubmittable(t, toKcidb(run, { origin: 'example_ci', artifactsUrl: 'https://ci.example.org/run', runFiles: [runDirFiles] }), 'example_ci');
+});
+
+test('the semantic checks catch what KernelCI would not list or link (they are really applied)', (t) => {
+  const report = structuredClone(toKcidb(run));
+  delete report.checkouts![0]!.start_time;
+  report.builds![0]!.checkout_id = 'pinlab:elsewhere';
+  report.tests![0]!.origin = 'other';
+  report.incidents![0]!.issue_version = 2;
+  const problems = submissionProblems(report, 'pinlab');
+  t.is(problems.length, 4, problems.join('\n'));
+  t.regex(problems[0]!, /: origin other, not pinlab$/);
+  t.regex(problems[1]!, /^checkout .*: no start_time/);
+  t.regex(problems[2]!, /^build .*: checkout pinlab:elsewhere not in the report$/);
+  t.regex(problems[3]!, /^incident .*: issue .* v2 not in the report$/);
 });
 
 test('KCIDB for a patched kernel from git validates, with patch files and a git commit', (t) => {
   const fromGit: RunResult = { ...patched, kernel: { ...patched.kernel, source: `git:/src/linux@${'c'.repeat(40)}` } };
-  const report = toKcidb(fromGit, { gitRepositoryUrl: 'https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git' });
-  assertValid(t, report);
+  const url = 'https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git';
+  const report = toKcidb(fromGit, { gitRepositoryUrl: url, gitRepositoryBranch: 'linux-6.1.y', treeName: 'stable', gitCommitHash: 'd'.repeat(40) });
+  assertSubmittable(t, report);
   const checkout = report.checkouts![0]!;
-  t.is(checkout.git_commit_hash, 'c'.repeat(40));
+  t.like(checkout, { tree_name: 'stable', git_repository_url: url, git_repository_branch: 'linux-6.1.y' });
+  t.is(checkout.git_commit_hash, 'c'.repeat(40), 'the source\'s own commit, not the option meant for sources without one');
   t.deepEqual(checkout.patchset_files!.map((f) => f.name), ['0001-block-pin-user-pages.patch', '0002-iomap-use-pin.patch']);
   t.true(checkout.patchset_files!.every((f) => f.url.startsWith('file://')));
 });
@@ -110,7 +193,7 @@ test('a build failure marks the build FAIL and its tests MISS, and still validat
     message: 'make bzImage failed: error: implicit declaration of function \u0000pin_user_page',
   }));
   const report = toKcidb({ ...run, verdicts: failed });
-  assertValid(t, report);
+  assertSubmittable(t, report);
   t.is(report.builds![0]!.status, 'FAIL');
   t.true(report.tests!.every((x) => x.status === 'MISS' && x.number === undefined));
 });
@@ -124,10 +207,142 @@ test('log excerpts longer than KCIDB allows are cut, and the whole report still 
 
 test('a matrix of two kernels gives two checkouts and builds in one valid report', (t) => {
   const report = toKcidb([run, patched]);
-  assertValid(t, report);
+  assertSubmittable(t, report);
   t.is(report.checkouts!.length, 2);
   t.is(report.builds!.length, 2);
   t.is(report.tests!.length, run.verdicts.length * 2);
   t.is(new Set(report.tests!.map((x) => x.id)).size, report.tests!.length);
   t.is(mergeKcidb([report, report]).tests!.length, report.tests!.length);
+});
+
+test('options name the origin, tree, repository, branch and commit, per profile of a matrix', (t) => {
+  const stock612: RunResult = { ...run, runId: 'r-612', kernel: { ...run.kernel, profile: 'stock-6.12', source: 'debian:linux-source-6.12=6.12.57-1' } };
+  const url = 'https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git';
+  const report = toKcidb([run, patched, stock612], {
+    origin: 'example_ci',
+    treeName: ['stable', 'patched-6.1=pinlab-patched'],
+    gitRepositoryUrl: url,
+    gitRepositoryBranch: ['linux-6.1.y', 'stock-6.12=linux-6.12.y'],
+    gitCommitHash: ['stock-6.1=' + 'a'.repeat(40), 'patched-6.1=' + 'a'.repeat(40), 'stock-6.12=' + 'b'.repeat(40)],
+  });
+  assertSubmittable(t, report, 'example_ci');
+  const byProfile = new Map(report.checkouts!.map((c) => [c.misc?.['profile'], c]));
+  t.like(byProfile.get('stock-6.1'), { origin: 'example_ci', tree_name: 'stable', git_repository_url: url, git_repository_branch: 'linux-6.1.y', git_commit_hash: 'a'.repeat(40) });
+  t.like(byProfile.get('patched-6.1'), { tree_name: 'pinlab-patched', git_repository_branch: 'linux-6.1.y', git_commit_hash: 'a'.repeat(40) });
+  t.like(byProfile.get('stock-6.12'), { tree_name: 'stable', git_repository_branch: 'linux-6.12.y', git_commit_hash: 'b'.repeat(40) });
+  // the issue of a known state is one object across runs: its id does not carry the run
+  t.deepEqual(report.issues!.map((i) => i.id), ['example_ci:known-state.stock-6.1/dio-not-pinned']);
+});
+
+test('per-profile values: a profile\'s own entry wins over a bare one, the last of each wins', (t) => {
+  const entries = ['stable', 'stock-6.12=mainline', 'next', 'stock-6.12=linux-next'];
+  t.is(perKernelValue(entries, 'stock-6.12'), 'linux-next');
+  t.is(perKernelValue(entries, 'stock-6.1'), 'next');
+  t.is(perKernelValue(entries, undefined), 'next');
+  t.is(perKernelValue(['stock-6.12=mainline'], 'stock-6.1'), undefined);
+  t.is(perKernelValue('https://host/linux.git?a=b', 'stock-6.1'), 'https://host/linux.git?a=b', 'an URL is one value, not PROFILE=VALUE');
+});
+
+test('option values KCIDB would reject are refused when the command line is read', (t) => {
+  t.throws(() => kcidbArg.origin('Example-CI'), { instanceOf: UserError });
+  t.throws(() => kcidbArg.runId('run 1'), { instanceOf: UserError });
+  t.throws(() => kcidbArg.gitUrl('git://git.kernel.org/linux.git'), { instanceOf: UserError });
+  t.throws(() => kcidbArg.commit('abc123'), { instanceOf: UserError });
+  t.throws(() => kcidbArg.artifactsUrl('results/'), { instanceOf: UserError });
+  t.throws(() => perKernelArg(kcidbArg.commit)('stock-6.1=abc'), { instanceOf: UserError });
+  t.deepEqual(perKernelArg(kcidbArg.commit)(`stock-6.1=${'a'.repeat(40)}`, ['x']), ['x', `stock-6.1=${'a'.repeat(40)}`]);
+  t.is(kcidbArg.runId('gitlab-123456'), 'gitlab-123456');
+  t.is(kcidbArg.artifactsUrl('https://gitlab.example.org/p/-/jobs/1/artifacts/raw'), 'https://gitlab.example.org/p/-/jobs/1/artifacts/raw');
+});
+
+test('every run is its own checkout, build and tests; one run id makes one checkout of its shards', (t) => {
+  const tonight = toKcidb(run);
+  const tomorrow = toKcidb({ ...run, runId: '20250102-120000-beef', startedAt: '2025-01-02T12:00:00.000Z' });
+  t.not(tonight.checkouts![0]!.id, tomorrow.checkouts![0]!.id);
+  t.not(tonight.builds![0]!.id, tomorrow.builds![0]!.id);
+  t.false(tonight.tests!.some((x) => tomorrow.tests!.some((y) => y.id === x.id)));
+  // the checkout id is not a content hash of the kernel alone
+  t.true(tonight.checkouts![0]!.id.startsWith(`pinlab:${run.runId}/`));
+
+  // shards of one pipeline: own pinlab run ids and clocks, one --run-id
+  const shards = [0, 1].map((k) => ({
+    ...run,
+    runId: `20250101-12000${k}-000${k}`,
+    startedAt: `2025-01-01T12:0${k}:00.000Z`,
+    finishedAt: `2025-01-01T12:1${k}:00.000Z`,
+    verdicts: run.verdicts.filter((_, i) => i % 2 === k),
+  }));
+  const opts = { runId: 'gitlab-4242' };
+  const perShard = mergeKcidb(shards.map((s) => toKcidb(s, opts)));
+  assertSubmittable(t, perShard);
+  t.is(perShard.checkouts!.length, 1);
+  t.is(perShard.builds!.length, 1);
+  t.is(perShard.checkouts![0]!.id, kcidbIds(shards[0]!, opts).checkout);
+  t.true(perShard.checkouts![0]!.id.startsWith('pinlab:gitlab-4242/'));
+  t.like(perShard.checkouts![0], { start_time: '2025-01-01T12:00:00.000Z', origin_tests_finish_time: '2025-01-01T12:11:00.000Z' });
+  t.is(perShard.builds![0]!.start_time, '2025-01-01T12:00:00.000Z');
+  // merging the runs first gives the same objects
+  const fromMerged = toKcidb(mergeRuns(shards), opts);
+  t.deepEqual(fromMerged.checkouts, perShard.checkouts);
+  t.deepEqual(fromMerged.tests!.map((x) => x.id), perShard.tests!.map((x) => x.id));
+  // without a shared run id the merged run is still one checkout, named by all its shards
+  t.is(toKcidb(mergeRuns(shards)).checkouts!.length, 1);
+});
+
+test('with an artifacts URL, builds link config and build log, tests their console, observation and runner log', (t) => {
+  const built: KcidbRunFiles = { ...runDirFiles, files: [...runDirFiles.files, 'logs/build.log'] };
+  const base = 'https://gitlab.example.org/g/p/-/jobs/7/artifacts/raw/';
+  const report = toKcidb(run, { artifactsUrl: base, runFiles: [built] });
+  assertSubmittable(t, report);
+  const b = report.builds![0]!;
+  t.like(b, {
+    config_url: 'https://gitlab.example.org/g/p/-/jobs/7/artifacts/raw/run-dir/kernel/config',
+    log_url: 'https://gitlab.example.org/g/p/-/jobs/7/artifacts/raw/run-dir/logs/build.log',
+    compiler: 'gcc (Debian 12.2.0-14) 12.2.0',
+  });
+  const pass = report.tests!.find((x) => x.misc?.['workload'] === 'raw-virtio.psync.anon')!;
+  t.is(pass.log_url, `${base}run-dir/vm/console.log`);
+  t.deepEqual(pass.output_files, [
+    { name: 'observation.json', url: `${base}run-dir/observations/raw-virtio.psync.anon.json` },
+    { name: 'runner.log', url: `${base}run-dir/logs/runner.log` },
+  ]);
+  // a test that never ran for want of a kernel points at the build log
+  const failedBuild = toKcidb({ ...run, verdicts: run.verdicts.map((v) => ({ ...v, status: 'ERROR' as const, cause: 'build' as const })) }, { artifactsUrl: base, runFiles: [built] });
+  t.true(failedBuild.tests!.every((x) => x.log_url === `${base}run-dir/logs/build.log`));
+
+  // no URL: no links, but the compiler is still known
+  const local = toKcidb(run, { runFiles: [built] });
+  t.is(local.builds![0]!.compiler, 'gcc (Debian 12.2.0-14) 12.2.0');
+  t.false(JSON.stringify(local).includes('"log_url"') || JSON.stringify(local).includes('config_url') || JSON.stringify(local).includes('output_files'));
+  // a cache hit has no build log to link; a run directory outside the published root has no links
+  t.is(toKcidb(run, { artifactsUrl: base, runFiles: [runDirFiles] }).builds![0]!.log_url, undefined);
+  const outside = readRunFiles(join(fixtures, 'run-dir'), run, join(fixtures, 'golden'));
+  t.is(outside.dir, undefined);
+  t.false(JSON.stringify(toKcidb(run, { artifactsUrl: base, runFiles: [outside] })).includes(base));
+});
+
+test('a merged run links each test into the run directory of the shard that ran it', (t) => {
+  const shards = [0, 1].map((k) => ({ ...run, runId: `shard-${k}`, verdicts: run.verdicts.filter((_, i) => i % 2 === k) }));
+  const files: KcidbRunFiles[] = shards.map((s, k) => ({ ...readRunFiles(join(fixtures, 'run-dir'), s, fixtures), dir: `results/stock-6.1-${k + 1}/run` }));
+  const report = toKcidb(mergeRuns(shards), { artifactsUrl: 'https://ci.example.org/a', runFiles: files, runId: 'ci-1' });
+  assertSubmittable(t, report);
+  for (const x of report.tests!) {
+    const k = shards.findIndex((s) => s.verdicts.some((v) => v.name === x.misc?.['workload']));
+    t.is(x.log_url, `https://ci.example.org/a/results/stock-6.1-${k + 1}/run/vm/console.log`);
+  }
+});
+
+test('patch files link into the published run directory when it holds them', (t) => {
+  const files: KcidbRunFiles = { runId: patched.runId, workloads: [], dir: 'results/p-1/run', files: ['kernel/0001-block-pin-user-pages.patch'] };
+  const urls = toKcidb(patched, { artifactsUrl: 'https://ci.example.org/a', runFiles: [files] }).checkouts![0]!.patchset_files!.map((f) => f.url);
+  t.is(urls[0], 'https://ci.example.org/a/results/p-1/run/kernel/0001-block-pin-user-pages.patch');
+  t.true(urls[1]!.startsWith('file://'), 'a patch the directory does not hold keeps its local URL');
+});
+
+test('readRunFiles lists what a run directory holds and reads its compiler', (t) => {
+  t.like(runDirFiles, { runId: run.runId, dir: 'run-dir', compiler: 'gcc (Debian 12.2.0-14) 12.2.0' });
+  t.deepEqual(runDirFiles.workloads, run.verdicts.map((v) => v.name));
+  t.true(runDirFiles.files.includes('vm/console.log'));
+  t.true(runDirFiles.files.includes('kernel/config'));
+  t.false(runDirFiles.files.includes('README.md'));
 });

@@ -1,7 +1,10 @@
 // Sharded runs merge into what an unsharded run reports; diff finds changed verdicts.
 import test from 'ava';
-import { readFileSync } from 'node:fs';
+import { execa } from 'execa';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { repoRoot } from '../../harness/config.js';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../harness/errors.js';
 import { diffRuns, formatDiff, regressions } from '../../harness/report/diff.js';
@@ -42,11 +45,17 @@ test('three shards merge into the unsharded run', (t) => {
 });
 
 test('three shards\' KCIDB files merge into the unsharded KCIDB report', (t) => {
-  // Each test's environment names the host of its own shard; everything else is identical.
-  const withoutEnvironment = (r: KcidbReport) => ({ ...r, tests: r.tests!.map(({ environment: _, ...rest }) => rest) });
+  // Each test's environment and start names its own shard's host and clock; the checkout spans
+  // the shards (first start, last finish); everything else is identical.
+  const withoutClocks = (r: KcidbReport) => ({
+    ...r,
+    checkouts: r.checkouts!.map(({ start_time: _s, origin_tests_finish_time: _f, ...rest }) => rest),
+    tests: r.tests!.map(({ environment: _, start_time: _s, ...rest }) => rest),
+  });
   const merged = mergeKcidb([1, 0, 2].map((k) => toKcidb(shard(k, 3))));
-  t.deepEqual(withoutEnvironment(merged), withoutEnvironment(toKcidb(run)));
+  t.deepEqual(withoutClocks(merged), withoutClocks(toKcidb(run)));
   t.deepEqual(merged.tests!.map((x) => x.environment?.misc?.['node']), ['v20.19.2', 'v20.19.0', 'v20.19.1', 'v20.19.1', 'v20.19.0']);
+  t.like(merged.checkouts![0], { start_time: '2025-01-01T12:00:00.000Z', origin_tests_finish_time: '2025-01-01T12:12:00.000Z' });
 });
 
 test('merging is insensitive to shard order and to a shard passed twice', (t) => {
@@ -115,4 +124,34 @@ test('diff reports added and removed workloads, kernel changes, and honours the 
   const tolerant = diffRuns(run, after, { pinTolerance: 1 });
   t.deepEqual(tolerant.verdicts.map((v) => v.kind), ['added', 'removed']);
   t.deepEqual(diffRuns(run, run).verdicts, []);
+});
+
+test('pinlab merge writes KCIDB named by --run-id (or PINLAB_RUN_ID), with links into the shards\' run directories', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'pinlab-merge-'));
+  const dirs = [0, 1].map((k) => {
+    const dir = join('results', `stock-6.1-${k + 1}`, 'run');
+    cpSync(join(root, 'test/fixtures/report/run-dir'), join(work, dir), { recursive: true });
+    writeFileSync(join(work, dir, 'run.json'), toRunJson(shard(k, 2, `shard-${k}`)));
+    return dir;
+  });
+  mkdirSync(join(work, 'out'));
+  const args = [
+    join(repoRoot, 'bin/pinlab.js'), 'merge', ...dirs, '-o', 'out/merged.json', '--kcidb', 'out/kcidb.json',
+    '--kcidb-origin', 'example_ci', '--kcidb-tree', 'stable', '--kcidb-git-commit', `stock-6.1=${'e'.repeat(40)}`,
+    '--kcidb-artifacts-url', 'https://ci.example.org/jobs/9/artifacts/raw',
+  ];
+  const r = await execa(process.execPath, args, { cwd: work, reject: false, env: { PINLAB_RUN_ID: 'gitlab-9' } });
+  t.is(r.exitCode, 1, r.stderr); // the fixture has a FAIL
+  const kcidb = JSON.parse(readFileSync(join(work, 'out/kcidb.json'), 'utf8')) as KcidbReport;
+  t.is(kcidb.checkouts!.length, 1);
+  t.like(kcidb.checkouts![0], { origin: 'example_ci', tree_name: 'stable', git_commit_hash: 'e'.repeat(40) });
+  t.true(kcidb.checkouts![0]!.id.startsWith('example_ci:gitlab-9/'));
+  t.is(kcidb.builds![0]!.config_url, 'https://ci.example.org/jobs/9/artifacts/raw/results/stock-6.1-1/run/kernel/config');
+  t.deepEqual(
+    kcidb.tests!.map((x) => x.log_url),
+    kcidb.tests!.map((x) => {
+      const k = shard(0, 2).verdicts.some((v) => v.name === x.misc?.['workload']) ? 1 : 2;
+      return `https://ci.example.org/jobs/9/artifacts/raw/results/stock-6.1-${k}/run/vm/console.log`;
+    }),
+  );
 });
