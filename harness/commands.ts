@@ -14,7 +14,7 @@ import { newRunId, runOneKernel, vmSpecFor } from './pipeline.js';
 import { parseShard, selectWorkloads, type Shard } from './workloads/catalogue.js';
 import type { WorkloadSpec } from './workloads/types.js';
 import type { RunResult } from './verdict/types.js';
-import { judge } from './verdict/judge.js';
+import { judgeRun } from './verdict/judge.js';
 import { applyKnownStates } from './verdict/known-states.js';
 import { outcomeOf as outcomeOfVerdict } from './report/common.js';
 import { TerminalReporter, formatSummary } from './report/terminal.js';
@@ -256,7 +256,7 @@ function loadRun(path: string): RunResult {
 }
 
 export async function parse(_ctx: RunContext, opts: { runDir: string; strict?: boolean; json?: string }): Promise<Outcome> {
-  const r = await recomputeRun(opts.runDir, { judge, applyKnownStates }, { strict: opts.strict });
+  const r = await recomputeRun(opts.runDir, { judge: judgeRun, applyKnownStates }, { strict: opts.strict });
   out(formatSummary(r.recomputed));
   const changed = diffRuns(r.original, r.recomputed);
   out(formatDiff(changed));
