@@ -159,6 +159,8 @@ export function planImport(src: ResolvedSource): Step[] {
       // Debian's top-level .gitignore ignores '/*': force-add everything of the pristine tree
       git(tmp, ['init', '-q', '-b', 'import']),
       git(tmp, ['config', 'core.excludesFile', '/dev/null']),
+      // an automatic gc after the 80k-file commit repacks for minutes, racing the first build
+      git(tmp, ['config', 'gc.auto', '0']),
       git(tmp, ['add', '-f', '-A'], { timeoutMs: 15 * 60_000 }),
       git(tmp, ['commit', '-q', '-m', `${src.identity} (pristine import)`], { timeoutMs: 15 * 60_000 }),
       git(tmp, ['tag', 'pristine']),

@@ -208,6 +208,12 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     notes.push(errno);
   }
 
+  // a thp workload whose buffer got no huge page tested small pages again: say so, judge nothing
+  if (obs.spec.buffer === 'thp' && io.hugePageBytes === 0 && reasons.length === 0) {
+    const why = 'the thp buffer is not huge-page backed (AnonHugePages 0: THP disabled or no huge page available)';
+    return { ...base(obs, splats), status: 'SKIP', reasons: [], skipReason: why, pinning: 'unknown', numbers, message: why };
+  }
+
   // fork during DIO: attempts that never caught the read in flight show nothing about pins
   const forkMissed = obs.spec.engine === 'fork-race' && io.fork !== undefined && io.fork.hitWindow === 0 && io.fork.lostData === 0;
 

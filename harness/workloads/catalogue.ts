@@ -116,6 +116,9 @@ interface Shape {
   segments?: number;
   fault?: Fault;
   repeat?: number;
+  segmentOrder?: 'reverse' | 'ascending';
+  /** a name part after the buffer kind, for shapes that differ only in size or layout */
+  variant?: string;
 }
 
 function faultSuffix(fault: Fault | undefined): string {
@@ -126,7 +129,7 @@ export function makeSpec(s: Shape): WorkloadSpec {
   const buffer = s.buffer ?? 'anon';
   const engine = s.engine;
   const spec: WorkloadSpec = {
-    name: `${s.target}.${engine}.${buffer}${faultSuffix(s.fault)}`,
+    name: `${s.target}.${engine}.${buffer}${s.variant ? `.${s.variant}` : ''}${faultSuffix(s.fault)}`,
     target: s.target,
     engine,
     buffer,
@@ -139,6 +142,7 @@ export function makeSpec(s: Shape): WorkloadSpec {
   };
   if (s.fault) spec.fault = s.fault;
   if (s.repeat !== undefined) spec.repeat = s.repeat;
+  if (s.segmentOrder) spec.segmentOrder = s.segmentOrder;
   return spec;
 }
 
@@ -155,6 +159,12 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'psyncv' },
   { target: 'ext4', engine: 'psyncv' },
   { target: 'ext2', engine: 'psyncv' },
+  // four contiguous 512-byte segments inside one page per op: the block layer merges them into
+  // one bio_vec, and each merge must release the pin its duplicate page took
+  { target: 'raw-virtio', engine: 'psyncv', blockSize: 2 * KiB, size: 256 * KiB, segments: 4, segmentOrder: 'ascending', variant: 'subpage' },
+  { target: 'ext4', engine: 'psyncv', blockSize: 2 * KiB, size: 256 * KiB, segments: 4, segmentOrder: 'ascending', variant: 'subpage' },
+  // passthrough of <= 32 KiB: the on-stack page array branch of bio_map_user_iov (6.x)
+  { target: 'nvme-passthru', engine: 'passthru', blockSize: 32 * KiB, size: 256 * KiB, variant: 'small' },
   { target: 'raw-virtio', engine: 'libaio' },
   { target: 'ext4', engine: 'libaio' },
   { target: 'raw-nvme', engine: 'uring' },

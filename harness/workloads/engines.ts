@@ -11,7 +11,7 @@
 // with buffered I/O on a second descriptor, which copies and pins nothing, so the counters show
 // only the engine's own path. fork-race writes its pattern the same way.
 import { randomInt } from 'node:crypto';
-import { closeSync, constants, fsyncSync, ftruncateSync, fstatSync, openSync, statSync, statfsSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, ftruncateSync, fstatSync, openSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp, type PinlabAddon } from './addon.js';
@@ -83,20 +83,56 @@ export function opPages(op: IoOp, bytes: number): number {
 }
 
 /**
- * One op over file bytes [position, position+length) split into `nseg` segments; the segments
- * sit in reverse order inside the op's region of the buffer, so a vectored engine that places
- * a segment's data wrongly is caught by the pattern.
+ * One op over file bytes [position, position+length) split into `nseg` segments; by default the
+ * segments sit in reverse order inside the op's region of the buffer, so a vectored engine that
+ * places a segment's data wrongly is caught by the pattern; 'ascending' lays them out
+ * contiguously (adjacent sub-page segments then merge into one bio_vec in the kernel).
  */
-export function opAt(position: number, length: number, nseg: number, buffer: AlignedBuffer, bufOffset: number): IoOp {
+export function opAt(position: number, length: number, nseg: number, buffer: AlignedBuffer, bufOffset: number, order: 'reverse' | 'ascending' = 'reverse'): IoOp {
   const n = Math.max(1, Math.min(nseg, length));
   const base = Math.floor(length / n);
   const lengths = Array.from({ length: n }, (_, j) => (j === n - 1 ? length - base * (n - 1) : base));
   let after = length;
+  let before = 0;
   const segments = lengths.map((len) => {
     after -= len;
-    return { buffer, offset: bufOffset + after, length: len };
+    const offset = order === 'ascending' ? before : after;
+    before += len;
+    return { buffer, offset: bufOffset + offset, length: len };
   });
   return { position, segments };
+}
+
+function readSmaps(): string {
+  try {
+    return readFileSync('/proc/self/smaps', 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Bytes of [address, address+length) backed by transparent huge pages, from /proc/self/smaps:
+ * the AnonHugePages of the mappings that overlap the range, capped at the overlap.
+ */
+export function hugePageBytes(smaps: string, address: bigint, length: number): number {
+  const end = address + BigInt(length);
+  let total = 0;
+  let overlap = 0;
+  for (const line of smaps.split('\n')) {
+    const range = /^([0-9a-f]+)-([0-9a-f]+)\s/.exec(line);
+    if (range) {
+      const lo = BigInt(`0x${range[1]}`);
+      const hi = BigInt(`0x${range[2]}`);
+      const a = lo > address ? lo : address;
+      const b = hi < end ? hi : end;
+      overlap = b > a ? Number(b - a) : 0;
+      continue;
+    }
+    const huge = /^AnonHugePages:\s+(\d+) kB/.exec(line);
+    if (huge && overlap > 0) total += Math.min(overlap, Number(huge[1]) * 1024);
+  }
+  return total;
 }
 
 export function latencyOf(samplesNs: readonly number[]): Latency | undefined {
@@ -154,6 +190,8 @@ class Workload {
    */
   private readonly undefinedRanges: [number, number][] = [];
   private engineNs = 0;
+  /** thp buffers: huge-page-backed bytes of the least backed buffer (AnonHugePages, smaps) */
+  private hugeBytes: number | undefined;
   private readonly errors = new Map<string, { code: string; syscall: string; count: number }>();
 
   constructor(
@@ -277,12 +315,17 @@ class Workload {
   private buffer(size: number, extra: { holePage?: number; readOnly?: boolean } = {}): AlignedBuffer {
     const b = new this.addon.AlignedBuffer(size, { kind: this.spec.buffer, dir: this.sharedDir, ...extra });
     this.buffers.push(b);
+    if (this.spec.buffer === 'thp') {
+      // the smallest backing over the workload's buffers: one without a huge page proves nothing
+      const huge = hugePageBytes(readSmaps(), b.address, b.size);
+      this.hugeBytes = this.hugeBytes === undefined ? huge : Math.min(this.hugeBytes, huge);
+    }
     return b;
   }
 
   private rangeOps(size: number, blockSize: number, nseg: number, buffer: AlignedBuffer): IoOp[] {
     const ops: IoOp[] = [];
-    for (let pos = 0; pos < size; pos += blockSize) ops.push(opAt(pos, Math.min(blockSize, size - pos), nseg, buffer, pos));
+    for (let pos = 0; pos < size; pos += blockSize) ops.push(opAt(pos, Math.min(blockSize, size - pos), nseg, buffer, pos, this.spec.segmentOrder));
     return ops;
   }
 
@@ -498,6 +541,7 @@ class Workload {
     };
     const latency = latencyOf(this.latencies);
     if (latency) io.latency = latency;
+    if (this.hugeBytes !== undefined) io.hugePageBytes = this.hugeBytes;
     if (this.engineNs > 0) io.iops = Math.round((this.ops / this.engineNs) * 1e9);
     return io;
   }

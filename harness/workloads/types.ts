@@ -61,6 +61,12 @@ export interface WorkloadSpec {
   queueDepth: number;
   /** segments per operation for vectored engines */
   segments: number;
+  /**
+   * Where an op's segments sit in its buffer region: 'reverse' (default: a misplaced segment
+   * shows in the pattern) or 'ascending' (contiguous, so sub-page segments of one page merge
+   * into one bio_vec and each merge must release its duplicate pin).
+   */
+  segmentOrder?: 'reverse' | 'ascending';
   pinModel: PinModel;
   /** key kernel functions; each inner list is "any of these" (names differ across versions) */
   paths: string[][];
@@ -91,6 +97,8 @@ export interface WorkloadIO {
   iops?: number;
   /** fork-race only */
   fork?: { attempts: number; hitWindow: number; lostData: number };
+  /** thp buffers only: huge-page-backed bytes of the least backed buffer (0: THP never happened) */
+  hugePageBytes?: number;
   durationMs: number;
 }
 

@@ -1,10 +1,16 @@
 import test from 'ava';
 import { BLKDEBUG_SAFE_BYTES, BUFFERS, DEFAULT_SUITE, ENGINES, TARGETS, blkdebugRules, matchesFilter, parseShard, selectWorkloads } from '../../harness/workloads/catalogue.js';
 
-test('names are unique and follow target.engine.buffer[.fault]', (t) => {
+test('names are unique and follow target.engine.buffer[.variant][.fault]', (t) => {
   const names = DEFAULT_SUITE.map((s) => s.name);
   t.is(new Set(names).size, names.length);
-  for (const s of DEFAULT_SUITE) t.is(s.name, `${s.target}.${s.engine}.${s.buffer}${s.fault ? `.${s.fault.kind}` : ''}`);
+  for (const s of DEFAULT_SUITE) {
+    const prefix = `${s.target}.${s.engine}.${s.buffer}`;
+    const suffix = s.fault ? `.${s.fault.kind}` : '';
+    t.true(s.name.startsWith(prefix) && s.name.endsWith(suffix), s.name);
+    t.regex(s.name.slice(prefix.length, s.name.length - suffix.length), /^(\.[a-z0-9-]+)?$/, s.name);
+  }
+  t.true(names.includes('raw-virtio.psyncv.anon.subpage'));
   t.true(names.includes('raw-virtio.psync.anon'));
   t.true(names.includes('ext2.psyncv.anon.efault-midway'));
 });
@@ -42,9 +48,15 @@ test('sizes keep the suite small and aligned', (t) => {
   const total = DEFAULT_SUITE.reduce((n, s) => n + s.size, 0);
   t.true(total <= 96 * 1024 * 1024, `${total}`);
   for (const s of DEFAULT_SUITE) {
-    t.true(s.size >= 1024 * 1024 && s.size <= 4 * 1024 * 1024, s.name);
-    t.is(s.blockSize % 4096, 0, s.name);
+    t.true(s.size >= 256 * 1024 && s.size <= 4 * 1024 * 1024, s.name);
     t.is(s.size % s.blockSize, 0, s.name);
+    if (s.segmentOrder === 'ascending' && s.blockSize < 4096) {
+      // sub-page: 512-byte aligned segments that all sit in one page per op
+      t.is(s.blockSize % (512 * s.segments), 0, s.name);
+      t.is(4096 % s.blockSize, 0, s.name);
+    } else {
+      t.is(s.blockSize % 4096, 0, s.name);
+    }
   }
 });
 

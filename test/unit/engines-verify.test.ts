@@ -1,5 +1,5 @@
 import test from 'ava';
-import { definedPieces } from '../../harness/workloads/engines.js';
+import { definedPieces, hugePageBytes } from '../../harness/workloads/engines.js';
 
 test('verification skips file ranges a faulted write left undefined', (t) => {
   t.deepEqual(definedPieces(0, 100, []), [[0, 100]]);
@@ -7,4 +7,18 @@ test('verification skips file ranges a faulted write left undefined', (t) => {
   t.deepEqual(definedPieces(0, 100, [[0, 100]]), []);
   t.deepEqual(definedPieces(50, 100, [[0, 60], [90, 200]]), [[60, 90]]);
   t.deepEqual(definedPieces(0, 10, [[20, 30]]), [[0, 10]]);
+});
+
+test('hugePageBytes: AnonHugePages of the mappings over the range, capped at the overlap', (t) => {
+  const smaps = [
+    '7f0000000000-7f0000400000 rw-p 00000000 00:00 0',
+    'Size:               4096 kB',
+    'AnonHugePages:      4096 kB',
+    '7f0000400000-7f0000600000 rw-p 00000000 00:00 0',
+    'AnonHugePages:         0 kB',
+    '',
+  ].join('\n');
+  t.is(hugePageBytes(smaps, 0x7f0000000000n, 2 * 1024 * 1024), 2 * 1024 * 1024);
+  t.is(hugePageBytes(smaps, 0x7f0000400000n, 2 * 1024 * 1024), 0);
+  t.is(hugePageBytes('', 0x7f0000000000n, 4096), 0);
 });

@@ -360,3 +360,11 @@ test('pathEvidence classifies groups and ignores compiler suffixes', (t) => {
   );
   t.false(e.ok);
 });
+
+test('a thp workload whose buffer got no huge page SKIPs with the reason', (t) => {
+  const spec = makeSpec({ target: 'raw-virtio', engine: 'psync', buffer: 'thp', blockSize: 1024 * 1024, size: 2 * 1024 * 1024 });
+  const v = judge(obs({ spec, io: { hugePageBytes: 0 } }), ctx);
+  t.is(v.status, 'SKIP');
+  t.regex(v.skipReason ?? '', /not huge-page backed/);
+  t.is(judge(obs({ spec, io: { hugePageBytes: 2 * 1024 * 1024 } }), ctx).status, 'PASS');
+});
