@@ -15,7 +15,7 @@ import { hostTscKhz } from './vm/clock.js';
 import { ensureBaseImage, toolsShare } from './vm/image.js';
 import { bootToReady, type Vm } from './vm/runner.js';
 import { defaultDisks, makeVmSpec, type DiskSpec, type VmSpec } from './vm/spec.js';
-import { blkdebugRules } from './workloads/catalogue.js';
+import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from './workloads/catalogue.js';
 import type { BackgroundNoise, PinControl, RunnerEvent, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { judgeRun } from './verdict/judge.js';
 import { applyKnownStates } from './verdict/known-states.js';
@@ -65,6 +65,10 @@ export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): Di
     const disk = disks.find((d) => d.id === DISK_OF_TARGET[rule.target]);
     if (!disk) continue;
     disk.blkdebug = [...(disk.blkdebug ?? []), { event: rule.op === 'read' ? 'read_aio' : 'write_aio', sector: rule.sector, errno: 5 }];
+  }
+  for (const target of forkRaceTargets(workloads)) {
+    const disk = disks.find((d) => d.id === DISK_OF_TARGET[target]);
+    if (disk) disk.throttle = { ...FORK_RACE_THROTTLE };
   }
   return disks;
 }

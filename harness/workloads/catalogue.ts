@@ -217,6 +217,20 @@ const SHAPES: Shape[] = [
 /** The default suite, in run order. */
 export const DEFAULT_SUITE: readonly WorkloadSpec[] = Object.freeze(SHAPES.map(makeSpec));
 
+/**
+ * Read limit of a disk that carries a fork-race workload: 1 MiB then takes ~330 ms to arrive, so
+ * a fork 20 ms after the read started (FORK_DELAY_US) falls between the page lookup and the
+ * data: the window where a kernel that takes references instead of pins loses the read.
+ * Without it the read finished before the fork in all but a few of 20 attempts (hitWindow 0 in
+ * 7 of 8 runs measured on stock-6.1), and the reproducer never reproduced.
+ */
+export const FORK_RACE_THROTTLE = { bpsRead: 3 * MiB } as const;
+
+/** Targets whose disk must be throttled for the fork race, from a list of workloads. */
+export function forkRaceTargets(specs: readonly WorkloadSpec[]): Target[] {
+  return [...new Set(specs.filter((s) => s.engine === 'fork-race').map((s) => s.target))];
+}
+
 /** QEMU blkdebug rules implied by a list of workloads (the VM configures them at boot). */
 export function blkdebugRules(specs: readonly WorkloadSpec[]): { target: Target; sector: number; op: 'read' | 'write' }[] {
   const rules: { target: Target; sector: number; op: 'read' | 'write' }[] = [];

@@ -103,6 +103,9 @@ export function opAt(position: number, length: number, nseg: number, buffer: Ali
   return { position, segments };
 }
 
+/** How long after the read starts the fork comes (see FORK_RACE_THROTTLE in catalogue.ts). */
+export const FORK_DELAY_US = 20_000;
+
 function readSmaps(): string {
   try {
     return readFileSync('/proc/self/smaps', 'utf8');
@@ -559,6 +562,9 @@ class Workload {
       span: Math.floor(size / blockSize) * blockSize,
       seed: this.seed,
       attempts: this.spec.repeat ?? 20,
+      // fork once the read has looked its pages up (well under a millisecond for 256 pages) and
+      // while the throttled disk (FORK_RACE_THROTTLE) is still filling them
+      delayUs: FORK_DELAY_US,
     });
     if (race.readErrors > 0) this.errors.set('race', { code: race.readErrorCode ?? 'EIO', syscall: 'pread', count: race.readErrors });
     const good = race.attempts - race.readErrors;
