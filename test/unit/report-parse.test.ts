@@ -80,3 +80,17 @@ test('a directory that is not a run directory is a user error naming the file', 
   writeFileSync(join(broken, 'observations', 'x.json'), '{"spec": {}}');
   await t.throwsAsync(recomputeRun(broken, { judge, applyKnownStates }), { instanceOf: UserError, message: /not a workload observation/ });
 });
+
+test('a run whose pin-accounting control failed re-parses to ERROR, as the live run judged it', async (t) => {
+  const { judgeRun } = await import('../../harness/verdict/judge.js');
+  const control = { ok: false, acquired: 0, released: 0, expected: 256, message: 'gup_test pinned 0 of 256' };
+  const dir = runDir({ meta: { background: { windowMs: 1000, acquired: 0, released: 0 }, control } });
+  const result = await recomputeRun(dir, { judge: judgeRun, applyKnownStates });
+  const v = result.recomputed.verdicts.find((x) => x.name === 'raw-virtio.psync.anon')!;
+  t.is(v.status, 'ERROR');
+  t.is(v.cause, 'harness');
+  t.regex(v.message, /control failed/);
+  // a passing control leaves the judgement to the observation
+  const ok = await recomputeRun(runDir({ meta: { background: { windowMs: 1000, acquired: 0, released: 0 }, control: { ...control, ok: true } } }), { judge: judgeRun, applyKnownStates });
+  t.not(ok.recomputed.verdicts.find((x) => x.name === 'raw-virtio.psync.anon')!.status, 'ERROR');
+});
