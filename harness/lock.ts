@@ -1,19 +1,11 @@
 // A lock directory per kernel worktree: two pinlab runs never move the same tree at once.
-// A lock whose owner PID is gone is stale and taken over.
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// A lock whose owner is gone (PID and its start time, owner.ts) is stale and taken over.
+import { mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunContext } from './context.js';
 import { HarnessTimeoutError } from './errors.js';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { ownerAlive, ownerToken } from './owner.js';
 
 export async function withLock<T>(path: string, ctx: RunContext, fn: () => Promise<T>, timeoutMs = 60 * 60_000): Promise<T> {
   const dir = `${path}.lock`;
@@ -24,22 +16,24 @@ export async function withLock<T>(path: string, ctx: RunContext, fn: () => Promi
   for (;;) {
     try {
       mkdirSync(dir);
-      writeFileSync(join(dir, 'pid'), String(process.pid));
+      writeFileSync(join(dir, 'pid'), ownerToken());
       break;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let owner = NaN;
+      let owner = '';
       try {
-        owner = Number(readFileSync(join(dir, 'pid'), 'utf8'));
+        owner = readFileSync(join(dir, 'pid'), 'utf8').trim();
       } catch {
         // being created right now: retry
       }
-      if (Number.isInteger(owner) && !alive(owner)) {
+      // no owner file 10 s after the directory appeared: its creator died between the two
+      const orphan = !owner && Date.now() - (statSync(dir, { throwIfNoEntry: false })?.mtimeMs ?? Date.now()) > 10_000;
+      if ((owner && !ownerAlive(owner)) || orphan) {
         rmSync(dir, { recursive: true, force: true });
         continue;
       }
-      if (Date.now() - t0 > timeoutMs) throw new HarnessTimeoutError(`${path} stayed locked by pid ${owner}`, timeoutMs);
-      if (!announced) ctx.log(`waiting for pid ${owner}, which holds ${dir}`);
+      if (Date.now() - t0 > timeoutMs) throw new HarnessTimeoutError(`${path} stayed locked by pid ${owner.split(':')[0]}`, timeoutMs);
+      if (!announced) ctx.log(`waiting for pid ${owner.split(':')[0]}, which holds ${dir}`);
       announced = true;
       await sleep(500, undefined, { signal: ctx.signal });
     }

@@ -20,7 +20,8 @@ import {
 import { createDisks } from './disks.js';
 import { classifyBootFailure, consoleTail, parseConsole, bootFailure } from './console.js';
 import { writeRunCpio } from './image.js';
-import { DEFAULT_LIFETIME_MS, initrdFile, qemuArgv, runFiles, type VmSpec } from './spec.js';
+import { registerRun, runStateFiles, sweepStaleRuns, unregisterRun } from './live-runs.js';
+import { DEFAULT_LIFETIME_MS, dieWithParent, initrdFile, qemuArgv, runFiles, type VmSpec } from './spec.js';
 
 export interface BootTimings {
   /** QEMU start -> first console byte (QEMU start-up, firmware, kernel and initrd loading) */
@@ -102,16 +103,15 @@ async function prepareRunDir(spec: VmSpec): Promise<void> {
 
 /** Everything the run put in runDir except its logs. */
 async function removeRunFiles(spec: VmSpec): Promise<void> {
-  const f = runFiles(spec.runDir);
-  const victims = [f.sshSocket, f.initrd, f.pid, f.clientKey, `${f.clientKey}.pub`, f.hostKey, `${f.hostKey}.pub`, f.runCpio, f.runTree];
-  for (const d of spec.disks) victims.push(d.file);
-  await Promise.all(victims.map((v) => rm(v, { recursive: true, force: true })));
+  await Promise.all(runStateFiles(spec).map((v) => rm(v, { recursive: true, force: true })));
 }
 
 export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
   if (ctx.signal.aborted) throw new InterruptedError('interrupted before boot');
   const files = runFiles(spec.runDir);
   const tPrep = Date.now();
+  // what a pinlab killed without its teardown left behind (its QEMU, sockets, disks)
+  await sweepStaleRuns(ctx.log);
 
   let qemu: ReturnType<typeof spawnStep> | undefined;
   let exited = false;
@@ -128,12 +128,15 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
       await Promise.race([exitedPromise, sleep(KILL_GRACE_MS)]);
     }
   };
-  // Teardown first: files (runs last), then QEMU (runs first).
+  // Teardown first: the registry entry (runs last), files, then QEMU (runs first).
+  const entry = registerRun(spec);
+  const unregister = ctx.teardown.add(`vm:registry ${entry}`, () => unregisterRun(entry));
   const removeFiles = ctx.teardown.add(`vm:files ${spec.runDir}`, () => removeRunFiles(spec));
   const endQemu = ctx.teardown.add('vm:qemu', stopQemu);
   const teardown = async () => {
     await endQemu();
     await removeFiles();
+    await unregister();
   };
 
   const fail = async (error: unknown): Promise<never> => {
@@ -162,7 +165,8 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
     const argv = qemuArgv(effective);
     const t0 = Date.now();
     const deadline = t0 + spec.bootTimeoutMs;
-    qemu = spawnStep({ phase: 'vm:qemu', argv, logFile: files.qemuLog, timeoutMs: spec.lifetimeMs ?? DEFAULT_LIFETIME_MS }, { signal: ctx.signal });
+    // QEMU must not outlive pinlab, whatever kills it: a parent-death signal, set in the child
+    qemu = spawnStep({ phase: 'vm:qemu', argv: dieWithParent(argv, process.pid), logFile: files.qemuLog, timeoutMs: spec.lifetimeMs ?? DEFAULT_LIFETIME_MS }, { signal: ctx.signal });
     exitedPromise = qemu.then(
       () => undefined,
       () => undefined,
