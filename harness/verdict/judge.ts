@@ -134,6 +134,9 @@ function effectiveModel(obs: WorkloadObservation, io: WorkloadIO, acquired: numb
       // what the kernel did, not which kernel: ITER_PIPE Direct I/O, or a copy (6.4+)
       if (hits.has('iov_iter_pipe')) return { kind: 'user-dio', expected: io.userPageOps };
       if (hits.has('copy_splice_read') || hits.has('direct_splice_read')) return { kind: 'fixed', expected: io.fixedPins };
+      // generic_file_splice_read set up ITER_PIPE itself up to 6.3; when iov_iter_pipe cannot be
+      // traced (inlined in a distribution build) and no copy ran, that is what it did
+      if (hits.has('generic_file_splice_read') && !obs.pathTraceable.map(baseFunctionName).includes('iov_iter_pipe')) return { kind: 'user-dio', expected: io.userPageOps };
       return acquired > 0 ? { kind: 'user-dio', expected: io.userPageOps } : { kind: 'undecided' };
   }
 }
@@ -245,7 +248,9 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
         pinning = acquired > 0 ? 'pinned' : 'unknown';
         // an op that failed (a fault case) may have pinned pages and moved no byte: its pins
         // count against balance only
-        const allOpsMoved = !obs.spec.fault && io.errors.every((e) => e.count === 0);
+        // fork-race: fork() write-protects the ptes under a running gup-fast, which then drops
+        // its pin and retries; those retries are pins too (balanced), so extra pins decide nothing
+        const allOpsMoved = !obs.spec.fault && io.errors.every((e) => e.count === 0) && obs.spec.engine !== 'fork-race';
         // a page that a block mapping ends in the middle of (1 KiB blocks, fragmented files) is
         // pinned once per mapping: at most one such re-pin per op on a path that pins once
         const repins = io.ops;

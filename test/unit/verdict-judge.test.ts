@@ -251,6 +251,20 @@ test('fork race lost data: fork-data-loss (with not-pinned on a reference kernel
   t.deepEqual(v.reasons.sort(), ['fork-data-loss', 'not-pinned']);
 });
 
+test('fork race: gup-fast retries under fork() are extra pins, balanced, not a failure', (t) => {
+  const spec = makeSpec({ target: 'raw-virtio', engine: 'fork-race', repeat: 20 });
+  const v = judge(obs({ spec, acquired: 5185, released: 5185, io: { userPageOps: 5120, ops: 20, fork: { attempts: 20, hitWindow: 19, lostData: 0 } } }), ctx);
+  t.is(v.status, 'PASS', v.message);
+});
+
+test('splice from an O_DIRECT file where iov_iter_pipe is not traceable: generic_file_splice_read is ITER_PIPE', (t) => {
+  const spec = makeSpec({ target: 'raw-virtio', engine: 'splice-read' });
+  const hits = ['generic_file_splice_read', 'blkdev_read_iter', 'bio_iov_iter_get_pages'];
+  const traceable = ['generic_file_splice_read', 'blkdev_read_iter', 'blkdev_write_iter', 'bio_iov_iter_get_pages'];
+  const stock = judge(obs({ spec, acquired: 0, hits, traceable, io: { userPageOps: 256 } }), ctx);
+  t.deepEqual(stock.reasons, ['not-pinned'], stock.message);
+});
+
 test('fork race that never hit the window decides nothing: ERROR harness', (t) => {
   const spec = makeSpec({ target: 'raw-virtio', engine: 'fork-race', repeat: 20 });
   const v = judge(obs({ spec, io: { fork: { attempts: 20, hitWindow: 0, lostData: 0 } } }), ctx);
