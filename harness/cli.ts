@@ -79,6 +79,8 @@ function kernelOptions(cmd: Command, multiProfile = false): Command {
         : new Option('-p, --profile <name>', `kernel profile: ${profileNames().join(', ')} (default ${DEFAULT_PROFILE})`),
     )
     .option('-s, --source <src>', 'any kernel: a directory, or git:REPO@REF')
+    .option('--kernel <file>', 'a prebuilt bzImage/vmlinuz, booted as shipped (its config-RELEASE beside it decides what can run)')
+    .option('--modules <dir>', "the --kernel's lib/modules/RELEASE tree (drivers the guest loads with modprobe)")
     .option('--patch <file>', 'extra patch applied after the profile series (repeatable)', collect)
     .option('--config-fragment <file>', 'extra kconfig fragment (repeatable)', collect)
     .option('--cmdline <args>', 'extra kernel command line arguments')
@@ -115,7 +117,14 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   const ctx = () => ctxFactory(Boolean(program.opts().verbose));
-  const src = (o: { source?: string }) => (o.source !== undefined ? parseSourceArg(o.source) : undefined);
+  const src = (o: { source?: string; kernel?: string; modules?: string }) => {
+    if (o.kernel !== undefined) {
+      if (o.source !== undefined) throw new UserError('--source and --kernel are exclusive: build a kernel or boot a prebuilt one');
+      return { kind: 'image' as const, image: { kind: 'file' as const, kernel: o.kernel, ...(o.modules ? { modules: o.modules } : {}) } };
+    }
+    if (o.modules !== undefined) throw new UserError('--modules goes with --kernel');
+    return o.source !== undefined ? parseSourceArg(o.source) : undefined;
+  };
 
   program
     .command('doctor')

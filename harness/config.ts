@@ -24,7 +24,11 @@ export function runsRoot(): string {
 export type SourceSpec =
   | { kind: 'debian'; pkg: string; tarball: string } // linux-source-X.Y under /usr/src
   | { kind: 'dir'; path: string }
-  | { kind: 'git'; repo: string; ref: string };
+  | { kind: 'git'; repo: string; ref: string }
+  | { kind: 'image'; image: ImageRef }; // a prebuilt kernel, booted as shipped (kernel/image.ts)
+
+/** A prebuilt kernel: a Debian linux-image package, or a bzImage with its lib/modules tree. */
+export type ImageRef = { kind: 'debian'; pkg: string; version?: string } | { kind: 'file'; kernel: string; modules?: string };
 
 export interface Profile {
   name: string;

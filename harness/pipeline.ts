@@ -1,14 +1,16 @@
 // The main job for one kernel: build -> guest image -> boot -> workloads (in-guest runner) ->
 // verdicts -> run directory + reports. Each phase is a function of its own module; this file
 // only sequences them, keeps the run directory, and turns phase failures into ERROR verdicts.
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { BASE_CMDLINE, repoRoot, runsRoot } from './config.js';
 import type { RunContext } from './context.js';
 import { BootError, BuildError, InterruptedError, PinlabError, UserError } from './errors.js';
 import { prepareKernel, type KernelRequest } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
+import { kernelInitrds } from './kernel/image.js';
+import { partitionByConfig } from './kernel/requirements.js';
 import { sha256 } from './kernel/source.js';
 import { probeAccel } from './vm/accel.js';
 import { hostTscKhz } from './vm/clock.js';
@@ -83,7 +85,7 @@ export function vmSpecFor(
   baseInitrd: string,
   opts: { accel: 'tcg' | 'kvm'; cmdline: string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare>; tscKhz?: number | string },
 ): VmSpec {
-  return makeVmSpec({
+  const spec = makeVmSpec({
     kernel,
     runDir: vmDir,
     baseInitrd,
@@ -95,6 +97,9 @@ export function vmSpecFor(
     extraCmdline: opts.cmdline,
     tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
   });
+  // a prebuilt image's modules travel beside its bzImage (kernel/image.ts)
+  spec.initrd.push(...kernelInitrds({ dir: dirname(kernel) }));
+  return spec;
 }
 
 function kernelIdentity(req: KernelRequest, artifact?: KernelArtifact, release?: string): KernelIdentity {
@@ -223,6 +228,12 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     const accel = await probeAccel(ctx, artifact.bzImage);
     accelUsed = accel.accel;
     const spec = vmSpecFor(artifact.bzImage, dirs.vm, image.cpio, { accel: accel.accel, cmdline: req.cmdline, workloads: req.workloads, tools: toolsShare(image) });
+    // what this kernel's config cannot run is SKIP, naming the symbol (kernel/requirements.ts)
+    const { runnable, skipped } = partitionByConfig(req.workloads, readFileSync(artifact.config, 'utf8'));
+    for (const v of skipped) {
+      verdicts.set(v.name, v);
+      reporter.onEvent({ type: 'verdict', verdict: v });
+    }
     meta.vm = { accel: accel.accel, argvFile: 'vm/qemu-argv.json' };
     vm = await phase('boot', () => bootToReady(spec, ctx), (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s (${spec.accel})`);
     release = vm.kernelRelease;
@@ -231,7 +242,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     const guest = await phase('workloads', () =>
       runWorkloadsInGuest(
         vm!,
-        req.workloads,
+        runnable,
         reporter,
         (bg, c) => {
           background = bg;
@@ -249,7 +260,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
         join(dirs.logs, 'runner.log'),
       ),
     );
-    for (const w of req.workloads) {
+    for (const w of runnable) {
       if (verdicts.has(w.name)) continue;
       const why = `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see logs/runner.log`;
       const v = errorVerdict(w, 'guest', why);

@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { withLock } from '../lock.js';
 import { buildKernel, compilerVersion, lookupRequest, rememberRequest, requestKey, type KernelArtifact } from './build.js';
 import { configure } from './config.js';
+import { isDebianImageProfile, parseDebianImageProfile, prepareImageKernel } from './image.js';
 import { prepareTree, readPatches, requireSpace, resolveSource, seriesPatchFiles, slotName, type ResolvedSource } from './source.js';
 
 export interface KernelRequest {
@@ -26,6 +27,13 @@ export function kernelRequest(opts: { profile?: string; source?: SourceSpec; pat
   // validate inputs before any tree is touched
   for (const f of fragments) if (!existsSync(f)) throw new UserError(`config fragment not found: ${f}`);
   for (const f of extras) if (!existsSync(f)) throw new UserError(`patch not found: ${f}`);
+  const image = opts.source?.kind === 'image' ? opts.source : isDebianImageProfile(opts.profile) ? { kind: 'image' as const, image: parseDebianImageProfile(opts.profile!) } : undefined;
+  if (image) {
+    // a prebuilt kernel is booted as shipped: nothing to patch or configure
+    if (extras.length || opts.configFragment?.length) throw new UserError('--patch and --config-fragment need a kernel built from source, not a prebuilt image');
+    if (opts.source && opts.profile) throw new UserError('--profile and --kernel are exclusive');
+    return { ...(opts.profile ? { profile: opts.profile } : {}), source: image, patchFiles: [], fragments: [], series: false };
+  }
   if (opts.source) {
     if (opts.profile) throw new UserError('--profile and --source are exclusive: a --source kernel has no profile');
     return { source: opts.source, patchFiles: extras, fragments, series: false };
@@ -49,6 +57,10 @@ export async function prepareKernel(
   ctx: RunContext,
   opts: { logDir: string; onLine?: (l: string) => void; jobs?: number },
 ): Promise<PreparedKernel> {
+  if (req.source.kind === 'image') {
+    const artifact = await prepareImageKernel(req.source.image, ctx);
+    return { artifact, source: { spec: req.source, identity: artifact.meta.identity, baseDir: artifact.dir }, configChanged: false };
+  }
   const patches = readPatches(req.patchFiles);
   const source = await resolveSource(req.source, ctx);
   requireSpace(paths.sources(), 3);

@@ -107,6 +107,7 @@ export function debianVersion(pkg: string, statusFile = '/var/lib/dpkg/status'):
 
 /** Resolve the identity of a source without changing anything (used by --dry-run too). */
 export async function resolveSource(spec: SourceSpec, ctx: RunContext): Promise<ResolvedSource> {
+  if (spec.kind === 'image') throw new UserError('a prebuilt image kernel has no source tree: it is booted as shipped (kernel/image.ts)');
   if (spec.kind === 'debian') {
     if (!existsSync(spec.tarball)) {
       throw new HostError(`${spec.tarball} is missing (Debian package ${spec.pkg})`, {

@@ -28,7 +28,9 @@ export interface KnownState {
   why: string;
 }
 
-const STOCK_61: KernelMatch[] = [{ profile: 'stock-6.1' }, { source: '^debian:linux-source-6\\.1[=:]' }];
+// Debian's shipped 6.1 images (kernel/image.ts: 'debian-image:linux-image-6.1.0-NN-FLAVOUR=VERSION')
+// are the same stock 6.1 code, built by Debian
+const STOCK_61: KernelMatch[] = [{ profile: 'stock-6.1' }, { source: '^debian:linux-source-6\\.1[=:]' }, { source: '^debian-image:linux-image-6\\.1\\.0-' }];
 
 export const KNOWN_STATES: readonly KnownState[] = [
   {

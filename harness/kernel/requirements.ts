@@ -1,0 +1,68 @@
+// What a workload needs from the kernel's config, and which workloads a given config cannot run.
+// Pure. Decided from the kernel's own .config (a built kernel's, or an image's /boot/config-*),
+// never from its name: a workload whose requirement is off is SKIP naming the symbol.
+import type { WorkloadSpec } from '../workloads/types.js';
+import type { Verdict } from '../verdict/types.js';
+
+/** CONFIG_X -> 'y' | 'm' for every symbol set on; an empty config (unknown) gives an empty map. */
+export function parseKernelConfig(text: string): Map<string, string> {
+  const on = new Map<string, string>();
+  for (const m of text.matchAll(/^(CONFIG_\w+)=(\S+)$/gm)) on.set(m[1]!, m[2]!);
+  return on;
+}
+
+export interface Requirement {
+  /** the symbol that must be y or m */
+  symbol: string;
+  why: string;
+}
+
+export function requirementsOf(spec: WorkloadSpec): Requirement[] {
+  const req: Requirement[] = [];
+  const target: Record<string, Requirement[]> = {
+    'raw-virtio': [{ symbol: 'CONFIG_VIRTIO_BLK', why: 'the virtio-blk disk' }],
+    'raw-nvme': [{ symbol: 'CONFIG_BLK_DEV_NVME', why: 'the NVMe disk' }],
+    'nvme-passthru': [{ symbol: 'CONFIG_BLK_DEV_NVME', why: 'the NVMe disk' }],
+    ext4: [{ symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file system' }],
+    // ext2's own driver (fs/direct-io.c on 6.1): ext4 serving ext2 (CONFIG_EXT4_USE_FOR_EXT2)
+    // reaches iomap instead, a path the ext4 workloads already cover
+    ext2: [{ symbol: 'CONFIG_EXT2_FS', why: "ext2's own driver (with CONFIG_EXT4_USE_FOR_EXT2 ext4 serves ext2, another path)" }],
+    vfat: [{ symbol: 'CONFIG_VFAT_FS', why: 'the vfat file system' }],
+    loop: [
+      { symbol: 'CONFIG_BLK_DEV_LOOP', why: 'the loop device' },
+      { symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file backing the loop device' },
+    ],
+  };
+  req.push(...(target[spec.target] ?? []));
+  if (spec.engine === 'libaio') req.push({ symbol: 'CONFIG_AIO', why: 'io_submit' });
+  if (spec.engine === 'uring' || spec.engine === 'uring-fixed') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
+  if (spec.buffer === 'thp') req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
+  if (spec.fault?.kind === 'fail-make-request') {
+    req.push({ symbol: 'CONFIG_FAIL_MAKE_REQUEST', why: 'fault injection (debugfs fail_make_request)' });
+  }
+  return req;
+}
+
+/** The requirements `config` does not meet (none when the config is unknown: empty text). */
+export function unmetRequirements(spec: WorkloadSpec, config: ReadonlyMap<string, string>): Requirement[] {
+  if (config.size === 0) return [];
+  return requirementsOf(spec).filter((r) => !config.has(r.symbol));
+}
+
+export function skipVerdict(spec: WorkloadSpec, unmet: readonly Requirement[]): Verdict {
+  const why = `kernel config lacks ${unmet.map((r) => `${r.symbol} (${r.why})`).join(', ')}`;
+  return { name: spec.name, target: spec.target, engine: spec.engine, status: 'SKIP', reasons: [], skipReason: why, path: [], pinning: 'unknown', splats: [], message: why };
+}
+
+/** Split a suite into what this kernel's config can run and SKIP verdicts for the rest. */
+export function partitionByConfig(specs: readonly WorkloadSpec[], configText: string): { runnable: WorkloadSpec[]; skipped: Verdict[] } {
+  const config = parseKernelConfig(configText);
+  const runnable: WorkloadSpec[] = [];
+  const skipped: Verdict[] = [];
+  for (const s of specs) {
+    const unmet = unmetRequirements(s, config);
+    if (unmet.length) skipped.push(skipVerdict(s, unmet));
+    else runnable.push(s);
+  }
+  return { runnable, skipped };
+}
