@@ -13,6 +13,7 @@ import {
   UserError,
 } from './errors.js';
 import * as commands from './commands.js';
+import * as imageCommands from './image-commands.js';
 import { check } from './bisect/check.js';
 import { bisect, bisectRequest } from './bisect/bisect.js';
 import { repro } from './repro/repro.js';
@@ -161,6 +162,26 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .argument('[cmd...]', 'command to run in the guest')
     .option('--dry-run', 'print the planned commands (build and QEMU argv)')
     .action(async (cmd: string[], o) => setOutcome(await commands.boot(ctx(), { ...o, source: src(o), cmd })));
+
+  program
+    .command('kernels')
+    .description("Debian's prebuilt kernel images apt offers (for -p debian-image:PACKAGE and pinlab sweep)")
+    .option('--series <x.y>', 'only this series, e.g. 6.1 or 6.12')
+    .option('--flavour <f>', 'only this flavour: amd64, cloud-amd64, rt-amd64')
+    .option('--all', 'also the -unsigned packages (the same kernels)')
+    .action(async (o) => setOutcome(await imageCommands.kernels(ctx(), o)));
+
+  program
+    .command('sweep')
+    .description('run the suite on every Debian image version of a series; table of verdicts, first version where any changed')
+    .requiredOption('--series <x.y,...>', 'series, e.g. 6.1 or 6.1,6.12')
+    .option('--flavour <f>', 'amd64 (default), cloud-amd64 or rt-amd64', 'amd64')
+    .option('-f, --filter <pattern>', 'only workloads whose name matches (glob, comma-separated)')
+    .option('--last <n>', 'only the newest n versions of each series', positiveInt('--last'))
+    .option('--cmdline <args>', 'extra kernel command line arguments')
+    .option('--strict', 'known states count as failures')
+    .option('--json <file>', 'write the table rows as JSON')
+    .action(async (o) => setOutcome(await imageCommands.sweepCommand(ctx(), o)));
 
   program
     .command('parse')

@@ -1,0 +1,101 @@
+// `pinlab sweep`: the suite over every Debian image version of a series (oldest first), one run
+// directory per image, then a table version x verdict counts naming the first version where any
+// verdict changed. Verdicts come from each run as it is; this file only compares them.
+import type { RunContext } from './context.js';
+import { kernelRequest } from './kernel/index.js';
+import { imageProfile, listDebianImages, seriesImages, type DebianImage } from './kernel/debian-images.js';
+import { runOneKernel } from './pipeline.js';
+import type { Reporter } from './report/events.js';
+import type { RunResult, Status } from './verdict/types.js';
+import type { WorkloadSpec } from './workloads/types.js';
+import { UserError } from './errors.js';
+
+export interface SweepRow {
+  image: Pick<DebianImage, 'pkg' | 'version' | 'series' | 'flavour'>;
+  release?: string;
+  runDir: string;
+  counts: Record<Status, number>;
+  /** workload -> status */
+  statuses: Record<string, Status>;
+  infra?: string;
+}
+
+const STATUSES: Status[] = ['PASS', 'FAIL', 'XFAIL', 'ERROR', 'SKIP'];
+
+export function rowOf(image: SweepRow['image'], result: RunResult, runDir: string, infra?: string): SweepRow {
+  const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;
+  const statuses: Record<string, Status> = {};
+  for (const v of result.verdicts) {
+    counts[v.status] = (counts[v.status] ?? 0) + 1;
+    statuses[v.name] = v.status;
+  }
+  return { image, ...(result.kernel.release ? { release: result.kernel.release } : {}), runDir, counts, statuses, ...(infra ? { infra } : {}) };
+}
+
+/** Workloads whose status differs between two rows (a workload in only one counts). Pure. */
+export function changedVerdicts(a: SweepRow, b: SweepRow): string[] {
+  const names = new Set([...Object.keys(a.statuses), ...Object.keys(b.statuses)]);
+  return [...names].filter((n) => a.statuses[n] !== b.statuses[n]).sort();
+}
+
+/** Index of the first row (within one series and flavour) whose verdicts differ from the row before. Pure. */
+export function firstChange(rows: readonly SweepRow[]): number | undefined {
+  for (let i = 1; i < rows.length; i++) {
+    const [a, b] = [rows[i - 1]!, rows[i]!];
+    if (a.image.series !== b.image.series || a.image.flavour !== b.image.flavour) continue;
+    if (changedVerdicts(a, b).length > 0) return i;
+  }
+  return undefined;
+}
+
+export function formatSweep(rows: readonly SweepRow[]): string {
+  const head = ['SERIES', 'VERSION', 'RELEASE', ...STATUSES, 'CHANGED FROM PREVIOUS'];
+  const body = rows.map((r, i) => {
+    const prev = rows[i - 1];
+    const same = prev && prev.image.series === r.image.series && prev.image.flavour === r.image.flavour;
+    const changed = same ? changedVerdicts(prev, r) : [];
+    const note = r.infra ? `infrastructure: ${r.infra}` : !same ? '(first)' : changed.length ? changed.map((n) => `${n} ${prev.statuses[n] ?? '-'}->${r.statuses[n] ?? '-'}`).join(', ') : '-';
+    return [r.image.series, r.image.version, r.release ?? '?', ...STATUSES.map((s) => String(r.counts[s])), note];
+  });
+  const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c]!.length)));
+  const fmt = (r: string[]) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ');
+  const lines = [fmt(head), ...body.map(fmt)];
+  const first = firstChange(rows);
+  lines.push(first === undefined ? 'first change: none (every version of each series gave the same verdicts)' : `first change: ${rows[first]!.image.pkg}=${rows[first]!.image.version} (against ${rows[first - 1]!.image.version})`);
+  return lines.join('\n');
+}
+
+/** One line per workload verdict as the runs go; the table comes at the end. */
+function progressReporter(label: string, write: (s: string) => void): Reporter {
+  return {
+    onEvent(e) {
+      if (e.type === 'phase-end' && !e.ok) write(`${label}: ${e.phase} failed: ${e.detail ?? ''}`);
+      if (e.type === 'run-end') {
+        const c = e.result.verdicts.reduce<Record<string, number>>((m, v) => ({ ...m, [v.status]: (m[v.status] ?? 0) + 1 }), {});
+        write(`${label}: ${STATUSES.map((s) => `${c[s] ?? 0} ${s}`).join(', ')} (${(e.elapsedMs / 1000).toFixed(0)} s)`);
+      }
+    },
+    finish: async () => {},
+  };
+}
+
+export async function sweep(
+  ctx: RunContext,
+  opts: { series: string[]; flavour: string; workloads: WorkloadSpec[]; cmdline: string[]; strict: boolean; last?: number; write: (s: string) => void },
+): Promise<SweepRow[]> {
+  const all = await listDebianImages(ctx);
+  const images = opts.series.flatMap((s) => {
+    const list = seriesImages(all, s, opts.flavour);
+    return opts.last ? list.slice(-opts.last) : list;
+  });
+  if (images.length === 0) throw new UserError(`apt offers no ${opts.flavour} image of series ${opts.series.join(', ')}`, { hint: 'pinlab kernels lists what apt offers' });
+  opts.write(`sweep: ${images.length} images: ${images.map((i) => `${i.pkg}=${i.version}`).join(', ')}`);
+  const rows: SweepRow[] = [];
+  for (const image of images) {
+    const label = `${image.pkg}=${image.version}`;
+    const kernel = kernelRequest({ profile: imageProfile(image) });
+    const r = await runOneKernel({ kernel, workloads: opts.workloads, cmdline: opts.cmdline, strict: opts.strict }, ctx, progressReporter(label, opts.write));
+    rows.push(rowOf(image, r.result, r.runDir, r.infraFailure?.message.split('\n')[0]));
+  }
+  return rows;
+}

@@ -1,0 +1,46 @@
+import test from 'ava';
+import { parseAptShow, parseImageName, seriesImages, type DebianImage } from '../../harness/kernel/debian-images.js';
+import { changedVerdicts, firstChange, formatSweep, type SweepRow } from '../../harness/sweep.js';
+import type { Status } from '../../harness/verdict/types.js';
+
+test('image names: series, ABI, flavour, signing; meta-packages and debug symbols are not images', (t) => {
+  t.like(parseImageName('linux-image-6.1.0-57-rt-amd64-unsigned'), { series: '6.1', abi: 57, flavour: 'rt-amd64', signed: false });
+  t.like(parseImageName('linux-image-6.12.117+deb12-cloud-amd64'), { series: '6.12', abi: 117, flavour: 'cloud-amd64', signed: true });
+  t.like(parseImageName('linux-image-6.1.0-9-amd64'), { abi: 9, flavour: 'amd64' });
+  t.is(parseImageName('linux-image-6.12-amd64'), undefined);
+  t.is(parseImageName('linux-image-6.1.0-57-amd64-dbg'), undefined);
+  t.is(parseImageName('linux-image-6.12-amd64-signed-template'), undefined);
+});
+
+test('apt-cache show stanzas give the first (candidate) version per package', (t) => {
+  const m = parseAptShow('Package: a\nVersion: 2\nSize: 10\n\nPackage: a\nVersion: 1\n\nPackage: b\nVersion: 6.1.192-3\n');
+  t.deepEqual(m.get('a'), { version: '2', sizeBytes: 10 });
+  t.deepEqual(m.get('b'), { version: '6.1.192-3' });
+});
+
+test('a series sweeps its signed packages of one flavour, by ABI number, not by name', (t) => {
+  const img = (pkg: string, version: string): DebianImage => ({ ...parseImageName(pkg)!, version });
+  const all = [img('linux-image-6.1.0-9-amd64', '6.1.27-1'), img('linux-image-6.1.0-57-amd64', '6.1.192-3'), img('linux-image-6.1.0-10-amd64', '6.1.38-1'), img('linux-image-6.1.0-10-amd64-unsigned', '6.1.38-1'), img('linux-image-6.1.0-10-rt-amd64', '6.1.38-1')];
+  t.deepEqual(seriesImages(all, '6.1').map((i) => i.abi), [9, 10, 57]);
+});
+
+function row(version: string, statuses: Record<string, Status>, series = '6.1'): SweepRow {
+  const counts = { PASS: 0, FAIL: 0, XFAIL: 0, ERROR: 0, SKIP: 0 };
+  for (const s of Object.values(statuses)) counts[s]++;
+  return { image: { pkg: `linux-image-${version}`, version, series, flavour: 'amd64' }, runDir: '/r', counts, statuses };
+}
+
+test('the first change is the first version whose verdicts differ from the one before, within a series', (t) => {
+  const rows = [
+    row('1', { a: 'XFAIL', b: 'PASS' }),
+    row('2', { a: 'XFAIL', b: 'PASS' }),
+    row('3', { a: 'PASS', b: 'PASS' }),
+    row('4', { a: 'PASS', b: 'PASS' }, '6.12'),
+  ];
+  t.deepEqual(changedVerdicts(rows[1]!, rows[2]!), ['a']);
+  t.is(firstChange(rows), 2);
+  t.is(firstChange([rows[0]!, rows[1]!, rows[3]!]), undefined);
+  const table = formatSweep(rows);
+  t.regex(table, /a XFAIL->PASS/);
+  t.regex(table, /first change: linux-image-3=3 \(against 2\)/);
+});
