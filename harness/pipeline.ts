@@ -18,7 +18,8 @@ import { ensureBaseImage, toolsShare } from './vm/image.js';
 import { bootToReady, type Vm } from './vm/runner.js';
 import { defaultDisks, makeVmSpec, type DiskSpec, type VmSpec } from './vm/spec.js';
 import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from './workloads/catalogue.js';
-import type { BackgroundNoise, PinControl, RunnerEvent, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import type { BackgroundNoise, PinControl, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import { runWorkloadsInGuest, stalledVerdict, type RunnerBounds } from './runner-watch.js';
 import { judgeRun } from './verdict/judge.js';
 import { applyKnownStates } from './verdict/known-states.js';
 import type { ErrorCause, KernelIdentity, RunResult, Verdict } from './verdict/types.js';
@@ -36,6 +37,10 @@ export interface RunRequest {
   prebuilt?: KernelArtifact;
   /** called once the guest is ready, before the workloads start (repro --shell) */
   beforeWorkloads?: (vm: Vm) => Promise<void>;
+  /** how long the runner may take per step (default DEFAULT_RUNNER_BOUNDS) */
+  runnerBounds?: RunnerBounds;
+  /** the in-guest runner command (tests substitute one that hangs) */
+  runnerArgv?: string[];
 }
 
 export interface RunOutput {
@@ -136,52 +141,6 @@ function causeOf(e: unknown): ErrorCause {
   return 'harness';
 }
 
-/** Run the guest runner over ssh and collect its event stream. */
-async function runWorkloadsInGuest(
-  vm: Vm,
-  workloads: WorkloadSpec[],
-  reporter: Reporter,
-  onHello: (background: BackgroundNoise, control: PinControl | undefined) => void,
-  onObservation: (obs: WorkloadObservation) => void,
-  logFile: string,
-): Promise<{ exitCode: number | null; stderr: string }> {
-  let pending = '';
-  const index = new Map(workloads.map((w, i) => [w.name, i + 1]));
-  const log: string[] = [];
-  const onLine = (line: string) => {
-    if (!line.trim()) return;
-    log.push(line);
-    let ev: RunnerEvent;
-    try {
-      ev = JSON.parse(line) as RunnerEvent;
-    } catch {
-      return; // not an event: kept in the log
-    }
-    if (ev.type === 'hello') {
-      onHello(ev.background, ev.control);
-    } else if (ev.type === 'start') {
-      reporter.onEvent({ type: 'workload-start', name: ev.name, index: index.get(ev.name) ?? 0, total: workloads.length });
-    } else if (ev.type === 'result') {
-      onObservation(ev.result);
-    }
-  };
-  // ~3 minutes per workload at most (fork races under TCG are the slow ones), plus the start
-  const timeoutMs = 60_000 + workloads.length * 180_000;
-  const r = await vm.exec(['node', '/pinlab/dist/harness/guest/runner.js'], {
-    input: JSON.stringify(workloads),
-    timeoutMs,
-    onStdout: (chunk) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      lines.forEach(onLine);
-    },
-  });
-  if (pending) onLine(pending);
-  writeFileSync(logFile, `${log.join('\n')}\n--- stderr ---\n${r.stderr}`);
-  return { exitCode: r.exitCode, stderr: r.stderr };
-}
-
 export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: Reporter): Promise<RunOutput> {
   const runId = newRunId();
   const runDir = req.runDir ?? join(runsRoot(), runId);
@@ -195,6 +154,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let background: BackgroundNoise | undefined;
   let control: PinControl | undefined;
   let infraFailure: PinlabError | undefined;
+  let interrupted: unknown;
   let accelUsed = 'tcg';
   const meta: Record<string, unknown> = { runId, startedAt, request: { ...req.kernel, cmdline: req.cmdline, strict: req.strict, workloads: req.workloads.map((w) => w.name) } };
 
@@ -239,41 +199,75 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     release = vm.kernelRelease;
     if (req.beforeWorkloads) await req.beforeWorkloads(vm);
 
-    const guest = await phase('workloads', () =>
-      runWorkloadsInGuest(
-        vm!,
-        runnable,
-        reporter,
-        (bg, c) => {
-          background = bg;
-          control = c;
-          meta.control = c ?? { skipped: 'the guest runner ran no control' };
-          if (c && !c.ok && !c.skipped) reporter.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
-        },
-        (obs) => {
-          writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
-          const v = judgeRun(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 }, ...(control ? { control } : {}) });
-          const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
-          verdicts.set(obs.spec.name, known!);
-          reporter.onEvent({ type: 'verdict', verdict: known! });
-        },
-        join(dirs.logs, 'runner.log'),
-      ),
-    );
-    for (const w of runnable) {
-      if (verdicts.has(w.name)) continue;
-      const why = `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see logs/runner.log`;
-      const v = errorVerdict(w, 'guest', why);
-      verdicts.set(w.name, v);
+    const onHello = (bg: BackgroundNoise, c: PinControl | undefined) => {
+      background = bg;
+      control = c;
+      meta.control = c ?? { skipped: 'the guest runner ran no control' };
+      if (c && !c.ok && !c.skipped) reporter.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
+    };
+    const handlers = {
+      reporter,
+      index: new Map(runnable.map((w, i) => [w.name, i + 1])),
+      total: runnable.length,
+      onHello,
+      onObservation: (obs: WorkloadObservation) => {
+        writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
+        const v = judgeRun(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 }, ...(control ? { control } : {}) });
+        const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
+        verdicts.set(obs.spec.name, known!);
+        reporter.onEvent({ type: 'verdict', verdict: known! });
+      },
+    };
+    const setVerdict = (v: Verdict) => {
+      verdicts.set(v.name, v);
       reporter.onEvent({ type: 'verdict', verdict: v });
+    };
+    // A workload the watchdog gave up on is judged as it stands; the rest go on in a fresh guest
+    // (its own vm-N directory, so each guest's console log is kept).
+    let guestNo = 1;
+    for (;;) {
+      const todo = runnable.filter((w) => !verdicts.has(w.name));
+      const logFile = join(dirs.logs, guestNo === 1 ? 'runner.log' : `runner-${guestNo}.log`);
+      const guest = await phase(guestNo === 1 ? 'workloads' : `workloads (guest ${guestNo})`, () =>
+        runWorkloadsInGuest(vm!, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv }),
+      );
+      const stall = guest.stall;
+      if (!stall) {
+        for (const w of todo) {
+          if (verdicts.has(w.name)) continue;
+          setVerdict(errorVerdict(w, 'guest', `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see ${logFile.slice(runDir.length + 1)}`));
+        }
+        break;
+      }
+      const stuck = todo.find((w) => w.name === stall.name);
+      if (stuck) setVerdict(stalledVerdict(stuck, stall));
+      await vm.shutdown();
+      vm = undefined;
+      const rest = runnable.filter((w) => !verdicts.has(w.name));
+      if (!stuck) {
+        // no workload to blame (the runner hung before its first one): a fresh guest would too
+        for (const w of rest) setVerdict(errorVerdict(w, stall.why === 'timeout' ? 'timeout' : 'guest', `${stall.detail}; see ${logFile.slice(runDir.length + 1)}`));
+        break;
+      }
+      if (rest.length === 0) break;
+      guestNo++;
+      const freshDir = `${dirs.vm}-${guestNo}`;
+      const fresh: VmSpec = { ...spec, runDir: freshDir, disks: disksFor(freshDir, req.workloads) };
+      vm = await phase(`boot (guest ${guestNo})`, () => bootToReady(fresh, ctx), (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s after ${stall.name}: ${stall.why}`);
     }
   } catch (e) {
     // bad input (a patch that does not apply, a missing fragment) is the user's to fix: exit 2
-    if (e instanceof InterruptedError || e instanceof UserError || ctx.signal.aborted) throw e;
-    if (!(e instanceof PinlabError)) throw e;
-    infraFailure = e;
-    for (const w of req.workloads) {
-      if (!verdicts.has(w.name)) verdicts.set(w.name, errorVerdict(w, causeOf(e), e.message.split('\n')[0]!));
+    if (e instanceof UserError) throw e;
+    if (e instanceof InterruptedError || ctx.signal.aborted) {
+      // what ran is still reported; the interruption is passed on once run.json is written
+      interrupted = e;
+      for (const w of req.workloads) if (!verdicts.has(w.name)) verdicts.set(w.name, errorVerdict(w, 'harness', 'interrupted before it finished'));
+    } else {
+      if (!(e instanceof PinlabError)) throw e;
+      infraFailure = e;
+      for (const w of req.workloads) {
+        if (!verdicts.has(w.name)) verdicts.set(w.name, errorVerdict(w, causeOf(e), e.message.split('\n')[0]!));
+      }
     }
   } finally {
     if (vm) await vm.shutdown();
@@ -292,6 +286,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     strict: req.strict,
   };
   writeFileSync(join(runDir, 'run.json'), toRunJson(result));
+  if (interrupted) throw interrupted;
   reporter.onEvent({ type: 'run-end', result, elapsedMs: Date.now() - t0 });
   return { result, runDir, infraFailure };
 }

@@ -1,0 +1,169 @@
+// The host side of the in-guest runner: one ssh command streaming JSON events, watched per
+// workload. A workload that gives no result within its bound, or a kernel splat on the console
+// while the runner is silent, ends the wait for that guest: the workload is judged from what is
+// known (ERROR timeout, FAIL kernel-splat) and the caller boots a fresh guest for the rest.
+// Measured before this existed: a kernel that BUGged after the last workload kept pinlab
+// waiting for the whole-suite timeout (about 2 hours for 39 workloads), splat already on the console.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { InterruptedError, PinlabError } from './errors.js';
+import type { Vm } from './vm/runner.js';
+import type { BackgroundNoise, PinControl, RunnerEvent, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import { classifyKernelLog } from './verdict/dmesg.js';
+import type { Splat, Verdict } from './verdict/types.js';
+import type { Reporter } from './report/events.js';
+
+export interface RunnerBounds {
+  /** runner start -> hello, and one result -> the next start (setup, idle window, control) */
+  setupMs: number;
+  /** a workload's start -> its result (fork races under TCG are the slow ones: ~3 minutes) */
+  perWorkloadMs: number;
+  /** a new splat on the console with no runner output for this long ends the wait */
+  splatSilenceMs: number;
+}
+
+export const DEFAULT_RUNNER_BOUNDS: RunnerBounds = { setupMs: 60_000, perWorkloadMs: 180_000, splatSilenceMs: 15_000 };
+
+export const GUEST_RUNNER_ARGV = ['node', '/pinlab/dist/harness/guest/runner.js'];
+
+/** Why the wait for a guest's runner ended before it finished. */
+export interface Stall {
+  /** the workload that had started and given no result (undefined: none had started) */
+  name?: string;
+  why: 'timeout' | 'splat' | 'guest-died';
+  detail: string;
+  splats: Splat[];
+}
+
+export interface RunnerHandlers {
+  reporter: Reporter;
+  /** index of each workload in the whole suite (a fresh guest runs a tail of it) */
+  index: Map<string, number>;
+  total: number;
+  onHello: (background: BackgroundNoise, control: PinControl | undefined) => void;
+  onObservation: (obs: WorkloadObservation) => void;
+}
+
+const POLL_MS = 1000;
+/** splats that mean the kernel is in trouble; a WARNING or lockdep report alone does not stop a run */
+const STOPPING: ReadonlySet<Splat['kind']> = new Set(['bug', 'oops', 'gpf', 'bad-page', 'kasan', 'panic', 'soft-lockup', 'hung-task', 'rcu-stall']);
+
+export function stoppingSplats(consoleText: string): Splat[] {
+  return classifyKernelLog(consoleText.split('\n')).filter((s) => STOPPING.has(s.kind));
+}
+
+/**
+ * Run the guest runner on `workloads` and stream its events to the handlers. Resolves when the
+ * runner exits, or with a Stall when the watchdog gave up on it (the guest is then unusable: the
+ * caller shuts it down). Throws only on interruption (opts.signal).
+ */
+export async function runWorkloadsInGuest(
+  vm: Vm,
+  workloads: readonly WorkloadSpec[],
+  h: RunnerHandlers,
+  logFile: string,
+  opts: { signal: AbortSignal; bounds?: RunnerBounds; runnerArgv?: readonly string[] },
+): Promise<{ exitCode: number | null; stderr: string; stall?: Stall }> {
+  const bounds = opts.bounds ?? DEFAULT_RUNNER_BOUNDS;
+  const log: string[] = [];
+  let pending = '';
+  let current: string | undefined;
+  let deadline = Date.now() + bounds.setupMs;
+  let lastOutput = Date.now();
+  /** stopping splats on the console when the runner last reported progress: only later ones count */
+  let splatsSeen = 0;
+  const countSplats = () => {
+    try {
+      splatsSeen = stoppingSplats(readFileSync(vm.consoleLog, 'utf8')).length;
+    } catch {
+      splatsSeen = 0;
+    }
+  };
+  let stall: Stall | undefined;
+  const watchdog = new AbortController();
+  const give = (s: Stall) => {
+    if (stall) return;
+    stall = s;
+    watchdog.abort();
+  };
+
+  const onLine = (line: string) => {
+    if (!line.trim()) return;
+    log.push(line);
+    let ev: RunnerEvent;
+    try {
+      ev = JSON.parse(line) as RunnerEvent;
+    } catch {
+      return; // not an event: kept in the log
+    }
+    if (ev.type === 'hello' || ev.type === 'start' || ev.type === 'result') countSplats();
+    if (ev.type === 'hello') {
+      h.onHello(ev.background, ev.control);
+      deadline = Date.now() + bounds.setupMs;
+    } else if (ev.type === 'start') {
+      current = ev.name;
+      deadline = Date.now() + bounds.perWorkloadMs;
+      h.reporter.onEvent({ type: 'workload-start', name: ev.name, index: h.index.get(ev.name) ?? 0, total: h.total });
+    } else if (ev.type === 'result') {
+      current = undefined;
+      deadline = Date.now() + bounds.setupMs;
+      h.onObservation(ev.result);
+    }
+  };
+
+  // the console is read while the runner is quiet: a splat there explains the silence
+  const poll = setInterval(() => {
+    void vm.consoleText().then((text) => {
+      const now = Date.now();
+      const splats = stoppingSplats(text);
+      if (splats.length > splatsSeen && now - lastOutput >= bounds.splatSilenceMs) {
+        const fresh = splats.slice(splatsSeen);
+        give({ name: current, why: 'splat', detail: `${fresh[0]!.title} on the console, runner silent for ${Math.round((now - lastOutput) / 1000)} s`, splats: fresh });
+      } else if (now > deadline) {
+        const what = current ? `no result for ${current}` : 'the runner did not go on';
+        const bound = current ? bounds.perWorkloadMs : bounds.setupMs;
+        give({ name: current, why: 'timeout', detail: `${what} within ${Math.round(bound / 1000)} s`, splats: [] });
+      }
+    });
+  }, POLL_MS);
+
+  const signal = AbortSignal.any([opts.signal, watchdog.signal]);
+  try {
+    const r = await vm.exec([...(opts.runnerArgv ?? GUEST_RUNNER_ARGV)], {
+      input: JSON.stringify(workloads),
+      // a backstop only: the watchdog above bounds every step
+      timeoutMs: bounds.setupMs + workloads.length * (bounds.perWorkloadMs + bounds.setupMs),
+      signal,
+      onStdout: (chunk) => {
+        lastOutput = Date.now();
+        pending += chunk.toString();
+        const lines = pending.split('\n');
+        pending = lines.pop() ?? '';
+        lines.forEach(onLine);
+      },
+    });
+    if (pending) onLine(pending);
+    writeFileSync(logFile, `${log.join('\n')}\n--- stderr ---\n${r.stderr}`);
+    return { exitCode: r.exitCode, stderr: r.stderr };
+  } catch (error) {
+    if (opts.signal.aborted) throw error instanceof InterruptedError ? error : new InterruptedError('interrupted while the workloads ran', { cause: error });
+    if (!stall) {
+      if (!(error instanceof PinlabError)) throw error;
+      // the guest died (panic, reboot) or its channel did: what the console says is the cause
+      const fresh = stoppingSplats(await vm.consoleText()).slice(splatsSeen);
+      give({ name: current, why: 'guest-died', detail: error.message.split('\n')[0]!, splats: fresh });
+    }
+    writeFileSync(logFile, `${log.join('\n')}\n--- the wait ended: ${stall!.why}: ${stall!.detail} ---\n`);
+    return { exitCode: null, stderr: '', stall };
+  } finally {
+    clearInterval(poll);
+  }
+}
+
+/** The verdict of the workload a stall caught: FAIL kernel-splat when the console explains it. */
+export function stalledVerdict(spec: WorkloadSpec, stall: Stall): Verdict {
+  const base = { name: spec.name, target: spec.target, engine: spec.engine, path: [], pinning: 'unknown' as const, splats: stall.splats };
+  if (stall.splats.length > 0) {
+    return { ...base, status: 'FAIL', reasons: ['kernel-splat'], message: `${stall.splats[0]!.title} while it ran; the guest was replaced (${stall.detail})` };
+  }
+  return { ...base, status: 'ERROR', reasons: [], cause: stall.why === 'timeout' ? 'timeout' : 'guest', message: `${stall.detail}; the guest was replaced` };
+}
