@@ -4,6 +4,8 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -50,6 +52,10 @@ if (!process.env.PINLAB_TEST_KERNEL && process.env.PINLAB_TEST_NO_BUILD !== '1')
   else process.stderr.write(`pinlab build -p patched-6.1 exited ${code}: VM tests will skip, e2e tests will fail\n`);
 }
 
+// tests clean up after themselves: whatever pinlab-* entry appears under /tmp during ava is a failure
+const tmpEntries = () => new Set(readdirSync(tmpdir()).filter((n) => n.startsWith('pinlab-')));
+const tmpBefore = tmpEntries();
+
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -62,5 +68,10 @@ const code = await run(process.execPath, [join(root, 'node_modules/ava/entrypoin
 });
 // ava failing without a failed test (e.g. an uncaught exception in a file) must fail CI too
 if (code !== 0 && failed === 0) failed = 1;
+const leftInTmp = [...tmpEntries()].filter((n) => !tmpBefore.has(n));
+if (leftInTmp.length > 0) {
+  process.stdout.write(`\nnot ok - the tests left ${leftInTmp.length} entries under ${tmpdir()}: ${leftInTmp.join(' ')}\n`);
+  failed++;
+}
 process.stdout.write(`\n${passed} passed, ${failed} failed, ${skipped} skipped\n`);
 process.exit(failed > 0 ? 1 : 0);

@@ -5,12 +5,12 @@
 // not a kernel build of its own.
 import test from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
 import type { RunResult } from '../../harness/verdict/types.js';
 import type { CaseComparison } from '../../harness/repro/repro.js';
+import { testTempDir } from '../tmp.js';
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 const e2e = root ? test.serial : test.serial.skip;
@@ -22,7 +22,7 @@ const pinlab = (args: string[], env: Record<string, string> = {}) =>
 const readJson = <T>(f: string) => JSON.parse(readFileSync(f, 'utf8')) as T;
 
 e2e('a failed case replays from its run directory and from a bundle with the same verdict', async (t) => {
-  const tmp = mkdtempSync(join(tmpdir(), 'pinlab-e2e-repro-'));
+  const tmp = testTempDir('pinlab-e2e-repro-');
   const runDir = join(tmp, 'run');
   const run = await pinlab(['run', '-p', 'stock-6.1', '-f', 'raw-virtio.psync.anon,!raw-virtio.psync.anon.*', '--run-dir', runDir]);
   t.is(run.exitCode, 0, run.all?.slice(-3000));

@@ -3,18 +3,18 @@
 // them at all (not root: pinlab cannot install packages or use loop devices), with that reason.
 import test from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
+import { testTempDir } from '../tmp.js';
 
 const root = typeof process.getuid === 'function' && process.getuid() === 0;
 const e2e = root ? test.serial : test.serial.skip;
 if (!root) console.log('# e2e skipped: not root (pinlab setup needs apt-get; the guest disks need no root, but the host prerequisites do)');
 
 async function pinlabRun(args: string[]): Promise<{ exitCode: number; result: RunResult; stdout: string; stderr: string; runDir: string }> {
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-e2e-'));
+  const dir = testTempDir('pinlab-e2e-');
   const json = join(dir, 'run.json');
   const r = await execa(process.execPath, [join(repoRoot, 'bin/pinlab.js'), 'run', '--json', json, ...args], {
     reject: false,
@@ -105,7 +105,7 @@ for (const p of planted) {
 }
 
 e2e('a patch that does not apply names the patch and the failing hunk, exit 2, no stack', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-badpatch-'));
+  const dir = testTempDir('pinlab-badpatch-');
   const patch = join(dir, '0099-bad.patch');
   writeFileSync(
     patch,

@@ -6,8 +6,7 @@ import test, { type ExecutionContext } from 'ava';
 import { Ajv } from 'ajv';
 import addFormats from 'ajv-formats';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../harness/errors.js';
@@ -27,6 +26,7 @@ import {
 import { mergeRuns } from '../../harness/report/merge.js';
 import { readRunFiles } from '../../harness/report/run-files.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
+import { testTempDir } from '../tmp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const schema = JSON.parse(readFileSync(join(root, 'vendor/kcidb/kcidb-io.schema.v5.3.json'), 'utf8')) as object;
@@ -146,7 +146,7 @@ test('the vendored schema rejects what KCIDB rejects (it is really being applied
 });
 
 test('patchset hash follows the KCIDB definition (sha256sum *.patch | cut -c-64 | sha256sum)', (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-kcidb-'));
+  const dir = testTempDir('pinlab-kcidb-');
   writeFileSync(join(dir, '0001.patch'), 'first\n');
   writeFileSync(join(dir, '0002.patch'), 'second\n');
   const shell = execFileSync('sh', ['-c', 'sha256sum *.patch | cut -c-64 | sha256sum | cut -c-64'], { cwd: dir, encoding: 'utf8' }).trim();

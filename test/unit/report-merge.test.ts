@@ -1,8 +1,7 @@
 // Sharded runs merge into what an unsharded run reports; diff finds changed verdicts.
 import test from 'ava';
 import { execa } from 'execa';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
 import { fileURLToPath } from 'node:url';
@@ -14,6 +13,7 @@ import { toKtap } from '../../harness/report/ktap.js';
 import { comparableRun, mergeRuns } from '../../harness/report/merge.js';
 import { formatSummary } from '../../harness/report/terminal.js';
 import type { RunResult } from '../../harness/verdict/types.js';
+import { testTempDir } from '../tmp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
@@ -127,7 +127,7 @@ test('diff reports added and removed workloads, kernel changes, and honours the 
 });
 
 test('pinlab merge writes KCIDB named by --run-id (or PINLAB_RUN_ID), with links into the shards\' run directories', async (t) => {
-  const work = mkdtempSync(join(tmpdir(), 'pinlab-merge-'));
+  const work = testTempDir('pinlab-merge-');
   const dirs = [0, 1].map((k) => {
     const dir = join('results', `stock-6.1-${k + 1}`, 'run');
     cpSync(join(root, 'test/fixtures/report/run-dir'), join(work, dir), { recursive: true });

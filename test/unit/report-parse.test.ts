@@ -1,7 +1,6 @@
 // `pinlab parse RUN_DIR`: verdicts recomputed from a saved run directory with injected judging.
 import test from 'ava';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../harness/errors.js';
@@ -10,6 +9,7 @@ import { toRunJson } from '../../harness/report/json.js';
 import { recomputeRun, type ApplyKnownStatesFn, type JudgeFn } from '../../harness/report/parse.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 import type { WorkloadObservation } from '../../harness/workloads/types.js';
+import { testTempDir } from '../tmp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
@@ -40,7 +40,7 @@ const applyKnownStates: ApplyKnownStatesFn = (verdicts, kernel, strict) =>
   );
 
 function runDir(opts: { observations?: WorkloadObservation[]; meta?: unknown } = {}): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-parse-'));
+  const dir = testTempDir('pinlab-parse-');
   writeFileSync(join(dir, 'run.json'), toRunJson(run));
   writeFileSync(join(dir, 'meta.json'), JSON.stringify(opts.meta ?? { background: { windowMs: 1000, acquired: 0, released: 0 } }));
   mkdirSync(join(dir, 'observations'));
@@ -73,7 +73,7 @@ test('--strict can be overridden when re-judging', async (t) => {
 });
 
 test('a directory that is not a run directory is a user error naming the file', async (t) => {
-  const empty = mkdtempSync(join(tmpdir(), 'pinlab-parse-'));
+  const empty = testTempDir('pinlab-parse-');
   await t.throwsAsync(recomputeRun(empty, { judge, applyKnownStates }), { instanceOf: UserError, message: /run\.json not found/ });
   await t.throwsAsync(recomputeRun(runDir({ meta: {} }), { judge, applyKnownStates }), { instanceOf: UserError, message: /meta\.json has no background/ });
   const broken = runDir();

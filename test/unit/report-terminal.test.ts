@@ -1,7 +1,6 @@
 // The live terminal reporter (plain mode, as in CI logs), fanout and the file reporter.
 import test from 'ava';
-import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +9,7 @@ import { fileReporter } from '../../harness/report/file.js';
 import { toRunJson } from '../../harness/report/json.js';
 import { formatDuration, formatSummary, TerminalReporter } from '../../harness/report/terminal.js';
 import type { RunResult } from '../../harness/verdict/types.js';
+import { testTempDir } from '../tmp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
@@ -87,7 +87,7 @@ test('fanout delivers every event to every reporter even when one throws', async
 });
 
 test('a file reporter writes the rendered result at finish, and nothing for an aborted run', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-report-'));
+  const dir = testTempDir('pinlab-report-');
   const file = join(dir, 'out', 'run.json');
   const reporter = fileReporter(file, toRunJson);
   for (const e of events()) reporter.onEvent(e);

@@ -2,8 +2,7 @@
 // sha256 checked, read back as a prebuilt kernel + specs + the recorded run.
 import test from 'ava';
 import { execa } from 'execa';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
 import { createContext } from '../../harness/context.js';
@@ -11,9 +10,10 @@ import type { KernelArtifact, KernelMeta } from '../../harness/kernel/build.js';
 import { BUNDLE_FILES, openBundle, planPack, planUnpack, recipeSha256, writeBundle } from '../../harness/repro/bundle.js';
 import { parseRunJson } from '../../harness/report/json.js';
 import { DEFAULT_SUITE } from '../../harness/workloads/catalogue.js';
+import { testTempDir } from '../tmp.js';
 
 function fakeKernel(): KernelArtifact {
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-kernel-'));
+  const dir = testTempDir('pinlab-kernel-');
   mkdirSync(join(dir, 'patches'));
   writeFileSync(join(dir, 'bzImage'), Buffer.alloc(4096, 7));
   writeFileSync(join(dir, 'config'), 'CONFIG_X=y\n');
@@ -43,7 +43,7 @@ test('tar --zstd argv', (t) => {
 });
 
 test('a bundle round-trips, and a changed file is refused', async (t) => {
-  const run = mkdtempSync(join(tmpdir(), 'pinlab-run-'));
+  const run = testTempDir('pinlab-run-');
   copyFileSync(join(repoRoot, 'test/fixtures/report/run-small.json'), join(run, 'run.json'));
   writeFileSync(join(run, 'meta.json'), '{"request":{}}');
   mkdirSync(join(run, 'vm'));
@@ -53,7 +53,7 @@ test('a bundle round-trips, and a changed file is refused', async (t) => {
   writeFileSync(join(run, 'observations', 'raw-virtio.psync.anon.json'), '{}');
   const result = parseRunJson(readFileSync(join(run, 'run.json'), 'utf8'));
   const specs = DEFAULT_SUITE.filter((s) => s.name === 'vfat.psync.anon');
-  const out = join(mkdtempSync(join(tmpdir(), 'pinlab-out-')), 'case.tar.zst');
+  const out = join(testTempDir('pinlab-out-'), 'case.tar.zst');
   const ctx = createContext();
   const manifest = await writeBundle(
     {
@@ -82,7 +82,7 @@ test('a bundle round-trips, and a changed file is refused', async (t) => {
   t.is(opened.manifest.request.profile, 'stock-6.1');
 
   // tamper: unpack, change the bzImage, repack
-  const tmp = mkdtempSync(join(tmpdir(), 'pinlab-tamper-'));
+  const tmp = testTempDir('pinlab-tamper-');
   await execa('tar', ['--zstd', '-xf', out, '-C', tmp]);
   writeFileSync(join(tmp, BUNDLE_FILES.bzImage), 'not the kernel');
   const bad = join(tmp, '..', `${tmp.split('/').pop()}.tar.zst`);

@@ -1,7 +1,7 @@
 // What `pinlab repro` reads back from a run directory and how it compares verdicts (pure parts;
 // booting is test/e2e/repro.test.ts).
 import test from 'ava';
-import { copyFileSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
@@ -9,10 +9,11 @@ import { loadRecordedRun, pickCases, recordedVerdict, verdictWords } from '../..
 import { compareVerdicts, recordedBuildKey, recordedKernelRequest } from '../../harness/repro/repro.js';
 import type { Verdict } from '../../harness/verdict/types.js';
 import { DEFAULT_SUITE } from '../../harness/workloads/catalogue.js';
+import { testTempDir } from '../tmp.js';
 
 /** A run directory like pipeline.ts writes: run.json, meta.json, kernel/, observations/. */
 function runDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-repro-unit-'));
+  const dir = testTempDir('pinlab-repro-unit-');
   copyFileSync(join(repoRoot, 'test/fixtures/report/run-small.json'), join(dir, 'run.json'));
   mkdirSync(join(dir, 'kernel'));
   mkdirSync(join(dir, 'observations'));
