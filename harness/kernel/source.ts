@@ -107,7 +107,12 @@ export function debianVersion(pkg: string, statusFile = '/var/lib/dpkg/status'):
 
 /** Resolve the identity of a source without changing anything (used by --dry-run too). */
 export async function resolveSource(spec: SourceSpec, ctx: RunContext): Promise<ResolvedSource> {
-  if (spec.kind === 'image') throw new UserError('a prebuilt image kernel has no source tree: it is booted as shipped (kernel/image.ts)');
+  // a prebuilt image has no tree: kernel/image.ts fetches and unpacks it (its identity then
+  // carries the resolved package version)
+  if (spec.kind === 'image') {
+    const i = spec.image;
+    return { spec, identity: i.kind === 'debian' ? `debian-image:${i.pkg}${i.version ? `=${i.version}` : ''}` : `image:${i.kernel}`, baseDir: paths.kernels() };
+  }
   if (spec.kind === 'debian') {
     if (!existsSync(spec.tarball)) {
       throw new HostError(`${spec.tarball} is missing (Debian package ${spec.pkg})`, {

@@ -15,6 +15,7 @@ import { sha256 } from '../kernel/source.js';
 import { parseRunJson } from '../report/json.js';
 import type { KernelIdentity, RunResult } from '../verdict/types.js';
 import type { WorkloadSpec } from '../workloads/types.js';
+import { kernelInitrds } from '../kernel/image.js';
 
 export const BUNDLE_SCHEMA = 'pinlab.bundle/1';
 
@@ -42,6 +43,8 @@ export const BUNDLE_FILES = {
   bzImage: 'kernel/bzImage',
   config: 'kernel/config',
   kernelMeta: 'kernel/meta.json',
+  /** a prebuilt image's modules (kernel/image.ts), found beside bzImage when the bundle boots */
+  modules: 'kernel/modules.cpio',
   patches: 'kernel/patches',
   workloads: 'workloads.json',
   qemuArgv: 'qemu-argv.json',
@@ -105,6 +108,7 @@ export async function writeBundle(input: BundleInput, out: string, ctx: RunConte
     };
     put(BUNDLE_FILES.bzImage, input.artifact.bzImage);
     put(BUNDLE_FILES.config, input.artifact.config);
+    for (const f of kernelInitrds(input.artifact)) put(BUNDLE_FILES.modules, f);
     write(BUNDLE_FILES.kernelMeta, `${JSON.stringify(input.artifact.meta, null, 2)}\n`);
     const patchDir = join(input.artifact.dir, 'patches');
     if (existsSync(patchDir)) for (const p of readdirSync(patchDir)) put(join(BUNDLE_FILES.patches, p), join(patchDir, p));
