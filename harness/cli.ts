@@ -16,6 +16,7 @@ import * as commands from './commands.js';
 import * as imageCommands from './image-commands.js';
 import { check } from './bisect/check.js';
 import { bisect, bisectRequest } from './bisect/bisect.js';
+import { bisectImagesCommand } from './bisect/images.js';
 import { repro } from './repro/repro.js';
 import { kcidbArg, perKernelArg } from './report/kcidb.js';
 import { bench } from './bench/bench.js';
@@ -233,10 +234,13 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
 
   program
     .command('bisect')
-    .description('find the first bad commit: git bisect in a clone under the cache, pinlab check on each step')
-    .requiredOption('-s, --source <git:REPO>', 'the repository to bisect (only read: bisect state lives in a clone under the cache)')
-    .requiredOption('--good <ref>', 'a commit known to be good')
-    .requiredOption('--bad <ref>', 'a commit known to be bad')
+    .description('find the first bad commit (git bisect in a clone under the cache), or the first bad Debian image version; pinlab check on each step')
+    .option('-s, --source <git:REPO>', 'the repository to bisect (only read: bisect state lives in a clone under the cache)')
+    .option('--images <pkg=ver,...>', 'bisect these prebuilt images instead, oldest first (see pinlab kernels)')
+    .option('--series <x.y>', 'bisect every image of this series instead (with --flavour, default amd64)')
+    .option('--flavour <f>', 'the flavour of --series: amd64, cloud-amd64, rt-amd64')
+    .option('--good <ref>', 'a commit known to be good (images: a version; default the oldest)')
+    .option('--bad <ref>', 'a commit known to be bad (images: a version; default the newest)')
     .option('-f, --filter <pattern>', 'the workloads that decide (glob, comma-separated)')
     .option('--repeat <n>', 'repeats per commit', positiveInt('--repeat'))
     .option('--bad-threshold <k>', 'bad when at least k repeats fail (default 1)', positiveInt('--bad-threshold'))
@@ -250,7 +254,11 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--verify-ends', 'check --bad and --good themselves first (two more steps)')
     .option('--run-dir <dir>', 'where to keep the bisection (default: runs/bisect-<id>)')
     .option('--dry-run', 'print the planned commands; run nothing')
-    .action(async (o) => setOutcome(await bisect(ctx(), bisectRequest(o), { runDir: o.runDir, dryRun: Boolean(o.dryRun) })));
+    .action(async (o) => {
+      if (o.images || o.series) return setOutcome(await bisectImagesCommand(ctx(), o));
+      if (!o.source || !o.good || !o.bad) throw new UserError('bisect needs --source git:REPO --good A --bad B (or --images / --series for prebuilt images)');
+      setOutcome(await bisect(ctx(), bisectRequest(o), { runDir: o.runDir, dryRun: Boolean(o.dryRun) }));
+    });
 
   program
     .command('repro')
