@@ -9,7 +9,7 @@ import type { RunContext } from './context.js';
 import { BootError, BuildError, InterruptedError, PinlabError, UserError } from './errors.js';
 import { prepareKernel, type KernelRequest } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
-import { kernelInitrds } from './kernel/image.js';
+import { bootableKernel, kernelInitrds } from './kernel/image.js';
 import { partitionByConfig } from './kernel/requirements.js';
 import { sha256 } from './kernel/source.js';
 import { probeAccel } from './vm/accel.js';
@@ -91,7 +91,7 @@ export function vmSpecFor(
   opts: { accel: 'tcg' | 'kvm'; cmdline: string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare>; tscKhz?: number | string },
 ): VmSpec {
   const spec = makeVmSpec({
-    kernel,
+    kernel: bootableKernel(kernel),
     runDir: vmDir,
     baseInitrd,
     repoDir: repoRoot,

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { bzImageRelease, imageIdentity, moduleName, parseDebianImageProfile, planModules } from '../../harness/kernel/image.js';
+import { bzImagePayload, bzImageRelease, hasPvhNote, imageIdentity, moduleName, parseDebianImageProfile, planModules } from '../../harness/kernel/image.js';
 import { kernelRequest } from '../../harness/kernel/index.js';
 import { partitionByConfig } from '../../harness/kernel/requirements.js';
 import { applyKnownStates } from '../../harness/verdict/known-states.js';
@@ -104,4 +104,23 @@ test('soft dependencies load first, an alias resolved to its generic module (ext
   t.true(p.files.includes('kernel/crypto/crc32c_generic.ko.xz'));
   t.false(p.files.includes('kernel/arch/x86/crypto/crc32c-intel.ko.xz'));
   t.deepEqual(planModules(['ext4'], dep, '').load, ['ext4']);
+});
+
+test('bzImagePayload finds the compressed kernel by the setup header; hasPvhNote wants an ELF with the PVH entry note', (t) => {
+  const img = Buffer.alloc(0x1000);
+  img.write('HdrS', 0x202, 'latin1');
+  img[0x1f1] = 1; // setup_sects: protected-mode code at (1 + 1) * 512
+  img.writeUInt32LE(0x100, 0x248); // payload_offset
+  img.writeUInt32LE(8, 0x24c); // payload_length
+  Buffer.from('28b52ffd01020304', 'hex').copy(img, 0x400 + 0x100);
+  const p = bzImagePayload(img)!;
+  t.is(p.tool, 'zstd');
+  t.is(p.data.toString('hex'), '28b52ffd01020304');
+  t.is(bzImagePayload(Buffer.alloc(0x1000)), undefined);
+  const note = Buffer.from([4, 0, 0, 0, 4, 0, 0, 0, 18, 0, 0, 0, 0x58, 0x65, 0x6e, 0]);
+  t.true(hasPvhNote(Buffer.concat([Buffer.from('\x7fELF', 'latin1'), Buffer.alloc(60), note])));
+  t.false(hasPvhNote(Buffer.concat([Buffer.from('\x7fELF', 'latin1'), Buffer.alloc(60)])));
+  t.false(hasPvhNote(Buffer.concat([Buffer.alloc(64), note])));
+  const note64 = Buffer.from([4, 0, 0, 0, 8, 0, 0, 0, 18, 0, 0, 0, 0x58, 0x65, 0x6e, 0]); // Debian's: a .quad entry
+  t.true(hasPvhNote(Buffer.concat([Buffer.from('\x7fELF', 'latin1'), Buffer.alloc(60), note64])));
 });
