@@ -2,7 +2,7 @@
 // .config, compiler version). A hit returns the stored bzImage without running make; a miss runs
 // an incremental make in the slot's persistent object directory (ccache when present) and stores
 // the result under the key.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { paths } from '../config.js';
@@ -10,6 +10,8 @@ import { BuildError, CommandError } from '../errors.js';
 import { runStep, type Step } from '../exec.js';
 import type { RunContext } from '../context.js';
 import { sha256, type PreparedTree } from './source.js';
+import { contentProblem, hasContentRecord, isNoSpace, noSpaceError, publishEntry, recordContent } from '../cache-entry.js';
+import { stagingPath, sweepStaging } from '../owner.js';
 
 export interface BuildKeyInput {
   identity: string;
@@ -116,15 +118,75 @@ export function lookupRequest(reqKey: string): KernelArtifact | undefined {
 
 export function rememberRequest(reqKey: string, key: string): void {
   mkdirSync(join(paths.kernels(), 'requests'), { recursive: true });
-  writeFileSync(requestIndexFile(reqKey), `${key}\n`);
+  const file = requestIndexFile(reqKey);
+  const tmp = stagingPath(file);
+  writeFileSync(tmp, `${key}\n`);
+  renameSync(tmp, file);
 }
 
-export function lookupArtifact(key: string): KernelArtifact | undefined {
+/** The files of a kernel entry whose content is recorded and checked on every lookup. */
+const KERNEL_CONTENT = ['bzImage', 'config', 'meta.json'];
+
+/** An x86 bzImage carries "HdrS" at 0x202 (the boot protocol header). */
+function looksLikeBzImage(file: string): boolean {
+  const fd = openSync(file, 'r');
+  try {
+    const b = Buffer.alloc(4);
+    return readSync(fd, b, 0, 4, 0x202) === 4 && b.toString('latin1') === 'HdrS';
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * The cached kernel under key, checked: an entry whose files do not match their recorded size
+ * and sha256 (truncated, corrupted) is removed, so the caller builds it again. Entries from
+ * before content records are checked for a bzImage header and then recorded.
+ */
+export function lookupArtifact(key: string, log?: (m: string) => void): KernelArtifact | undefined {
   const dir = join(paths.kernels(), key);
   const metaFile = join(dir, 'meta.json');
   if (!existsSync(metaFile) || !existsSync(join(dir, 'bzImage'))) return undefined;
-  const meta = JSON.parse(readFileSync(metaFile, 'utf8')) as KernelMeta;
+  let problem: string | undefined;
+  let meta: KernelMeta | undefined;
+  try {
+    if (hasContentRecord(dir)) problem = contentProblem(dir);
+    else if (!looksLikeBzImage(join(dir, 'bzImage'))) problem = 'bzImage has no boot header';
+    meta = JSON.parse(readFileSync(metaFile, 'utf8')) as KernelMeta;
+  } catch (e) {
+    problem ??= `unreadable: ${(e as Error).message}`;
+  }
+  if (problem || !meta) {
+    (log ?? ((m: string) => process.stderr.write(`${m}\n`)))(`kernel cache: removed ${dir}: ${problem}; it will be built again`);
+    rmSync(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  if (!hasContentRecord(dir)) recordContent(dir, KERNEL_CONTENT.filter((f) => existsSync(join(dir, f))));
   return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: true, durationMs: 0 };
+}
+
+/** Store a built kernel: staged, its content recorded, renamed into place. A full disk is a HostError. */
+export function storeKernel(key: string, files: { bzImage: string; configText: string; patches: { name: string; file: string }[] }, meta: KernelMeta): KernelArtifact {
+  const dir = join(paths.kernels(), key);
+  sweepStaging(paths.kernels());
+  const tmp = stagingPath(dir);
+  try {
+    mkdirSync(tmp, { recursive: true });
+    copyFileSync(files.bzImage, join(tmp, 'bzImage'));
+    writeFileSync(join(tmp, 'config'), files.configText);
+    writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
+    for (const p of files.patches) {
+      mkdirSync(join(tmp, 'patches'), { recursive: true });
+      copyFileSync(p.file, join(tmp, 'patches', p.name));
+    }
+    recordContent(tmp, KERNEL_CONTENT);
+    publishEntry(tmp, dir);
+  } catch (e) {
+    rmSync(tmp, { recursive: true, force: true });
+    if (isNoSpace(e)) throw noSpaceError(`storing kernel ${key}`, paths.kernels(), e);
+    throw e;
+  }
+  return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: false, durationMs: 0 };
 }
 
 export async function buildKernel(
@@ -155,11 +217,6 @@ export async function buildKernel(
     throw e;
   }
   const release = readFileSync(join(tree.objDir, 'include/config/kernel.release'), 'utf8').trim();
-  const dir = join(paths.kernels(), key);
-  const tmp = `${dir}.tmp-${process.pid}`;
-  mkdirSync(tmp, { recursive: true });
-  copyFileSync(join(tree.objDir, 'arch/x86/boot/bzImage'), join(tmp, 'bzImage'));
-  writeFileSync(join(tmp, 'config'), config.text);
   const meta: KernelMeta = {
     key,
     identity: tree.source.identity,
@@ -171,12 +228,6 @@ export async function buildKernel(
     builtAt: new Date().toISOString(),
     buildMs: Date.now() - t0,
   };
-  writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
-  for (const p of tree.patches) {
-    mkdirSync(join(tmp, 'patches'), { recursive: true });
-    copyFileSync(p.file, join(tmp, 'patches', p.name));
-  }
-  rmSync(dir, { recursive: true, force: true });
-  renameSync(tmp, dir);
-  return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: false, durationMs: Date.now() - t0 };
+  const stored = storeKernel(key, { bzImage: join(tree.objDir, 'arch/x86/boot/bzImage'), configText: config.text, patches: tree.patches }, meta);
+  return { ...stored, durationMs: Date.now() - t0 };
 }

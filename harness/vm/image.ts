@@ -4,13 +4,15 @@
 // the recipe files and the identity (path, size, mtime) of every host file copied in, so a
 // package upgrade on the host rebuilds the image. Per-run secrets go in a separate small cpio.
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, readdir, readFile, realpath, rename, rm, stat, symlink, writeFile, lstat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readdir, readFile, realpath, rm, stat, symlink, writeFile, lstat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { paths } from '../config.js';
 import { runStep, type Step } from '../exec.js';
 import type { RunContext } from '../context.js';
 import type { ShareSpec } from './spec.js';
+import { contentProblem, hasContentRecord, isNoSpace, noSpaceError, publishEntry, recordContent } from '../cache-entry.js';
+import { stagingPath, sweepStaging } from '../owner.js';
 
 /** Bump when the builder's output layout changes. */
 const BUILDER_VERSION = 3;
@@ -169,6 +171,40 @@ async function buildInto(dir: string, recipe: Recipe, files: PlannedFile[], ctx:
   await rm(tree, { recursive: true, force: true });
 }
 
+/** What a later run trusts in an image entry (size and sha256, checked on every lookup). */
+const IMAGE_CONTENT = ['base.cpio', 'manifest.json'];
+
+/**
+ * The size of the entry's base.cpio when the entry can be trusted; otherwise the entry is removed
+ * (truncated, corrupted, half-written) and undefined says: build it. Entries from before content
+ * records are checked against their manifest's size and the cpio magic, then recorded.
+ */
+async function checkedImage(dir: string, ctx: RunContext): Promise<number | undefined> {
+  if (!existsSync(join(dir, 'manifest.json'))) return undefined;
+  let problem: string | undefined;
+  try {
+    if (hasContentRecord(dir)) problem = contentProblem(dir);
+    else {
+      const manifest = JSON.parse(await readFile(join(dir, 'manifest.json'), 'utf8')) as { sizeBytes?: number };
+      const fh = await open(join(dir, 'base.cpio'), 'r');
+      const magic = Buffer.alloc(6);
+      await fh.read(magic, 0, 6, 0);
+      const size = (await fh.stat()).size;
+      await fh.close();
+      if (magic.toString('latin1') !== '070701' || size !== manifest.sizeBytes) problem = `base.cpio has ${size} bytes, the manifest says ${manifest.sizeBytes}`;
+      else recordContent(dir, IMAGE_CONTENT);
+    }
+  } catch (e) {
+    problem ??= `unreadable: ${(e as Error).message}`;
+  }
+  if (problem) {
+    ctx.log(`vm: removed guest image ${dir}: ${problem}; building it again`);
+    await rm(dir, { recursive: true, force: true });
+    return undefined;
+  }
+  return (await stat(join(dir, 'base.cpio'))).size;
+}
+
 /** The cached base image for the current recipe and host binaries; built when missing. */
 export async function ensureBaseImage(ctx: RunContext): Promise<BaseImage> {
   const recipe = await loadRecipe();
@@ -183,25 +219,30 @@ export async function ensureBaseImage(ctx: RunContext): Promise<BaseImage> {
     toolsDir: hasTools ? join(dir, 'tools') : undefined,
     sizeBytes,
   });
-  if (existsSync(join(dir, 'manifest.json'))) return image((await stat(join(dir, 'base.cpio'))).size);
+  const trusted = await checkedImage(dir, ctx);
+  if (trusted !== undefined) return image(trusted);
 
   ctx.log(`vm: building guest image ${key} (recipe images/recipe.json)`);
   const t0 = Date.now();
-  const tmp = `${dir}.tmp-${process.pid}`;
+  sweepStaging(paths.images(), ctx.log);
+  const tmp = stagingPath(dir);
   const removeTmp = ctx.teardown.add(`vm:image:staging ${tmp}`, () => rm(tmp, { recursive: true, force: true }));
-  await rm(tmp, { recursive: true, force: true });
-  await mkdir(tmp, { recursive: true });
-  await buildInto(tmp, recipe, files, ctx);
-  const sizeBytes = (await stat(join(tmp, 'base.cpio'))).size;
-  await writeFile(
-    join(tmp, 'manifest.json'),
-    `${JSON.stringify({ key, builtAt: new Date().toISOString(), buildMs: Date.now() - t0, sizeBytes, files }, null, 2)}\n`,
-  );
+  let sizeBytes: number;
   try {
-    await rename(tmp, dir);
+    await mkdir(tmp, { recursive: true });
+    await buildInto(tmp, recipe, files, ctx);
+    sizeBytes = (await stat(join(tmp, 'base.cpio'))).size;
+    await writeFile(
+      join(tmp, 'manifest.json'),
+      `${JSON.stringify({ key, builtAt: new Date().toISOString(), buildMs: Date.now() - t0, sizeBytes, files }, null, 2)}\n`,
+    );
+    recordContent(tmp, IMAGE_CONTENT);
+    // another run may have built the same key meanwhile: publishEntry keeps a good one
+    publishEntry(tmp, dir);
   } catch (error) {
-    // another run built the same key meanwhile: theirs is as good as ours
-    if (!existsSync(join(dir, 'manifest.json'))) throw error;
+    await removeTmp();
+    if (isNoSpace(error)) throw noSpaceError(`building guest image ${key}`, paths.images(), error);
+    throw error;
   }
   await removeTmp();
   ctx.log(`vm: guest image ${key}: ${(sizeBytes / 1e6).toFixed(0)} MB in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

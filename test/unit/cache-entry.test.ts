@@ -1,0 +1,83 @@
+// Cache entries appear whole or not at all, and a lookup checks their recorded content.
+// PINLAB_CACHE points at a temporary directory for this file's process (ava: one per file).
+import test from 'ava';
+import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { contentProblem, publishEntry, recordContent } from '../../harness/cache-entry.js';
+import { lookupArtifact, storeKernel, type KernelMeta } from '../../harness/kernel/build.js';
+import { stagingPath } from '../../harness/owner.js';
+import { testTempDir } from '../tmp.js';
+
+const cache = testTempDir('pinlab-cache-unit-');
+process.env.PINLAB_CACHE = cache;
+
+/** A file with a bzImage boot header ("HdrS" at 0x202) and some bytes. */
+function fakeBzImage(dir: string, size = 64 * 1024): string {
+  const b = Buffer.alloc(size, 0x5a);
+  b.write('HdrS', 0x202, 'latin1');
+  const f = join(dir, 'bzImage.src');
+  writeFileSync(f, b);
+  return f;
+}
+
+const meta = (key: string): KernelMeta => ({ key, identity: 'test', patches: [], configSha256: 'x', compiler: 'gcc', release: '6.1.0-test', builtAt: new Date(0).toISOString(), buildMs: 1 });
+
+test('contentProblem finds a truncated and a corrupted file', (t) => {
+  const dir = testTempDir('pinlab-entry-');
+  writeFileSync(join(dir, 'a'), 'hello world\n');
+  recordContent(dir, ['a']);
+  t.is(contentProblem(dir), undefined);
+  truncateSync(join(dir, 'a'), 5);
+  t.regex(contentProblem(dir)!, /a has 5 bytes, 12 were recorded/);
+  writeFileSync(join(dir, 'a'), 'hello WORLD\n');
+  t.regex(contentProblem(dir)!, /does not match its recorded sha256/);
+});
+
+test('publishEntry keeps a good entry another writer published first, and replaces a bad one', (t) => {
+  const root = testTempDir('pinlab-publish-');
+  const final = join(root, 'entry');
+  const write = (dir: string, text: string) => {
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'f'), text);
+    recordContent(dir, ['f']);
+  };
+  write(final, 'first');
+  write(stagingPath(final), 'second');
+  publishEntry(stagingPath(final), final);
+  t.is(readFileSync(join(final, 'f'), 'utf8'), 'first');
+  t.false(existsSync(stagingPath(final)));
+  writeFileSync(join(final, 'f'), 'firXt'); // corrupted in place
+  write(stagingPath(final), 'third');
+  publishEntry(stagingPath(final), final);
+  t.is(readFileSync(join(final, 'f'), 'utf8'), 'third');
+});
+
+test('a truncated cached kernel is not trusted: the lookup removes it, and a stored one is found again', (t) => {
+  const src = testTempDir('pinlab-kernel-src-');
+  const key = 'a'.repeat(32);
+  storeKernel(key, { bzImage: fakeBzImage(src), configText: 'CONFIG_BLOCK=y\n', patches: [] }, meta(key));
+  const hit = lookupArtifact(key, () => undefined);
+  t.truthy(hit);
+  truncateSync(hit!.bzImage, 1000);
+  const logs: string[] = [];
+  t.is(lookupArtifact(key, (m) => logs.push(m)), undefined);
+  t.regex(logs.join('\n'), /bzImage has 1000 bytes/);
+  t.false(existsSync(hit!.dir), 'the bad entry is gone, so the next build stores a fresh one');
+  storeKernel(key, { bzImage: fakeBzImage(src), configText: 'CONFIG_BLOCK=y\n', patches: [] }, meta(key));
+  t.truthy(lookupArtifact(key, () => undefined));
+  t.deepEqual(readdirSync(join(cache, 'kernels')).filter((n) => n.includes('.tmp-')), [], 'no staging left');
+});
+
+test('a kernel entry from before content records is adopted when its bzImage has a boot header, removed when not', (t) => {
+  const src = testTempDir('pinlab-kernel-src-');
+  for (const [key, good] of [['b'.repeat(32), true], ['c'.repeat(32), false]] as const) {
+    const dir = join(cache, 'kernels', key);
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'bzImage'), good ? readFileSync(fakeBzImage(src)) : Buffer.alloc(4096));
+    writeFileSync(join(dir, 'config'), '');
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta(key)));
+    const hit = lookupArtifact(key, () => undefined);
+    t.is(Boolean(hit), good, key);
+    t.is(existsSync(join(dir, 'content.json')), good, 'recorded from now on');
+  }
+});
