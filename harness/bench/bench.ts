@@ -19,6 +19,7 @@ import type { RunContext } from '../context.js';
 import { HarnessTimeoutError, InterruptedError, UserError } from '../errors.js';
 import { runStep } from '../exec.js';
 import { kernelRequest, prepareKernel } from '../kernel/index.js';
+import { isDebianImageProfile } from '../kernel/image.js';
 import type { KernelArtifact } from '../kernel/build.js';
 import { seriesPatchFiles } from '../kernel/source.js';
 import { newRunId, runOneKernel, vmSpecFor } from '../pipeline.js';
@@ -218,7 +219,7 @@ class Bench {
   }
 
   async editFigure(): Promise<void> {
-    const profile = this.profiles.find((p) => getProfile(p).patched);
+    const profile = this.profiles.find((p) => !isDebianImageProfile(p) && getProfile(p).patched);
     if (!profile) return this.skip('edit', `no profile with the series among ${this.profiles.join(', ')}`);
     const original = await this.kernel(profile);
     const series = mkdtempSync(join(tmpdir(), 'pinlab-bench-series-'));
@@ -411,7 +412,7 @@ class Bench {
 export async function bench(ctx: RunContext, opts: BenchOpts, argv: string[] = process.argv.slice(2)): Promise<Outcome> {
   const figures = parseOnly(opts.only);
   const profiles = opts.profile?.length ? opts.profile : [DEFAULT_PROFILE, 'stock-6.1'];
-  for (const p of profiles) getProfile(p);
+  for (const p of profiles) kernelRequest({ profile: p }); // a known profile or a debian-image: spelling
   const repeat = opts.repeat ?? 5;
   const runtimeS = opts.runtime ?? 3;
   const dir = resolve(opts.out ?? join(runsRoot(), `bench-${newRunId()}`));
