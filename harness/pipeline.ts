@@ -228,10 +228,15 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     for (;;) {
       const todo = runnable.filter((w) => !verdicts.has(w.name));
       const logFile = join(dirs.logs, guestNo === 1 ? 'runner.log' : `runner-${guestNo}.log`);
-      const guest = await phase(guestNo === 1 ? 'workloads' : `workloads (guest ${guestNo})`, () =>
-        runWorkloadsInGuest(vm!, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv }),
+      const guest = await phase(
+        guestNo === 1 ? 'workloads' : `workloads (guest ${guestNo})`,
+        () => runWorkloadsInGuest(vm!, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv }),
+        (g) => (g.stall ? `gave up on ${g.stall.name ?? 'the runner'}: ${g.stall.detail}` : ''),
       );
       const stall = guest.stall;
+      // every wait that ended early is kept in meta.json, with its splats (also one that came
+      // after the last workload, which no verdict holds)
+      if (stall) meta.stalls = [...((meta.stalls as unknown[]) ?? []), { guest: guestNo, ...stall }];
       if (!stall) {
         for (const w of todo) {
           if (verdicts.has(w.name)) continue;

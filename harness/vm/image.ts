@@ -219,12 +219,13 @@ export async function ensureBaseImage(ctx: RunContext): Promise<BaseImage> {
     toolsDir: hasTools ? join(dir, 'tools') : undefined,
     sizeBytes,
   });
+  // what a creation killed half-way left (its owner is gone)
+  sweepStaging(paths.images(), ctx.log);
   const trusted = await checkedImage(dir, ctx);
   if (trusted !== undefined) return image(trusted);
 
   ctx.log(`vm: building guest image ${key} (recipe images/recipe.json)`);
   const t0 = Date.now();
-  sweepStaging(paths.images(), ctx.log);
   const tmp = stagingPath(dir);
   const removeTmp = ctx.teardown.add(`vm:image:staging ${tmp}`, () => rm(tmp, { recursive: true, force: true }));
   let sizeBytes: number;

@@ -3,8 +3,7 @@
 // (FAIL kernel-splat), the run's report is still written, and the next workload runs in a fresh
 // guest. The hang is made by a test runner (test/fixtures/hang-runner.ts), never a kernel bug.
 import type { ExecutionContext } from 'ava';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { createContext } from '../../harness/context.js';
 import { kernelRequest } from '../../harness/kernel/index.js';
@@ -15,16 +14,18 @@ import type { RunEvent } from '../../harness/report/events.js';
 import type { RunResult, Status } from '../../harness/verdict/types.js';
 import { DEFAULT_RUNNER_BOUNDS } from '../../harness/runner-watch.js';
 import { kernel, SKIP_REASON, vmTest } from '../vm/helpers.js';
+import { testTempDir } from '../tmp.js';
 
 const vmt = vmTest();
 // catalogue order: the hung one in the middle
 const NAMES = ['raw-virtio.psync.anon', 'raw-nvme.psync.anon', 'ext4.psync.anon'];
 const HUNG = NAMES[1]!;
 
-async function runWithHang(mode: 'hang' | 'splat', perWorkloadMs: number) {
+async function runWithHang(mode: 'hang' | 'splat', perWorkloadMs: number, opts: { dir?: string; signal?: AbortSignal; onEvent?: (e: RunEvent) => void } = {}) {
+  const { signal, onEvent } = opts;
   const artifact = lookupArtifact(basename(dirname(kernel!)));
   if (!artifact) throw new Error(`${kernel} is not a cached kernel (no meta.json beside it)`);
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-watchdog-'));
+  const dir = opts.dir ?? testTempDir('pinlab-watchdog-');
   const events: RunEvent[] = [];
   const out = await runOneKernel(
     {
@@ -37,8 +38,14 @@ async function runWithHang(mode: 'hang' | 'splat', perWorkloadMs: number) {
       runnerBounds: { ...DEFAULT_RUNNER_BOUNDS, perWorkloadMs },
       runnerArgv: ['node', '/pinlab/dist/test/fixtures/hang-runner.js', mode, HUNG],
     },
-    createContext({ log: () => undefined }),
-    { onEvent: (e) => events.push(e), finish: async () => undefined },
+    createContext({ log: () => undefined, ...(signal ? { signal } : {}) }),
+    {
+      onEvent: (e) => {
+        events.push(e);
+        onEvent?.(e);
+      },
+      finish: async () => undefined,
+    },
   );
   return { ...out, dir, events };
 }
@@ -56,13 +63,14 @@ function check(t: ExecutionContext, r: Awaited<ReturnType<typeof runWithHang>>, 
   t.true(existsSync(join(r.runDir, 'vm', 'console.log')), "the hung guest's console log is kept");
   t.true(r.events.some((e) => e.type === 'phase-end' && e.phase === 'boot (guest 2)' && e.ok));
   t.is(r.infraFailure, undefined);
+  const meta = JSON.parse(readFileSync(join(r.runDir, 'meta.json'), 'utf8')) as { stalls?: { guest: number; name?: string; why: string }[] };
+  t.like(meta.stalls?.[0], { guest: 1, name: HUNG }, 'the stall is kept in meta.json');
 }
 
 vmt('a workload that hangs is ERROR timeout after its bound; the next one runs in a fresh guest', async (t) => {
   t.timeout(10 * 60_000);
   if (!kernel || SKIP_REASON) return;
   const r = await runWithHang('hang', 20_000);
-  t.teardown(() => rmSync(r.dir, { recursive: true, force: true }));
   check(t, r, { status: 'ERROR', why: /no result for raw-nvme\.psync\.anon within 20 s/ });
   t.is(r.result.verdicts.find((x) => x.name === HUNG)!.cause, 'timeout');
 });
@@ -72,9 +80,29 @@ vmt('a splat on the console while the runner is silent ends the wait before the 
   if (!kernel || SKIP_REASON) return;
   // a bound far beyond the test's own timeout: only the splat can end this wait in time
   const r = await runWithHang('splat', 60 * 60_000);
-  t.teardown(() => rmSync(r.dir, { recursive: true, force: true }));
   check(t, r, { status: 'FAIL', why: /BUG: pinlab test splat/ });
   const hung = r.result.verdicts.find((x) => x.name === HUNG)!;
   t.deepEqual(hung.reasons, ['kernel-splat']);
   t.true(hung.splats.length > 0);
+});
+
+vmt('an interrupted run still writes its report, then passes the interruption on', async (t) => {
+  t.timeout(10 * 60_000);
+  if (!kernel || SKIP_REASON) return;
+  const ac = new AbortController();
+  const dir = testTempDir('pinlab-watchdog-');
+  const error = await t.throwsAsync(
+    runWithHang('hang', 60 * 60_000, {
+      dir,
+      signal: ac.signal,
+      onEvent: (e) => {
+        if (e.type === 'workload-start' && e.name === HUNG) setTimeout(() => ac.abort(), 2000);
+      },
+    }),
+  );
+  t.is(error?.name, 'InterruptedError');
+  const saved = JSON.parse(readFileSync(join(dir, 'run', 'run.json'), 'utf8')) as RunResult;
+  const v = new Map(saved.verdicts.map((x) => [x.name, x]));
+  t.is(v.get(NAMES[0]!)!.status, 'PASS');
+  t.like(v.get(HUNG), { status: 'ERROR', message: 'interrupted before it finished' });
 });

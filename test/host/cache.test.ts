@@ -13,9 +13,9 @@ const root = process.getuid?.() === 0;
 const asRoot = root ? test.serial : test.serial.skip;
 if (!root) console.log('# cache full-disk tests skipped: mounting a small tmpfs needs root');
 
-/** Run a snippet against the dist modules in a child process with its own cache. */
-async function inCache(cache: string, body: string) {
-  const script = `
+/** The child process script that runs `body` against the dist modules. */
+function script(body: string): string {
+  return `
     const { createContext } = await import(${JSON.stringify(join(repoRoot, 'dist/harness/context.js'))});
     const image = await import(${JSON.stringify(join(repoRoot, 'dist/harness/vm/image.js'))});
     const build = await import(${JSON.stringify(join(repoRoot, 'dist/harness/kernel/build.js'))});
@@ -26,7 +26,11 @@ async function inCache(cache: string, body: string) {
     catch (e) { out = { ok: false, name: e.name, message: e.message }; }
     await ctx.teardown.runAll();
     console.log(JSON.stringify({ ...out, logs }));`;
-  const r = await execa(process.execPath, ['--input-type=module', '-e', script], { env: { PINLAB_CACHE: cache }, reject: false });
+}
+
+/** Run a snippet against the dist modules in a child process with its own cache. */
+async function inCache(cache: string, body: string) {
+  const r = await execa(process.execPath, ['--input-type=module', '-e', script(body)], { env: { PINLAB_CACHE: cache }, reject: false });
   if (r.exitCode !== 0) throw new Error(`child failed (${r.exitCode}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as { ok: boolean; value?: any; name?: string; message?: string; logs: string[] };
 }
@@ -95,4 +99,26 @@ test.serial('two processes creating the same guest image at once both succeed wi
   t.deepEqual(entries(join(cache, 'images')), [`base-${a!.value.key}`], 'one entry, no staging left');
   const check = await inCache(cache, "const { contentProblem } = await import(" + JSON.stringify(join(repoRoot, 'dist/harness/cache-entry.js')) + `); return contentProblem(${JSON.stringify(join(cache, 'images', `base-${a!.value.key}`))}) ?? 'ok';`);
   t.is(check.value, 'ok');
+});
+
+test.serial('SIGKILL while the guest image is being created leaves only staging, which the next creation removes', async (t) => {
+  const cache = testTempDir('pinlab-cache-');
+  const staged: string[] = [];
+  for (let i = 0; i < 5; i++) {
+    const child = execa(process.execPath, ['--input-type=module', '-e', script('return await image.ensureBaseImage(ctx);')], { env: { PINLAB_CACHE: cache }, reject: false });
+    // the image takes 1-2 s to create: wait until its staging directory exists, then kill
+    for (let n = 0; n < 500 && !entries(join(cache, 'images')).some((e) => e.includes('.tmp-')); n++) await new Promise((r) => setTimeout(r, 10));
+    await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 300)));
+    child.kill('SIGKILL');
+    await child;
+    staged.push(...entries(join(cache, 'images')).filter((e) => e.includes('.tmp-')));
+    // a kill before the rename leaves no entry; one after it leaves a whole one
+    const check = await inCache(cache, `const { contentProblem } = await import(${JSON.stringify(join(repoRoot, 'dist/harness/cache-entry.js'))}); const fs = await import('node:fs'); const d = ${JSON.stringify(join(cache, 'images'))}; return fs.readdirSync(d).filter((e) => !e.includes('.tmp-')).map((e) => contentProblem(d + '/' + e) ?? 'ok');`);
+    t.true((check.value as string[]).every((v) => v === 'ok'), `round ${i}: ${JSON.stringify(check.value)}`);
+  }
+  t.true(staged.length > 0, 'the kills landed while the image was being created');
+  const next = await inCache(cache, 'return await image.ensureBaseImage(ctx);');
+  t.true(next.ok, next.message);
+  t.deepEqual(entries(join(cache, 'images')), [`base-${next.value.key}`], 'staging of the killed ones removed');
+  t.true(next.logs.some((l) => /left by pinlab \d+, which is gone/.test(l)), 'the sweep says what it removed');
 });
