@@ -17,6 +17,8 @@ export interface Step {
   input?: string;
   /** append combined output here */
   logFile?: string;
+  /** the process dies with pinlab, even when pinlab is SIGKILLed (QEMU, make): see dieWithParent */
+  diesWithParent?: boolean;
 }
 
 export interface StepResult {
@@ -44,8 +46,18 @@ export function tail(text: string, lines = 20): string {
   return all.slice(Math.max(0, all.length - lines)).join('\n');
 }
 
+/**
+ * argv that runs `argv` so that it dies with the process spawning it (pinlab), even by SIGKILL:
+ * setpriv sets the parent-death signal, which survives the exec; the shell then checks that its
+ * parent is still that process, since pinlab may have died before the signal was set. The
+ * parent-death signal fires when the spawning *thread* exits: spawn from the main thread. Pure.
+ */
+export function dieWithParent(argv: readonly string[], parentPid: number): string[] {
+  return ['setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', '[ "$PPID" = "$0" ] || exit 125; exec "$@"', String(parentPid), ...argv];
+}
+
 function start(step: Step, opts: ExecOptions): ResultPromise<{ all: true; reject: false }> {
-  const [file, ...args] = step.argv;
+  const [file, ...args] = step.diesWithParent ? dieWithParent(step.argv, process.pid) : step.argv;
   if (!file) throw new Error(`step ${step.phase} has an empty argv`);
   if (step.logFile) mkdirSync(dirname(step.logFile), { recursive: true });
   const child = execa(file, args, {

@@ -78,6 +78,8 @@ export function planBuild(tree: PreparedTree, opts: { jobs?: number; ccache: boo
     // reproducible builds: the same inputs give the same kernel (timestamp/user/host fixed)
     env: { KBUILD_BUILD_TIMESTAMP: '2020-08-31', KBUILD_BUILD_USER: 'pinlab', KBUILD_BUILD_HOST: 'pinlab' },
     timeoutMs: 60 * 60_000,
+    // a make that outlived a killed pinlab would build on in the tree the next run takes over
+    diesWithParent: true,
   };
 }
 

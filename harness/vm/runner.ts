@@ -21,7 +21,7 @@ import { createDisks } from './disks.js';
 import { classifyBootFailure, consoleTail, parseConsole, bootFailure } from './console.js';
 import { writeRunCpio } from './image.js';
 import { registerRun, runStateFiles, sweepStaleRuns, unregisterRun } from './live-runs.js';
-import { DEFAULT_LIFETIME_MS, dieWithParent, initrdFile, qemuArgv, runFiles, type VmSpec } from './spec.js';
+import { DEFAULT_LIFETIME_MS, initrdFile, qemuArgv, runFiles, type VmSpec } from './spec.js';
 
 export interface BootTimings {
   /** QEMU start -> first console byte (QEMU start-up, firmware, kernel and initrd loading) */
@@ -166,7 +166,7 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
     const t0 = Date.now();
     const deadline = t0 + spec.bootTimeoutMs;
     // QEMU must not outlive pinlab, whatever kills it: a parent-death signal, set in the child
-    qemu = spawnStep({ phase: 'vm:qemu', argv: dieWithParent(argv, process.pid), logFile: files.qemuLog, timeoutMs: spec.lifetimeMs ?? DEFAULT_LIFETIME_MS }, { signal: ctx.signal });
+    qemu = spawnStep({ phase: 'vm:qemu', argv, diesWithParent: true, logFile: files.qemuLog, timeoutMs: spec.lifetimeMs ?? DEFAULT_LIFETIME_MS }, { signal: ctx.signal });
     exitedPromise = qemu.then(
       () => undefined,
       () => undefined,

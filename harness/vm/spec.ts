@@ -165,16 +165,6 @@ function optValue(v: string): string {
   return v.replace(/,/g, ',,');
 }
 
-/**
- * argv that runs `argv` so that it dies with the process spawning it (pinlab), even by SIGKILL:
- * setpriv sets the parent-death signal, which survives the exec; the shell then checks that its
- * parent is still that process, since pinlab may have died before the signal was set. The
- * parent-death signal fires when the spawning *thread* exits: spawn from the main thread. Pure.
- */
-export function dieWithParent(argv: readonly string[], parentPid: number): string[] {
-  return ['setpriv', '--pdeathsig', 'KILL', '--', '/bin/sh', '-c', '[ "$PPID" = "$0" ] || exit 125; exec "$@"', String(parentPid), ...argv];
-}
-
 export function qemuArgv(spec: VmSpec): string[] {
   const files = runFiles(spec.runDir);
   const accel = spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
