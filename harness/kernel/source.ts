@@ -10,6 +10,7 @@ import { paths, type SourceSpec } from '../config.js';
 import { HostError, UserError } from '../errors.js';
 import { runStep, type Step } from '../exec.js';
 import type { RunContext } from '../context.js';
+import { isNoSpace, noSpaceError } from '../cache-entry.js';
 
 export interface PatchFile {
   file: string; // absolute path
@@ -202,7 +203,13 @@ async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<voi
   ctx.log(`importing ${src.identity} into ${src.repo} (once)`);
   const tmp = `${src.repo}.tmp`;
   const undo = ctx.teardown.add('remove partial import', () => rmSync(tmp, { recursive: true, force: true }));
-  for (const s of steps) await runStep(s, { signal: ctx.signal });
+  try {
+    for (const s of steps) await runStep(s, { signal: ctx.signal });
+  } catch (e) {
+    // the space check above is an estimate: a disk that fills anyway is one line, not tar's output
+    if (isNoSpace(e)) throw noSpaceError(`importing ${src.identity}`, src.baseDir, e);
+    throw e;
+  }
   await undo();
 }
 
