@@ -104,6 +104,18 @@ for (const p of planted) {
   });
 }
 
+// after the stock-6.1 build (ccache) and after the planted patches, which rebuild the shared
+// 'custom' worktree incrementally from the series: this one flips it to stock 6.1
+e2e('stock-6.1 with a --patch is not the reference kernel: its not-pinned is a FAIL, not an XFAIL', async (t) => {
+  const { exitCode, result } = await pinlabRun(['-p', 'stock-6.1', '--patch', join(repoRoot, 'test/fixtures/planted/6.1-comment-only.patch'), '-f', 'raw-virtio.psync.anon,raw-virtio.uring-fixed.anon']);
+  const v = result.verdicts.find((x) => x.name === 'raw-virtio.psync.anon')!;
+  t.is(v.status, 'FAIL', describe(v));
+  t.deepEqual(v.reasons, ['not-pinned']);
+  t.is(v.knownState, undefined);
+  t.is(result.verdicts.find((x) => x.name === 'raw-virtio.uring-fixed.anon')!.status, 'PASS');
+  t.is(exitCode, 1);
+});
+
 e2e('a patch that does not apply names the patch and the failing hunk, exit 2, no stack', async (t) => {
   const dir = testTempDir('pinlab-badpatch-');
   const patch = join(dir, '0099-bad.patch');
