@@ -59,6 +59,9 @@ const secs = (ms: number): string => `${(ms / 1000).toFixed(2)} s`;
 const TERM_GRACE_MS = 3000;
 const KILL_GRACE_MS = 5000;
 const SHUTDOWN_GRACE_MS = 10_000;
+/** the handshake normally completes within ~1 s of the readiness marker, under load too */
+const HANDSHAKE_GRACE_MS = 5000;
+const HANDSHAKE_ATTEMPTS = 3;
 /** how long a lost channel waits for QEMU to exit before it is reported as a channel problem */
 const DEATH_GRACE_MS = 5000;
 /** Unix socket paths are limited to 108 bytes (sun_path). */
@@ -196,20 +199,37 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
       await sleep(POLL_MS);
     }
 
-    // Connect now: the handshake completes when the guest's sshd starts.
+    // Connect now: the handshake completes when the guest's sshd starts. The guest's sshd may
+    // not act on the host's last handshake bytes until more follow (the stall the channel's
+    // keepalive is for; keepalives only start after authentication), so a handshake still open
+    // HANDSHAKE_GRACE_MS after the readiness marker is dropped and tried again on a fresh
+    // connection, which the guest serves with a fresh sshd -i.
     let connectError: Error | undefined;
-    const connecting = GuestChannel.connect(files.sshSocket, keys, {
-      // a little past the boot deadline, so that the deadline (and its classification) fires first
-      readyTimeoutMs: Math.max(1000, deadline - Date.now()) + 2000,
-      signal: bootAbort.signal,
-    }).then(
-      (c) => {
-        channel = c;
-      },
-      (e: Error) => {
-        connectError = e;
-      },
-    );
+    let attempt: AbortController | undefined;
+    let attempts = 0;
+    let attemptStarted = 0;
+    let connecting: Promise<void> = Promise.resolve();
+    const connect = () => {
+      attempt?.abort();
+      const mine = new AbortController();
+      attempt = mine;
+      attempts++;
+      attemptStarted = Date.now();
+      connecting = GuestChannel.connect(files.sshSocket, keys, {
+        // a little past the boot deadline, so that the deadline (and its classification) fires first
+        readyTimeoutMs: Math.max(1000, deadline - Date.now()) + 2000,
+        signal: AbortSignal.any([bootAbort.signal, mine.signal]),
+      }).then(
+        (c) => {
+          if (attempt === mine) channel = c;
+          else c.close();
+        },
+        (e: Error) => {
+          if (attempt === mine) connectError = e;
+        },
+      );
+    };
+    connect();
 
     let markerMs = 0;
     let firstConsoleMs = 0;
@@ -225,6 +245,11 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
       // stop here (bootError classifies from the console: the oops wins over 'timeout')
       if (failure?.kind === 'oops') throw await bootError('timeout');
       if (channel && markerMs > 0) break;
+      const handshakeOpenMs = Date.now() - Math.max(t0 + markerMs, attemptStarted);
+      if (!channel && !connectError && markerMs > 0 && handshakeOpenMs > HANDSHAKE_GRACE_MS && attempts < HANDSHAKE_ATTEMPTS) {
+        ctx.log(`vm: ssh handshake still open ${secs(handshakeOpenMs)} after the readiness marker: connecting again`);
+        connect();
+      }
       if (connectError) {
         // a failed handshake caused by a dying guest is reported as that death
         await Promise.race([exitedPromise, sleep(1000)]);
