@@ -1,18 +1,12 @@
-// pinlab's command line. The ONLY place that maps outcomes and errors to exit codes:
+// pinlab's command line, and the one place that sets the exit code (harness/outcome.ts maps):
 // 0 all passed, 1 a test failed, 2 usage error, 3 infrastructure (host/build/boot), 4 nothing
 // ran, 130 interrupted. User-caused errors print one line (and a hint); --verbose adds the stack.
 import { Command, CommanderError, Option } from 'commander';
 import { createContext, type RunContext } from './context.js';
 import { parseSourceArg, profileNames, DEFAULT_PROFILE } from './config.js';
-import {
-  BootError,
-  BuildError,
-  CommandError,
-  InterruptedError,
-  PinlabError,
-  UserError,
-} from './errors.js';
+import { InterruptedError, UserError } from './errors.js';
 import * as commands from './commands.js';
+import { describeError, EXIT, exitCodeFor, exitCodeForError, type Outcome } from './outcome.js';
 import * as imageCommands from './image-commands.js';
 import { check } from './bisect/check.js';
 import { bisect, bisectRequest } from './bisect/bisect.js';
@@ -20,51 +14,6 @@ import { bisectImagesCommand } from './bisect/images.js';
 import { repro } from './repro/repro.js';
 import { kcidbArg, perKernelArg } from './report/kcidb.js';
 import { bench } from './bench/bench.js';
-
-export const EXIT = { ok: 0, failed: 1, usage: 2, infra: 3, nothingRan: 4, interrupted: 130 } as const;
-
-/** Outcome of a command, turned into an exit code here and nowhere else. */
-export type Outcome = { kind: 'ok' } | { kind: 'failed' } | { kind: 'nothing-ran' } | { kind: 'code'; code: number };
-
-export function exitCodeFor(outcome: Outcome): number {
-  switch (outcome.kind) {
-    case 'ok':
-      return EXIT.ok;
-    case 'failed':
-      return EXIT.failed;
-    case 'nothing-ran':
-      return EXIT.nothingRan;
-    case 'code':
-      return outcome.code;
-  }
-}
-
-/** Interrupts are 130 and bad input is 2; every other failure (host, build, boot, guest,
- * timeouts, harness) is an infrastructure error. */
-export function exitCodeForError(e: unknown): number {
-  if (e instanceof InterruptedError) return EXIT.interrupted;
-  if (e instanceof UserError) return EXIT.usage;
-  return EXIT.infra;
-}
-
-function describeError(e: unknown, verbose: boolean): string {
-  if (!(e instanceof Error)) return `pinlab: ${String(e)}`;
-  const lines = [`pinlab: ${e.message}`];
-  if (e instanceof PinlabError && e.hint) lines.push(`  hint: ${e.hint}`);
-  if (e instanceof BuildError) {
-    for (const l of e.firstErrors) lines.push(`  ${l}`);
-    if (e.logPath) lines.push(`  full log: ${e.logPath}`);
-  }
-  if (e instanceof BootError) {
-    if (e.consoleTail) lines.push(...e.consoleTail.split('\n').slice(-15).map((l) => `  | ${l}`));
-    if (e.logPath) lines.push(`  console log: ${e.logPath}`);
-  }
-  if (e instanceof CommandError && (e.stderrTail || e.stdoutTail)) {
-    lines.push(...(e.stderrTail || e.stdoutTail).trim().split('\n').slice(-10).map((l) => `  | ${l}`));
-  }
-  if (verbose && e.stack) lines.push(e.stack);
-  return lines.join('\n');
-}
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const positiveInt = (name: string) => (v: string) => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { RunContext } from './context.js';
 import { DEFAULT_PROFILE, profileNames, runsRoot, type SourceSpec } from './config.js';
-import { BootError, BuildError, HostError, UserError } from './errors.js';
+import { HostError, UserError } from './errors.js';
 import { runStep } from './exec.js';
 import { checkPackages, installCommand, isRoot, neededPackages, planInstall } from './host.js';
 import { kernelRequest, prepareKernel } from './kernel/index.js';
@@ -32,7 +32,7 @@ import { ensureBaseImage, toolsShare } from './vm/image.js';
 import { bootToReady } from './vm/runner.js';
 import { qemuArgv } from './vm/spec.js';
 import { inPhase } from './progress.js';
-import type { Outcome } from './cli.js';
+import { describeError, type Outcome } from './outcome.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -67,7 +67,7 @@ export async function doctor(ctx: RunContext, opts: { profiles?: string[] }): Pr
   const missing = status.filter((s) => !s.installed && required.has(s.pkg)).map((s) => s.pkg);
   if (missing.length > 0) {
     out(`\nto install what is missing (as root):\n  ${installCommand(missing)}\n(or: npx pinlab setup)`);
-    return { kind: 'code', code: 3 };
+    return { kind: 'infra' };
   }
   return { kind: 'ok' };
 }
@@ -149,7 +149,7 @@ const splitCmdline = (c?: string) => (c ? c.trim().split(/\s+/) : []);
 export function outcomeOfRuns(results: RunResult[], infra: boolean): Outcome {
   const all = results.flatMap((r) => r.verdicts.map((v) => outcomeOfVerdict(v, r.strict)));
   if (all.includes('fail')) return { kind: 'failed' };
-  if (infra) return { kind: 'code', code: 3 };
+  if (infra) return { kind: 'infra' };
   if (all.includes('error')) return { kind: 'failed' };
   if (all.length === 0 || all.every((o) => o === 'skip')) return { kind: 'nothing-ran' };
   return { kind: 'ok' };
@@ -184,12 +184,7 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
     runDirs.push(r.runDir);
     if (r.infraFailure) {
       infra = true;
-      process.stderr.write(`pinlab: ${r.infraFailure.message.split('\n')[0]}\n`);
-      if (r.infraFailure instanceof BuildError) {
-        for (const l of r.infraFailure.firstErrors) process.stderr.write(`  ${l}\n`);
-        if (r.infraFailure.logPath) process.stderr.write(`  full log: ${r.infraFailure.logPath}\n`);
-      }
-      if (r.infraFailure instanceof BootError && r.infraFailure.logPath) process.stderr.write(`  console log: ${r.infraFailure.logPath}\n`);
+      process.stderr.write(`${describeError(r.infraFailure, false)}\n`);
     }
     out(`run directory: ${r.runDir}`);
   }

@@ -1,7 +1,7 @@
 // `pinlab kernels` and `pinlab sweep`: Debian's prebuilt kernels (kernel/debian-images.ts,
 // kernel/image.ts). Kept beside commands.ts so that file stays about kernels pinlab builds.
 import type { RunContext } from './context.js';
-import type { Outcome } from './cli.js';
+import type { Outcome } from './outcome.js';
 import { UserError } from './errors.js';
 import { formatImageList, listDebianImages } from './kernel/debian-images.js';
 import { writeFileAtomic } from './report/file.js';
@@ -42,7 +42,7 @@ export async function sweepCommand(
   out(`sweep started ${started}, ${workloads.length} workloads per image`);
   out(formatSweep(rows));
   if (opts.json) await writeFileAtomic(opts.json, `${JSON.stringify({ started, rows }, null, 2)}\n`);
-  if (rows.some((r) => r.infra)) return { kind: 'code', code: 3 };
+  if (rows.some((r) => r.infra)) return { kind: 'infra' };
   const bad = rows.some((r) => r.counts.FAIL > 0 || r.counts.ERROR > 0 || (opts.strict && r.counts.XFAIL > 0));
   return bad ? { kind: 'failed' } : { kind: 'ok' };
 }

@@ -13,7 +13,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
-import type { Outcome } from '../cli.js';
+import type { Outcome } from '../outcome.js';
 import { DEFAULT_PROFILE, getProfile, paths, repoRoot, runsRoot } from '../config.js';
 import type { RunContext } from '../context.js';
 import { HarnessTimeoutError, InterruptedError, UserError } from '../errors.js';
@@ -438,5 +438,5 @@ export async function bench(ctx: RunContext, opts: BenchOpts, argv: string[] = p
   if (svg) await writeFileAtomic(join(dir, 'latency.svg'), svg);
   out(`\n${table}`);
   out(`bench directory: ${dir} (bench.json, bench.txt${svg ? ', latency.svg' : ''})`);
-  return b.result.errors.length > 0 ? { kind: 'code', code: 3 } : { kind: 'ok' };
+  return b.result.errors.length > 0 ? { kind: 'infra' } : { kind: 'ok' };
 }

@@ -3,7 +3,7 @@
 // commit git proposes, and name the first bad commit with the evidence of its check.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { Outcome } from '../cli.js';
+import type { Outcome } from '../outcome.js';
 import { runsRoot } from '../config.js';
 import type { RunContext } from '../context.js';
 import { HostError, UserError } from '../errors.js';
@@ -266,5 +266,5 @@ export async function bisect(ctx: RunContext, req: BisectRequest, opts: { runDir
   const r = await runBisect(req, ctx, { dir });
   for (const l of formatBisectResult(r, req)) out(l);
   out(`bisect log: ${join(dir, 'bisect.log')}`);
-  return r.outcome.kind === 'found' ? { kind: 'ok' } : { kind: 'code', code: 3 };
+  return r.outcome.kind === 'found' ? { kind: 'ok' } : { kind: 'infra' };
 }

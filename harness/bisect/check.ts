@@ -4,7 +4,7 @@
 // and build/boot/guest trouble is 125 (skip this commit).
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Outcome } from '../cli.js';
+import type { Outcome } from '../outcome.js';
 import { parseSourceArg, runsRoot } from '../config.js';
 import type { RunContext } from '../context.js';
 import { InterruptedError, UserError } from '../errors.js';

@@ -11,7 +11,7 @@ import { UserError } from '../errors.js';
 import { imageProfile, listDebianImages, seriesImages, type DebianImage } from '../kernel/debian-images.js';
 import { lookupArtifact } from '../kernel/build.js';
 import { newRunId } from '../pipeline.js';
-import type { Outcome } from '../cli.js';
+import type { Outcome } from '../outcome.js';
 import { checkRequest, runCheck, type CheckArgs } from './check.js';
 import type { Decision } from './decision.js';
 
@@ -157,7 +157,7 @@ export async function bisectImagesCommand(ctx: RunContext, o: ImageBisectOpts & 
   writeFileSync(join(dir, 'bisect.txt'), `${lines.join('\n')}\n`);
   for (const l of lines) out(l);
   out(`bisect directory: ${dir}`);
-  return result.firstBad !== undefined ? { kind: 'ok' } : { kind: 'code', code: 3 };
+  return result.firstBad !== undefined ? { kind: 'ok' } : { kind: 'infra' };
 }
 
 /** The cached kernel directory of an image the bisection ran (meta.json names its identity). */

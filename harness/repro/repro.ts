@@ -6,7 +6,7 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import type { Outcome } from '../cli.js';
+import type { Outcome } from '../outcome.js';
 import { outcomeOfRuns } from '../commands.js';
 import { runsRoot } from '../config.js';
 import type { RunContext } from '../context.js';

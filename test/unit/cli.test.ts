@@ -2,7 +2,7 @@ import test from 'ava';
 import { execa } from 'execa';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
-import { exitCodeForError, EXIT } from '../../harness/cli.js';
+import { exitCodeForError, EXIT } from '../../harness/outcome.js';
 import { BootError, BuildError, HostError, InterruptedError, UserError } from '../../harness/errors.js';
 
 const pinlab = (...args: string[]) => execa(process.execPath, [join(repoRoot, 'bin/pinlab.js'), ...args], { reject: false });
