@@ -37,7 +37,7 @@ test('run outcome: FAIL -> failed, XFAIL only under --strict, infra -> 3, all SK
   t.deepEqual(outcomeOfRuns([run(['PASS', 'XFAIL'])], false), { kind: 'ok' });
   t.deepEqual(outcomeOfRuns([run(['PASS', 'XFAIL'], true)], false), { kind: 'failed' });
   t.deepEqual(outcomeOfRuns([run(['PASS', 'FAIL'])], false), { kind: 'failed' });
-  t.deepEqual(outcomeOfRuns([run(['ERROR'])], true), { kind: 'code', code: 3 });
+  t.deepEqual(outcomeOfRuns([run(['ERROR'])], true), { kind: 'infra' });
   t.deepEqual(outcomeOfRuns([run(['ERROR', 'FAIL'])], true), { kind: 'failed' });
   t.deepEqual(outcomeOfRuns([run(['SKIP', 'SKIP'])], false), { kind: 'nothing-ran' });
   t.deepEqual(outcomeOfRuns([run(['PASS']), run(['FAIL'])], false), { kind: 'failed' });
