@@ -10,10 +10,10 @@
 // one test run to the next (a rerun costs boots, not builds).
 import test from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { cacheRoot, PROFILES, repoRoot } from '../../harness/config.js';
+import { testTempDir } from '../tmp.js';
 import { createContext } from '../../harness/context.js';
 import { resolveSource } from '../../harness/kernel/source.js';
 import type { BisectResult } from '../../harness/bisect/bisect.js';
@@ -79,7 +79,7 @@ e2e('bisect names exactly the commit that planted the pin leak', async (t) => {
   const c5 = await commitOn(repo, planted, 'mm: gup: comment only', { comment: ['mm/gup.c'] });
   await execa('git', ['-C', repo, 'update-ref', 'refs/heads/bisect-test', c5]);
 
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-e2e-bisect-'));
+  const dir = testTempDir('pinlab-e2e-bisect-');
   const t0 = Date.now();
   const r = await pinlab(['bisect', '--source', `git:${repo}`, '--good', c1, '--bad', 'bisect-test', '-f', WORKLOAD, '--reason', 'pin-leak', '--run-dir', dir]);
   t.log(`bisect took ${Math.round((Date.now() - t0) / 1000)} s`);
