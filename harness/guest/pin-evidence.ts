@@ -119,24 +119,15 @@ export function sumPins(tables: ReadonlyMap<string, HistTable>, probes: readonly
 
 /** a - b per flags value (the hist files are running totals). */
 export function histDelta(after: HistTable, before: HistTable): HistTable {
-  const key = (e: HistEntry): string => String(e.flags ?? '*');
-  const prev = new Map<string, HistEntry>();
-  for (const e of before.entries) {
-    const k = key(e);
-    const p = prev.get(k);
-    prev.set(k, p ? { ...p, hits: p.hits + e.hits, refs: p.refs + e.refs } : e);
-  }
-  const out = new Map<string, HistEntry>();
-  for (const e of after.entries) {
-    const k = key(e);
-    const cur = out.get(k) ?? { ...(e.flags === undefined ? {} : { flags: e.flags }), hits: 0, refs: 0 };
-    out.set(k, { ...cur, hits: cur.hits + e.hits, refs: cur.refs + e.refs });
-  }
-  for (const [k, p] of prev) {
-    const cur = out.get(k) ?? { ...(p.flags === undefined ? {} : { flags: p.flags }), hits: 0, refs: 0 };
-    out.set(k, { ...cur, hits: cur.hits - p.hits, refs: cur.refs - p.refs });
-  }
-  return { entries: [...out.values()].filter((e) => e.hits !== 0 || e.refs !== 0), dropped: after.dropped - before.dropped };
+  const sums = new Map<string, HistEntry>();
+  const add = (e: HistEntry, sign: 1 | -1): void => {
+    const k = String(e.flags ?? '*');
+    const cur = sums.get(k) ?? { ...(e.flags === undefined ? {} : { flags: e.flags }), hits: 0, refs: 0 };
+    sums.set(k, { ...cur, hits: cur.hits + sign * e.hits, refs: cur.refs + sign * e.refs });
+  };
+  after.entries.forEach((e) => add(e, 1));
+  before.entries.forEach((e) => add(e, -1));
+  return { entries: [...sums.values()].filter((e) => e.hits !== 0 || e.refs !== 0), dropped: after.dropped - before.dropped };
 }
 
 /**
@@ -175,7 +166,7 @@ export function selectProbes(available: ReadonlyMap<string, string[]>, probes: r
     const entries = available.get(baseName(p.fn));
     if (!entries) continue;
     if (entries.includes(p.fn)) use.push(p);
-    if (entries.some((e) => e !== p.fn)) cloned.push(...entries.filter((e) => e !== p.fn));
+    cloned.push(...entries.filter((e) => e !== p.fn));
   }
   return { use, cloned };
 }

@@ -269,9 +269,8 @@ export interface RunnerOptions {
   backgroundWindowMs?: number;
   /** idle window sampled right before each workload: pins moving there cannot be attributed */
   idleWindowMs?: number;
-  /** set by runAll from the evidence set-up */
-  evidenceMechanism?: string;
-  evidenceUnavailable?: string;
+  /** set by runAll: how this guest counts pins, or why it cannot */
+  evidence?: PinEvidenceInfo;
   quiesce?: Omit<QuiesceOptions, 'now' | 'sleep'>;
 }
 
@@ -367,8 +366,9 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
     pathTraceable,
     kmsg,
   };
-  if (start.evidence && end.evidence) obs.evidence = { mechanism: opts.evidenceMechanism ?? 'kprobe-hist', before: start.evidence, after: end.evidence };
-  else if (opts.evidenceUnavailable) obs.evidence = { mechanism: 'none', unavailable: opts.evidenceUnavailable };
+  const how = opts.evidence;
+  if (how?.mechanism === 'none') obs.evidence = how;
+  else if (how && start.evidence && end.evidence) obs.evidence = { mechanism: how.mechanism, before: start.evidence, after: end.evidence };
   if (io) obs.io = io;
   if (ioError) obs.ioError = ioError;
   if (Object.keys(extra).length > 0) obs.extra = extra;
@@ -384,8 +384,7 @@ export async function runAll(
 ): Promise<void> {
   const wanted = specs.flatMap((s) => s.paths.flat()).concat(KEY_FUNCTIONS);
   const evidence: PinEvidenceInfo = sys.setupEvidence?.() ?? { mechanism: 'none', unavailable: 'this guest offers no pin evidence' };
-  const runOpts: RunnerOptions =
-    evidence.mechanism === 'none' ? { ...opts, evidenceUnavailable: evidence.unavailable } : { ...opts, evidenceMechanism: evidence.mechanism };
+  const runOpts: RunnerOptions = { ...opts, evidence };
   const background = await measureBackground(sys, opts.backgroundWindowMs ?? 200);
   const control = sys.pinControl?.();
   emit({ type: 'hello', kernel: sys.kernelRelease(), node: process.version, traceable: sys.traceable(wanted), background, evidence, ...(control ? { control } : {}) });
