@@ -33,6 +33,7 @@ import { bootToReady } from './vm/runner.js';
 import { qemuArgv } from './vm/spec.js';
 import { inPhase } from './progress.js';
 import { describeError, type Outcome } from './outcome.js';
+import { GUEST_RUNNER_ARGV } from './protocol.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -209,7 +210,7 @@ export function planGuest(workloads: WorkloadSpec[], cmdline: string[]): Planned
   const spec = vmSpecFor('<bzImage>', vmDir, '<guest-image.cpio>', { accel: 'tcg', cmdline, workloads, tscKhz: '<host-TSC-kHz>' });
   return [
     { phase: 'vm:boot', argv: qemuArgv(spec) },
-    { phase: 'guest:run', argv: ['ssh(virtio-serial)', 'node', '/pinlab/dist/harness/guest/runner.js'], note: `${workloads.length} workload specs on stdin` },
+    { phase: 'guest:run', argv: ['ssh(virtio-serial)', ...GUEST_RUNNER_ARGV], note: `${workloads.length} workload specs on stdin` },
   ];
 }
 

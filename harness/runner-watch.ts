@@ -7,7 +7,8 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InterruptedError, PinlabError } from './errors.js';
 import type { Vm } from './vm/runner.js';
-import type { BackgroundNoise, PinControl, RunnerEvent, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import type { BackgroundNoise, PinControl, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import { GUEST_RUNNER_ARGV, parseRunnerLine } from './protocol.js';
 import { classifyKernelLog } from './verdict/dmesg.js';
 import type { Splat, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
@@ -23,7 +24,6 @@ export interface RunnerBounds {
 
 export const DEFAULT_RUNNER_BOUNDS: RunnerBounds = { setupMs: 60_000, perWorkloadMs: 180_000, splatSilenceMs: 15_000 };
 
-export const GUEST_RUNNER_ARGV = ['node', '/pinlab/dist/harness/guest/runner.js'];
 
 /** Why the wait for a guest's runner ended before it finished. */
 export interface Stall {
@@ -93,12 +93,8 @@ export async function runWorkloadsInGuest(
   const onLine = (line: string) => {
     if (!line.trim()) return;
     log.push(line);
-    let ev: RunnerEvent;
-    try {
-      ev = JSON.parse(line) as RunnerEvent;
-    } catch {
-      return; // not an event: kept in the log
-    }
+    const ev = parseRunnerLine(line);
+    if (!ev) return; // not an event: kept in the log
     if (ev.type === 'hello' || ev.type === 'start' || ev.type === 'result') countSplats();
     if (ev.type === 'hello') {
       h.onHello(ev.background, ev.control);

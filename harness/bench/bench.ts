@@ -32,7 +32,8 @@ import { bootToReady, type Vm } from '../vm/runner.js';
 import { DEFAULT_SUITE } from '../workloads/catalogue.js';
 import { editPatchLine } from './edit.js';
 import { DEFAULT_BENCH_DEVICE, DEFAULT_BENCH_SIZE, benchJobs, fioArgv, parseFioJson, type IoFigures, type IoJob } from './jobs.js';
-import { GUEST_CLOCKSOURCE, isJiffies, type GuestBenchInput } from './guest-bench.js';
+import { GUEST_CLOCKSOURCE, isJiffies } from '../guest/bench.js';
+import { GUEST_BENCH_ARGV, parseBenchLine, type GuestBenchInput } from '../protocol.js';
 import { FIO_GOAL_RATIO, fioPair, formatBenchTable, pinnedRow, timedFigure, type BenchResult, type KernelSide } from './report.js';
 import { LATENCY_PERCENTILES, meanCurve } from './stats.js';
 import { renderLatencyCdf } from './svg.js';
@@ -45,7 +46,6 @@ export const GOALS = { bootMs: 3_000, editMs: 60_000, suiteMs: 120_000 } as cons
 export const EDIT_FILTER = 'raw-virtio.psync.anon,!raw-virtio.psync.anon.*';
 /** the file whose hunk the edit changes */
 export const EDIT_FILE = 'block/bio.c';
-const GUEST_BENCH = '/pinlab/dist/harness/bench/guest-bench.js';
 
 export interface BenchOpts {
   profile?: string[];
@@ -313,12 +313,13 @@ class Bench {
   private async addon(vm: Vm, jobs: IoJob[], prefill = false): Promise<Map<string, IoFigures>> {
     const timeoutMs = 120_000 + jobs.reduce((s, j) => s + j.runtimeMs + 30_000, 0);
     const input: GuestBenchInput = { jobs, ...(prefill ? { prefill: { device: DEFAULT_BENCH_DEVICE, sizeBytes: DEFAULT_BENCH_SIZE } } : {}) };
-    const r = await vm.exec(['node', GUEST_BENCH], { input: JSON.stringify(input), timeoutMs });
+    const r = await vm.exec([...GUEST_BENCH_ARGV], { input: JSON.stringify(input), timeoutMs });
     const figures = new Map<string, IoFigures>();
     for (const line of r.stdout.split('\n').filter(Boolean)) {
-      const ev = JSON.parse(line) as { type: string; name: string; figures?: IoFigures; message?: string };
+      const ev = parseBenchLine(line);
+      if (!ev) continue;
       // (a 'clocksource' line is for standalone use: timedVm has recorded the clocksource)
-      if (ev.type === 'result' && ev.figures) figures.set(ev.name, ev.figures);
+      if (ev.type === 'result') figures.set(ev.name, ev.figures);
       else if (ev.type === 'error') throw new Error(`guest-bench ${ev.name}: ${ev.message}`);
     }
     for (const j of jobs) if (!figures.has(j.name)) throw new Error(`guest-bench gave no result for ${j.name} (exit ${r.exitCode}; ${r.stderr.trim().split('\n').pop() ?? ''})`);

@@ -1,24 +1,10 @@
 // The I/O jobs `pinlab bench` runs both with fio and with the addon (guest-bench.ts), and the
 // fio argv and JSON parsing. Pure: the same job description drives both sides, so size,
 // block size, queue depth, device and runtime cannot drift apart.
+import type { BenchEngine, BenchRw, IoFigures, IoJob } from '../protocol.js';
 import { LATENCY_PERCENTILES } from './stats.js';
 
-export type BenchEngine = 'psync' | 'libaio' | 'uring';
-export type BenchRw = 'randread' | 'read';
-
-export interface IoJob {
-  /** e.g. "libaio.4k-randread-qd32" */
-  name: string;
-  engine: BenchEngine;
-  rw: BenchRw;
-  blockSize: number;
-  queueDepth: number;
-  /** bytes of the device the job reads (from offset 0) */
-  sizeBytes: number;
-  runtimeMs: number;
-  /** block device in the guest */
-  device: string;
-}
+export type { BenchEngine, BenchRw, IoFigures, IoJob };
 
 export const BENCH_ENGINES: readonly BenchEngine[] = ['psync', 'libaio', 'uring'];
 
@@ -68,16 +54,6 @@ export function fioArgv(job: IoJob): string[] {
     '--randrepeat=0',
     `--percentile_list=${LATENCY_PERCENTILES.join(':')}`,
   ];
-}
-
-export interface IoFigures {
-  iops: number;
-  ios: number;
-  runtimeMs: number;
-  /** guest CPU time (user + system) per I/O, microseconds */
-  cpuUsPerIo: number;
-  /** completion latency in microseconds at LATENCY_PERCENTILES */
-  latencyUs: number[];
 }
 
 interface FioJobJson {

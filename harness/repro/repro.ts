@@ -24,6 +24,7 @@ import type { WorkloadSpec } from '../workloads/types.js';
 import { pinNumbers, repeatWorkloads, splitRepeatName } from '../bisect/decision.js';
 import { openBundle, recipeSha256, writeBundle } from './bundle.js';
 import { loadRecordedRun, pickCases, recordedVerdict, verdictWords, type RecordedRun } from './recorded.js';
+import { GUEST_RUNNER_ARGV } from '../protocol.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -105,7 +106,7 @@ function shellHook(specs: WorkloadSpec[]): (vm: Vm) => Promise<void> {
       rmSync(dir, { recursive: true, force: true });
     }
     out('repro: guest ready, disks and fault rules set up; the case has not run yet.');
-    out('repro: run it by hand:  node /pinlab/dist/harness/guest/runner.js < /tmp/pinlab-cases.json');
+    out(`repro: run it by hand:  ${GUEST_RUNNER_ARGV.join(' ')} < /tmp/pinlab-cases.json`);
     out('repro: exit the shell to run it under pinlab and get the verdict.');
     await vm.shell();
   };

@@ -16,7 +16,7 @@ import {
   generateRunKeys,
   type GuestExecOptions,
   type GuestExecResult,
-} from '../guest/channel.js';
+} from './channel.js';
 import { createDisks } from './disks.js';
 import { classifyBootFailure, consoleTail, parseConsole, bootFailure } from './console.js';
 import { writeRunCpio } from './image.js';

@@ -129,14 +129,6 @@ export interface PinCounters {
   released: number; // nr_foll_pin_released
 }
 
-/** One line of the guest runner's output stream (JSON lines on stdout). */
-export type RunnerEvent =
-  | { type: 'hello'; kernel: string; node: string; traceable: string[]; background: BackgroundNoise; control?: PinControl; evidence?: PinEvidenceInfo }
-  | { type: 'start'; name: string }
-  | { type: 'result'; name: string; result: WorkloadObservation }
-  | { type: 'log'; name?: string; message: string }
-  | { type: 'done' };
-
 /** debugfs gup_test PIN_FAST_BENCHMARK: does pin accounting itself work on this kernel? */
 export interface PinControl {
   ok: boolean;

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { benchJobs, fioArgv, parseFioJson } from '../../harness/bench/jobs.js';
 import { LATENCY_PERCENTILES } from '../../harness/bench/stats.js';
-import { settledClocksource } from '../../harness/bench/guest-bench.js';
+import { settledClocksource } from '../../harness/guest/bench.js';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -7,7 +7,7 @@ import test from 'ava';
 import { createServer, connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import ssh2 from 'ssh2';
-import { GuestChannel, publicKeyBlob } from '../../harness/guest/channel.js';
+import { GuestChannel, publicKeyBlob } from '../../harness/vm/channel.js';
 import { testTempDir } from '../tmp.js';
 
 const { Server, utils } = ssh2;

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import test from 'ava';
 import { EventEmitter } from 'node:events';
 import type { Client } from 'ssh2';
-import { GuestChannel, statusFromExitFile, wrapCommand } from '../../harness/guest/channel.js';
+import { GuestChannel, statusFromExitFile, wrapCommand } from '../../harness/vm/channel.js';
 
 test('statusFromExitFile: exit codes, deaths by signal, nothing yet', (t) => {
   t.deepEqual(statusFromExitFile('0\n'), { exitCode: 0, signal: null });

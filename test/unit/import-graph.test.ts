@@ -17,10 +17,40 @@ function importGraph(dir: string): Map<string, string[]> {
   walk(dir);
   const g = new Map<string, string[]>();
   for (const f of files) {
-    const deps = [...readFileSync(f, 'utf8').matchAll(/from '(\.[^']+)\.js'/g)].map((m) => resolve(dirname(f), `${m[1]}.ts`));
-    g.set(f, deps.filter((d) => files.includes(d)));
+    const text = readFileSync(f, 'utf8');
+    const deps = [...text.matchAll(/from '(\.[^']+)\.js'/g)].map((m) => resolve(dirname(f), `${m[1]}.ts`));
+    // packages as 'pkg:NAME' (node: builtins left out)
+    const pkgs = [...text.matchAll(/from '([^.'][^']*)'/g)].map((m) => m[1]!).filter((n) => !n.startsWith('node:')).map((n) => `pkg:${n}`);
+    g.set(f, [...deps.filter((d) => files.includes(d)), ...pkgs]);
   }
   return g;
+}
+
+/** Every module `from` reaches through its imports (itself excluded). */
+function reach(g: Map<string, string[]>, from: string): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...(g.get(from) ?? [])];
+  while (todo.length) {
+    const n = todo.pop()!;
+    if (seen.has(n)) continue;
+    seen.add(n);
+    todo.push(...(g.get(n) ?? []));
+  }
+  return seen;
+}
+
+/** Host-only modules: what the guest must never load (it has no QEMU, no ssh client, no kernel tree). */
+const HOST_ONLY = [/^vm\//, /^kernel\//, /^exec\.ts$/, /^pipeline\.ts$/, /^commands\.ts$/, /^cli\.ts$/, /^runner-watch\.ts$/, /^pkg:(ssh2|execa|commander)$/];
+
+/** Guest files (harness/guest/*) that reach a host-only module, with the first such module. */
+function guestViolations(g: Map<string, string[]>, harness: string): string[] {
+  const rel = (f: string): string => (f.startsWith('pkg:') ? f : relative(harness, f));
+  return [...g.keys()]
+    .filter((f) => rel(f).startsWith('guest/'))
+    .flatMap((f) => {
+      const bad = [...reach(g, f)].map(rel).filter((m) => HOST_ONLY.some((re) => re.test(m)));
+      return bad.length ? [`${rel(f)} -> ${bad.sort().join(', ')}`] : [];
+    });
 }
 
 function cycles(g: Map<string, string[]>): string[][] {
@@ -36,7 +66,7 @@ function cycles(g: Map<string, string[]>): string[][] {
     stack.pop();
     state.set(n, 2);
   };
-  for (const n of g.keys()) if (!state.get(n)) dfs(n, []);
+  for (const n of g.keys()) if (!n.startsWith('pkg:') && !state.get(n)) dfs(n, []);
   return found;
 }
 
@@ -61,4 +91,22 @@ test('no module but cli.ts imports cli.ts', (t) => {
   const cli = resolve(harness, 'cli.ts');
   const importers = [...importGraph(harness)].filter(([, deps]) => deps.includes(cli)).map(([f]) => relative(harness, f));
   t.deepEqual(importers, []);
+});
+
+test('guest code (harness/guest/) imports no host module, directly or through another', (t) => {
+  const harness = join(repoRoot, 'harness');
+  const g = importGraph(harness);
+  t.true([...g.keys()].some((f) => relative(harness, f) === 'guest/main.ts'), 'the guest entry point is guest/main.ts');
+  t.deepEqual(guestViolations(g, harness), []);
+});
+
+test('the guest check sees a guest module that reaches the VM code through a shared one', (t) => {
+  const h = '/h';
+  const g = new Map([
+    ['/h/guest/main.ts', ['/h/workloads/shared.ts']],
+    ['/h/workloads/shared.ts', ['/h/vm/channel.ts']],
+    ['/h/vm/channel.ts', ['pkg:ssh2']],
+    ['/h/guest/parse.ts', []],
+  ]);
+  t.deepEqual(guestViolations(g, h), ['guest/main.ts -> pkg:ssh2, vm/channel.ts']);
 });

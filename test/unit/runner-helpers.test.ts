@@ -1,19 +1,14 @@
 import test from 'ava';
+import { devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseTrace, parseVmstat, resolveTraceable } from '../../harness/guest/parse.js';
 import {
-  devMajorMinor,
-  formatKmsgRecord,
-  parseAvailableFunctions,
-  parseKmsgRecord,
-  parseTrace,
-  parseVmstat,
   quiesce,
-  resolveTraceable,
   runAll,
   targetEnv,
   type GuestSystem,
 } from '../../harness/guest/runner.js';
 import { makeSpec } from '../../harness/workloads/catalogue.js';
-import type { PinCounters, RunnerEvent, WorkloadIO } from '../../harness/workloads/types.js';
+import type { PinCounters, WorkloadIO } from '../../harness/workloads/types.js';
+import type { RunnerEvent } from '../../harness/protocol.js';
 
 test('parseVmstat reads the two pin counters', (t) => {
   const text = 'nr_free_pages 5000\nnr_foll_pin_acquired 4092\nnr_foll_pin_released 4090\npgfault 77\n';

@@ -1,5 +1,5 @@
 // The addon side of `pinlab bench`, run in the guest like the workload runner:
-//   node /pinlab/dist/harness/bench/guest-bench.js < jobs.json
+//   node /pinlab/dist/harness/guest/bench.js < jobs.json  (protocol.ts: GuestBenchInput in, BenchEvent lines out)
 // Reads {prefill?: {device, sizeBytes}, jobs: IoJob[]} on stdin; writes the prefill range once
 // (so reads hit allocated blocks of the host file, not holes), then for each job reads the
 // device with the addon's engine for the job's runtime and writes one JSON line:
@@ -13,8 +13,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadAddon, type AlignedBuffer, type BatchResult, type IoOp, type PinlabAddon, type UniformOps } from '../workloads/addon.js';
-import type { IoFigures, IoJob } from './jobs.js';
-import { quantiles } from './stats.js';
+import { eventLine, type GuestBenchInput, type IoFigures, type IoJob } from '../protocol.js';
+import { quantiles } from '../bench/stats.js';
 
 /** Batches aim at this long, so the queue drains (QD -> 0) between batches only rarely. */
 const BATCH_TARGET_MS = 250;
@@ -111,11 +111,6 @@ export async function prefill(device: string, sizeBytes: number, addon: PinlabAd
   }
 }
 
-export interface GuestBenchInput {
-  prefill?: { device: string; sizeBytes: number };
-  jobs: IoJob[];
-}
-
 async function readStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const c of process.stdin) chunks.push(c as Buffer);
@@ -154,9 +149,9 @@ export async function settledClocksource(path = GUEST_CLOCKSOURCE, waitMs = CLOC
 export async function main(): Promise<number> {
   const input = JSON.parse(await readStdin()) as GuestBenchInput;
   try {
-    process.stdout.write(`${JSON.stringify({ type: 'clocksource', name: await settledClocksource() })}\n`);
+    process.stdout.write(eventLine({ type: 'clocksource', name: await settledClocksource() }));
   } catch (e) {
-    process.stdout.write(`${JSON.stringify({ type: 'error', name: '', message: e instanceof Error ? e.message : String(e) })}\n`);
+    process.stdout.write(eventLine({ type: 'error', name: '', message: e instanceof Error ? e.message : String(e) }));
     return 1;
   }
   if (input.prefill) await prefill(input.prefill.device, input.prefill.sizeBytes);
@@ -164,10 +159,10 @@ export async function main(): Promise<number> {
   for (const job of input.jobs) {
     try {
       const figures = await runJob(job);
-      process.stdout.write(`${JSON.stringify({ type: 'result', name: job.name, figures })}\n`);
+      process.stdout.write(eventLine({ type: 'result', name: job.name, figures }));
     } catch (e) {
       failed++;
-      process.stdout.write(`${JSON.stringify({ type: 'error', name: job.name, message: e instanceof Error ? e.message : String(e) })}\n`);
+      process.stdout.write(eventLine({ type: 'error', name: job.name, message: e instanceof Error ? e.message : String(e) }));
     }
   }
   return failed === 0 ? 0 : 1;
@@ -179,7 +174,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === realpathSync(process.a
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stdout.write(`${JSON.stringify({ type: 'error', name: '', message: `guest-bench crashed: ${e instanceof Error ? e.message : String(e)}` })}\n`);
+      process.stdout.write(eventLine({ type: 'error', name: '', message: `guest-bench crashed: ${e instanceof Error ? e.message : String(e)}` }));
       process.exitCode = 3;
     },
   );

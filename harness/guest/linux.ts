@@ -1,0 +1,244 @@
+// The real guest system: Linux's counters, tracefs, /dev/kmsg, debugfs fault injection and the
+// gup_test control, behind runner.ts's GuestSystem.
+//
+// Every counter read first folds the per-cpu vmstat deltas into the global counters
+// (/proc/sys/vm/stat_refresh): /proc/vmstat alone can lag by up to the per-cpu threshold for a
+// second (vm.stat_interval), enough to fake a leak or a shortfall of a few pins.
+
+import { spawnSync } from 'node:child_process';
+import { closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleepMs } from 'node:timers/promises';
+import type { PinControl, PinCounters } from '../workloads/types.js';
+import { loadAddon } from '../workloads/addon.js';
+import { setupPinEvidence, type PinEvidence } from './pin-evidence.js';
+import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH, judgeGupControl } from '../verdict/gup-test.js';
+import { devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseTrace, parseVmstat, resolveTraceable, type KmsgRecord } from './parse.js';
+import { errorInfo, type GuestSystem } from './runner.js';
+
+function tracingDir(): string | undefined {
+  for (const d of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) if (existsSync(join(d, 'trace'))) return d;
+  return undefined;
+}
+
+/** The whole-disk sysfs directory of the block device holding `probe` (device node or mount point). */
+export function sysBlockDir(probe: string): string {
+  const st = statSync(probe);
+  const { major, minor } = devMajorMinor(st.isBlockDevice() ? st.rdev : st.dev);
+  const dir = realpathSync(`/sys/dev/block/${major}:${minor}`);
+  return existsSync(join(dir, 'partition')) ? dirname(dir) : dir;
+}
+
+class Kmsg {
+  private fd: number | undefined;
+  private readonly buf = Buffer.alloc(16384);
+
+  private open(): number {
+    this.fd ??= openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+    return this.fd;
+  }
+
+  /** Read records until EAGAIN; EPIPE means records were overwritten: keep reading. */
+  drain(): KmsgRecord[] {
+    const fd = this.open();
+    const out: KmsgRecord[] = [];
+    for (;;) {
+      let n: number;
+      try {
+        n = readSync(fd, this.buf, 0, this.buf.length, null);
+      } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'EPIPE') continue;
+        if (code === 'EAGAIN' || code === 'EWOULDBLOCK') break;
+        throw e;
+      }
+      if (n <= 0) break;
+      const r = parseKmsgRecord(this.buf.toString('utf8', 0, n));
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+function writeKnob(path: string, value: string | number): void {
+  writeFileSync(path, `${value}\n`);
+}
+
+function readKnob(path: string): string {
+  return readFileSync(path, 'utf8').trim();
+}
+
+/** PIN_FAST_BENCHMARK over a written 64-page buffer, CALLS times: exactly pages*calls pins. */
+export function runPinControl(readCounters: () => PinCounters, pages = 64, calls = 4): PinControl {
+  if (!existsSync(GUP_TEST_PATH)) {
+    return { ok: false, skipped: `${GUP_TEST_PATH} missing (CONFIG_GUP_TEST, debugfs)`, acquired: 0, released: 0, expected: 0, message: 'gup_test control not run' };
+  }
+  const addon = loadAddon();
+  const buf = new addon.AlignedBuffer(pages * 4096, { kind: 'anon' });
+  try {
+    buf.fill(1, 0);
+    const before = readCounters();
+    for (let i = 0; i < calls; i++) {
+      addon.gupTest(GUP_TEST_PATH, GUP_TEST_IOCTL.PIN_FAST_BENCHMARK, encodeGupTest({ addr: buf.address, size: pages * 4096, nrPagesPerCall: pages, gupFlags: FOLL_WRITE }));
+    }
+    const v = judgeGupControl({ pages, calls, before, after: readCounters() });
+    return { ok: v.ok, acquired: v.acquired, released: v.released, expected: v.expected, message: v.message };
+  } catch (e) {
+    return { ok: false, acquired: 0, released: 0, expected: pages * calls, message: `gup_test control failed: ${errorInfo(e).message}` };
+  } finally {
+    buf.free();
+  }
+}
+
+export function linuxGuest(log: (message: string, name?: string) => void): GuestSystem {
+  const kmsg = new Kmsg();
+  const tdir = tracingDir();
+  let available: Map<string, string[]> | undefined;
+  const availableFunctions = (): Map<string, string[]> => {
+    if (!available) {
+      try {
+        available = parseAvailableFunctions(readFileSync(join(tdir ?? '/nonexistent', 'available_filter_functions'), 'utf8'));
+      } catch (e) {
+        log(`no function tracer (${errorInfo(e).message}): path groups will read as unverifiable`);
+        available = new Map();
+      }
+    }
+    return available;
+  };
+  // a counter read without the refresh may lag by the per-cpu deltas: not a reading to judge on
+  const refresh = (): void => {
+    try {
+      readFileSync('/proc/sys/vm/stat_refresh');
+    } catch (e) {
+      throw new Error(`/proc/sys/vm/stat_refresh failed (${errorInfo(e).message}): pin counters cannot be read exactly`);
+    }
+  };
+  let evidence: PinEvidence | undefined;
+  let tracing = false;
+
+  const readCounters = (): PinCounters => {
+    refresh();
+    return parseVmstat(readFileSync('/proc/vmstat', 'utf8'));
+  };
+
+  return {
+    pinControl: () => runPinControl(readCounters),
+    setupEvidence() {
+      evidence ??= setupPinEvidence(tdir, availableFunctions(), () => {
+        const addon = loadAddon();
+        const buf = new addon.AlignedBuffer(32 * 4096, { kind: 'anon' });
+        try {
+          buf.fill(1, 0);
+          return addon.uringRegisterBuffer(buf);
+        } finally {
+          buf.free();
+        }
+      });
+      if (evidence.info.mechanism === 'none') log(`pin evidence unavailable: ${evidence.info.unavailable}; verdicts rest on /proc/vmstat`);
+      return evidence.info;
+    },
+    readEvidence: () => evidence?.read(),
+    preallocate(path, bytes) {
+      const fd = openSync(path, 'w');
+      try {
+        const chunk = Buffer.alloc(Math.min(bytes, 1 << 20));
+        for (let done = 0; done < bytes; ) done += writeSync(fd, chunk, 0, Math.min(chunk.length, bytes - done));
+        fsyncSync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    },
+    kernelRelease: () => readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim(),
+    readCounters,
+    traceable: (wanted) => resolveTraceable(wanted, availableFunctions()).traceable,
+    startTrace(names) {
+      tracing = false;
+      if (!tdir) return;
+      writeKnob(join(tdir, 'tracing_on'), 0);
+      writeKnob(join(tdir, 'current_tracer'), 'nop');
+      const { filter } = resolveTraceable(names, availableFunctions());
+      // an empty filter would trace every function: trace nothing instead
+      if (filter.length === 0) return;
+      writeFileSync(join(tdir, 'set_ftrace_filter'), `${filter.join('\n')}\n`);
+      writeFileSync(join(tdir, 'trace'), '');
+      writeKnob(join(tdir, 'current_tracer'), 'function');
+      writeKnob(join(tdir, 'tracing_on'), 1);
+      tracing = true;
+    },
+    stopTrace() {
+      if (!tdir || !tracing) return [];
+      writeKnob(join(tdir, 'tracing_on'), 0);
+      const hits = parseTrace(readFileSync(join(tdir, 'trace'), 'utf8'));
+      writeKnob(join(tdir, 'current_tracer'), 'nop');
+      tracing = false;
+      return hits;
+    },
+    kmsgSeekEnd() {
+      kmsg.drain();
+    },
+    kmsgRead: () => kmsg.drain().map(formatKmsgRecord),
+    setupFault(spec, env) {
+      if (spec.fault?.kind !== 'fail-make-request') return undefined;
+      const f = spec.fault;
+      const dbg = '/sys/kernel/debug/fail_make_request';
+      const disk = sysBlockDir(env.diskProbe);
+      const knobs = ['probability', 'interval', 'times', 'verbose'] as const;
+      const saved = new Map(knobs.map((k) => [k, readKnob(join(dbg, k))]));
+      const restore = (): void => {
+        writeKnob(join(disk, 'make-it-fail'), 0);
+        for (const [k, v] of saved) writeKnob(join(dbg, k), v);
+      };
+      try {
+        writeKnob(join(dbg, 'verbose'), 1);
+        writeKnob(join(dbg, 'interval'), f.interval);
+        writeKnob(join(dbg, 'probability'), f.probability);
+        writeKnob(join(dbg, 'times'), f.times);
+        writeKnob(join(disk, 'make-it-fail'), 1);
+      } catch (e) {
+        restore();
+        throw e;
+      }
+      let remaining: number | undefined;
+      return {
+        teardown() {
+          remaining = Number(readKnob(join(dbg, 'times')));
+          restore();
+        },
+        notes: () => ({
+          failMakeRequest: { disk: basename(disk), ...f },
+          ...(remaining === undefined ? {} : { faultsInjected: f.times - remaining }),
+        }),
+      };
+    },
+    sync(fileSystem) {
+      const r = spawnSync('sync', ['-f', fileSystem], { stdio: 'ignore' });
+      if (r.status !== 0) spawnSync('sync', [], { stdio: 'ignore' });
+    },
+    sizeLimit(env) {
+      if (env.fileSystem) return undefined;
+      try {
+        return Number(readKnob(join(sysBlockDir(env.diskProbe), 'size'))) * 512;
+      } catch {
+        return undefined;
+      }
+    },
+    prepareTmp(spec) {
+      const dir = join('/tmp/pinlab', spec.name);
+      mkdirSync(dir, { recursive: true });
+      return dir;
+    },
+    cleanup(spec, env) {
+      if (env.fileSystem) rmSync(env.path, { force: true });
+      rmSync(join('/tmp/pinlab', spec.name), { recursive: true, force: true });
+    },
+    sleep: (ms) => sleepMs(ms).then(() => undefined),
+    now: () => performance.now(),
+    log,
+  };
+}
