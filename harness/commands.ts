@@ -10,7 +10,7 @@ import { runStep } from './exec.js';
 import { checkPackages, installCommand, isRoot, neededPackages, planInstall } from './host.js';
 import { kernelRequest, prepareKernel } from './kernel/index.js';
 import { formatPlan, planKernel, type PlannedStep } from './plan.js';
-import { newRunId, runOneKernel, vmSpecFor } from './pipeline.js';
+import { newRunId, runOneKernel } from './pipeline.js';
 import { parseShard, selectWorkloads, type Shard } from './workloads/catalogue.js';
 import type { WorkloadSpec } from './workloads/types.js';
 import type { RunResult } from './verdict/types.js';
@@ -27,11 +27,10 @@ import { diffRuns, formatDiff, regressions } from './report/diff.js';
 import { mergeRuns } from './report/merge.js';
 import { recomputeRun } from './report/parse.js';
 import { readRunFiles } from './report/run-files.js';
-import { cachedProbes, describeAccel, probeAccel } from './vm/accel.js';
-import { ensureBaseImage, toolsShare } from './vm/image.js';
-import { bootToReady } from './vm/runner.js';
+import { cachedProbes, describeAccel } from './vm/accel.js';
+import { vmSpecFor, withVm } from './vm/session.js';
 import { qemuArgv } from './vm/spec.js';
-import { inPhase } from './progress.js';
+import { inPhase, phaseLines } from './progress.js';
 import { describeError, type Outcome } from './outcome.js';
 import { GUEST_RUNNER_ARGV } from './protocol.js';
 
@@ -224,20 +223,14 @@ export async function boot(ctx: RunContext, opts: KernelOpts & { cmd: string[] }
   const runDir = join(runsRoot(), `boot-${newRunId()}`);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
   const k = await inPhase(`build ${req.profile ?? 'kernel'}`, (p) => prepareKernel(req, ctx, { logDir: join(runDir, 'logs'), onLine: (l) => p.update(l), jobs: opts.jobs }), (r) => (r.artifact.cacheHit ? 'cache hit' : 'built'));
-  const image = await inPhase('guest image', () => ensureBaseImage(ctx));
-  const accel = await probeAccel(ctx, k.artifact.bzImage);
-  const spec = vmSpecFor(k.artifact.bzImage, join(runDir, 'vm'), image.cpio, { accel: accel.accel, cmdline: splitCmdline(opts.cmdline), workloads: [], tools: toolsShare(image) });
-  const vm = await inPhase('boot', () => bootToReady(spec, ctx), (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s`);
-  try {
+  return withVm<Outcome>({ kernel: k.artifact.bzImage, vmDir: join(runDir, 'vm'), cmdline: splitCmdline(opts.cmdline), workloads: [], events: phaseLines() }, ctx, async ({ vm }) => {
     if (opts.cmd.length === 0) {
       const code = await vm.shell();
       return code === 0 ? { kind: 'ok' } : { kind: 'code', code };
     }
     const r = await vm.exec(opts.cmd, { onStdout: (c) => process.stdout.write(c), onStderr: (c) => process.stderr.write(c), timeoutMs: 3600_000 });
     return r.exitCode === 0 ? { kind: 'ok' } : { kind: 'code', code: r.exitCode ?? 128 };
-  } finally {
-    await vm.shutdown();
-  }
+  });
 }
 
 /** A run directory, or a run.json file (whose folder is then taken as its run directory). */

@@ -2,22 +2,19 @@
 // verdicts -> run directory + reports. Each phase is a function of its own module; this file
 // only sequences them, keeps the run directory, and turns phase failures into ERROR verdicts.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { BASE_CMDLINE, repoRoot, runsRoot } from './config.js';
+import { runsRoot } from './config.js';
 import type { RunContext } from './context.js';
 import { BootError, BuildError, InterruptedError, PinlabError, UserError } from './errors.js';
 import { prepareKernel, type KernelRequest } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
-import { bootableKernel, kernelInitrds } from './kernel/image.js';
 import { partitionByConfig } from './kernel/requirements.js';
 import { sha256 } from './kernel/source.js';
-import { probeAccel } from './vm/accel.js';
-import { hostTscKhz } from './vm/clock.js';
-import { ensureBaseImage, toolsShare } from './vm/image.js';
-import { bootToReady, type Vm } from './vm/runner.js';
-import { defaultDisks, makeVmSpec, type DiskSpec, type VmSpec } from './vm/spec.js';
-import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from './workloads/catalogue.js';
+import type { Vm } from './vm/runner.js';
+import type { VmSpec } from './vm/spec.js';
+import { withVm } from './vm/session.js';
+import { inPhase } from './progress.js';
 import type { BackgroundNoise, PinControl, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { runWorkloadsInGuest, stalledVerdict, type RunnerBounds } from './runner-watch.js';
 import { judgeRun } from './verdict/judge.js';
@@ -53,58 +50,6 @@ export interface RunOutput {
 export function newRunId(now = new Date()): string {
   const stamp = now.toISOString().replace(/[-:]/g, '').replace(/\..*$/, '').replace('T', '-');
   return `${stamp}-${randomBytes(3).toString('hex')}`;
-}
-
-/** Workload target -> the disk it runs on (blkdebug rules attach to that disk). */
-const DISK_OF_TARGET: Record<string, string> = {
-  'raw-virtio': 'raw-virtio',
-  'raw-nvme': 'raw-nvme',
-  'nvme-passthru': 'raw-nvme',
-  ext4: 'ext4',
-  loop: 'ext4',
-  ext2: 'ext2',
-  vfat: 'vfat',
-};
-
-export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): DiskSpec[] {
-  const disks = defaultDisks(runDir);
-  for (const rule of blkdebugRules(workloads)) {
-    const disk = disks.find((d) => d.id === DISK_OF_TARGET[rule.target]);
-    if (!disk) continue;
-    disk.blkdebug = [...(disk.blkdebug ?? []), { event: rule.op === 'read' ? 'read_aio' : 'write_aio', sector: rule.sector, errno: 5 }];
-  }
-  for (const target of forkRaceTargets(workloads)) {
-    const disk = disks.find((d) => d.id === DISK_OF_TARGET[target]);
-    if (disk) disk.throttle = { ...FORK_RACE_THROTTLE };
-  }
-  return disks;
-}
-
-/**
- * The VM for a run. A TCG guest gets the host TSC rate (hostTscKhz: measured on the first call
- * in the process) unless the caller passes one (plans pass a placeholder, and stay pure).
- */
-export function vmSpecFor(
-  kernel: string,
-  vmDir: string,
-  baseInitrd: string,
-  opts: { accel: 'tcg' | 'kvm'; cmdline: string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare>; tscKhz?: number | string },
-): VmSpec {
-  const spec = makeVmSpec({
-    kernel: bootableKernel(kernel),
-    runDir: vmDir,
-    baseInitrd,
-    repoDir: repoRoot,
-    toolsShare: opts.tools,
-    accel: opts.accel,
-    disks: disksFor(vmDir, opts.workloads),
-    baseCmdline: BASE_CMDLINE,
-    extraCmdline: opts.cmdline,
-    tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
-  });
-  // a prebuilt image's modules travel beside its bzImage (kernel/image.ts)
-  spec.initrd.push(...kernelInitrds({ dir: dirname(kernel) }));
-  return spec;
 }
 
 function kernelIdentity(req: KernelRequest, artifact?: KernelArtifact, release?: string): KernelIdentity {
@@ -158,21 +103,9 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let accelUsed = 'tcg';
   const meta: Record<string, unknown> = { runId, startedAt, request: { ...req.kernel, cmdline: req.cmdline, strict: req.strict, workloads: req.workloads.map((w) => w.name) } };
 
-  const phase = async <T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> => {
-    const p0 = Date.now();
-    reporter.onEvent({ type: 'phase-start', phase: name });
-    try {
-      const r = await fn();
-      reporter.onEvent({ type: 'phase-end', phase: name, elapsedMs: Date.now() - p0, ok: true, detail: detail?.(r) });
-      return r;
-    } catch (e) {
-      reporter.onEvent({ type: 'phase-end', phase: name, elapsedMs: Date.now() - p0, ok: false, detail: e instanceof Error ? e.message.split('\n')[0] : String(e) });
-      throw e;
-    }
-  };
+  const phase = <T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> => inPhase(name, fn, detail, reporter);
 
   reporter.onEvent({ type: 'run-start', runId, kernel: kernelIdentity(req.kernel), workloads: req.workloads.length, strict: req.strict });
-  let vm: Vm | undefined;
   try {
     const k = await phase(
       `build ${req.kernel.profile ?? req.kernel.source.kind}`,
@@ -184,82 +117,79 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     for (const p of req.kernel.patchFiles) copyFileSync(p, join(dirs.kernel, p.split('/').pop()!));
     writeFileSync(join(dirs.kernel, 'meta.json'), JSON.stringify(artifact.meta, null, 2));
 
-    const image = await phase('guest image', () => ensureBaseImage(ctx), (i) => `${(i.sizeBytes / 1e6).toFixed(0)} MB ${i.key.slice(0, 12)}`);
-    const accel = await probeAccel(ctx, artifact.bzImage);
-    accelUsed = accel.accel;
-    const spec = vmSpecFor(artifact.bzImage, dirs.vm, image.cpio, { accel: accel.accel, cmdline: req.cmdline, workloads: req.workloads, tools: toolsShare(image) });
     // what this kernel's config cannot run is SKIP, naming the symbol (kernel/requirements.ts)
     const { runnable, skipped } = partitionByConfig(req.workloads, readFileSync(artifact.config, 'utf8'));
-    for (const v of skipped) {
-      verdicts.set(v.name, v);
-      reporter.onEvent({ type: 'verdict', verdict: v });
-    }
-    meta.vm = { accel: accel.accel, argvFile: 'vm/qemu-argv.json' };
-    vm = await phase('boot', () => bootToReady(spec, ctx), (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s (${spec.accel})`);
-    release = vm.kernelRelease;
-    if (req.beforeWorkloads) await req.beforeWorkloads(vm);
+    const beforeBoot = (spec: VmSpec) => {
+      accelUsed = spec.accel;
+      for (const v of skipped) {
+        verdicts.set(v.name, v);
+        reporter.onEvent({ type: 'verdict', verdict: v });
+      }
+      meta.vm = { accel: spec.accel, argvFile: 'vm/qemu-argv.json' };
+    };
+    await withVm({ kernel: artifact.bzImage, vmDir: dirs.vm, cmdline: req.cmdline, workloads: req.workloads, events: reporter, beforeBoot }, ctx, async (session) => {
+      release = session.vm.kernelRelease;
+      if (req.beforeWorkloads) await req.beforeWorkloads(session.vm);
 
-    const onHello = (bg: BackgroundNoise, c: PinControl | undefined) => {
-      background = bg;
-      control = c;
-      meta.control = c ?? { skipped: 'the guest runner ran no control' };
-      if (c && !c.ok && !c.skipped) reporter.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
-    };
-    const handlers = {
-      reporter,
-      index: new Map(runnable.map((w, i) => [w.name, i + 1])),
-      total: runnable.length,
-      onHello,
-      onObservation: (obs: WorkloadObservation) => {
-        writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
-        const v = judgeRun(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 }, ...(control ? { control } : {}) });
-        const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
-        verdicts.set(obs.spec.name, known!);
-        reporter.onEvent({ type: 'verdict', verdict: known! });
-      },
-    };
-    const setVerdict = (v: Verdict) => {
-      verdicts.set(v.name, v);
-      reporter.onEvent({ type: 'verdict', verdict: v });
-    };
-    // A workload the watchdog gave up on is judged as it stands; the rest go on in a fresh guest
-    // (its own vm-N directory, so each guest's console log is kept).
-    let guestNo = 1;
-    for (;;) {
-      const todo = runnable.filter((w) => !verdicts.has(w.name));
-      const logFile = join(dirs.logs, guestNo === 1 ? 'runner.log' : `runner-${guestNo}.log`);
-      const guest = await phase(
-        guestNo === 1 ? 'workloads' : `workloads (guest ${guestNo})`,
-        () => runWorkloadsInGuest(vm!, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv }),
-        (g) => (g.stall ? `gave up on ${g.stall.name ?? 'the runner'}: ${g.stall.detail}` : ''),
-      );
-      const stall = guest.stall;
-      // every wait that ended early is kept in meta.json, with its splats (also one that came
-      // after the last workload, which no verdict holds)
-      if (stall) meta.stalls = [...((meta.stalls as unknown[]) ?? []), { guest: guestNo, ...stall }];
-      if (!stall) {
-        for (const w of todo) {
-          if (verdicts.has(w.name)) continue;
-          setVerdict(errorVerdict(w, 'guest', `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see ${logFile.slice(runDir.length + 1)}`));
+      const onHello = (bg: BackgroundNoise, c: PinControl | undefined) => {
+        background = bg;
+        control = c;
+        meta.control = c ?? { skipped: 'the guest runner ran no control' };
+        if (c && !c.ok && !c.skipped) reporter.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
+      };
+      const handlers = {
+        reporter,
+        index: new Map(runnable.map((w, i) => [w.name, i + 1])),
+        total: runnable.length,
+        onHello,
+        onObservation: (obs: WorkloadObservation) => {
+          writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
+          const v = judgeRun(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 }, ...(control ? { control } : {}) });
+          const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
+          verdicts.set(obs.spec.name, known!);
+          reporter.onEvent({ type: 'verdict', verdict: known! });
+        },
+      };
+      const setVerdict = (v: Verdict) => {
+        verdicts.set(v.name, v);
+        reporter.onEvent({ type: 'verdict', verdict: v });
+      };
+      // A workload the watchdog gave up on is judged as it stands; the rest go on in a fresh guest
+      // (its own vm-N directory, so each guest's console log is kept).
+      let guestNo = 1;
+      for (;;) {
+        const todo = runnable.filter((w) => !verdicts.has(w.name));
+        const logFile = join(dirs.logs, guestNo === 1 ? 'runner.log' : `runner-${guestNo}.log`);
+        const guest = await phase(
+          guestNo === 1 ? 'workloads' : `workloads (guest ${guestNo})`,
+          () => runWorkloadsInGuest(session.vm, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv }),
+          (g) => (g.stall ? `gave up on ${g.stall.name ?? 'the runner'}: ${g.stall.detail}` : ''),
+        );
+        const stall = guest.stall;
+        // every wait that ended early is kept in meta.json, with its splats (also one that came
+        // after the last workload, which no verdict holds)
+        if (stall) meta.stalls = [...((meta.stalls as unknown[]) ?? []), { guest: guestNo, ...stall }];
+        if (!stall) {
+          for (const w of todo) {
+            if (verdicts.has(w.name)) continue;
+            setVerdict(errorVerdict(w, 'guest', `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see ${logFile.slice(runDir.length + 1)}`));
+          }
+          break;
         }
-        break;
+        const stuck = todo.find((w) => w.name === stall.name);
+        if (stuck) setVerdict(stalledVerdict(stuck, stall));
+        await session.shutdown();
+        const rest = runnable.filter((w) => !verdicts.has(w.name));
+        if (!stuck) {
+          // no workload to blame (the runner hung before its first one): a fresh guest would too
+          for (const w of rest) setVerdict(errorVerdict(w, stall.why === 'timeout' ? 'timeout' : 'guest', `${stall.detail}; see ${logFile.slice(runDir.length + 1)}`));
+          break;
+        }
+        if (rest.length === 0) break;
+        guestNo++;
+        await session.fresh(`${dirs.vm}-${guestNo}`, `boot (guest ${guestNo})`, (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s after ${stall.name}: ${stall.why}`);
       }
-      const stuck = todo.find((w) => w.name === stall.name);
-      if (stuck) setVerdict(stalledVerdict(stuck, stall));
-      await vm.shutdown();
-      vm = undefined;
-      const rest = runnable.filter((w) => !verdicts.has(w.name));
-      if (!stuck) {
-        // no workload to blame (the runner hung before its first one): a fresh guest would too
-        for (const w of rest) setVerdict(errorVerdict(w, stall.why === 'timeout' ? 'timeout' : 'guest', `${stall.detail}; see ${logFile.slice(runDir.length + 1)}`));
-        break;
-      }
-      if (rest.length === 0) break;
-      guestNo++;
-      const freshDir = `${dirs.vm}-${guestNo}`;
-      const fresh: VmSpec = { ...spec, runDir: freshDir, disks: disksFor(freshDir, req.workloads) };
-      vm = await phase(`boot (guest ${guestNo})`, () => bootToReady(fresh, ctx), (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s after ${stall.name}: ${stall.why}`);
-    }
+    });
   } catch (e) {
     // bad input (a patch that does not apply, a missing fragment) is the user's to fix: exit 2
     if (e instanceof UserError) throw e;
@@ -274,8 +204,6 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
         if (!verdicts.has(w.name)) verdicts.set(w.name, errorVerdict(w, causeOf(e), e.message.split('\n')[0]!));
       }
     }
-  } finally {
-    if (vm) await vm.shutdown();
   }
 
   meta.background = background ?? { windowMs: 1, acquired: 0, released: 0 };

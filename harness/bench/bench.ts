@@ -22,20 +22,20 @@ import { kernelRequest, prepareKernel } from '../kernel/index.js';
 import { isDebianImageProfile } from '../kernel/image.js';
 import type { KernelArtifact } from '../kernel/build.js';
 import { seriesPatchFiles } from '../kernel/source.js';
-import { newRunId, runOneKernel, vmSpecFor } from '../pipeline.js';
+import { newRunId, runOneKernel } from '../pipeline.js';
 import { inPhase } from '../progress.js';
 import type { Reporter, RunEvent } from '../report/events.js';
 import { writeFileAtomic } from '../report/file.js';
-import { probeAccel } from '../vm/accel.js';
-import { ensureBaseImage, toolsShare, type BaseImage } from '../vm/image.js';
-import { bootToReady, type Vm } from '../vm/runner.js';
+import type { BaseImage } from '../vm/image.js';
+import type { Vm } from '../vm/runner.js';
+import { withVm, type VmSession } from '../vm/session.js';
 import { DEFAULT_SUITE } from '../workloads/catalogue.js';
 import { editPatchLine } from './edit.js';
 import { DEFAULT_BENCH_DEVICE, DEFAULT_BENCH_SIZE, benchJobs, fioArgv, parseFioJson, type IoFigures, type IoJob } from './jobs.js';
 import { GUEST_CLOCKSOURCE, isJiffies } from '../guest/bench.js';
 import { GUEST_BENCH_ARGV, parseBenchLine, type GuestBenchInput } from '../protocol.js';
 import { FIO_GOAL_RATIO, fioPair, formatBenchTable, pinnedRow, timedFigure, type BenchResult, type KernelSide } from './report.js';
-import { LATENCY_PERCENTILES, meanCurve } from './stats.js';
+import { LATENCY_PERCENTILES, meanCurve, RESOLVE_PCT } from './stats.js';
 import { renderLatencyCdf } from './svg.js';
 
 export const FIGURES = ['boot', 'edit', 'suite', 'fio', 'pinned'] as const;
@@ -118,7 +118,7 @@ class Bench {
   ) {
     this.jobs = benchJobs({ runtimeMs: runtimeS * 1000 });
     this.result = {
-      schema: 'pinlab.bench/1',
+      schema: 'pinlab.bench/2',
       startedAt: new Date().toISOString(),
       finishedAt: '',
       command,
@@ -143,23 +143,20 @@ class Bench {
     return k.artifact;
   }
 
-  private async boot(profile: string): Promise<Vm> {
-    const k = await this.kernel(profile);
-    this.image ??= await ensureBaseImage(this.ctx);
-    this.accel ??= (await probeAccel(this.ctx, k.bzImage)).accel;
-    this.result.host.accel = this.accel;
-    const spec = vmSpecFor(k.bzImage, join(this.dir, `vm${++this.boots % 2}`), this.image.cpio, { accel: this.accel, cmdline: [], workloads: [], tools: toolsShare(this.image) });
-    return bootToReady(spec, this.ctx);
+  /** the next boot's directory: two in turn, so a boot never reuses the one just torn down */
+  private vmDir(): string {
+    return join(this.dir, `vm${++this.boots % 2}`);
   }
 
   /** fn on a fresh guest, shut down afterwards; 'timed': one whose clock can time I/O (timedVm). */
-  private async withVm<T>(profile: string, fn: (vm: Vm) => Promise<T>, kind: 'any' | 'timed' = 'any'): Promise<T> {
-    const vm = kind === 'timed' ? await this.timedVm(profile) : await this.boot(profile);
-    try {
-      return await fn(vm);
-    } finally {
-      await vm.shutdown();
-    }
+  private async withVm<T>(profile: string, fn: (vm: Vm, session: VmSession) => Promise<T>, kind: 'any' | 'timed' = 'any'): Promise<T> {
+    const k = await this.kernel(profile);
+    return withVm({ kernel: k.bzImage, vmDir: this.vmDir(), cmdline: [], workloads: [], image: this.image, accel: this.accel }, this.ctx, async (session) => {
+      this.image = session.image;
+      this.accel = session.accel;
+      this.result.host.accel = session.accel;
+      return fn(kind === 'timed' ? await this.timedVm(session, profile) : session.vm, session);
+    });
   }
 
   /**
@@ -168,24 +165,18 @@ class Bench {
    * the jiffies clocksource (1/HZ latencies, clock_gettime() as a system call) and every I/O
    * figure of that boot would be wrong, fio's too. Such a boot is not measured: boot again.
    */
-  private async timedVm(profile: string): Promise<Vm> {
+  private async timedVm(session: VmSession, profile: string): Promise<Vm> {
     for (let attempt = 1; ; attempt++) {
-      const vm = await this.boot(profile);
-      let keep = false;
-      try {
-        const clocksource = await settledGuestClocksource(vm);
-        if (!isJiffies(clocksource)) {
-          this.result.host.guestClocksource = clocksource;
-          keep = true;
-          return vm;
-        }
-        this.result.host.clocksourceReboots = (this.result.host.clocksourceReboots ?? 0) + 1;
-        const what = `the ${profile} guest fell back to the ${clocksource} clocksource (its TSC calibration failed)`;
-        if (attempt >= CLOCKSOURCE_BOOTS) throw new Error(`${what} in ${attempt} boots: I/O figures not measured`);
-        process.stderr.write(`pinlab bench: ${what}; booting again\n`);
-      } finally {
-        if (!keep) await vm.shutdown();
+      const clocksource = await settledGuestClocksource(session.vm);
+      if (!isJiffies(clocksource)) {
+        this.result.host.guestClocksource = clocksource;
+        return session.vm;
       }
+      this.result.host.clocksourceReboots = (this.result.host.clocksourceReboots ?? 0) + 1;
+      const what = `the ${profile} guest fell back to the ${clocksource} clocksource (its TSC calibration failed)`;
+      if (attempt >= CLOCKSOURCE_BOOTS) throw new Error(`${what} in ${attempt} boots: I/O figures not measured`);
+      process.stderr.write(`pinlab bench: ${what}; booting again\n`);
+      await session.fresh(this.vmDir());
     }
   }
 
@@ -331,43 +322,43 @@ class Bench {
     const acc = new Map(
       this.jobs.map((j) => [j.name, { fioIops: [] as number[], addonIops: [] as number[], fioCpuUsPerIo: [] as number[], addonCpuUsPerIo: [] as number[], failures: [] as string[] }]),
     );
-    const fresh = async (): Promise<Vm> => {
-      const vm = await this.timedVm(profile);
-      await inPhase('prefill the device', () => this.addon(vm, [], true));
-      return vm;
-    };
-    let vm = await fresh();
-    try {
-      for (let i = 1; i <= this.repeat; i++) {
-        for (const job of this.jobs) {
-          const a = acc.get(job.name)!;
-          // alternate which side goes first, so slow drift of the host load hits both alike
-          const order = i % 2 === 1 ? (['fio', 'addon'] as const) : (['addon', 'fio'] as const);
-          try {
-            const got = await inPhase(`fio vs addon ${job.name} [${i}/${this.repeat}]`, async () => {
-              const r: Record<'fio' | 'addon', IoFigures | undefined> = { fio: undefined, addon: undefined };
-              for (const side of order) r[side] = side === 'fio' ? await this.fio(vm, job) : (await this.addon(vm, [job])).get(job.name)!;
-              return r as Record<'fio' | 'addon', IoFigures>;
-            }, (r) => `fio ${r.fio.iops.toFixed(0)} addon ${r.addon.iops.toFixed(0)} IOPS`);
-            a.fioIops.push(got.fio.iops);
-            a.fioCpuUsPerIo.push(got.fio.cpuUsPerIo);
-            a.addonIops.push(got.addon.iops);
-            a.addonCpuUsPerIo.push(got.addon.cpuUsPerIo);
-          } catch (e) {
-            // A guest command that hangs costs this pair this repeat, not the figure: the
-            // repeat is recorded as missing (NaN keeps the repeats paired) and a new guest
-            // takes over. The stuck command's kernel stacks are in that boot's console log.
-            if (!(e instanceof HarnessTimeoutError)) throw e;
-            a.failures.push(`repeat ${i}: ${e.message} (${vm.consoleLog})`);
-            for (const xs of [a.fioIops, a.fioCpuUsPerIo, a.addonIops, a.addonCpuUsPerIo]) xs.push(NaN);
-            await vm.shutdown();
-            vm = await fresh();
+    await this.withVm(
+      profile,
+      async (first, session) => {
+        let vm = first;
+        const prefill = () => inPhase('prefill the device', () => this.addon(vm, [], true));
+        await prefill();
+        for (let i = 1; i <= this.repeat; i++) {
+          for (const job of this.jobs) {
+            const a = acc.get(job.name)!;
+            // alternate which side goes first, so slow drift of the host load hits both alike
+            const order = i % 2 === 1 ? (['fio', 'addon'] as const) : (['addon', 'fio'] as const);
+            try {
+              const got = await inPhase(`fio vs addon ${job.name} [${i}/${this.repeat}]`, async () => {
+                const r: Record<'fio' | 'addon', IoFigures | undefined> = { fio: undefined, addon: undefined };
+                for (const side of order) r[side] = side === 'fio' ? await this.fio(vm, job) : (await this.addon(vm, [job])).get(job.name)!;
+                return r as Record<'fio' | 'addon', IoFigures>;
+              }, (r) => `fio ${r.fio.iops.toFixed(0)} addon ${r.addon.iops.toFixed(0)} IOPS`);
+              a.fioIops.push(got.fio.iops);
+              a.fioCpuUsPerIo.push(got.fio.cpuUsPerIo);
+              a.addonIops.push(got.addon.iops);
+              a.addonCpuUsPerIo.push(got.addon.cpuUsPerIo);
+            } catch (e) {
+              // A guest command that hangs costs this pair this repeat, not the figure: the
+              // repeat is recorded as missing (NaN keeps the repeats paired) and a new guest
+              // takes over. The stuck command's kernel stacks are in that boot's console log.
+              if (!(e instanceof HarnessTimeoutError)) throw e;
+              a.failures.push(`repeat ${i}: ${e.message} (${vm.consoleLog})`);
+              for (const xs of [a.fioIops, a.fioCpuUsPerIo, a.addonIops, a.addonCpuUsPerIo]) xs.push(NaN);
+              await session.fresh(this.vmDir());
+              vm = await this.timedVm(session, profile);
+              await prefill();
+            }
           }
         }
-      }
-    } finally {
-      await vm.shutdown();
-    }
+      },
+      'timed',
+    );
     this.result.fio = { profile, device: DEFAULT_BENCH_DEVICE, goalRatio: FIO_GOAL_RATIO, pairs: this.jobs.map((j) => fioPair({ job: j.name, ...acc.get(j.name)! })) };
   }
 
@@ -393,7 +384,7 @@ class Bench {
       const s = sides.get(p)!.get(job)!;
       return { iops: s.iops, cpuUsPerIo: s.cpu, latencyUs: meanCurve(s.curves) };
     };
-    this.result.pinned = { a, b, device: DEFAULT_BENCH_DEVICE, rows: this.jobs.map((j) => pinnedRow(j.name, side(a, j.name), side(b, j.name), [a, b])) };
+    this.result.pinned = { a, b, device: DEFAULT_BENCH_DEVICE, resolvePct: RESOLVE_PCT, rows: this.jobs.map((j) => pinnedRow(j.name, side(a, j.name), side(b, j.name), [a, b])) };
   }
 
   latencySvg(): string | undefined {

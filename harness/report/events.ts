@@ -6,6 +6,8 @@ import type { KernelIdentity, RunResult, Verdict } from '../verdict/types.js';
 export type RunEvent =
   | { type: 'run-start'; runId: string; kernel: KernelIdentity; workloads: number; strict: boolean }
   | { type: 'phase-start'; phase: string }
+  /** the latest output line of a phase's work (drawn by live views, kept by no report) */
+  | { type: 'phase-progress'; phase: string; detail: string }
   | { type: 'phase-end'; phase: string; elapsedMs: number; ok: boolean; detail?: string }
   | { type: 'workload-start'; name: string; index: number; total: number }
   | { type: 'verdict'; verdict: Verdict; elapsedMs?: number }

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { disksFor, newRunId } from '../../harness/pipeline.js';
+import { newRunId } from '../../harness/pipeline.js';
+import { disksFor } from '../../harness/vm/session.js';
 import { outcomeOfRuns } from '../../harness/commands.js';
 import { DEFAULT_SUITE } from '../../harness/workloads/catalogue.js';
 import type { RunResult, Status, Verdict } from '../../harness/verdict/types.js';

@@ -1,0 +1,146 @@
+// One guest session, the only boot sequence: guest image -> accelerator -> VM spec -> boot to
+// readiness, and the guest shut down however the session ends (the teardown is registered before
+// the boot, so a setup that fails half-way or an interrupt still ends it). `pinlab boot`, the run
+// (and so repro) and bench boot through here; the spec alone (vmSpecFor) serves --dry-run and
+// repro bundles.
+import { dirname } from 'node:path';
+import { BASE_CMDLINE, repoRoot } from '../config.js';
+import type { RunContext } from '../context.js';
+import { bootableKernel, kernelInitrds } from '../kernel/image.js';
+import { inPhase, silentPhases, type PhaseEvents } from '../progress.js';
+import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from '../workloads/catalogue.js';
+import type { WorkloadSpec } from '../workloads/types.js';
+import { probeAccel } from './accel.js';
+import { hostTscKhz } from './clock.js';
+import { ensureBaseImage, toolsShare, type BaseImage } from './image.js';
+import { bootToReady, type Vm } from './runner.js';
+import { defaultDisks, makeVmSpec, type Accel, type DiskSpec, type VmSpec } from './spec.js';
+
+/** Workload target -> the disk it runs on (blkdebug rules attach to that disk). */
+const DISK_OF_TARGET: Record<string, string> = {
+  'raw-virtio': 'raw-virtio',
+  'raw-nvme': 'raw-nvme',
+  'nvme-passthru': 'raw-nvme',
+  ext4: 'ext4',
+  loop: 'ext4',
+  ext2: 'ext2',
+  vfat: 'vfat',
+};
+
+export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): DiskSpec[] {
+  const disks = defaultDisks(runDir);
+  for (const rule of blkdebugRules(workloads)) {
+    const disk = disks.find((d) => d.id === DISK_OF_TARGET[rule.target]);
+    if (!disk) continue;
+    disk.blkdebug = [...(disk.blkdebug ?? []), { event: rule.op === 'read' ? 'read_aio' : 'write_aio', sector: rule.sector, errno: 5 }];
+  }
+  for (const target of forkRaceTargets(workloads)) {
+    const disk = disks.find((d) => d.id === DISK_OF_TARGET[target]);
+    if (disk) disk.throttle = { ...FORK_RACE_THROTTLE };
+  }
+  return disks;
+}
+
+/**
+ * The VM for a kernel and its workloads (their disks, fault rules and throttles). A TCG guest
+ * gets the host TSC rate (hostTscKhz: measured on the first call in the process) unless the
+ * caller passes one (plans pass a placeholder, and stay pure).
+ */
+export function vmSpecFor(
+  kernel: string,
+  vmDir: string,
+  baseInitrd: string,
+  opts: { accel: Accel; cmdline: readonly string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare>; tscKhz?: number | string },
+): VmSpec {
+  const spec = makeVmSpec({
+    kernel: bootableKernel(kernel),
+    runDir: vmDir,
+    baseInitrd,
+    repoDir: repoRoot,
+    toolsShare: opts.tools,
+    accel: opts.accel,
+    disks: disksFor(vmDir, opts.workloads),
+    baseCmdline: BASE_CMDLINE,
+    extraCmdline: [...opts.cmdline],
+    tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
+  });
+  // a prebuilt image's modules travel beside its bzImage (kernel/image.ts)
+  spec.initrd.push(...kernelInitrds({ dir: dirname(kernel) }));
+  return spec;
+}
+
+export interface VmRequest {
+  /** the bzImage to boot */
+  kernel: string;
+  /** the first guest's directory (console log, disks, sockets) */
+  vmDir: string;
+  /** extra kernel command line words */
+  cmdline: readonly string[];
+  /** the workloads the guest is for: its disks, fault rules and throttles follow from them */
+  workloads: readonly WorkloadSpec[];
+  /** known already (bench boots many times in one process); otherwise looked up */
+  image?: BaseImage;
+  accel?: Accel;
+  /** where the 'guest image' and 'boot' phases go (default: nowhere) */
+  events?: PhaseEvents;
+  /** called with the spec once it is known, before the boot */
+  beforeBoot?: (spec: VmSpec) => void;
+}
+
+export interface VmSession {
+  readonly image: BaseImage;
+  readonly accel: Accel;
+  /** the first guest's spec */
+  readonly spec: VmSpec;
+  /** the running guest (throws after shutdown, until fresh) */
+  readonly vm: Vm;
+  /** Shut the running guest down, if any, and boot a fresh one in vmDir with its own disks. */
+  fresh(vmDir: string, phase?: string, detail?: (vm: Vm) => string): Promise<Vm>;
+  /** Shut the running guest down; idempotent. */
+  shutdown(): Promise<void>;
+}
+
+const readyIn = (spec: VmSpec) => (vm: Vm) => `ready in ${(vm.bootMs / 1000).toFixed(2)} s (${spec.accel})`;
+
+async function openVm(req: VmRequest, ctx: RunContext, adopt: (s: VmSession) => void): Promise<VmSession> {
+  const events = req.events ?? silentPhases;
+  const image = req.image ?? (await inPhase('guest image', () => ensureBaseImage(ctx), (i) => `${(i.sizeBytes / 1e6).toFixed(0)} MB ${i.key.slice(0, 12)}`, events));
+  const accel = req.accel ?? (await probeAccel(ctx, req.kernel)).accel;
+  const spec = vmSpecFor(req.kernel, req.vmDir, image.cpio, { accel, cmdline: req.cmdline, workloads: req.workloads, tools: toolsShare(image) });
+  req.beforeBoot?.(spec);
+  let current: Vm | undefined;
+  const session: VmSession = {
+    image,
+    accel,
+    spec,
+    get vm(): Vm {
+      if (!current) throw new Error('the session has no running guest');
+      return current;
+    },
+    async fresh(vmDir, phase = 'boot', detail = readyIn(spec)) {
+      await session.shutdown();
+      const next: VmSpec = { ...spec, runDir: vmDir, disks: disksFor(vmDir, req.workloads) };
+      current = await inPhase(phase, () => bootToReady(next, ctx), detail, events);
+      return current;
+    },
+    async shutdown() {
+      const vm = current;
+      current = undefined;
+      await vm?.shutdown();
+    },
+  };
+  adopt(session);
+  current = await inPhase('boot', () => bootToReady(spec, ctx), readyIn(spec), events);
+  return session;
+}
+
+/** fn with a booted guest; the guest (the fresh one, if fn booted another) is shut down when fn ends, throws or is interrupted. */
+export async function withVm<T>(req: VmRequest, ctx: RunContext, fn: (s: VmSession) => Promise<T>): Promise<T> {
+  let session: VmSession | undefined;
+  const end = ctx.teardown.add(`vm:session ${req.vmDir}`, () => session?.shutdown());
+  try {
+    return await fn(await openVm(req, ctx, (s) => (session = s)));
+  } finally {
+    await end();
+  }
+}
