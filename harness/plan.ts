@@ -1,7 +1,8 @@
 // Pure planning for --dry-run and tests: a request becomes the list of commands pinlab would run,
-// each an argv array. Execution modules use the same planX() functions, so what --dry-run shows
-// is what runs. (Resolving a git ref reads the repository; nothing is written or built.)
-import { existsSync } from 'node:fs';
+// each an argv array. Execution modules run the same planX() functions' steps (planImport,
+// planTree, planConfig, planBuild), so what --dry-run shows is what runs; `<tree>` and `<commit>`
+// stand for what an earlier step prints. (Resolving a git ref reads the repository; nothing is
+// written or built.)
 import { join } from 'node:path';
 import type { RunContext } from './context.js';
 import type { Step } from './exec.js';
@@ -9,7 +10,7 @@ import { planBuild, haveCcache } from './kernel/build.js';
 import { planConfig } from './kernel/config.js';
 import type { ImageRef } from './config.js';
 import type { KernelRequest } from './kernel/index.js';
-import { planImport, planPatchApply, readPatches, resolveSource, slotName, type PreparedTree } from './kernel/source.js';
+import { planImport, planTree, readPatches, resolveSource, slotName, type PreparedTree } from './kernel/source.js';
 
 export interface PlannedStep {
   phase: string;
@@ -29,26 +30,9 @@ export async function planKernel(req: KernelRequest, ctx: RunContext): Promise<P
   const out: PlannedStep[] = [];
   const imp = planImport(src);
   out.push(...imp.map((s) => planned(s, 'once per source base')));
-  const slot = slotName(patches, req.series);
-  let tree: PreparedTree;
-  if (src.spec.kind === 'dir') {
-    tree = { source: src, tree: src.spec.path, objDir: join(src.baseDir, 'obj'), patches };
-  } else {
-    const repo = src.repo!;
-    const base = src.baseCommit ?? 'pristine';
-    const treeDir = join(src.baseDir, `wt-${slot}`);
-    if (patches.length > 0) {
-      out.push(...planPatchApply(repo, base, patches, join(repo, '.git', 'pinlab-index')).map((s) => planned(s)));
-      out.push({ phase: 'kernel:patch', argv: ['git', '-C', repo, 'commit-tree', '<tree>', '-p', base, '-m', `pinlab: ${patches.map((p) => p.name).join(', ')}`] });
-    }
-    const target = patches.length > 0 ? '<commit>' : base;
-    out.push(
-      existsSync(join(treeDir, '.git'))
-        ? { phase: 'kernel:source', argv: ['git', '-C', treeDir, 'checkout', '-q', '--force', '--detach', target] }
-        : { phase: 'kernel:source', argv: ['git', '-C', repo, 'worktree', 'add', '-q', '--detach', treeDir, target] },
-    );
-    tree = { source: src, tree: treeDir, objDir: join(treeDir, '.pinlab-o'), patches };
-  }
+  const plan = planTree(src, patches, slotName(patches, req.series));
+  out.push(...plan.steps.map((s) => planned(s)));
+  const tree: PreparedTree = { source: src, tree: plan.tree, objDir: plan.objDir, patches };
   out.push(...planConfig(tree, req.fragments, join(tree.tree, '.pinlab-cfg')).map((s) => planned(s)));
   out.push({ phase: 'kernel:config', argv: ['cp', join(tree.tree, '.pinlab-cfg', '.config'), join(tree.objDir, '.config')], note: 'only when the config changed; every fragment symbol is checked first' });
   out.push(planned(planBuild(tree, { ccache: haveCcache() }), 'skipped on a cache hit (key: source identity, patches, .config, compiler)'));

@@ -214,38 +214,97 @@ async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<voi
 }
 
 /** The git commands that turn base + patches into a tree in a temporary index (pure). */
-export function planPatchApply(repo: string, base: string, patches: PatchFile[], index: string): Step[] {
+export function planPatchApply(repo: string, base: string, patches: PatchFile[], index: string): TreeStep[] {
   const env = { ...GIT_ENV, GIT_INDEX_FILE: index };
   return [
-    { phase: 'kernel:patch', argv: ['git', '-C', repo, 'read-tree', base], env },
-    ...patches.map((p) => ({ phase: 'kernel:patch', argv: ['git', '-C', repo, 'apply', '--cached', '--whitespace=nowarn', p.file], env })),
-    { phase: 'kernel:patch', argv: ['git', '-C', repo, 'write-tree'], env },
+    { phase: 'kernel:patch', argv: ['git', '-C', repo, 'read-tree', base], env, badInput: true },
+    ...patches.map((p) => ({ phase: 'kernel:patch', argv: ['git', '-C', repo, 'apply', '--cached', '--whitespace=nowarn', p.file], env, badInput: p })),
+    { phase: 'kernel:patch', argv: ['git', '-C', repo, 'write-tree'], env, badInput: true, yields: 'tree' as const },
   ];
 }
 
-/** Base commit + patches -> a commit, made in a temporary index (no worktree is touched). */
-async function commitWithPatches(repo: string, base: string, patches: PatchFile[], ctx: RunContext): Promise<string> {
-  if (patches.length === 0) return base;
-  const index = join(repo, '.git', `pinlab-index-${process.pid}`);
-  const cleanup = ctx.teardown.add('remove temp index', () => rmSync(index, { force: true }));
-  try {
-    const steps = planPatchApply(repo, base, patches, index);
-    let tree = '';
-    for (const [i, step] of steps.entries()) {
-      const r = await runStep(step, { signal: ctx.signal, allowFailure: true });
-      const patch = patches[i - 1];
-      if (r.exitCode !== 0 && patch) throw patchDoesNotApply(patch, r.stderr);
-      if (r.exitCode !== 0) throw new UserError(`git ${step.argv[3]} failed in ${repo}: ${r.stderr.trim().split('\n')[0]}`);
-      tree = r.stdout.trim();
+/** The temporary index the patches are applied in: one per process, so parallel runs do not share it. */
+export function tempIndexFile(repo: string, pid = process.pid): string {
+  return join(repo, '.git', `pinlab-index-${pid}`);
+}
+
+/** A value a step's stdout gives to the steps after it, which name it as `<base>`, `<tree>`, `<commit>`. */
+export type TreeValue = 'base' | 'tree' | 'commit';
+
+export interface TreeStep extends Step {
+  yields?: TreeValue;
+  /** a failure is bad input, not a broken host: this patch does not apply, or the base does not take the patches */
+  badInput?: PatchFile | true;
+}
+
+export interface TreePlan {
+  steps: TreeStep[];
+  /** the kernel tree make runs in, and its build output directory */
+  tree: string;
+  objDir: string;
+  /** the temporary index the steps use, removed afterwards */
+  tempIndex?: string;
+}
+
+const placeholder = (v: TreeValue): string => `<${v}>`;
+
+/**
+ * What moves the slot's worktree to base + patches: the one plan --dry-run prints and
+ * prepareTree runs. A commit is made in a temporary index (no worktree is touched), then the
+ * worktree is created (after a prune of worktrees whose directory is gone) or checked out.
+ * Reads only whether the worktree exists.
+ */
+export function planTree(src: ResolvedSource, patches: PatchFile[], slot: string, index = src.repo ? tempIndexFile(src.repo) : undefined): TreePlan {
+  if (src.spec.kind === 'dir') {
+    if (patches.length > 0) {
+      throw new UserError('--patch needs a managed source (a profile or --source git:REPO@REF): pinlab never edits a --source DIR tree', {
+        hint: 'commit the patches in that tree, or use --source git:DIR@HEAD',
+      });
     }
-    const msg = `pinlab: ${patches.map((p) => p.name).join(', ')}`;
-    const commit = await runStep(
-      { phase: 'kernel:patch', argv: ['git', '-C', repo, 'commit-tree', tree, '-p', base, '-m', msg], env: GIT_ENV },
-      { signal: ctx.signal },
-    );
-    return commit.stdout.trim();
+    // the user's tree is built in place with its objects in the cache: absolute srctree
+    return { steps: [], tree: src.spec.path, objDir: join(src.baseDir, 'obj') };
+  }
+  const repo = src.repo!;
+  const steps: TreeStep[] = [];
+  const base = src.baseCommit ?? placeholder('base');
+  if (!src.baseCommit) steps.push({ ...git(repo, ['rev-parse', 'pristine^{commit}']), yields: 'base' });
+  if (patches.length > 0) {
+    steps.push(...planPatchApply(repo, base, patches, index!));
+    steps.push({ ...git(repo, ['commit-tree', placeholder('tree'), '-p', base, '-m', `pinlab: ${patches.map((p) => p.name).join(', ')}`]), phase: 'kernel:patch', yields: 'commit' });
+  }
+  const target = patches.length > 0 ? placeholder('commit') : base;
+  const tree = join(src.baseDir, `wt-${slot}`);
+  if (!existsSync(join(tree, '.git'))) {
+    steps.push(git(repo, ['worktree', 'prune']));
+    steps.push(git(repo, ['worktree', 'add', '-q', '--detach', tree, target], { timeoutMs: 15 * 60_000 }));
+  } else {
+    // --force: the cache's worktree is ours; files equal to the target keep their mtime
+    steps.push(git(tree, ['checkout', '-q', '--force', '--detach', target], { timeoutMs: 15 * 60_000 }));
+  }
+  // the object dir is a direct subdirectory of the tree: kbuild then uses srctree=.. (relative
+  // paths), which lets ccache share objects between worktrees
+  return { steps, tree, objDir: join(tree, OBJ_SUBDIR), ...(patches.length > 0 ? { tempIndex: index } : {}) };
+}
+
+export type StepRunner = typeof runStep;
+
+/** Run a tree plan: each step's argv with the values earlier steps gave; returns those values. */
+async function runTreePlan(plan: TreePlan, ctx: RunContext, run: StepRunner): Promise<Partial<Record<TreeValue, string>>> {
+  const values: Partial<Record<TreeValue, string>> = {};
+  const removeIndex = plan.tempIndex ? ctx.teardown.add('remove temp index', () => rmSync(plan.tempIndex!, { force: true })) : undefined;
+  try {
+    for (const planned of plan.steps) {
+      const { yields, badInput, ...step } = planned;
+      const argv = step.argv.map((a) => (/^<(base|tree|commit)>$/.test(a) ? values[a.slice(1, -1) as TreeValue] ?? a : a));
+      const r = await run({ ...step, argv }, { signal: ctx.signal, allowFailure: Boolean(badInput) });
+      if (r.exitCode !== 0 && badInput) {
+        throw badInput === true ? new UserError(`git ${argv[3]} failed in ${argv[2]}: ${r.stderr.trim().split('\n')[0]}`) : patchDoesNotApply(badInput, r.stderr);
+      }
+      if (yields) values[yields] = r.stdout.trim();
+    }
+    return values;
   } finally {
-    await cleanup();
+    await removeIndex?.();
   }
 }
 
@@ -257,31 +316,12 @@ export function patchDoesNotApply(p: PatchFile, stderr: string): UserError {
   return new UserError(`patch ${p.name} does not apply: ${where}`, { hint: `patch file: ${p.file}` });
 }
 
-/** Import if needed, then move the slot's worktree to base + patches. */
-export async function prepareTree(src: ResolvedSource, patches: PatchFile[], slot: string, ctx: RunContext): Promise<PreparedTree> {
-  if (src.spec.kind === 'dir') {
-    if (patches.length > 0) {
-      throw new UserError('--patch needs a managed source (a profile or --source git:REPO@REF): pinlab never edits a --source DIR tree', {
-        hint: 'commit the patches in that tree, or use --source git:DIR@HEAD',
-      });
-    }
-    // the user's tree is built in place with its objects in the cache: absolute srctree
-    return { source: src, tree: src.spec.path, objDir: join(src.baseDir, 'obj'), patches };
-  }
+/** Import if needed, then move the slot's worktree to base + patches (planTree's steps, through `run`). */
+export async function prepareTree(src: ResolvedSource, patches: PatchFile[], slot: string, ctx: RunContext, run: StepRunner = runStep): Promise<PreparedTree> {
+  const plan = planTree(src, patches, slot);
+  if (src.spec.kind === 'dir') return { source: src, tree: plan.tree, objDir: plan.objDir, patches };
   await ensureImported(src, ctx);
-  const repo = src.repo!;
-  const base = src.baseCommit ?? (await runStep(git(repo, ['rev-parse', 'pristine^{commit}']), { signal: ctx.signal })).stdout.trim();
-  src.baseCommit = base;
-  const commit = await commitWithPatches(repo, base, patches, ctx);
-  const tree = join(src.baseDir, `wt-${slot}`);
-  if (!existsSync(join(tree, '.git'))) {
-    await runStep(git(repo, ['worktree', 'prune']), { signal: ctx.signal });
-    await runStep(git(repo, ['worktree', 'add', '-q', '--detach', tree, commit], { timeoutMs: 15 * 60_000 }), { signal: ctx.signal });
-  } else {
-    // --force: the cache's worktree is ours; files equal to the target keep their mtime
-    await runStep(git(tree, ['checkout', '-q', '--force', '--detach', commit], { timeoutMs: 15 * 60_000 }), { signal: ctx.signal });
-  }
-  // the object dir is a direct subdirectory of the tree: kbuild then uses srctree=.. (relative
-  // paths), which lets ccache share objects between worktrees
-  return { source: src, tree, objDir: join(tree, OBJ_SUBDIR), commit, patches };
+  const values = await runTreePlan(plan, ctx, run);
+  src.baseCommit ??= values.base;
+  return { source: src, tree: plan.tree, objDir: plan.objDir, commit: values.commit ?? src.baseCommit, patches };
 }
