@@ -1,6 +1,6 @@
 // What `pinlab bench` produces (bench.json) and its table. Pure: the table is a function of the
 // result, so it can be re-rendered from a saved bench.json.
-import { compareSpread, ratioSummary, summarize, type SpreadComparison, type Summary } from './stats.js';
+import { compareShift, RESOLVE_PCT, ratioSummary, summarize, type ShiftComparison, type Summary } from './stats.js';
 
 export interface TimedFigure {
   /** boot | edit | edit-restore | suite */
@@ -40,12 +40,13 @@ export interface PinnedRow {
   job: string;
   a: KernelSide;
   b: KernelSide;
-  iops: SpreadComparison;
-  cpu: SpreadComparison;
+  /** a against b: Mann-Whitney U test, Hodges-Lehmann shift with its 95 % interval (stats.ts) */
+  iops: ShiftComparison;
+  cpu: ShiftComparison;
 }
 
 export interface BenchResult {
-  schema: 'pinlab.bench/1';
+  schema: 'pinlab.bench/2';
   startedAt: string;
   finishedAt: string;
   command: string;
@@ -55,7 +56,7 @@ export interface BenchResult {
   percentiles: number[];
   timings: TimedFigure[];
   fio?: { profile: string; device: string; goalRatio: number; pairs: FioPair[] };
-  pinned?: { a: string; b: string; device: string; rows: PinnedRow[] };
+  pinned?: { a: string; b: string; device: string; resolvePct: number; rows: PinnedRow[] };
   skipped: { figure: string; reason: string }[];
   errors: { figure: string; message: string }[];
 }
@@ -81,7 +82,7 @@ export function fioPair(p: Omit<FioPair, 'ratio' | 'met'>, goal = FIO_GOAL_RATIO
 }
 
 export function pinnedRow(job: string, a: KernelSide, b: KernelSide, names: [string, string]): PinnedRow {
-  return { job, a, b, iops: compareSpread(a.iops, b.iops, names), cpu: compareSpread(a.cpuUsPerIo, b.cpuUsPerIo, names) };
+  return { job, a, b, iops: compareShift(a.iops, b.iops, names), cpu: compareShift(a.cpuUsPerIo, b.cpuUsPerIo, names) };
 }
 
 function secs(ms: number): string {
@@ -144,29 +145,36 @@ export function formatBenchTable(r: BenchResult): string {
   }
   if (r.pinned) {
     const p = r.pinned;
-    parts.push(`\npinned vs stock: ${p.a} vs ${p.b}, addon engines on ${p.device}, one boot per kernel per repeat, alternating order (min/median/max)`);
-    const rows: string[][] = [['JOB', `IOPS ${p.a}`, `IOPS ${p.b}`, 'IOPS', `CPU us/IO ${p.a}`, `CPU us/IO ${p.b}`, 'CPU/IO']];
+    const resolve = p.resolvePct ?? RESOLVE_PCT;
+    parts.push(
+      `\npinned vs stock: ${p.a} vs ${p.b}, addon engines on ${p.device}, one boot per kernel per repeat, ABBA order (min/median/max;` +
+        ` ${p.a} relative to ${p.b}: Hodges-Lehmann shift [95% interval], Mann-Whitney p; P(>): probability a repeat of ${p.a} is above one of ${p.b})`,
+    );
+    const rows: string[][] = [['JOB', 'N', `IOPS ${p.a}`, `IOPS ${p.b}`, 'IOPS', 'P(>)', `CPU us/IO ${p.a}`, `CPU us/IO ${p.b}`, 'CPU/IO']];
     for (const row of p.rows) {
       rows.push([
         row.job,
+        `${row.iops.n[0]}+${row.iops.n[1]}`,
         range(summarize(row.a.iops), (v) => fmt(v)),
         range(summarize(row.b.iops), (v) => fmt(v)),
         row.iops.text,
+        fmt(row.iops.superiority, 2),
         range(summarize(row.a.cpuUsPerIo), (v) => fmt(v, 1)),
         range(summarize(row.b.cpuUsPerIo), (v) => fmt(v, 1)),
         row.cpu.text,
       ]);
     }
     parts.push(formatColumns(rows));
-    const real = p.rows.filter((x) => x.iops.verdict === 'a-higher' || x.iops.verdict === 'b-higher');
-    const undecided = p.rows.some((x) => x.iops.verdict === 'undecidable');
-    parts.push(
-      undecided
-        ? 'verdict: a single repeat has no spread; run with --repeat 3 or more to tell noise from a difference'
-        : real.length === 0
-          ? `verdict: every IOPS difference between ${p.a} and ${p.b} is within the run-to-run noise`
-          : `verdict: IOPS differ beyond the noise for ${real.map((x) => x.job).join(', ')}; every other job is within noise`,
-    );
+    const by = (v: string) => p.rows.filter((x) => x.iops.verdict === v).map((x) => x.job);
+    const real = [...by('a-higher'), ...by('b-higher')];
+    const unresolved = [...by('unresolved'), ...by('undecidable')];
+    const lines = [
+      real.length > 0 ? `IOPS differ (p < 0.05) for ${real.join(', ')}` : `no IOPS difference between ${p.a} and ${p.b} is significant (p < 0.05)`,
+      unresolved.length === 0
+        ? `every job resolves +-${resolve}% (each 95% interval lies within it, or the difference is significant)`
+        : `${unresolved.length} of ${p.rows.length} jobs do not resolve +-${resolve}%: ${unresolved.join(', ')} (more --repeat narrows the interval)`,
+    ];
+    parts.push(`verdict: ${lines.join('; ')}`);
   }
   for (const s of r.skipped) parts.push(`skipped ${s.figure}: ${s.reason}`);
   for (const e of r.errors) parts.push(`ERROR ${e.figure}: ${e.message}`);

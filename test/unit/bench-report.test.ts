@@ -20,7 +20,7 @@ test('fioPair ratio is addon/fio per repeat, goal on the median', (t) => {
 function sample(): BenchResult {
   const side = (iops: number[]) => ({ iops, cpuUsPerIo: [10, 11, 12], latencyUs: [100, 200] });
   return {
-    schema: 'pinlab.bench/1',
+    schema: 'pinlab.bench/2',
     startedAt: '2026-11-25T00:00:00.000Z',
     finishedAt: '2026-11-25T00:10:00.000Z',
     command: 'pinlab bench --repeat 3',
@@ -34,6 +34,7 @@ function sample(): BenchResult {
       a: 'patched-6.1',
       b: 'stock-6.1',
       device: '/dev/pinlab/raw-virtio',
+      resolvePct: 5,
       rows: [pinnedRow('psync.4k-randread-qd1', side([990, 1000, 1010]), side([1000, 1005, 995]), ['patched-6.1', 'stock-6.1'])],
     },
     skipped: [],
@@ -45,8 +46,8 @@ test('formatBenchTable shows every figure with min/median/max, goals and the noi
   const text = formatBenchTable(sample());
   t.regex(text, /boot to ready \(tcg\)\s+patched-6\.1\s+3\s+2\.80s\s+2\.90s\s+3\.10s\s+<= 3\.00s\s+yes/);
   t.regex(text, /psync\.4k-randread-qd1\s+990\/1000\/1010\s+980\/1000\/1000\s+0\.98\/0\.99\/1\.01\s+yes/);
-  t.regex(text, /within noise/);
-  t.regex(text, /verdict: every IOPS difference between patched-6\.1 and stock-6\.1 is within the run-to-run noise/);
+  t.regex(text, /psync\.4k-randread-qd1\s+3\+3\s+990\/1000\/1010\s+995\/1000\/1005\s+\+0\.0% \[-1\.5%, \+1\.5%\] p=1\.000: 3\+3 repeats reach 90% at most: no verdict\s+0\.50/);
+  t.regex(text, /verdict: no IOPS difference between patched-6\.1 and stock-6\.1 is significant \(p < 0\.05\); 1 of 1 jobs do not resolve \+-5%: psync\.4k-randread-qd1/);
   t.regex(text, /host: 2 cpus, tcg/);
 });
 
