@@ -3,10 +3,10 @@
 // the files a later run trusts are recorded in it, and it is renamed into place. A lookup checks
 // that record, so a truncated or corrupted entry is found, removed and rebuilt; a full disk
 // while writing leaves only a staging directory, which the next pinlab removes.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HostError } from './errors.js';
+import { sha256 } from './hash.js';
 import { stagingPath } from './owner.js';
 
 export const CONTENT_FILE = 'content.json';
@@ -15,14 +15,10 @@ interface ContentRecord {
   files: Record<string, { size: number; sha256: string }>;
 }
 
-function fileSha256(file: string): string {
-  return createHash('sha256').update(readFileSync(file)).digest('hex');
-}
-
 /** Record the size and sha256 of `files` (names inside dir) in dir/content.json. */
 export function recordContent(dir: string, files: readonly string[]): void {
   const record: ContentRecord = { files: {} };
-  for (const f of files) record.files[f] = { size: statSync(join(dir, f)).size, sha256: fileSha256(join(dir, f)) };
+  for (const f of files) record.files[f] = { size: statSync(join(dir, f)).size, sha256: sha256(readFileSync(join(dir, f))) };
   const tmp = stagingPath(join(dir, CONTENT_FILE));
   writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
   renameSync(tmp, join(dir, CONTENT_FILE));
@@ -41,7 +37,7 @@ export function contentProblem(dir: string): string | undefined {
     const size = statSync(file, { throwIfNoEntry: false })?.size;
     if (size === undefined) return `${name} is missing`;
     if (size !== want.size) return `${name} has ${size} bytes, ${want.size} were recorded`;
-    if (fileSha256(file) !== want.sha256) return `${name} does not match its recorded sha256`;
+    if (sha256(readFileSync(file)) !== want.sha256) return `${name} does not match its recorded sha256`;
   }
   return undefined;
 }

@@ -36,9 +36,31 @@ export interface ExecOptions {
   onLine?: (line: string) => void;
 }
 
-/** The argv the way a shell user would type it (for --dry-run and error messages). */
+/** A word as /bin/sh reads it: as is when it is plain, single-quoted otherwise. */
+export function shellQuote(word: string): string {
+  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The argv the way a shell user would type it (--dry-run, logs, error messages, guest commands). */
 export function formatArgv(argv: readonly string[]): string {
-  return argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
+  return argv.map(shellQuote).join(' ');
+}
+
+/** Chunks of output in, whole lines out; end() gives the last line when it had no newline. */
+export function lineSplitter(onLine: (line: string) => void): { push(chunk: Buffer | string): void; end(): void } {
+  let pending = '';
+  return {
+    push(chunk) {
+      pending += chunk.toString();
+      const lines = pending.split('\n');
+      pending = lines.pop() ?? '';
+      lines.forEach((l) => onLine(l));
+    },
+    end() {
+      if (pending) onLine(pending);
+      pending = '';
+    },
+  };
 }
 
 export function tail(text: string, lines = 20): string {
@@ -80,13 +102,8 @@ function start(step: Step, opts: ExecOptions): ResultPromise<{ all: true; reject
     child.all?.pipe(log);
   }
   if (opts.onLine) {
-    let pending = '';
-    child.all?.on('data', (chunk: Buffer) => {
-      pending += chunk.toString();
-      const lines = pending.split('\n');
-      pending = lines.pop() ?? '';
-      for (const l of lines) opts.onLine?.(l);
-    });
+    const lines = lineSplitter(opts.onLine);
+    child.all?.on('data', (chunk: Buffer) => lines.push(chunk));
   }
   return child;
 }

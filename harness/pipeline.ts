@@ -10,7 +10,7 @@ import { BootError, BuildError, InterruptedError, PinlabError, UserError } from 
 import { prepareKernel, type KernelRequest } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
 import { partitionByConfig } from './kernel/requirements.js';
-import { sha256 } from './kernel/source.js';
+import { sha256 } from './hash.js';
 import type { Vm } from './vm/runner.js';
 import type { VmSpec } from './vm/spec.js';
 import { withVm } from './vm/session.js';

@@ -6,6 +6,7 @@
 // waiting for the whole-suite timeout (about 2 hours for 39 workloads), splat already on the console.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { InterruptedError, PinlabError } from './errors.js';
+import { lineSplitter } from './exec.js';
 import type { Vm } from './vm/runner.js';
 import type { BackgroundNoise, PinControl, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { GUEST_RUNNER_ARGV, parseRunnerLine } from './protocol.js';
@@ -69,7 +70,6 @@ export async function runWorkloadsInGuest(
 ): Promise<{ exitCode: number | null; stderr: string; stall?: Stall }> {
   const bounds = opts.bounds ?? DEFAULT_RUNNER_BOUNDS;
   const log: string[] = [];
-  let pending = '';
   let current: string | undefined;
   let deadline = Date.now() + bounds.setupMs;
   let lastOutput = Date.now();
@@ -109,6 +109,7 @@ export async function runWorkloadsInGuest(
       h.onObservation(ev.result);
     }
   };
+  const lines = lineSplitter(onLine);
 
   // the console is read while the runner is quiet: a splat there explains the silence
   const poll = setInterval(() => {
@@ -135,13 +136,10 @@ export async function runWorkloadsInGuest(
       signal,
       onStdout: (chunk) => {
         lastOutput = Date.now();
-        pending += chunk.toString();
-        const lines = pending.split('\n');
-        pending = lines.pop() ?? '';
-        lines.forEach(onLine);
+        lines.push(chunk);
       },
     });
-    if (pending) onLine(pending);
+    lines.end();
     writeFileSync(logFile, `${log.join('\n')}\n--- stderr ---\n${r.stderr}`);
     return { exitCode: r.exitCode, stderr: r.stderr };
   } catch (error) {

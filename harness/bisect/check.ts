@@ -16,6 +16,7 @@ import { TerminalReporter } from '../report/terminal.js';
 import type { FailReason, KernelIdentity } from '../verdict/types.js';
 import { selectWorkloads } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
+import { repeatWorkloads } from '../workloads/repeat.js';
 import {
   CHECK_EXIT,
   decide,
@@ -23,7 +24,6 @@ import {
   exitCodeOfDecision,
   formatDecisionLine,
   groupRounds,
-  repeatWorkloads,
   thresholdProblem,
   type CheckDecision,
   type Judging,

@@ -5,7 +5,7 @@
 // guest, timeouts) are counted apart and never make a kernel bad.
 import { outcomeOf } from '../report/common.js';
 import type { ErrorCause, FailReason, Numbers, Verdict } from '../verdict/types.js';
-import type { WorkloadSpec } from '../workloads/types.js';
+import { splitRepeatName } from '../workloads/repeat.js';
 
 /** The `git bisect run` protocol: 0 good, 1..124 and 126..127 bad, 125 skip, >= 128 abort. */
 export const CHECK_EXIT = { good: 0, bad: 1, skip: 125, abort: 255 } as const;
@@ -32,25 +32,6 @@ export function thresholdProblem(t: Thresholds, repeat: number): string | undefi
   if (t.badAt > repeat) return `--bad-threshold ${t.badAt} can never be reached with --repeat ${repeat}`;
   if (t.minValid > repeat) return `--min-valid ${t.minValid} can never be reached with --repeat ${repeat}`;
   return undefined;
-}
-
-const REPEAT_SEP = '#';
-
-/**
- * R copies of the workloads for one boot, round after round. With R > 1 each copy is named
- * `name#r`, so observations, verdicts and guest files of the rounds stay apart.
- */
-export function repeatWorkloads(specs: readonly WorkloadSpec[], repeat: number): WorkloadSpec[] {
-  if (repeat === 1) return [...specs];
-  const out: WorkloadSpec[] = [];
-  for (let r = 1; r <= repeat; r++) for (const s of specs) out.push({ ...s, name: `${s.name}${REPEAT_SEP}${r}` });
-  return out;
-}
-
-/** `ext2.psync.anon#2` -> { workload: 'ext2.psync.anon', round: 2 }; plain names are round 1. */
-export function splitRepeatName(name: string): { workload: string; round: number } {
-  const m = /^(.*)#(\d+)$/.exec(name);
-  return m ? { workload: m[1]!, round: Number(m[2]) } : { workload: name, round: 1 };
 }
 
 export type RoundOutcome = 'fail' | 'pass' | 'error';

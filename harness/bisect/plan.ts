@@ -4,7 +4,7 @@
 import { join, resolve } from 'node:path';
 import { cacheRoot, repoRoot } from '../config.js';
 import type { Step } from '../exec.js';
-import { sha256 } from '../kernel/source.js';
+import { sha256 } from '../hash.js';
 import type { Thresholds } from './decision.js';
 
 /** What to bisect and how each commit is checked. */

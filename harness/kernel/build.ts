@@ -9,7 +9,8 @@ import { paths } from '../config.js';
 import { BuildError, CommandError } from '../errors.js';
 import { runStep, type Step } from '../exec.js';
 import type { RunContext } from '../context.js';
-import { sha256, type PreparedTree } from './source.js';
+import { sha256 } from '../hash.js';
+import type { PreparedTree } from './source.js';
 import { contentProblem, hasContentRecord, isNoSpace, noSpaceError, publishEntry, recordContent } from '../cache-entry.js';
 import { stagingPath, sweepStaging } from '../owner.js';
 

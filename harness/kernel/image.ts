@@ -14,7 +14,7 @@ import { runStep } from '../exec.js';
 import { withLock } from '../lock.js';
 import { cpioStep } from '../vm/image.js';
 import { lookupArtifact, type KernelArtifact, type KernelMeta } from './build.js';
-import { sha256 } from './source.js';
+import { sha256 } from '../hash.js';
 
 /** Profile spelling of a Debian image: `debian-image:PACKAGE` or `debian-image:PACKAGE=VERSION`. */
 export const DEBIAN_IMAGE_PREFIX = 'debian-image:';

@@ -3,7 +3,6 @@
 // a commit (base + patches, built in a temporary index, never in a worktree) and the slot's
 // worktree is moved to it with `git checkout`, which rewrites only files whose contents differ:
 // unchanged files keep their timestamps, so make rebuilds only what the patches touch.
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statfsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { paths, type SourceSpec } from '../config.js';
@@ -11,6 +10,7 @@ import { HostError, UserError } from '../errors.js';
 import { runStep, type Step } from '../exec.js';
 import type { RunContext } from '../context.js';
 import { isNoSpace, noSpaceError } from '../cache-entry.js';
+import { sha256 } from '../hash.js';
 
 export interface PatchFile {
   file: string; // absolute path
@@ -53,10 +53,6 @@ const GIT_ENV = {
 };
 
 const OBJ_SUBDIR = '.pinlab-o';
-
-export function sha256(data: string | Buffer): string {
-  return createHash('sha256').update(data).digest('hex');
-}
 
 export function readPatches(files: string[]): PatchFile[] {
   return files.map((file) => {

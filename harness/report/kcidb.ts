@@ -28,7 +28,7 @@
 // branch), a git commit (the tree page is per commit), the origin's finish time. Each comes
 // from the run or from an option (KcidbOptions), never invented: a Debian source package has no
 // commit, so one is given with --kcidb-git-commit or the field is left out.
-import { createHash } from 'node:crypto';
+import { sha256 } from '../hash.js';
 import { basename, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UserError } from '../errors.js';
@@ -252,10 +252,6 @@ export function kcidbOptionsFrom(o: KcidbCliOptions, runFiles: readonly KcidbRun
     artifactsUrl: o.kcidbArtifactsUrl,
     runFiles,
   };
-}
-
-function sha256(text: string): string {
-  return createHash('sha256').update(text).digest('hex');
 }
 
 /** KCIDB's patchset hash: sha256 over the newline-terminated sha256 of each patch, in order. */

@@ -11,7 +11,7 @@ import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { runStep, type Step } from '../exec.js';
 import type { KernelArtifact, KernelMeta } from '../kernel/build.js';
-import { sha256 } from '../kernel/source.js';
+import { sha256 } from '../hash.js';
 import { parseRunJson } from '../report/json.js';
 import type { KernelIdentity, RunResult } from '../verdict/types.js';
 import type { WorkloadSpec } from '../workloads/types.js';

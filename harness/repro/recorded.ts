@@ -10,7 +10,7 @@ import { parseRunJson } from '../report/json.js';
 import type { RunResult, Verdict } from '../verdict/types.js';
 import { DEFAULT_SUITE } from '../workloads/catalogue.js';
 import type { WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
-import { splitRepeatName } from '../bisect/decision.js';
+import { splitRepeatName } from '../workloads/repeat.js';
 
 /** meta.json's request, as pipeline.ts records it. */
 export interface RecordedRequest {

@@ -8,7 +8,7 @@ import { readFile, rm } from 'node:fs/promises';
 import { appendFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { Client, type ClientChannel, type SFTPWrapper } from 'ssh2';
-import { runStep } from '../exec.js';
+import { formatArgv, runStep, shellQuote } from '../exec.js';
 import type { RunContext } from '../context.js';
 import { HarnessTimeoutError, InterruptedError, PinlabError } from '../errors.js';
 
@@ -99,13 +99,9 @@ export function publicKeyBlob(line: string): Buffer {
   return Buffer.from(b64, 'base64');
 }
 
-/** A single-quoted word for the guest's /bin/sh. */
-export function shellQuote(word: string): string {
-  return /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
+/** What the guest's /bin/sh runs: a string as is, an argv quoted word by word. */
 export function commandLine(cmd: string | readonly string[]): string {
-  return typeof cmd === 'string' ? cmd : cmd.map(shellQuote).join(' ');
+  return typeof cmd === 'string' ? cmd : formatArgv(cmd);
 }
 
 /** Two ed25519 key pairs in the run directory: the client's and the guest's host key. */

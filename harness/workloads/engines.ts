@@ -16,6 +16,7 @@ import { performance } from 'node:perf_hooks';
 
 import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp, type PinlabAddon } from './addon.js';
 import type { Engine, Latency, WorkloadIO, WorkloadSpec } from './types.js';
+import { quantileSorted } from '../bench/stats.js';
 
 export interface TargetEnv {
   /** block device or file; for target 'loop' the backing file of the loop device */
@@ -141,7 +142,7 @@ export function hugePageBytes(smaps: string, address: bigint, length: number): n
 export function latencyOf(samplesNs: readonly number[]): Latency | undefined {
   if (samplesNs.length === 0) return undefined;
   const us = samplesNs.map((n) => n / 1000).sort((a, b) => a - b);
-  const rank = (p: number): number => us[Math.min(us.length - 1, Math.max(0, Math.ceil((p / 100) * us.length) - 1))]!;
+  const rank = (p: number): number => quantileSorted(us, p);
   const round = (v: number): number => Math.round(v * 10) / 10;
   return { p50us: round(rank(50)), p90us: round(rank(90)), p99us: round(rank(99)), maxus: round(us[us.length - 1]!) };
 }

@@ -8,11 +8,10 @@ import {
   exitCodeOfDecision,
   formatDecisionLine,
   groupRounds,
-  repeatWorkloads,
   roundOutcome,
-  splitRepeatName,
   thresholdProblem,
 } from '../../harness/bisect/decision.js';
+import { repeatWorkloads, splitRepeatName } from '../../harness/workloads/repeat.js';
 import type { ErrorCause, Status, Verdict } from '../../harness/verdict/types.js';
 import { DEFAULT_SUITE } from '../../harness/workloads/catalogue.js';
 

@@ -1,7 +1,8 @@
 import test from 'ava';
 import { parseLdd, usrPath } from '../../harness/vm/image.js';
 import { describeAccel, kvmProbeArgv } from '../../harness/vm/accel.js';
-import { commandLine, publicKeyBlob, shellQuote } from '../../harness/vm/channel.js';
+import { commandLine, publicKeyBlob } from '../../harness/vm/channel.js';
+import { shellQuote } from '../../harness/exec.js';
 
 test('parseLdd: resolved libraries and the loader; vdso and static binaries give nothing', (t) => {
   const out = [
