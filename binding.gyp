@@ -7,6 +7,7 @@
         "native/errors.cc",
         "native/pattern.cc",
         "native/aligned_buffer.cc",
+        "native/device.cc",
         "native/batch.cc",
         "native/sync_io.cc",
         "native/aio.cc",
@@ -14,6 +15,7 @@
         "native/splice.cc",
         "native/loop.cc",
         "native/passthru.cc",
+        "native/sg_io.cc",
         "native/fork_race.cc",
         "native/gup_test.cc",
         "native/tsc.cc"

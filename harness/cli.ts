@@ -97,6 +97,7 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
   const run = kernelOptions(program.command('run').description('the main job: prerequisites, build, boot, workloads, verdicts'), true)
     .option('--dry-run', 'print every planned command as an argv array; run nothing')
     .option('-f, --filter <pattern>', 'only workloads whose name matches (glob, comma-separated)')
+    .option('--hw <name>', 'add the workloads of a hardware variant (repeatable; all: every variant; list: pinlab hw)', collect)
     .option('--shard <k/n>', 'run shard k of n (1-based)')
     .option('--strict', 'known states of reference kernels fail the run too')
     .option('--run-dir <dir>', 'where to keep this run (default: runs/<id>)')
@@ -112,6 +113,12 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .argument('[cmd...]', 'command to run in the guest')
     .option('--dry-run', 'print the planned commands (build and QEMU argv)')
     .action(async (cmd: string[], o) => setOutcome(await commands.boot(ctx(), { ...o, source: src(o), cmd })));
+
+  program
+    .command('hw')
+    .description('the hardware variants (--hw NAME): QEMU devices, what each exercises, its workloads')
+    .option('--json', 'as JSON')
+    .action(async (o) => setOutcome(commands.hw({ json: Boolean(o.json) })));
 
   program
     .command('kernels')

@@ -11,7 +11,8 @@ import { checkPackages, installCommand, isRoot, neededPackages, planInstall } fr
 import { kernelRequest, prepareKernel } from './kernel/index.js';
 import { formatPlan, planKernel, type PlannedStep } from './plan.js';
 import { newRunId, runOneKernel } from './pipeline.js';
-import { parseShard, selectWorkloads, type Shard } from './workloads/catalogue.js';
+import { DEFAULT_SUITE, HW_SUITE, hwWorkloads, parseShard, selectWorkloads, suiteWithHw, type Shard } from './workloads/catalogue.js';
+import { HW_VARIANTS } from './workloads/targets.js';
 import type { WorkloadSpec } from './workloads/types.js';
 import type { RunResult } from './verdict/types.js';
 import { judgeRun } from './verdict/judge.js';
@@ -29,7 +30,7 @@ import { recomputeRun } from './report/parse.js';
 import { readRunFiles } from './report/run-files.js';
 import { cachedProbes, describeAccel } from './vm/accel.js';
 import { vmSpecFor, withVm } from './vm/session.js';
-import { qemuArgv } from './vm/spec.js';
+import { diskDevices, disksFrom, qemuArgv } from './vm/spec.js';
 import { inPhase, phaseLines } from './progress.js';
 import { describeError, type Outcome } from './outcome.js';
 import { GUEST_RUNNER_ARGV } from './protocol.js';
@@ -121,6 +122,8 @@ export async function build(ctx: RunContext, opts: KernelOpts): Promise<Outcome>
 export interface RunOpts extends Omit<KernelOpts, 'profile'>, KcidbCliOptions {
   profile?: string[];
   filter?: string;
+  /** hardware variants whose workloads join the suite ('all': every one) */
+  hw?: string[];
   shard?: string;
   strict?: boolean;
   runDir?: string;
@@ -131,15 +134,24 @@ export interface RunOpts extends Omit<KernelOpts, 'profile'>, KcidbCliOptions {
   setup?: boolean;
 }
 
-function selected(opts: { filter?: string; shard?: string }): WorkloadSpec[] {
+function selected(opts: { filter?: string; shard?: string; hw?: string[] }): WorkloadSpec[] {
   let shard: Shard | undefined;
   if (opts.shard !== undefined) {
     const s = parseShard(opts.shard);
     if (typeof s === 'string') throw new UserError(s);
     shard = s;
   }
-  const picked = selectWorkloads(opts.filter, shard);
-  if (picked.length === 0) throw new UserError(`no workload matches --filter '${opts.filter ?? ''}'${opts.shard ? ` in shard ${opts.shard}` : ''}`);
+  let suite: readonly WorkloadSpec[] = DEFAULT_SUITE;
+  try {
+    if (opts.hw?.length) suite = suiteWithHw(opts.hw);
+  } catch (e) {
+    throw new UserError(`--hw: ${(e as Error).message}`);
+  }
+  const picked = selectWorkloads(opts.filter, shard, suite);
+  if (picked.length === 0) {
+    const hint = !opts.hw?.length && opts.filter && selectWorkloads(opts.filter, undefined, HW_SUITE).length > 0 ? ' (it matches hardware-variant workloads: add --hw NAME or --hw all)' : '';
+    throw new UserError(`no workload matches --filter '${opts.filter ?? ''}'${opts.shard ? ` in shard ${opts.shard}` : ''}${hint}`);
+  }
   return picked;
 }
 
@@ -251,6 +263,29 @@ export async function parse(_ctx: RunContext, opts: { runDir: string; strict?: b
   out(formatDiff(changed));
   if (opts.json) await writeFileAtomic(opts.json, toRunJson(r.recomputed));
   return outcomeOfRuns([r.recomputed], false);
+}
+
+/** `pinlab hw`: each variant with its QEMU devices (as the VM gets them) and its workloads. */
+export function hw(opts: { json: boolean }): Outcome {
+  const rows = HW_VARIANTS.map((v) => ({
+    name: v.name,
+    exercises: v.exercises,
+    devices: diskDevices(disksFrom('/RUN', v.disks)).filter((a) => a !== '-device'),
+    targets: v.targets.map((t) => ({ name: t.name, kind: t.kind, disk: t.disk, requires: t.requires.map((r) => r.symbol) })),
+    workloads: hwWorkloads(v).map((w) => w.name),
+  }));
+  if (opts.json) {
+    out(JSON.stringify(rows, null, 2));
+    return { kind: 'ok' };
+  }
+  for (const r of rows) {
+    out(`${r.name}: ${r.exercises}`);
+    if (r.devices.length) out(`  devices:   ${r.devices.join('  ')}`);
+    out(`  targets:   ${r.targets.map((t) => `${t.name} (${t.kind} on ${t.disk}; ${t.requires.join(', ')})`).join('; ')}`);
+    for (const w of r.workloads) out(`  workload:  ${w}`);
+  }
+  out(`run them: pinlab run --hw NAME (repeatable) or --hw all; their names start with the variant's`);
+  return { kind: 'ok' };
 }
 
 export async function diff(_ctx: RunContext, opts: { a: string; b: string }): Promise<Outcome> {

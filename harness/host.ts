@@ -33,6 +33,7 @@ export const PREREQUISITES: Prerequisite[] = [
   { pkg: 'e2fsprogs', why: 'ext4/ext2 guest disks' },
   { pkg: 'dosfstools', why: 'vfat guest disk' },
   { pkg: 'fio', why: 'benchmark reference in the guest' },
+  { pkg: 'dmsetup', why: 'device-mapper stacks of the dm hardware variant (in the guest)' },
 ];
 
 export interface PrereqStatus extends Prerequisite {

@@ -6,12 +6,14 @@
 
 static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pinlab::InitBuffers(env, exports);
+  pinlab::InitDevice(env, exports);
   pinlab::InitSyncIo(env, exports);
   pinlab::InitAio(env, exports);
   pinlab::InitUring(env, exports);
   pinlab::InitSplice(env, exports);
   pinlab::InitLoop(env, exports);
   pinlab::InitPassthru(env, exports);
+  pinlab::InitSgIo(env, exports);
   pinlab::InitForkRace(env, exports);
   pinlab::InitGupTest(env, exports);
   pinlab::InitTsc(env, exports);

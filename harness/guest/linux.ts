@@ -220,6 +220,17 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
       const r = spawnSync('sync', ['-f', fileSystem], { stdio: 'ignore' });
       if (r.status !== 0) spawnSync('sync', [], { stdio: 'ignore' });
     },
+    prepareTarget(env) {
+      if (!env.dm || existsSync(env.path)) return;
+      const lower = realpathSync(env.dm.lower);
+      const sectors = Number(readKnob(join(sysBlockDir(lower), 'size')));
+      // a fixed test key: the data is pinlab's pattern, the point is the cloned, bounced bios
+      const table = env.dm.kind === 'linear' ? `0 ${sectors} linear ${lower} 0` : `0 ${sectors} crypt aes-cbc-essiv:sha256 ${'0123456789abcdef'.repeat(4)} 0 ${lower} 0`;
+      // no udev in the guest: dmsetup makes the /dev/mapper node itself
+      const r = spawnSync('dmsetup', ['create', env.dm.name, '--table', table], { encoding: 'utf8', env: { ...process.env, DM_DISABLE_UDEV: '1' }, timeout: 30_000 });
+      if (r.status !== 0) throw new Error(`dmsetup create ${env.dm.name}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+      if (!existsSync(env.path)) throw new Error(`dmsetup create ${env.dm.name}: ${env.path} did not appear`);
+    },
     sizeLimit(env) {
       if (env.fileSystem) return undefined;
       try {

@@ -11,8 +11,9 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { BackgroundNoise, EvidenceCounters, PinControl, PinCounters, PinEvidenceInfo, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
 import type { RunnerEvent } from '../protocol.js';
+import { dmName, targetRecord } from '../workloads/targets.js';
 
-export type RunWorkloadIO = (spec: WorkloadSpec, env: { path: string; tmpDir: string; sizeLimit?: number }) => Promise<WorkloadIO>;
+export type RunWorkloadIO = (spec: WorkloadSpec, env: { path: string; tmpDir: string; sizeLimit?: number; loopBlockSize?: number }) => Promise<WorkloadIO>;
 
 export interface QuiesceOptions {
   intervalMs?: number;
@@ -83,24 +84,30 @@ export interface TargetPlace {
   diskProbe: string;
   /** a file system to sync before quiesce */
   fileSystem?: string;
+  /** loop targets: the loop device's logical block size */
+  loopBlockSize?: number;
+  /** dm targets: the mapping prepareTarget sets up over `lower` */
+  dm?: { kind: 'linear' | 'crypt'; lower: string; name: string };
 }
 
-/** Where each target's I/O goes inside the guest (see images/ for how they are prepared). */
+/** Where each target's I/O goes inside the guest (workloads/targets.ts; images/init links the disks). */
 export function targetEnv(spec: WorkloadSpec): TargetPlace {
-  const file = (mnt: string, ext: string): string => join(mnt, `pinlab-${spec.name}.${ext}`);
-  switch (spec.target) {
-    case 'raw-virtio':
-      return { path: '/dev/pinlab/raw-virtio', diskProbe: '/dev/pinlab/raw-virtio' };
-    case 'raw-nvme':
+  const t = targetRecord(spec.target);
+  const dev = `/dev/pinlab/${t.disk}`;
+  const mnt = `/mnt/${t.disk}`;
+  switch (t.kind) {
+    case 'raw':
     case 'nvme-passthru':
-      return { path: '/dev/pinlab/raw-nvme', diskProbe: '/dev/pinlab/raw-nvme' };
-    case 'ext4':
-    case 'ext2':
-    case 'vfat':
-      return { path: file(`/mnt/${spec.target}`, 'dat'), diskProbe: `/mnt/${spec.target}`, fileSystem: `/mnt/${spec.target}` };
+    case 'sg-io':
+      return { path: dev, diskProbe: dev };
+    case 'file':
+      return { path: join(mnt, `pinlab-${spec.name}.dat`), diskProbe: mnt, fileSystem: mnt };
     case 'loop':
-      // the engine attaches a loop device (direct I/O on) to this backing file on ext4
-      return { path: file('/mnt/ext4', 'loop'), diskProbe: '/mnt/ext4', fileSystem: '/mnt/ext4' };
+      // the engine attaches a loop device (direct I/O on) to this backing file
+      return { path: join(mnt, `pinlab-${spec.name}.loop`), diskProbe: mnt, fileSystem: mnt, ...(t.loopBlockSize ? { loopBlockSize: t.loopBlockSize } : {}) };
+    case 'dm':
+      // prepareTarget creates the mapping over the disk before the workload's window
+      return { path: `/dev/mapper/${dmName(t)}`, diskProbe: dev, dm: { kind: t.dm ?? 'linear', lower: dev, name: dmName(t) } };
   }
 }
 
@@ -150,6 +157,8 @@ export interface GuestSystem {
   /** kernel log lines since the cursor */
   kmsgRead(): string[];
   setupFault(spec: WorkloadSpec, env: TargetPlace): FaultHandle | undefined;
+  /** set up the target's stack (device-mapper) once, before the workload's window */
+  prepareTarget?(env: TargetPlace): void;
   sync(fileSystem: string): void;
   /** bytes of the target device, for raw targets */
   sizeLimit(env: TargetPlace): number | undefined;
@@ -206,6 +215,15 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   // Files get real blocks before the snapshot: a Direct I/O write into a hole may fall back to
   // buffered I/O (ext2 on iomap, 6.12: no pins at all), and a fault injected on the file system
   // must meet the data I/O, not the metadata reads of creating the file.
+  // a target that cannot be set up yields no I/O: ERROR guest with the reason, never a FAIL
+  let setupError: { code?: string; message: string } | undefined;
+  if (env.dm && sys.prepareTarget) {
+    try {
+      sys.prepareTarget(env);
+    } catch (e) {
+      setupError = { message: `target set-up: ${errorInfo(e).message}` };
+    }
+  }
   if (env.fileSystem && sys.preallocate) guard('preallocate', () => sys.preallocate!(env.path, spec.size));
   guard('kmsg cursor', () => sys.kmsgSeekEnd());
   guard('ftrace setup', () => sys.startTrace(pathTraceable));
@@ -235,10 +253,11 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   let ioError: { code?: string; message: string } | undefined;
   let fault: FaultHandle | undefined;
   try {
+    if (setupError) throw Object.assign(new Error(setupError.message), { code: undefined });
     fault = sys.setupFault(spec, env);
     const tmpDir = sys.prepareTmp(spec);
     const sizeLimit = sys.sizeLimit(env);
-    io = await runIO(spec, sizeLimit === undefined ? { path: env.path, tmpDir } : { path: env.path, tmpDir, sizeLimit });
+    io = await runIO(spec, { path: env.path, tmpDir, ...(sizeLimit === undefined ? {} : { sizeLimit }), ...(env.loopBlockSize ? { loopBlockSize: env.loopBlockSize } : {}) });
   } catch (e) {
     ioError = errorInfo(e);
   } finally {

@@ -2,6 +2,7 @@
 // Pure. Decided from the kernel's own .config (a built kernel's, or an image's /boot/config-*),
 // never from its name: a workload whose requirement is off is SKIP naming the symbol.
 import type { WorkloadSpec } from '../workloads/types.js';
+import { targetRecord, type Requirement } from '../workloads/targets.js';
 import type { Verdict } from '../verdict/types.js';
 
 /** CONFIG_X -> 'y' | 'm' for every symbol set on; an empty config (unknown) gives an empty map. */
@@ -11,29 +12,11 @@ export function parseKernelConfig(text: string): Map<string, string> {
   return on;
 }
 
-export interface Requirement {
-  /** the symbol that must be y or m */
-  symbol: string;
-  why: string;
-}
+export type { Requirement };
 
 export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   const req: Requirement[] = [];
-  const target: Record<string, Requirement[]> = {
-    'raw-virtio': [{ symbol: 'CONFIG_VIRTIO_BLK', why: 'the virtio-blk disk' }],
-    'raw-nvme': [{ symbol: 'CONFIG_BLK_DEV_NVME', why: 'the NVMe disk' }],
-    'nvme-passthru': [{ symbol: 'CONFIG_BLK_DEV_NVME', why: 'the NVMe disk' }],
-    ext4: [{ symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file system' }],
-    // ext2's own driver (fs/direct-io.c on 6.1): ext4 serving ext2 (CONFIG_EXT4_USE_FOR_EXT2)
-    // reaches iomap instead, a path the ext4 workloads already cover
-    ext2: [{ symbol: 'CONFIG_EXT2_FS', why: "ext2's own driver (with CONFIG_EXT4_USE_FOR_EXT2 ext4 serves ext2, another path)" }],
-    vfat: [{ symbol: 'CONFIG_VFAT_FS', why: 'the vfat file system' }],
-    loop: [
-      { symbol: 'CONFIG_BLK_DEV_LOOP', why: 'the loop device' },
-      { symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file backing the loop device' },
-    ],
-  };
-  req.push(...(target[spec.target] ?? []));
+  req.push(...targetRecord(spec.target).requires);
   if (spec.engine === 'libaio') req.push({ symbol: 'CONFIG_AIO', why: 'io_submit' });
   if (spec.engine === 'uring' || spec.engine === 'uring-fixed') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
   if (spec.buffer === 'thp') req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });

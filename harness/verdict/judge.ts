@@ -84,6 +84,8 @@ export function expectedErrnos(fault: Fault | undefined): { allowed: string[]; r
       return { allowed: ['EINVAL'], required: true };
     case 'past-eod':
       return { allowed: ['ENOSPC', 'EINVAL'], required: false };
+    case 'over-limit':
+      return { allowed: ['EINVAL'], required: true };
     case 'fail-make-request':
     case 'blkdebug-eio':
       return { allowed: ['EIO'], required: true };

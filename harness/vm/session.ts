@@ -10,32 +10,28 @@ import { bootableKernel, kernelInitrds } from '../kernel/image.js';
 import { inPhase, silentPhases, type PhaseEvents } from '../progress.js';
 import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
+import { disksOfTargets, targetRecord } from '../workloads/targets.js';
 import { probeAccel } from './accel.js';
-import { hostTscKhz } from './clock.js';
+import { hostTscKhz, kernelHz } from './clock.js';
 import { ensureBaseImage, toolsShare, type BaseImage } from './image.js';
 import { bootToReady, type Vm } from './runner.js';
-import { defaultDisks, makeVmSpec, type Accel, type DiskSpec, type VmSpec } from './spec.js';
+import { DEFAULT_DISKS, disksFrom, makeVmSpec, type Accel, type DiskSpec, type VmSpec } from './spec.js';
 
-/** Workload target -> the disk it runs on (blkdebug rules attach to that disk). */
-const DISK_OF_TARGET: Record<string, string> = {
-  'raw-virtio': 'raw-virtio',
-  'raw-nvme': 'raw-nvme',
-  'nvme-passthru': 'raw-nvme',
-  ext4: 'ext4',
-  loop: 'ext4',
-  ext2: 'ext2',
-  vfat: 'vfat',
-};
-
+/**
+ * The default disks plus those of the workloads' hardware variants (workloads/targets.ts), with
+ * the workloads' blkdebug rules and throttles on the disk each target lives on.
+ */
 export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): DiskSpec[] {
-  const disks = defaultDisks(runDir);
+  const wanted = disksOfTargets(workloads.map((w) => w.target));
+  const disks = disksFrom(runDir, [...DEFAULT_DISKS, ...wanted.filter((d) => !DEFAULT_DISKS.some((x) => x.id === d.id))]);
+  const diskOf = (target: string): string => targetRecord(target).disk;
   for (const rule of blkdebugRules(workloads)) {
-    const disk = disks.find((d) => d.id === DISK_OF_TARGET[rule.target]);
+    const disk = disks.find((d) => d.id === diskOf(rule.target));
     if (!disk) continue;
     disk.blkdebug = [...(disk.blkdebug ?? []), { event: rule.op === 'read' ? 'read_aio' : 'write_aio', sector: rule.sector, errno: 5 }];
   }
   for (const target of forkRaceTargets(workloads)) {
-    const disk = disks.find((d) => d.id === DISK_OF_TARGET[target]);
+    const disk = disks.find((d) => d.id === diskOf(target));
     if (disk) disk.throttle = { ...FORK_RACE_THROTTLE };
   }
   return disks;
@@ -63,6 +59,7 @@ export function vmSpecFor(
     baseCmdline: BASE_CMDLINE,
     extraCmdline: [...opts.cmdline],
     tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
+    kernelHz: kernelHz(kernel),
   });
   // a prebuilt image's modules travel beside its bzImage (kernel/image.ts)
   spec.initrd.push(...kernelInitrds({ dir: dirname(kernel) }));

@@ -4,9 +4,10 @@
 // and read-only 9p shares.
 import { join } from 'node:path';
 
+import { ALL_DISKS, DEFAULT_DISKS, type DiskBus, type DiskDevice, type DiskFs } from '../workloads/targets.js';
+
+export type { DiskBus, DiskFs };
 export type Accel = 'tcg' | 'kvm';
-export type DiskBus = 'virtio' | 'nvme';
-export type DiskFs = 'raw' | 'ext4' | 'ext2' | 'vfat';
 
 /** One QEMU blkdebug rule: fail an operation with an errno (EIO by default). */
 export interface BlkdebugRule {
@@ -29,15 +30,10 @@ export interface Throttle {
   bpsWrite?: number;
 }
 
-export interface DiskSpec {
-  /** name in the guest: /dev/pinlab/<id>, mounted at /mnt/<id> when fs is not raw */
-  id: string;
+/** A disk of this VM: its device (workloads/targets.ts DiskDevice) and its backing file. */
+export interface DiskSpec extends DiskDevice {
   file: string;
   format: 'raw';
-  bus: DiskBus;
-  /** the guest finds the disk by this (virtio: <= 20 bytes) */
-  serial: string;
-  fs: DiskFs;
   sizeMiB: number;
   blkdebug?: BlkdebugRule[];
   throttle?: Throttle;
@@ -98,26 +94,84 @@ export function initrdFile(spec: Pick<VmSpec, 'initrd' | 'runDir'>): string {
   return spec.initrd.length === 1 ? spec.initrd[0]! : runFiles(spec.runDir).initrd;
 }
 
-/** Kernel command line words telling the guest's init what to set up (parsed by images/init). */
 /**
- * Kernel command line words a TCG guest needs to be measured fairly. Pure.
+ * Kernel command line words a TCG guest needs to be measured fairly and to boot fast. Pure.
  * - tsc=reliable, tsc_early_khz=: keep it off the jiffies clocksource (why: clock.ts).
+ * - lpj=: the delay loop's rate, from the same TSC rate and the kernel's HZ (lpj = kHz * 1000 /
+ *   HZ, what the boot CPU derives itself). Without it the second CPU calibrates its delay loop
+ *   against jiffies ("calibrate_delay_direct() failed"): 60-160 ms of the boot, 30 ms with it.
+ * - no_timer_check: skips the IO-APIC timer check (an mdelay of 10 ticks; KVM guests skip it too).
  * - nopku: QEMU's TCG flushes its soft TLB whenever a vCPU restores PKRU, which the kernel does
  *   on the context switches of any process that allocated a protection key. Node (V8) does, and
  *   measured here it cost a plain AIO loop inside the node process ~40 % of its IOPS against the
  *   same loop in a C program (fio pays nothing). Pinning does not depend on PKU.
  * KVM guests need none of it.
  */
-export function tcgGuestCmdline(accel: Accel, tscKhz: number | string | undefined): string[] {
+export function tcgGuestCmdline(accel: Accel, tscKhz: number | string | undefined, kernelHz?: number): string[] {
   if (accel !== 'tcg') return [];
-  return ['tsc=reliable', ...(tscKhz === undefined ? [] : [`tsc_early_khz=${tscKhz}`]), 'nopku'];
+  const lpj = tscKhz === undefined || kernelHz === undefined ? undefined : typeof tscKhz === 'number' ? String(Math.round((tscKhz * 1000) / kernelHz)) : `<${tscKhz}*1000/${kernelHz}>`;
+  return ['tsc=reliable', ...(tscKhz === undefined ? [] : [`tsc_early_khz=${tscKhz}`]), ...(lpj === undefined ? [] : [`lpj=${lpj}`]), 'no_timer_check', 'nopku'];
 }
+
+/** Kernel command line words telling the guest's init what to set up (parsed by images/init). */
 
 export function guestCmdline(disks: readonly DiskSpec[], shares: readonly ShareSpec[]): string[] {
   const words: string[] = [];
-  if (disks.length > 0) words.push(`pinlab.disks=${disks.map((d) => `${d.serial}:${d.id}:${d.fs}`).join(',')}`);
+  if (disks.length > 0) words.push(`pinlab.disks=${disks.map((d) => `${guestSerial(d, disks)}:${d.id}:${d.fs}`).join(',')}`);
   if (shares.length > 0) words.push(`pinlab.shares=${shares.map((s) => `${s.tag}:${s.guestPath}`).join(',')}`);
   return words;
+}
+
+/** NVMe namespaces of one controller: nsid by their order among the VM's disks. */
+function nsidOf(disk: DiskDevice, disks: readonly DiskDevice[]): number {
+  if (!disk.controller) return 1;
+  return disks.filter((d) => d.controller === disk.controller).indexOf(disk) + 1;
+}
+
+/** The name images/init finds a disk by: its serial, SERIAL~N for NVMe namespace N > 1. */
+export function guestSerial(disk: DiskDevice, disks: readonly DiskDevice[]): string {
+  const nsid = nsidOf(disk, disks);
+  return nsid > 1 ? `${disk.serial}~${nsid}` : disk.serial;
+}
+
+function propList(props: Readonly<Record<string, string | number>> | undefined): string {
+  return Object.entries(props ?? {})
+    .map(([k, v]) => `,${k}=${optValue(String(v))}`)
+    .join('');
+}
+
+/** The -device options of the VM's disks (controllers once, before their namespaces/disks). */
+export function diskDevices(disks: readonly DiskSpec[]): string[] {
+  const argv: string[] = [];
+  const controllers = new Set<string>();
+  disks.forEach((disk, i) => {
+    const drive = `drive=disk${i}`;
+    const serial = optValue(disk.serial);
+    switch (disk.bus) {
+      case 'virtio':
+        argv.push('-device', `virtio-blk-pci,${drive},serial=${serial}${propList(disk.props)}`);
+        return;
+      case 'nvme':
+        if (!disk.controller) {
+          argv.push('-device', `nvme,${drive},serial=${serial}${propList(disk.controllerProps)}${propList(disk.props)}`);
+          return;
+        }
+        if (!controllers.has(disk.controller)) {
+          controllers.add(disk.controller);
+          argv.push('-device', `nvme,id=nvme-${disk.controller},serial=${serial}${propList(disk.controllerProps)}`);
+        }
+        argv.push('-device', `nvme-ns,${drive},bus=nvme-${disk.controller},nsid=${nsidOf(disk, disks)}${propList(disk.props)}`);
+        return;
+      case 'scsi':
+        if (!controllers.has('scsi')) {
+          controllers.add('scsi');
+          argv.push('-device', 'virtio-scsi-pci,id=scsi0');
+        }
+        argv.push('-device', `scsi-hd,${drive},bus=scsi0.0,serial=${serial},product=${serial}${propList(disk.props)}`);
+        return;
+    }
+  });
+  return argv;
 }
 
 function blockdevNode(disk: DiskSpec, index: number): Record<string, unknown> {
@@ -191,9 +245,8 @@ export function qemuArgv(spec: VmSpec): string[] {
   spec.disks.forEach((disk, i) => {
     if (disk.throttle) argv.push('-object', throttleObject(disk.throttle, i));
     argv.push('-blockdev', JSON.stringify(blockdevNode(disk, i)));
-    const dev = disk.bus === 'virtio' ? 'virtio-blk-pci' : 'nvme';
-    argv.push('-device', `${dev},drive=disk${i},serial=${optValue(disk.serial)}`);
   });
+  argv.push(...diskDevices(spec.disks));
   spec.shares.forEach((share, i) => {
     argv.push(
       '-fsdev',
@@ -207,18 +260,18 @@ export function qemuArgv(spec: VmSpec): string[] {
 
 export const DEFAULT_DISK_MIB = 256;
 
-/** The default disk set (images/README.md): raw virtio, ext4, ext2, vfat on virtio, raw NVMe. */
-export const DEFAULT_DISKS: readonly Pick<DiskSpec, 'id' | 'bus' | 'serial' | 'fs'>[] = [
-  { id: 'raw-virtio', bus: 'virtio', serial: 'pinlab-raw', fs: 'raw' },
-  { id: 'ext4', bus: 'virtio', serial: 'pinlab-ext4', fs: 'ext4' },
-  { id: 'ext2', bus: 'virtio', serial: 'pinlab-ext2', fs: 'ext2' },
-  { id: 'vfat', bus: 'virtio', serial: 'pinlab-vfat', fs: 'vfat' },
-  { id: 'raw-nvme', bus: 'nvme', serial: 'pinlab-nvme', fs: 'raw' },
-];
+export { DEFAULT_DISKS };
 
 export function defaultDisks(runDir: string, sizeMiB: number = DEFAULT_DISK_MIB): DiskSpec[] {
-  return DEFAULT_DISKS.map((d) => ({ ...d, format: 'raw', file: join(runDir, `disk-${d.id}.raw`), sizeMiB }));
+  return disksFrom(runDir, DEFAULT_DISKS, sizeMiB);
 }
+
+/** Backing files in the run directory for these devices. */
+export function disksFrom(runDir: string, devices: readonly DiskDevice[], sizeMiB: number = DEFAULT_DISK_MIB): DiskSpec[] {
+  return devices.map((d) => ({ ...d, format: 'raw', file: join(runDir, `disk-${d.id}.raw`), sizeMiB }));
+}
+
+export { ALL_DISKS };
 
 export const REPO_TAG = 'pinlab';
 export const REPO_GUEST_PATH = '/pinlab';
@@ -241,6 +294,8 @@ export interface VmOptions {
   extraCmdline?: readonly string[];
   /** the host TSC rate (TCG: see clock.ts), or a placeholder in plans */
   tscKhz?: number | string;
+  /** the guest kernel's CONFIG_HZ, when known (TCG: lpj=, see tcgGuestCmdline) */
+  kernelHz?: number;
   bootTimeoutMs?: number;
 }
 
@@ -256,7 +311,7 @@ export function makeVmSpec(o: VmOptions): VmSpec {
   return {
     kernel: o.kernel,
     initrd: [o.baseInitrd],
-    cmdline: [...o.baseCmdline, ...tcgGuestCmdline(o.accel ?? 'tcg', o.tscKhz), ...guestCmdline(disks, shares), ...(o.extraCmdline ?? [])],
+    cmdline: [...o.baseCmdline, ...tcgGuestCmdline(o.accel ?? 'tcg', o.tscKhz, o.kernelHz), ...guestCmdline(disks, shares), ...(o.extraCmdline ?? [])],
     memoryMiB: o.memoryMiB ?? 1024,
     cpus: o.cpus ?? 2,
     accel: o.accel ?? 'tcg',

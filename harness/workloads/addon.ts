@@ -107,6 +107,11 @@ export interface PassthruResult extends BatchResult {
   lastNvmeStatus: number;
 }
 
+export interface SgIoResult extends BatchResult {
+  /** (host_status << 16) | (driver_status << 8) | SCSI status of the last refused command, 0 if none */
+  lastScsiStatus: number;
+}
+
 export interface ForkRaceOptions {
   length: number;
   position?: number;
@@ -157,6 +162,8 @@ export interface PinlabAddon {
   loopDetach(device: string): void;
   nvmeNamespace(fd: number): { nsid: number; lbaSize: number };
   passthruBatch(fd: number, direction: Direction, ops: IoOps, options: { nsid: number; lbaSize: number }): Promise<PassthruResult>;
+  /** SG_IO READ(16)/WRITE(16) with the user buffer (sd block device or /dev/sgN) */
+  sgIoBatch(fd: number, direction: Direction, ops: IoOps, options: { lbaSize: number }): Promise<SgIoResult>;
   forkRace(fd: number, options: ForkRaceOptions): Promise<ForkRaceResult>;
   /** this CPU's TSC rate in kHz against CLOCK_MONOTONIC_RAW (x86-64; undefined when unsure) */
   tscKhz(sampleMs?: number): number | undefined;

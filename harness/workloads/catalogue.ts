@@ -21,9 +21,12 @@
 //    ran), direct_splice_read (6.4) or copy_splice_read (6.5+): a copy into kernel pages; the
 //    verdict keys the pin model on iov_iter_pipe / the copy, not on the entry name;
 //    vmsplice -> O_DIRECT file: iter_file_splice_write
-import type { BufferKind, Engine, Fault, PinModel, Target, WorkloadSpec } from './types.js';
+import type { Engine, Fault, PinModel, Target, WorkloadSpec } from './types.js';
+import { ALL_TARGETS, DEFAULT_TARGETS, HW_VARIANTS, PAGE_LOOKUP_NAMES, PIN_GROUP, hwVariant, targetRecord, type HwVariant, type Shape } from './targets.js';
 
-export const TARGETS: readonly Target[] = ['raw-virtio', 'raw-nvme', 'ext4', 'ext2', 'vfat', 'loop', 'nvme-passthru'];
+export type { Shape } from './targets.js';
+
+export const TARGETS: readonly Target[] = DEFAULT_TARGETS.map((t) => t.name);
 export const ENGINES: readonly Engine[] = [
   'psync',
   'psyncv',
@@ -33,9 +36,10 @@ export const ENGINES: readonly Engine[] = [
   'splice-read',
   'vmsplice-write',
   'passthru',
+  'sg-io',
   'fork-race',
 ];
-export const BUFFERS: readonly BufferKind[] = ['anon', 'shared-file', 'private-anon', 'thp'];
+export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp'] as const;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -48,42 +52,26 @@ const MiB = 1024 * KiB;
 export const BLKDEBUG_SECTOR = 6144; // 3 MiB
 export const BLKDEBUG_SAFE_BYTES = BLKDEBUG_SECTOR * 512;
 
-const PIN_GROUP = ['bio_iov_iter_get_pages', 'iov_iter_pin_pages', 'iov_iter_extract_pages'];
-const BLKDEV_GROUP = ['blkdev_read_iter', 'blkdev_write_iter'];
-
 /** The groups that prove a read/write of this target reached Direct I/O on user memory. */
 function targetPaths(target: Target): string[][] {
-  switch (target) {
-    case 'raw-virtio':
-    case 'raw-nvme':
-      return [BLKDEV_GROUP, PIN_GROUP];
-    case 'ext4':
-      return [['iomap_dio_rw', '__iomap_dio_rw'], PIN_GROUP];
-    case 'ext2':
-      return [['__blockdev_direct_IO', 'iomap_dio_rw', '__iomap_dio_rw']];
-    case 'vfat':
-      return [['__blockdev_direct_IO']];
-    case 'loop':
-      return [['lo_rw_aio'], BLKDEV_GROUP, PIN_GROUP];
-    case 'nvme-passthru':
-      return [['nvme_submit_user_cmd'], ['blk_rq_map_user_iov'], ['bio_map_user_iov']];
-  }
+  return targetRecord(target).paths.map((g) => [...g]);
 }
 
 /** The entry groups only: for faults rejected before any page is looked up (EINVAL, EOD). */
 function entryPaths(target: Target): string[][] {
-  const all = targetPaths(target);
-  return all.filter((g) => g !== PIN_GROUP && !g.includes('bio_map_user_iov'));
+  return targetPaths(target).filter((g) => !g.some((n) => PAGE_LOOKUP_NAMES.has(n)));
 }
 
 /** Kernel pages (ITER_BVEC) reach the bio through bio_iov_bvec_set, directly (async block
  * device DIO) or from bio_iov_iter_get_pages: no user page lookup, no pin per I/O. */
 const BVEC_GROUP = ['bio_iov_bvec_set', 'bio_iov_iter_get_pages'];
 
+const samePinGroup = (g: readonly string[]): boolean => g.length === PIN_GROUP.length && g.every((n, i) => n === PIN_GROUP[i]);
+
 function pathsFor(target: Target, engine: Engine, fault?: Fault): string[][] {
   const entry = fault && (fault.kind === 'misaligned' || fault.kind === 'past-eod');
   const bvec = engine === 'uring-fixed' || engine === 'vmsplice-write';
-  const base = entry ? entryPaths(target) : bvec ? targetPaths(target).map((g) => (g === PIN_GROUP ? BVEC_GROUP : g)) : targetPaths(target);
+  const base = entry ? entryPaths(target) : bvec ? targetPaths(target).map((g) => (samePinGroup(g) ? BVEC_GROUP : g)) : targetPaths(target);
   switch (engine) {
     case 'splice-read':
       return [['generic_file_splice_read', 'copy_splice_read', 'direct_splice_read'], ...base];
@@ -106,21 +94,6 @@ function pinModelFor(engine: Engine): PinModel {
   }
 }
 
-interface Shape {
-  target: Target;
-  engine: Engine;
-  buffer?: BufferKind;
-  blockSize?: number;
-  size?: number;
-  queueDepth?: number;
-  segments?: number;
-  fault?: Fault;
-  repeat?: number;
-  segmentOrder?: 'reverse' | 'ascending';
-  /** a name part after the buffer kind, for shapes that differ only in size or layout */
-  variant?: string;
-}
-
 function faultSuffix(fault: Fault | undefined): string {
   return fault ? `.${fault.kind}` : '';
 }
@@ -140,6 +113,8 @@ export function makeSpec(s: Shape): WorkloadSpec {
     pinModel: pinModelFor(engine),
     paths: pathsFor(s.target, engine, s.fault),
   };
+  const hw = targetRecord(s.target).hw;
+  if (hw) spec.hw = hw;
   if (s.fault) spec.fault = s.fault;
   if (s.repeat !== undefined) spec.repeat = s.repeat;
   if (s.segmentOrder) spec.segmentOrder = s.segmentOrder;
@@ -216,6 +191,34 @@ const SHAPES: Shape[] = [
 
 /** The default suite, in run order. */
 export const DEFAULT_SUITE: readonly WorkloadSpec[] = Object.freeze(SHAPES.map(makeSpec));
+
+/** The workloads of a hardware variant, named after it (`<hw>.<target part>.<engine>...`). */
+export function hwWorkloads(v: HwVariant): WorkloadSpec[] {
+  return v.shapes.map(makeSpec);
+}
+
+/** Every hardware variant's workloads, in variant order. */
+export const HW_SUITE: readonly WorkloadSpec[] = Object.freeze(HW_VARIANTS.flatMap(hwWorkloads));
+
+/**
+ * The suite for `--hw` names: the default suite plus each named variant's workloads ('all':
+ * every variant). An unknown name is a RangeError naming the known ones.
+ */
+export function suiteWithHw(names: readonly string[]): WorkloadSpec[] {
+  const wanted = names.includes('all') ? HW_VARIANTS : names.map((n) => {
+    const v = hwVariant(n);
+    if (!v) throw new RangeError(`unknown hardware variant '${n}' (known: ${HW_VARIANTS.map((x) => x.name).join(', ')}, all)`);
+    return v;
+  });
+  return [...DEFAULT_SUITE, ...wanted.flatMap(hwWorkloads)];
+}
+
+/** Every workload pinlab knows (the default suite and every variant's), e.g. to look a name up. */
+export function allWorkloads(): readonly WorkloadSpec[] {
+  return [...DEFAULT_SUITE, ...HW_SUITE];
+}
+
+export { ALL_TARGETS };
 
 /**
  * Read limit of a disk that carries a fork-race workload: 1 MiB then takes ~330 ms to arrive, so

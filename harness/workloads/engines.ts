@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp, type PinlabAddon } from './addon.js';
 import type { Engine, Latency, WorkloadIO, WorkloadSpec } from './types.js';
 import { quantileSorted } from '../bench/stats.js';
+import { enginesOf, PASSTHROUGH_ENGINES, targetRecord } from './targets.js';
 
 export interface TargetEnv {
   /** block device or file; for target 'loop' the backing file of the loop device */
@@ -25,6 +26,8 @@ export interface TargetEnv {
   sizeLimit?: number;
   /** scratch directory (shared-file buffers live here) */
   tmpDir: string;
+  /** loop targets: the loop device's logical block size */
+  loopBlockSize?: number;
 }
 
 export const PAGE = 4096;
@@ -258,16 +261,19 @@ class Workload {
       if (!Number.isSafeInteger(v) || v < 1) this.fail(`${k} must be a positive integer, got ${v}`);
     if (engine === 'fork-race' && blockSize % PAGE !== 0) this.fail(`fork-race reads whole pages: blockSize ${blockSize} is no multiple of ${PAGE}`);
     if (engine === 'fork-race' && size < blockSize) this.fail(`fork-race reads blockSize ${blockSize} bytes from a range of size ${size}`);
-    if (engine === 'passthru' && this.spec.target !== 'nvme-passthru') this.fail(`the passthru engine needs the nvme-passthru target`);
-    if (this.spec.target === 'nvme-passthru' && engine !== 'passthru') this.fail(`the nvme-passthru target needs the passthru engine`);
+    const target = targetRecord(this.spec.target);
+    const takes = enginesOf(target);
+    if (takes === 'block' ? PASSTHROUGH_ENGINES.includes(engine) : !takes.includes(engine)) {
+      this.fail(`target ${target.name} (${target.kind}) takes ${takes === 'block' ? 'the block engines, not passthrough' : takes.join(', ')}; not ${engine}`);
+    }
   }
 
   private open(): void {
     const { spec, env } = this;
     let path = env.path;
-    if (spec.target === 'loop') {
+    if (targetRecord(spec.target).kind === 'loop') {
       this.ensureFile(path);
-      const attached = this.addon.loopAttach(path, { directIO: true });
+      const attached = this.addon.loopAttach(path, { directIO: true, ...(this.env.loopBlockSize ? { blockSize: this.env.loopBlockSize } : {}) });
       this.loopDevice = attached.device;
       path = attached.device;
     }
@@ -428,6 +434,8 @@ class Workload {
         return { result: await addon.vmspliceWriteBatch(fd, ops) };
       case 'passthru':
         return { result: await addon.passthruBatch(fd, direction, ops, this.nvme!) };
+      case 'sg-io':
+        return { result: await addon.sgIoBatch(fd, direction, ops, { lbaSize: this.offsetAlign }) };
       case 'fork-race':
         throw new Error('fork-race has no batch engine');
     }
@@ -472,11 +480,13 @@ class Workload {
         return;
       }
       case 'misaligned': {
-        // one byte off: below any DIO alignment (offset, length or DMA/memory)
+        // one byte off (default): below any DIO alignment (offset, length or DMA/memory); 512
+        // bytes off: aligned for a 512-byte-block device, not for a 4 KiB one
+        const by = fault.by ?? 1;
         const b = this.buffer(blockSize + PAGE);
-        const position = fault.what === 'offset' ? 1 : 0;
-        const length = fault.what === 'length' ? blockSize - 1 : blockSize;
-        const bufOffset = fault.what === 'address' ? 1 : 0;
+        const position = fault.what === 'offset' ? by : 0;
+        const length = fault.what === 'length' ? blockSize - by : blockSize;
+        const bufOffset = fault.what === 'address' ? by : 0;
         for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(position, length, nseg, b, bufOffset));
         b.free();
         return;
@@ -490,6 +500,14 @@ class Workload {
         await run('read', opAt(cap, blockSize, nseg, b, 0));
         // writing at the end of a file just extends it; only a device has an end to write past
         if (this.isBlock) await run('write', opAt(cap, blockSize, nseg, b, 0));
+        b.free();
+        return;
+      }
+      case 'over-limit': {
+        // one command above the device's transfer limit: refused after the kernel mapped (and
+        // pinned) as much of the buffer as fits one bio; every page must be released
+        const b = this.buffer(fault.bytes);
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, fault.bytes, 1, b, 0));
         b.free();
         return;
       }

@@ -2,15 +2,8 @@
 // logic (host). Everything here is plain JSON so it crosses the ssh channel and is saved in the
 // run directory unchanged; `pinlab parse` re-judges saved results with the same types.
 
-/** Where the I/O goes. Each target is prepared by the guest init / runner (see images/). */
-export type Target =
-  | 'raw-virtio' // /dev/vda, block/fops.c
-  | 'raw-nvme' // /dev/nvme0n1, block/fops.c
-  | 'ext4' // file on ext4 (iomap)
-  | 'ext2' // file on ext2 (fs/direct-io.c on 6.1, iomap later)
-  | 'vfat' // file on vfat (fs/direct-io.c everywhere)
-  | 'loop' // /dev/loopN with LOOP_SET_DIRECT_IO, backed by a file on ext4
-  | 'nvme-passthru'; // NVME_IOCTL_IO_CMD on /dev/nvme0n1 -> block/blk-map.c
+/** Where the I/O goes: the name of a TargetRecord (workloads/targets.ts), e.g. "raw-virtio". */
+export type Target = string;
 
 export type Engine =
   | 'psync' // pread/pwrite: ITER_UBUF on 6.1
@@ -21,6 +14,7 @@ export type Engine =
   | 'splice-read' // splice(O_DIRECT file -> pipe): ITER_PIPE on 6.1
   | 'vmsplice-write' // vmsplice(user -> pipe) + splice(pipe -> O_DIRECT file): ITER_BVEC
   | 'passthru' // NVMe passthrough ioctl with a user buffer
+  | 'sg-io' // SCSI SG_IO READ/WRITE(16) with a user buffer
   | 'fork-race'; // fork while an O_DIRECT read is in flight
 
 export type BufferKind =
@@ -33,10 +27,11 @@ export type BufferKind =
 export type Fault =
   | { kind: 'efault-midway' } // an unmapped page in the middle of the buffer
   | { kind: 'readonly-dest' } // read into a PROT_READ mapping
-  | { kind: 'misaligned'; what: 'offset' | 'length' | 'address' }
+  | { kind: 'misaligned'; what: 'offset' | 'length' | 'address'; by?: number } // by: bytes off (default 1)
   | { kind: 'past-eod' } // I/O that starts/ends beyond the end of the device/file
   | { kind: 'fail-make-request'; times: number; probability: number; interval: number }
-  | { kind: 'blkdebug-eio'; sector: number; op: 'read' | 'write' };
+  | { kind: 'blkdebug-eio'; sector: number; op: 'read' | 'write' }
+  | { kind: 'over-limit'; bytes: number }; // one op of `bytes`, above the device's transfer limit
 
 /**
  * What pinning the workload implies, independent of any kernel:
@@ -52,6 +47,8 @@ export type PinModel = 'user-dio' | 'no-per-io-pins' | 'pipe-dio';
 export interface WorkloadSpec {
   name: string; // unique, e.g. "raw-virtio.psync.anon"
   target: Target;
+  /** the hardware variant it runs on (workloads/targets.ts HW_VARIANTS); absent: default hardware */
+  hw?: string;
   engine: Engine;
   buffer: BufferKind;
   /** bytes per operation (block-size multiple unless a misaligned fault is planned) */

@@ -6,6 +6,7 @@ import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
+import { HW_SUITE } from '../../harness/workloads/catalogue.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 import { testTempDir } from '../tmp.js';
 
@@ -35,8 +36,11 @@ async function pinlabRun(args: string[]): Promise<{ exitCode: number; result: Ru
 const byName = (r: RunResult) => new Map(r.verdicts.map((v) => [v.name, v]));
 const describe = (v: Verdict) => `${v.name}: ${v.status} ${v.reasons.join(',')} ${v.cause ?? ''} ${v.message}`;
 
-e2e('patched-6.1: the default suite passes, every user-memory DIO is pinned and balanced', async (t) => {
-  const { exitCode, result } = await pinlabRun(['-p', 'patched-6.1']);
+e2e('patched-6.1: the default suite and every hardware variant pass, every user-memory DIO is pinned and balanced', async (t) => {
+  const { exitCode, result } = await pinlabRun(['-p', 'patched-6.1', '--hw', 'all']);
+  const hw = result.verdicts.filter((v) => HW_SUITE.some((w) => w.name === v.name));
+  t.is(hw.length, HW_SUITE.length, 'every hardware-variant workload ran');
+  t.deepEqual(hw.filter((v) => v.status !== 'PASS').map(describe), [], 'every hardware-variant workload passes');
   const bad = result.verdicts.filter((v) => v.status !== 'PASS' && v.status !== 'SKIP');
   t.deepEqual(bad.map(describe), [], 'no FAIL/ERROR on the patched kernel');
   t.is(exitCode, 0);

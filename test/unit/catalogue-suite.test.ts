@@ -1,5 +1,5 @@
 import test from 'ava';
-import { BLKDEBUG_SAFE_BYTES, BUFFERS, DEFAULT_SUITE, ENGINES, TARGETS, blkdebugRules, matchesFilter, parseShard, selectWorkloads } from '../../harness/workloads/catalogue.js';
+import { ALL_TARGETS, BLKDEBUG_SAFE_BYTES, BUFFERS, DEFAULT_SUITE, ENGINES, HW_SUITE, TARGETS, blkdebugRules, matchesFilter, parseShard, selectWorkloads } from '../../harness/workloads/catalogue.js';
 
 test('names are unique and follow target.engine.buffer[.variant][.fault]', (t) => {
   const names = DEFAULT_SUITE.map((s) => s.name);
@@ -18,10 +18,14 @@ test('names are unique and follow target.engine.buffer[.variant][.fault]', (t) =
 test('every target, engine, buffer kind and fault kind is covered', (t) => {
   const has = <T>(xs: readonly T[], f: (s: (typeof DEFAULT_SUITE)[number]) => T) => xs.filter((x) => !DEFAULT_SUITE.some((s) => f(s) === x));
   t.deepEqual(has(TARGETS, (s) => s.target), []);
-  t.deepEqual(has(ENGINES, (s) => s.engine), []);
+  // SG_IO needs a SCSI disk: only the scsi hardware variant has one
+  t.deepEqual(has(ENGINES, (s) => s.engine), ['sg-io']);
+  t.true(HW_SUITE.some((s) => s.engine === 'sg-io'));
+  t.deepEqual(ALL_TARGETS.filter((x) => ![...DEFAULT_SUITE, ...HW_SUITE].some((s) => s.target === x.name)).map((x) => x.name), [], 'every target record has a workload');
   t.deepEqual(has(BUFFERS, (s) => s.buffer), []);
   const faults = ['efault-midway', 'readonly-dest', 'misaligned', 'past-eod', 'fail-make-request', 'blkdebug-eio'];
   t.deepEqual(has(faults, (s) => s.fault?.kind), []);
+  t.true(HW_SUITE.some((s) => s.fault?.kind === 'over-limit'), 'over-limit: the small-MDTS variant');
 });
 
 test('pin models follow the engine', (t) => {
