@@ -127,8 +127,16 @@ export function rememberRequest(reqKey: string, key: string): void {
   renameSync(tmp, file);
 }
 
-/** The files of a kernel entry whose content is recorded and checked on every lookup. */
-const KERNEL_CONTENT = ['bzImage', 'config', 'meta.json'];
+/**
+ * The kernel as an ELF with the PVH entry note, beside its bzImage, which QEMU boots directly
+ * (kernel/image.ts bootableKernel). For pinlab's builds it is the build's own stripped vmlinux
+ * (arch/x86/boot/compressed/vmlinux.bin, what the bzImage compresses); for shipped images it is
+ * decompressed on the host. Under TCG this skips the bzImage's decompressor and relocation.
+ */
+export const PVH_KERNEL = 'vmlinux.pvh';
+
+/** The files of a kernel entry whose content is recorded and checked on every lookup (those it has). */
+const KERNEL_CONTENT = ['bzImage', PVH_KERNEL, 'config', 'meta.json'];
 
 /** An x86 bzImage carries "HdrS" at 0x202 (the boot protocol header). */
 function looksLikeBzImage(file: string): boolean {
@@ -169,20 +177,21 @@ export function lookupArtifact(key: string, log?: (m: string) => void): KernelAr
 }
 
 /** Store a built kernel: staged, its content recorded, renamed into place. A full disk is a HostError. */
-export function storeKernel(key: string, files: { bzImage: string; configText: string; patches: { name: string; file: string }[] }, meta: KernelMeta): KernelArtifact {
+export function storeKernel(key: string, files: { bzImage: string; pvhKernel?: string; configText: string; patches: { name: string; file: string }[] }, meta: KernelMeta): KernelArtifact {
   const dir = join(paths.kernels(), key);
   sweepStaging(paths.kernels());
   const tmp = stagingPath(dir);
   try {
     mkdirSync(tmp, { recursive: true });
     copyFileSync(files.bzImage, join(tmp, 'bzImage'));
+    if (files.pvhKernel) copyFileSync(files.pvhKernel, join(tmp, PVH_KERNEL));
     writeFileSync(join(tmp, 'config'), files.configText);
     writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
     for (const p of files.patches) {
       mkdirSync(join(tmp, 'patches'), { recursive: true });
       copyFileSync(p.file, join(tmp, 'patches', p.name));
     }
-    recordContent(tmp, KERNEL_CONTENT);
+    recordContent(tmp, KERNEL_CONTENT.filter((f) => existsSync(join(tmp, f))));
     publishEntry(tmp, dir);
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
@@ -231,6 +240,12 @@ export async function buildKernel(
     builtAt: new Date().toISOString(),
     buildMs: Date.now() - t0,
   };
-  const stored = storeKernel(key, { bzImage: join(tree.objDir, 'arch/x86/boot/bzImage'), configText: config.text, patches: tree.patches }, meta);
+  // a config with PVH (pin-minimal.config has it) boots its vmlinux through QEMU's PVH entry
+  const pvhKernel = /^CONFIG_PVH=y$/m.test(config.text) ? join(tree.objDir, 'arch/x86/boot/compressed/vmlinux.bin') : undefined;
+  const stored = storeKernel(
+    key,
+    { bzImage: join(tree.objDir, 'arch/x86/boot/bzImage'), ...(pvhKernel && existsSync(pvhKernel) ? { pvhKernel } : {}), configText: config.text, patches: tree.patches },
+    meta,
+  );
   return { ...stored, durationMs: Date.now() - t0 };
 }

@@ -13,7 +13,7 @@ import { UserError } from '../errors.js';
 import { runStep } from '../exec.js';
 import { withLock } from '../lock.js';
 import { cpioStep } from '../vm/image.js';
-import { lookupArtifact, type KernelArtifact, type KernelMeta } from './build.js';
+import { lookupArtifact, PVH_KERNEL, type KernelArtifact, type KernelMeta } from './build.js';
 import { sha256 } from '../hash.js';
 
 /** Profile spelling of a Debian image: `debian-image:PACKAGE` or `debian-image:PACKAGE=VERSION`. */
@@ -188,8 +188,8 @@ export function bzImagePayload(image: Buffer): { data: Buffer; tool: 'xz' | 'zst
   return tool && data.length > 0 ? { data, tool } : undefined;
 }
 
-/** Where the host-decompressed kernel of an image is kept, beside its bzImage. */
-export const PVH_KERNEL = 'vmlinux.pvh';
+/** Where the host-decompressed kernel of an image is kept, beside its bzImage (as for built kernels). */
+export { PVH_KERNEL };
 
 /** The kernel QEMU boots: the host-decompressed ELF when the image has one (see below), else the file itself. */
 export function bootableKernel(kernel: string): string {
