@@ -96,5 +96,10 @@ export const paths = {
   state: () => join(cacheRoot(), 'state'),
 };
 
-/** Kernel command line pinlab always uses; user --cmdline args are appended. */
-export const BASE_CMDLINE = ['console=ttyS0', 'random.trust_cpu=on', 'panic=-1', 'loglevel=7'];
+/**
+ * Kernel command line pinlab always uses; user --cmdline args are appended. loglevel=5: during
+ * the boot the serial console carries warnings and worse only (a panic, an oops, a BUG, a WARN),
+ * not the ~250 info lines, each character of which is a trapped port write under TCG; the guest's
+ * init sets it back to 7 before anything runs, and dmesg has every line either way.
+ */
+export const BASE_CMDLINE = ['console=ttyS0', 'random.trust_cpu=on', 'panic=-1', 'loglevel=5'];

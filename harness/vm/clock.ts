@@ -9,6 +9,8 @@
 //   rate is the host's, measured by the addon (tscKhz) against CLOCK_MONOTONIC_RAW.
 // KVM guests get kvm-clock and need neither. The command line words: tcgGuestCmdline() in
 // spec.ts (pure); this file measures.
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { loadAddon } from '../workloads/addon.js';
 
 let measured: { khz: number | undefined } | undefined;
@@ -26,4 +28,14 @@ export function hostTscKhz(): number | undefined {
     }
   }
   return measured.khz;
+}
+
+/** CONFIG_HZ of the kernel whose config lies beside it (a cache entry's config), or undefined. */
+export function kernelHz(kernel: string): number | undefined {
+  try {
+    const m = /^CONFIG_HZ=(\d+)$/m.exec(readFileSync(join(dirname(kernel), 'config'), 'utf8'));
+    return m ? Number(m[1]) : undefined;
+  } catch {
+    return undefined;
+  }
 }
