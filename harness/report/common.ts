@@ -69,9 +69,13 @@ export function numbersText(v: Verdict): string {
 }
 
 export interface WorkloadParts {
+  /** the hardware variant (absent: default hardware); `target` is then the part after `<hw>.` */
+  hw?: string;
   target: string;
   engine: string;
   buffer: string;
+  /** the name part after the buffer kind that tells same-shaped workloads apart (e.g. subpage) */
+  variant?: string;
   /** absent when the workload injects no fault */
   fault?: string;
 }
@@ -86,7 +90,18 @@ export function workloadParts(v: Verdict): WorkloadParts {
   if (spec) {
     let fault: string | undefined;
     if (spec.fault) fault = spec.fault.kind === 'misaligned' ? `misaligned-${spec.fault.what}` : spec.fault.kind;
-    return { target: spec.target, engine: spec.engine, buffer: spec.buffer, fault };
+    const stem = `${spec.target}.${spec.engine}.${spec.buffer}`;
+    const tail = spec.name.startsWith(stem) ? spec.name.slice(stem.length) : '';
+    const variant = (spec.fault && tail.endsWith(`.${spec.fault.kind}`) ? tail.slice(0, -spec.fault.kind.length - 1) : tail).replace(/^\./, '');
+    const hw = spec.hw && spec.target.startsWith(`${spec.hw}.`) ? spec.hw : undefined;
+    return {
+      ...(hw ? { hw } : {}),
+      target: hw ? spec.target.slice(hw.length + 1) : spec.target,
+      engine: spec.engine,
+      buffer: spec.buffer,
+      ...(variant ? { variant } : {}),
+      fault,
+    };
   }
   const prefix = `${v.target}.${v.engine}.`;
   const rest = v.name.startsWith(prefix) ? v.name.slice(prefix.length).split('.') : [];

@@ -37,7 +37,7 @@ function detailText(v: Verdict): string {
 
 function testcaseName(v: Verdict): string {
   const p = workloadParts(v);
-  return [p.engine, p.buffer, ...(p.fault ? [p.fault] : [])].join('/');
+  return [p.engine, p.buffer, ...(p.variant ? [p.variant] : []), ...(p.fault ? [p.fault] : [])].join('/');
 }
 
 function knownState(v: Verdict): string {

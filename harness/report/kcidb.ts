@@ -267,7 +267,7 @@ function pathSegment(text: string): string {
 
 export function kcidbTestPath(v: Verdict): string {
   const p = workloadParts(v);
-  return ['pinlab', p.target, p.engine, p.buffer, ...(p.fault ? [p.fault] : [])].map(pathSegment).join('.');
+  return ['pinlab', ...(p.hw ? [p.hw] : []), p.target, p.engine, p.buffer, ...(p.variant ? [p.variant] : []), ...(p.fault ? [p.fault] : [])].map(pathSegment).join('.');
 }
 
 export function kcidbStatus(v: Verdict): KcidbStatus {
