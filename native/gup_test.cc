@@ -6,7 +6,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
 
+#include "args.h"
 #include "engines.h"
 #include "errors.h"
 
@@ -14,11 +16,9 @@ namespace pinlab {
 
 static Napi::Value GupTest(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 3 || !info[0].IsString() || !info[1].IsNumber() || !info[2].IsBuffer()) {
-    ThrowType(env, "gupTest(path: string, request: number, struct: Buffer)");
-  }
-  std::string path = info[0].As<Napi::String>().Utf8Value();
-  auto request = static_cast<unsigned long>(info[1].As<Napi::Number>().Int64Value());
+  std::string path = ToString(env, Arg(info, 0), "path");
+  auto request = static_cast<unsigned long>(ToInteger(env, Arg(info, 1), "request", 0, UINT32_MAX));
+  if (!Arg(info, 2).IsBuffer()) ThrowType(env, "The \"struct\" argument must be a Buffer");
   auto buf = info[2].As<Napi::Buffer<uint8_t>>();
   if (buf.Length() < 80) ThrowRange(env, "gupTest: struct gup_test needs 80 bytes");
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);

@@ -112,6 +112,15 @@ test('read-only mapping: fill refuses, a read into it faults', async (t) => {
   b.free();
 });
 
+test('gupTest and the device queries check their arguments like every binding', (t) => {
+  t.throws(() => addon.gupTest(1 as unknown as string, 0, Buffer.alloc(80)), { instanceOf: TypeError, message: 'The "path" argument must be of type string' });
+  t.throws(() => addon.gupTest('/nonexistent', -1, Buffer.alloc(80)), { instanceOf: RangeError, message: /"request" is out of range/ });
+  t.throws(() => addon.gupTest('/nonexistent', 0, 'x' as unknown as Buffer), { instanceOf: TypeError, message: /"struct"/ });
+  t.throws(() => addon.gupTest('/nonexistent', 0, Buffer.alloc(8)), { instanceOf: RangeError });
+  t.throws(() => addon.deviceSize(-1), { instanceOf: RangeError });
+  t.throws(() => addon.dioAlignment(3 as unknown as string), { instanceOf: TypeError });
+});
+
 test('misuse: wrong types and ranges throw TypeError / RangeError', (t) => {
   t.throws(() => new Buf('1' as unknown as number), { instanceOf: TypeError });
   t.throws(() => new Buf(0), { instanceOf: RangeError });
