@@ -4,14 +4,16 @@
 // paths.kernels()/KEY, KEY from the package's bytes), plus modules.cpio: the modules the guest
 // needs (drivers for its disks, channel and shares; the file systems under test), closed over
 // modules.dep, decompressed, with /etc/pinlab-modules naming what the guest init modprobes.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { isNoSpace, noSpaceError, publishEntry, recordContent } from '../cache-entry.js';
 import { cacheRoot, paths, type ImageRef } from '../config.js';
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { runStep } from '../exec.js';
 import { withLock } from '../lock.js';
+import { stagingPath, sweepStaging } from '../owner.js';
 import { cpioStep } from '../vm/image.js';
 import { lookupArtifact, PVH_KERNEL, type KernelArtifact, type KernelMeta } from './build.js';
 import { sha256 } from '../hash.js';
@@ -191,6 +193,13 @@ export function bzImagePayload(image: Buffer): { data: Buffer; tool: 'xz' | 'zst
 /** Where the host-decompressed kernel of an image is kept, beside its bzImage (as for built kernels). */
 export { PVH_KERNEL };
 
+/**
+ * The files of an image entry a lookup checks against their recorded size and sha256
+ * (cache-entry.ts), those of them the entry has: a truncated modules.cpio or vmlinux.pvh is found
+ * and the entry unpacked again, like a truncated bzImage.
+ */
+export const IMAGE_CONTENT = ['bzImage', PVH_KERNEL, 'modules.cpio', 'config', 'changelog.gz', 'meta.json'];
+
 /** The kernel QEMU boots: the host-decompressed ELF when the image has one (see below), else the file itself. */
 export function bootableKernel(kernel: string): string {
   const pvh = join(dirname(kernel), PVH_KERNEL);
@@ -223,6 +232,23 @@ async function writePvhKernel(image: Buffer, out: string, work: string, ctx: Run
   const ok = !!elf && elf.length === size && hasPvhNote(elf);
   if (!ok) rmSync(out, { force: true });
   return ok;
+}
+
+/**
+ * A repro bundle carries the bzImage, not its decompressed copy (60 MB more): a kernel that
+ * booted through PVH gets its vmlinux.pvh written again beside the bzImage, so that the replay
+ * boots the way the run did. False when the kernel did not boot through PVH or it cannot be done.
+ */
+export async function restorePvhKernel(artifact: Pick<KernelArtifact, 'dir' | 'bzImage' | 'meta'>, ctx: RunContext): Promise<boolean> {
+  if (!imageMetaOf(artifact)?.pvh) return false;
+  const out = join(artifact.dir, PVH_KERNEL);
+  if (existsSync(out)) return true;
+  const work = join(artifact.dir, 'pvh-work');
+  try {
+    return await writePvhKernel(readFileSync(artifact.bzImage), out, work, ctx);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
 }
 
 /** Linux release string from a bzImage's setup header (kernel_version), or undefined. */
@@ -342,16 +368,18 @@ export async function prepareImageKernel(ref: ImageRef, ctx: RunContext): Promis
   if (modulesDir && !existsSync(modulesDir)) throw new UserError(`--modules ${modulesDir}: no such directory`);
   // a --kernel is keyed by its bytes and its modules' index, a .deb by its bytes
   const modKey = modulesDir && existsSync(join(modulesDir, 'modules.dep')) ? sha256(readFileSync(join(modulesDir, 'modules.dep'))) : modulesDir ?? '';
-  const key = sha256(JSON.stringify({ v: 5, image: fileSha, modules: modKey })).slice(0, 32);
-  const hit = lookupArtifact(key);
+  // v6: the content record covers modules.cpio and vmlinux.pvh (IMAGE_CONTENT)
+  const key = sha256(JSON.stringify({ v: 6, image: fileSha, modules: modKey })).slice(0, 32);
+  const hit = lookupArtifact(key, ctx.log);
   if (hit) return { ...hit, durationMs: Date.now() - t0 };
 
   const dir = join(paths.kernels(), key);
   return withLock(dir, ctx, async () => {
-    const again = lookupArtifact(key);
+    const again = lookupArtifact(key, ctx.log);
     if (again) return { ...again, durationMs: Date.now() - t0 };
-    const tmp = `${dir}.tmp-${process.pid}`;
-    const unpack = `${dir}.unpack-${process.pid}`;
+    sweepStaging(paths.kernels());
+    const tmp = stagingPath(dir);
+    const unpack = stagingPath(`${dir}.unpack`);
     const cleanup = ctx.teardown.add(`kernel:image ${tmp}`, () => {
       rmSync(tmp, { recursive: true, force: true });
       rmSync(unpack, { recursive: true, force: true });
@@ -408,8 +436,13 @@ export async function prepareImageKernel(ref: ImageRef, ctx: RunContext): Promis
       },
     };
     writeFileSync(join(tmp, 'meta.json'), JSON.stringify(meta, null, 2));
-    rmSync(dir, { recursive: true, force: true });
-    renameSync(tmp, dir);
+    try {
+      recordContent(tmp, IMAGE_CONTENT.filter((f) => existsSync(join(tmp, f))));
+      publishEntry(tmp, dir);
+    } catch (e) {
+      if (isNoSpace(e)) throw noSpaceError(`storing image kernel ${key}`, paths.kernels(), e);
+      throw e;
+    }
     await cleanup();
     const sizeMb = statSync(join(dir, 'bzImage')).size / 1e6;
     ctx.log(`kernel: image ${meta.identity} (${release}, ${sizeMb.toFixed(1)} MB, ${plan.load.length} modules) in ${((Date.now() - t0) / 1000).toFixed(1)} s`);

@@ -1,7 +1,9 @@
 // A repro bundle: one .tar.zst with everything another machine needs to boot the same kernel on
 // the same disks and run the same cases: bzImage, .config, patches, kernel meta (build key), the
 // workload specs, the guest image recipe hash, the QEMU argv the run used, the original verdicts
-// and logs. A manifest lists every file's sha256; replaying verifies them first.
+// and logs. A prebuilt image kernel (kernel/image.ts) also brings its modules.cpio, and its meta
+// names the package, version and the .deb's sha256; the replay needs neither apt nor the cache.
+// A manifest lists every file's sha256; replaying verifies them first.
 import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -15,7 +17,7 @@ import { sha256 } from '../hash.js';
 import { parseRunJson } from '../report/json.js';
 import type { KernelIdentity, RunResult } from '../verdict/types.js';
 import type { WorkloadSpec } from '../workloads/types.js';
-import { kernelInitrds } from '../kernel/image.js';
+import { kernelInitrds, PVH_KERNEL, restorePvhKernel, type ImageMeta } from '../kernel/image.js';
 
 export const BUNDLE_SCHEMA = 'pinlab.bundle/1';
 
@@ -189,6 +191,9 @@ export async function openBundle(file: string, ctx: RunContext): Promise<OpenedB
     cacheHit: true,
     durationMs: 0,
   };
+  if (!(await restorePvhKernel(artifact, ctx)) && (meta as Partial<ImageMeta>).image?.pvh) {
+    ctx.log(`repro: could not decompress the bundle's kernel for PVH: the replay boots the bzImage (the run booted ${PVH_KERNEL})`);
+  }
   const specs = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.workloads), 'utf8')) as WorkloadSpec[];
   const recorded = parseRunJson(readFileSync(join(dir, BUNDLE_FILES.run, 'run.json'), 'utf8'), `${basename(file)}:run/run.json`);
   return { dir, manifest, artifact, specs, patchFiles, recorded };

@@ -3,6 +3,7 @@
 // own modules, and judged by the same rules as built kernels. The truth: Debian's 6.1 takes page
 // references on Direct I/O (XFAIL not-pinned by the pin evidence, a known state of an unpatched
 // 6.1); 6.12 pins (0 FAIL, 0 XFAIL). Workloads the shipped config cannot run SKIP naming the symbol.
+// One case of the 6.1 run is bundled and replayed with an empty cache: the bundle alone suffices.
 import test from 'ava';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
@@ -23,9 +24,13 @@ async function newest(series: string): Promise<string> {
   return `debian-image:${images.at(-1)!.pkg}`;
 }
 
+function pinlab(args: string[], env: Record<string, string> = {}, timeoutMs = 10 * 60_000) {
+  return execa(process.execPath, [join(repoRoot, 'bin/pinlab.js'), ...args], { reject: false, all: true, timeout: timeoutMs, env: { FORCE_COLOR: '0', ...env } });
+}
+
 async function pinlabRun(args: string[]): Promise<{ exitCode: number; result: RunResult; all: string }> {
   const json = join(testTempDir('pinlab-e2e-image-'), 'run.json');
-  const r = await execa(process.execPath, [join(repoRoot, 'bin/pinlab.js'), 'run', '--json', json, ...args], { reject: false, all: true, timeout: 60 * 60_000, env: { FORCE_COLOR: '0' } });
+  const r = await pinlab(['run', '--json', json, ...args], {}, 60 * 60_000);
   let result: RunResult;
   try {
     result = JSON.parse(readFileSync(json, 'utf8')) as RunResult;
@@ -39,7 +44,9 @@ const describe = (v: Verdict) => `${v.name}: ${v.status} ${v.reasons.join(',')} 
 
 e2e("Debian's 6.1 image: Direct I/O takes references (XFAIL not-pinned, by the pin evidence), nothing FAILs or ERRORs", async (t) => {
   const profile = await newest('6.1');
-  const { exitCode, result } = await pinlabRun(['-p', profile]);
+  const tmp = testTempDir('pinlab-e2e-image61-');
+  const runDir = join(tmp, 'run');
+  const { exitCode, result } = await pinlabRun(['-p', profile, '--run-dir', runDir]);
   t.regex(result.kernel.source, /^debian-image:linux-image-6\.1\.0-\d+-amd64=6\.1\.\d+-\d+$/);
   t.regex(result.kernel.release ?? '', /^6\.1\.0-\d+-amd64$/);
   t.regex(result.kernel.configSha256 ?? '', /^[0-9a-f]{64}$/);
@@ -61,6 +68,19 @@ e2e("Debian's 6.1 image: Direct I/O takes references (XFAIL not-pinned, by the p
   t.is(v.get('raw-virtio.uring-fixed.anon')?.status, 'PASS', 'registered buffers: only the registration pins, as on any kernel');
   for (const w of result.verdicts.filter((x) => x.name.startsWith('ext2.'))) t.regex(w.skipReason ?? '', /CONFIG_EXT2_FS/, w.name);
   t.regex(v.get('raw-virtio.libaio.anon.fail-make-request')?.skipReason ?? '', /CONFIG_FAIL_MAKE_REQUEST/);
+
+  // one case bundled (kernel, modules.cpio, config, meta) and replayed with an empty cache: no
+  // apt, no cached .deb or kernel entry; the known state still applies (identity in the meta)
+  const bundle = join(tmp, 'case.tar.zst');
+  const b = await pinlab(['repro', runDir, '--bundle', '-o', bundle, '--case', 'raw-virtio.psync.anon']);
+  t.is(b.exitCode, 0, b.all);
+  const replayDir = join(tmp, 'replay');
+  const r = await pinlab(['repro', bundle, '--run-dir', replayDir], { PINLAB_CACHE: join(tmp, 'empty-cache') });
+  t.is(r.exitCode, 0, r.all);
+  t.regex(r.all ?? '', /raw-virtio\.psync\.anon: XFAIL not-pinned .*\(recorded XFAIL not-pinned: same\)/);
+  const replayed = JSON.parse(readFileSync(join(replayDir, 'run.json'), 'utf8')) as RunResult;
+  t.is(replayed.kernel.source, result.kernel.source);
+  t.regex(readFileSync(join(replayDir, 'vm', 'qemu.log'), 'utf8'), /-kernel \S+\/vmlinux\.pvh /, 'booted through PVH as the run did');
 });
 
 e2e("Debian's 6.12 image: every workload it can run PASSes (0 FAIL, 0 XFAIL, 0 ERROR)", async (t) => {

@@ -1,11 +1,14 @@
 // Cache entries appear whole or not at all, and a lookup checks their recorded content.
 // PINLAB_CACHE points at a temporary directory for this file's process (ava: one per file).
 import test from 'ava';
-import { existsSync, mkdirSync, readdirSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { contentProblem, publishEntry, recordContent } from '../../harness/cache-entry.js';
+import { CONTENT_FILE, contentProblem, publishEntry, recordContent } from '../../harness/cache-entry.js';
+import { createContext } from '../../harness/context.js';
 import { lookupArtifact, storeKernel, type KernelMeta } from '../../harness/kernel/build.js';
+import { bootableKernel, kernelInitrds, prepareImageKernel, PVH_KERNEL } from '../../harness/kernel/image.js';
 import { stagingPath } from '../../harness/owner.js';
+import { fakeImageKernel } from '../fake-image.js';
 import { testTempDir } from '../tmp.js';
 
 const cache = testTempDir('pinlab-cache-unit-');
@@ -80,4 +83,29 @@ test('a kernel entry from before content records is adopted when its bzImage has
     t.is(Boolean(hit), good, key);
     t.is(existsSync(join(dir, 'content.json')), good, 'recorded from now on');
   }
+});
+
+test('an image kernel entry records modules.cpio and vmlinux.pvh: either truncated is found and the image unpacked again', async (t) => {
+  const img = fakeImageKernel(testTempDir('pinlab-image-src-'));
+  const logs: string[] = [];
+  const ctx = createContext({ log: (m) => logs.push(m) });
+  const ref = { kind: 'file', kernel: img.kernel, modules: img.modules } as const;
+  const first = await prepareImageKernel(ref, ctx);
+  t.false(first.cacheHit);
+  const recorded = JSON.parse(readFileSync(join(first.dir, CONTENT_FILE), 'utf8')) as { files: Record<string, unknown> };
+  t.deepEqual(Object.keys(recorded.files).sort(), ['bzImage', 'config', 'meta.json', 'modules.cpio', PVH_KERNEL].sort());
+  t.deepEqual(readFileSync(join(first.dir, PVH_KERNEL)), img.elf, 'the payload decompressed on the host');
+  t.is(bootableKernel(first.bzImage), join(first.dir, PVH_KERNEL));
+  t.deepEqual(kernelInitrds(first), [join(first.dir, 'modules.cpio')]);
+  for (const f of ['modules.cpio', PVH_KERNEL]) {
+    const size = statSync(join(first.dir, f)).size;
+    truncateSync(join(first.dir, f), 100);
+    const again = await prepareImageKernel(ref, ctx);
+    t.false(again.cacheHit, `${f} truncated: unpacked again`);
+    t.regex(logs.join('\n'), new RegExp(`${f.replace('.', '\\.')} has 100 bytes`));
+    t.is(statSync(join(again.dir, f)).size, size);
+  }
+  t.true((await prepareImageKernel(ref, ctx)).cacheHit);
+  t.deepEqual(readdirSync(join(cache, 'kernels')).filter((n) => n.includes('.tmp-')), [], 'no staging left');
+  t.deepEqual(await ctx.teardown.runAll(), []);
 });

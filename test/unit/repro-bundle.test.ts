@@ -7,10 +7,14 @@ import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
 import { createContext } from '../../harness/context.js';
 import type { KernelArtifact, KernelMeta } from '../../harness/kernel/build.js';
+import { bootableKernel, kernelInitrds, prepareImageKernel, PVH_KERNEL, type ImageMeta } from '../../harness/kernel/image.js';
 import { BUNDLE_FILES, openBundle, planPack, planUnpack, recipeSha256, writeBundle } from '../../harness/repro/bundle.js';
 import { parseRunJson } from '../../harness/report/json.js';
 import { DEFAULT_SUITE } from '../../harness/workloads/catalogue.js';
+import { fakeImageKernel, FAKE_RELEASE } from '../fake-image.js';
 import { testTempDir } from '../tmp.js';
+
+process.env.PINLAB_CACHE = testTempDir('pinlab-cache-bundle-');
 
 function fakeKernel(): KernelArtifact {
   const dir = testTempDir('pinlab-kernel-');
@@ -93,4 +97,44 @@ test('a bundle round-trips, and a changed file is refused', async (t) => {
   t.deepEqual(failures, []);
   rmSync(tmp, { recursive: true, force: true });
   rmSync(bad, { force: true });
+});
+
+test('a bundle of an image kernel carries its modules and identity, and boots as the run did without the cache', async (t) => {
+  const ctx = createContext({ log: () => undefined });
+  const img = fakeImageKernel(testTempDir('pinlab-image-src-'));
+  const artifact = await prepareImageKernel({ kind: 'file', kernel: img.kernel, modules: img.modules }, ctx);
+  const run = testTempDir('pinlab-run-');
+  copyFileSync(join(repoRoot, 'test/fixtures/report/run-small.json'), join(run, 'run.json'));
+  const recorded = parseRunJson(readFileSync(join(run, 'run.json'), 'utf8'));
+  const kernel = { ...recorded.kernel, profile: 'debian-image:linux-image-6.1.0-99-amd64', source: 'debian-image:linux-image-6.1.0-99-amd64=6.1.999-1', release: FAKE_RELEASE, patches: [], buildKey: artifact.key };
+  const out = join(testTempDir('pinlab-out-'), 'image.tar.zst');
+  const manifest = await writeBundle(
+    {
+      run: { dir: run, result: { ...recorded, kernel } },
+      artifact,
+      request: { profile: kernel.profile, source: { kind: 'image', image: { kind: 'debian', pkg: 'linux-image-6.1.0-99-amd64' } }, series: false, cmdline: [], strict: false },
+      specs: DEFAULT_SUITE.filter((s) => s.name === 'raw-virtio.psync.anon'),
+      image: { recipeSha256: recipeSha256(), key: 'img' },
+      qemuArgv: [],
+    },
+    out,
+    ctx,
+  );
+  t.is(manifest.kernel.source, 'debian-image:linux-image-6.1.0-99-amd64=6.1.999-1', 'package and version: what known states match');
+  t.is(manifest.release, FAKE_RELEASE);
+  t.is(manifest.buildKey, artifact.key);
+  t.truthy(manifest.files[BUNDLE_FILES.modules], 'the modules travel with the kernel');
+  t.falsy(manifest.files[`kernel/${PVH_KERNEL}`], 'derived from the bzImage, not carried');
+  t.deepEqual(manifest.request.source, { kind: 'image', image: { kind: 'debian', pkg: 'linux-image-6.1.0-99-amd64' } });
+
+  // replayed with an empty cache: nothing but the bundle
+  process.env.PINLAB_CACHE = testTempDir('pinlab-cache-empty-');
+  const opened = await openBundle(out, ctx);
+  const meta = (opened.artifact.meta as ImageMeta).image;
+  t.is(meta.fileSha256, (artifact.meta as ImageMeta).image.fileSha256);
+  t.true(meta.pvh);
+  t.deepEqual(kernelInitrds(opened.artifact), [join(opened.dir, BUNDLE_FILES.modules)]);
+  t.is(bootableKernel(opened.artifact.bzImage), join(opened.dir, 'kernel', PVH_KERNEL), 'vmlinux.pvh written again beside the bzImage');
+  t.deepEqual(readFileSync(join(opened.dir, 'kernel', PVH_KERNEL)), img.elf);
+  t.deepEqual(await ctx.teardown.runAll(), []);
 });
