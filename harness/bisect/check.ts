@@ -14,7 +14,7 @@ import { newRunId, runOneKernel } from '../pipeline.js';
 import { writeFileAtomic } from '../report/file.js';
 import { TerminalReporter } from '../report/terminal.js';
 import type { FailReason, KernelIdentity } from '../verdict/types.js';
-import { selectWorkloads } from '../workloads/catalogue.js';
+import { allWorkloads, selectWorkloads } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
 import { repeatWorkloads } from '../workloads/repeat.js';
 import {
@@ -126,7 +126,10 @@ export function checkRequest(args: CheckArgs, unexpected: readonly string[] = []
   const profile = text('--profile', args.profile);
   const kernel = kernelRequest({ profile, source, patch: list('--patch', args.patch), configFragment: list('--config-fragment', args.configFragment) });
   const filter = text('--filter', args.filter);
-  const workloads = selectWorkloads(filter);
+  // a filter that names only hardware-variant workloads selects them (their VM gets the variant's
+  // disks); any default-suite match keeps the selection to the default suite, as before
+  const fromDefault = selectWorkloads(filter);
+  const workloads = fromDefault.length > 0 ? fromDefault : selectWorkloads(filter, undefined, allWorkloads());
   if (workloads.length === 0) throw new UserError(`no workload matches --filter '${filter ?? ''}'`);
   const cmdline = text('--cmdline', args.cmdline);
   const reasons = parseReasons(text('--reason', args.reason));

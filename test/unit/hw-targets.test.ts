@@ -79,3 +79,9 @@ test('variant workloads: the over-limit passthrough exceeds MDTS, the 512-byte m
   t.deepEqual(requirementsOf(spec('scsi.sg-io.sg-io.anon')).map((r) => r.symbol), ['CONFIG_SCSI_VIRTIO', 'CONFIG_BLK_DEV_SD']);
   t.true(requirementsOf(spec('dm.crypt.psync.anon')).some((r) => r.symbol === 'CONFIG_DM_CRYPT'));
 });
+
+test('pinlab check: a filter naming only variant workloads selects them; a default match keeps the default suite', async (t) => {
+  const { checkRequest } = await import('../../harness/bisect/check.js');
+  t.deepEqual(checkRequest({ filter: 'nvme-mdts.nvme-passthru.passthru.anon.over-limit' }).workloads.map((w) => w.hw), ['nvme-mdts']);
+  t.true(checkRequest({ filter: 'psync' }).workloads.every((w) => w.hw === undefined));
+});
