@@ -1,6 +1,7 @@
 // `pinlab sweep`: the suite over every Debian image version of a series (oldest first), one run
 // directory per image, then a table version x verdict counts naming the first version where any
-// verdict changed. Verdicts come from each run as it is; this file only compares them.
+// verdict changed. Verdicts come from each run as it is; this file only compares them. An image
+// whose run ended in an infrastructure failure is run once more (the row says so).
 import type { RunContext } from './context.js';
 import { kernelRequest } from './kernel/index.js';
 import { imageProfile, listDebianImages, seriesImages, type DebianImage } from './kernel/debian-images.js';
@@ -18,6 +19,8 @@ export interface SweepRow {
   /** workload -> status */
   statuses: Record<string, Status>;
   infra?: string;
+  /** why the first run of this image ended early, when it was run a second time */
+  retried?: string;
 }
 
 const STATUSES: Status[] = ['PASS', 'FAIL', 'XFAIL', 'ERROR', 'SKIP'];
@@ -54,7 +57,8 @@ export function formatSweep(rows: readonly SweepRow[]): string {
     const prev = rows[i - 1];
     const same = prev && prev.image.series === r.image.series && prev.image.flavour === r.image.flavour;
     const changed = same ? changedVerdicts(prev, r) : [];
-    const note = r.infra ? `infrastructure: ${r.infra}` : !same ? '(first)' : changed.length ? changed.map((n) => `${n} ${prev.statuses[n] ?? '-'}->${r.statuses[n] ?? '-'}`).join(', ') : '-';
+    const verdictNote = r.infra ? `infrastructure: ${r.infra}` : !same ? '(first)' : changed.length ? changed.map((n) => `${n} ${prev.statuses[n] ?? '-'}->${r.statuses[n] ?? '-'}`).join(', ') : '-';
+    const note = r.retried ? `${verdictNote} (second run; the first: ${r.retried.length > 60 ? `${r.retried.slice(0, 59)}…` : r.retried})` : verdictNote;
     return [r.image.series, r.image.version, r.release ?? '?', ...STATUSES.map((s) => String(r.counts[s])), note];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c]!.length)));
@@ -94,8 +98,16 @@ export async function sweep(
   for (const image of images) {
     const label = `${image.pkg}=${image.version}`;
     const kernel = kernelRequest({ profile: imageProfile(image) });
-    const r = await runOneKernel({ kernel, workloads: opts.workloads, cmdline: opts.cmdline, strict: opts.strict }, ctx, progressReporter(label, opts.write));
-    rows.push(rowOf(image, r.result, r.runDir, r.infraFailure?.message.split('\n')[0]));
+    const runImage = () => runOneKernel({ kernel, workloads: opts.workloads, cmdline: opts.cmdline, strict: opts.strict }, ctx, progressReporter(label, opts.write));
+    let r = await runImage();
+    // one boot failing on a loaded TCG host (a panic in the timer check, a stalled guest) should
+    // not cost a version its row: an infrastructure failure gets one more run, and the row says so
+    const first = r.infraFailure?.message.split('\n')[0];
+    if (first !== undefined) {
+      opts.write(`${label}: infrastructure failure (${first}); running it once more`);
+      r = await runImage();
+    }
+    rows.push({ ...rowOf(image, r.result, r.runDir, r.infraFailure?.message.split('\n')[0]), ...(first !== undefined ? { retried: first } : {}) });
   }
   return rows;
 }

@@ -44,3 +44,10 @@ test('the first change is the first version whose verdicts differ from the one b
   t.regex(table, /a XFAIL->PASS/);
   t.regex(table, /first change: linux-image-3=3 \(against 2\)/);
 });
+
+test('a row run a second time after an infrastructure failure says so, with the first failure', (t) => {
+  const retried = { ...row('1', { a: 'PASS' }), retried: "boot failed (panic): IO-APIC + timer doesn't work!  Boot with apic=debug and send a report." };
+  const table = formatSweep([retried, row('2', { a: 'PASS' })]);
+  t.regex(table, /\(first\) \(second run; the first: boot failed \(panic\): IO-APIC \+ timer doesn't work! [^)]*…\)$/m);
+  t.regex(formatSweep([row('1', { a: 'PASS' })]), /\(first\)$/m);
+});
