@@ -140,10 +140,7 @@ Napi::Value AioBatch(const Napi::CallbackInfo& info) {
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, IOV_MAX);
   Napi::Object opts = OptObject(env, info, 3, "options");
   int depth = int(OptInteger(env, opts, "queueDepth", 1, 1, 4096));
-  auto* w = new AioWorker(env, fd, dir, depth, std::move(ops), std::move(hold));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return StartWorker(new AioWorker(env, fd, dir, depth, std::move(ops), std::move(hold)));
 }
 
 }  // namespace

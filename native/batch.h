@@ -93,5 +93,12 @@ class BatchWorker : public Napi::AsyncWorker {
   std::string error_path_;
 };
 
+// Queue a worker (it deletes itself once settled) and hand its Promise to JS.
+template <typename Worker>
+Napi::Promise StartWorker(Worker* w) {
+  Napi::Promise p = w->Promise();
+  w->Queue();
+  return p;
+}
 
 }  // namespace pinlab

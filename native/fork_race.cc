@@ -153,10 +153,7 @@ Napi::Value ForkRace(const Napi::CallbackInfo& info) {
   o.seed = uint32_t(ToInteger(env, opts.Get("seed"), "seed", 0, 0xffffffffLL));
   o.attempts = int(ToInteger(env, opts.Get("attempts"), "attempts", 1, 1000000));
   o.delay_us = OptInteger(env, opts, "delayUs", 0, 0, 10000000);
-  auto* w = new ForkRaceWorker(env, fd, o);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return StartWorker(new ForkRaceWorker(env, fd, o));
 }
 
 }  // namespace

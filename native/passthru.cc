@@ -86,10 +86,7 @@ Napi::Value PassthruBatch(const Napi::CallbackInfo& info) {
       ThrowRange(env, "NVMe commands address whole LBAs: position " + std::to_string(op.position) +
                           " and length " + std::to_string(op.length) + " must be multiples of " +
                           std::to_string(lba));
-  auto* w = new PassthruWorker(env, fd, dir, nsid, lba, std::move(ops), std::move(hold));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return StartWorker(new PassthruWorker(env, fd, dir, nsid, lba, std::move(ops), std::move(hold)));
 }
 
 }  // namespace

@@ -157,10 +157,7 @@ Napi::Value Start(const Napi::CallbackInfo& info, Direction dir) {
   int fd = ToFd(env, Arg(info, 0));
   BufferHold hold;
   std::vector<Op> ops = ParseOps(env, Arg(info, 1), &hold, IOV_MAX);
-  auto* w = new SpliceWorker(env, fd, dir, std::move(ops), std::move(hold));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return StartWorker(new SpliceWorker(env, fd, dir, std::move(ops), std::move(hold)));
 }
 
 // spliceReadBatch(fd, ops)

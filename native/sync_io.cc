@@ -52,9 +52,7 @@ Napi::Value Single(const Napi::CallbackInfo& info, Direction dir, bool vectored,
   std::vector<Op> ops = vectored ? ParseVector(info, 1, &hold) : ParseSingle(info, 1, &hold);
   auto* w = new SyncWorker(env, fd, dir, vectored, std::move(ops), std::move(hold));
   w->SetSingle(name);
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return StartWorker(w);
 }
 
 Napi::Value Pread(const Napi::CallbackInfo& info) { return Single(info, Direction::kRead, false, "pread"); }
@@ -71,10 +69,7 @@ Napi::Value SyncBatch(const Napi::CallbackInfo& info) {
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, IOV_MAX);
   Napi::Object opts = OptObject(env, info, 3, "options");
   bool vectored = OptBool(env, opts, "vectored", false);
-  auto* w = new SyncWorker(env, fd, dir, vectored, std::move(ops), std::move(hold));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return StartWorker(new SyncWorker(env, fd, dir, vectored, std::move(ops), std::move(hold)));
 }
 
 }  // namespace

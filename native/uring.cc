@@ -223,10 +223,7 @@ Napi::Value UringBatch(const Napi::CallbackInfo& info) {
   bool vectored = OptBool(env, opts, "vectored", true);
   BufferHold hold;
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, fixed ? 1 : IOV_MAX);
-  auto* w = new UringWorker(env, fd, dir, depth, fixed, vectored, std::move(ops), std::move(hold));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return StartWorker(new UringWorker(env, fd, dir, depth, fixed, vectored, std::move(ops), std::move(hold)));
 }
 
 // uringRegisterBuffer(buffer): register the buffer with a fresh ring, unregister it, close the
