@@ -118,7 +118,9 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     writeFileSync(join(dirs.kernel, 'meta.json'), JSON.stringify(artifact.meta, null, 2));
 
     // what this kernel's config cannot run is SKIP, naming the symbol (kernel/requirements.ts)
-    const { runnable, skipped } = partitionByConfig(req.workloads, readFileSync(artifact.config, 'utf8'));
+    // (a prebuilt image's drivers built as modules count only when its guest loads them)
+    const loadedModules = (artifact.meta as { image?: { modules?: string[] } }).image?.modules;
+    const { runnable, skipped } = partitionByConfig(req.workloads, readFileSync(artifact.config, 'utf8'), loadedModules);
     const beforeBoot = (spec: VmSpec) => {
       accelUsed = spec.accel;
       for (const v of skipped) {
@@ -127,7 +129,8 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
       }
       meta.vm = { accel: spec.accel, argvFile: 'vm/qemu-argv.json' };
     };
-    await withVm({ kernel: artifact.bzImage, vmDir: dirs.vm, cmdline: req.cmdline, workloads: req.workloads, events: reporter, beforeBoot }, ctx, async (session) => {
+    // only the runnable workloads' disks: a skipped variant's device could have no driver
+    await withVm({ kernel: artifact.bzImage, vmDir: dirs.vm, cmdline: req.cmdline, workloads: runnable, events: reporter, beforeBoot }, ctx, async (session) => {
       release = session.vm.kernelRelease;
       if (req.beforeWorkloads) await req.beforeWorkloads(session.vm);
 

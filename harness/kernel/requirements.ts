@@ -26,10 +26,20 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   return req;
 }
 
-/** The requirements `config` does not meet (none when the config is unknown: empty text). */
-export function unmetRequirements(spec: WorkloadSpec, config: ReadonlyMap<string, string>): Requirement[] {
+/**
+ * The requirements `config` does not meet (none when the config is unknown: empty text). With
+ * `loaded` (the modules the guest loads, for kernels with modules), a symbol built as a module
+ * is met only when the guest loads that module: its device would never appear otherwise.
+ */
+export function unmetRequirements(spec: WorkloadSpec, config: ReadonlyMap<string, string>, loaded?: ReadonlySet<string>): Requirement[] {
   if (config.size === 0) return [];
-  return requirementsOf(spec).filter((r) => !config.has(r.symbol));
+  return requirementsOf(spec).flatMap((r) => {
+    if (!config.has(r.symbol)) return [r];
+    if (loaded && config.get(r.symbol) === 'm' && r.module && !loaded.has(r.module)) {
+      return [{ ...r, why: `${r.why}: built as module ${r.module}, which the guest does not load` }];
+    }
+    return [];
+  });
 }
 
 export function skipVerdict(spec: WorkloadSpec, unmet: readonly Requirement[]): Verdict {
@@ -38,12 +48,13 @@ export function skipVerdict(spec: WorkloadSpec, unmet: readonly Requirement[]): 
 }
 
 /** Split a suite into what this kernel's config can run and SKIP verdicts for the rest. */
-export function partitionByConfig(specs: readonly WorkloadSpec[], configText: string): { runnable: WorkloadSpec[]; skipped: Verdict[] } {
+export function partitionByConfig(specs: readonly WorkloadSpec[], configText: string, loadedModules?: readonly string[]): { runnable: WorkloadSpec[]; skipped: Verdict[] } {
   const config = parseKernelConfig(configText);
+  const loaded = loadedModules ? new Set(loadedModules.map((m) => m.replace(/-/g, '_'))) : undefined;
   const runnable: WorkloadSpec[] = [];
   const skipped: Verdict[] = [];
   for (const s of specs) {
-    const unmet = unmetRequirements(s, config);
+    const unmet = unmetRequirements(s, config, loaded);
     if (unmet.length) skipped.push(skipVerdict(s, unmet));
     else runnable.push(s);
   }

@@ -32,6 +32,8 @@ export interface Requirement {
   /** the symbol that must be y or m */
   symbol: string;
   why: string;
+  /** its module name: a kernel that has it as a module must load it in the guest */
+  module?: string;
 }
 
 /**
@@ -75,15 +77,15 @@ export const MAP_USER_GROUPS: readonly (readonly string[])[] = [['blk_rq_map_use
 /** names that only run once user pages are looked up (absent from entry-only paths) */
 export const PAGE_LOOKUP_NAMES: ReadonlySet<string> = new Set([...PIN_GROUP, 'bio_map_user_iov']);
 
-const VIRTIO_BLK: Requirement = { symbol: 'CONFIG_VIRTIO_BLK', why: 'the virtio-blk disk' };
-const NVME: Requirement = { symbol: 'CONFIG_BLK_DEV_NVME', why: 'the NVMe disk' };
-const EXT4: Requirement = { symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file system' };
-const LOOP: Requirement = { symbol: 'CONFIG_BLK_DEV_LOOP', why: 'the loop device' };
+const VIRTIO_BLK: Requirement = { symbol: 'CONFIG_VIRTIO_BLK', why: 'the virtio-blk disk', module: 'virtio_blk' };
+const NVME: Requirement = { symbol: 'CONFIG_BLK_DEV_NVME', why: 'the NVMe disk', module: 'nvme' };
+const EXT4: Requirement = { symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file system', module: 'ext4' };
+const LOOP: Requirement = { symbol: 'CONFIG_BLK_DEV_LOOP', why: 'the loop device', module: 'loop' };
 const SCSI: Requirement[] = [
-  { symbol: 'CONFIG_SCSI_VIRTIO', why: 'the virtio-scsi host' },
-  { symbol: 'CONFIG_BLK_DEV_SD', why: 'the SCSI disk driver (sd)' },
+  { symbol: 'CONFIG_SCSI_VIRTIO', why: 'the virtio-scsi host', module: 'virtio_scsi' },
+  { symbol: 'CONFIG_BLK_DEV_SD', why: 'the SCSI disk driver (sd)', module: 'sd_mod' },
 ];
-const DM: Requirement = { symbol: 'CONFIG_BLK_DEV_DM', why: 'device-mapper' };
+const DM: Requirement = { symbol: 'CONFIG_BLK_DEV_DM', why: 'device-mapper', module: 'dm_mod' };
 
 const KiB = 1024;
 
@@ -240,7 +242,7 @@ export const HW_VARIANTS: readonly HwVariant[] = [
     ],
     targets: [
       rawTarget('dm.linear', 'dm-lower', [VIRTIO_BLK, DM], { kind: 'dm', dm: 'linear', paths: [BLKDEV_GROUP, ['dm_submit_bio'], PIN_GROUP] }),
-      rawTarget('dm.crypt', 'dm-crypt-lower', [VIRTIO_BLK, DM, { symbol: 'CONFIG_DM_CRYPT', why: 'dm-crypt' }], { kind: 'dm', dm: 'crypt', paths: [BLKDEV_GROUP, ['dm_submit_bio'], ['crypt_map'], PIN_GROUP] }),
+      rawTarget('dm.crypt', 'dm-crypt-lower', [VIRTIO_BLK, DM, { symbol: 'CONFIG_DM_CRYPT', why: 'dm-crypt', module: 'dm_crypt' }], { kind: 'dm', dm: 'crypt', paths: [BLKDEV_GROUP, ['dm_submit_bio'], ['crypt_map'], PIN_GROUP] }),
     ],
     shapes: [
       { target: 'dm.linear', engine: 'psync' },

@@ -85,3 +85,14 @@ test('pinlab check: a filter naming only variant workloads selects them; a defau
   t.deepEqual(checkRequest({ filter: 'nvme-mdts.nvme-passthru.passthru.anon.over-limit' }).workloads.map((w) => w.hw), ['nvme-mdts']);
   t.true(checkRequest({ filter: 'psync' }).workloads.every((w) => w.hw === undefined));
 });
+
+test('a driver built as a module counts only when the guest loads it (prebuilt images): otherwise SKIP naming the module', async (t) => {
+  const { partitionByConfig } = await import('../../harness/kernel/requirements.js');
+  const sgio = spec('scsi.sg-io.sg-io.anon');
+  const config = 'CONFIG_SCSI_VIRTIO=m\nCONFIG_BLK_DEV_SD=m\n';
+  const skipped = partitionByConfig([sgio], config, ['virtio_blk', 'nvme']).skipped;
+  t.is(skipped.length, 1);
+  t.regex(skipped[0]!.skipReason ?? '', /CONFIG_SCSI_VIRTIO \(the virtio-scsi host: built as module virtio_scsi, which the guest does not load\)/);
+  t.deepEqual(partitionByConfig([sgio], config, ['virtio_scsi', 'sd-mod']).runnable.map((w) => w.name), [sgio.name]);
+  t.deepEqual(partitionByConfig([sgio], config).runnable.map((w) => w.name), [sgio.name], 'own builds: no module list, the config decides');
+});
