@@ -41,12 +41,25 @@ export function changedVerdicts(a: SweepRow, b: SweepRow): string[] {
   return [...names].filter((n) => a.statuses[n] !== b.statuses[n]).sort();
 }
 
-/** Index of the first row (within one series and flavour) whose verdicts differ from the row before. Pure. */
+/**
+ * The row a row's verdicts are compared with: the last one before it of the same series and
+ * flavour that ran (a row whose run failed for infrastructure has no verdicts to compare). Pure.
+ */
+export function previousRun(rows: readonly SweepRow[], i: number): SweepRow | undefined {
+  const r = rows[i]!;
+  for (let j = i - 1; j >= 0; j--) {
+    const p = rows[j]!;
+    if (p.image.series !== r.image.series || p.image.flavour !== r.image.flavour) return undefined;
+    if (!p.infra) return p;
+  }
+  return undefined;
+}
+
+/** Index of the first row (within one series and flavour) whose verdicts differ from the last run before it. Pure. */
 export function firstChange(rows: readonly SweepRow[]): number | undefined {
   for (let i = 1; i < rows.length; i++) {
-    const [a, b] = [rows[i - 1]!, rows[i]!];
-    if (a.image.series !== b.image.series || a.image.flavour !== b.image.flavour) continue;
-    if (changedVerdicts(a, b).length > 0) return i;
+    const prev = previousRun(rows, i);
+    if (!rows[i]!.infra && prev && changedVerdicts(prev, rows[i]!).length > 0) return i;
   }
   return undefined;
 }
@@ -54,10 +67,9 @@ export function firstChange(rows: readonly SweepRow[]): number | undefined {
 export function formatSweep(rows: readonly SweepRow[]): string {
   const head = ['SERIES', 'VERSION', 'RELEASE', ...STATUSES, 'CHANGED FROM PREVIOUS'];
   const body = rows.map((r, i) => {
-    const prev = rows[i - 1];
-    const same = prev && prev.image.series === r.image.series && prev.image.flavour === r.image.flavour;
-    const changed = same ? changedVerdicts(prev, r) : [];
-    const verdictNote = r.infra ? `infrastructure: ${r.infra}` : !same ? '(first)' : changed.length ? changed.map((n) => `${n} ${prev.statuses[n] ?? '-'}->${r.statuses[n] ?? '-'}`).join(', ') : '-';
+    const prev = previousRun(rows, i);
+    const changed = prev ? changedVerdicts(prev, r) : [];
+    const verdictNote = r.infra ? `infrastructure: ${r.infra}` : !prev ? '(first)' : changed.length ? changed.map((n) => `${n} ${prev.statuses[n] ?? '-'}->${r.statuses[n] ?? '-'}`).join(', ') : '-';
     const note = r.retried ? `${verdictNote} (second run; the first: ${r.retried.length > 60 ? `${r.retried.slice(0, 59)}…` : r.retried})` : verdictNote;
     return [r.image.series, r.image.version, r.release ?? '?', ...STATUSES.map((s) => String(r.counts[s])), note];
   });
@@ -65,7 +77,7 @@ export function formatSweep(rows: readonly SweepRow[]): string {
   const fmt = (r: string[]) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ');
   const lines = [fmt(head), ...body.map(fmt)];
   const first = firstChange(rows);
-  lines.push(first === undefined ? 'first change: none (every version of each series gave the same verdicts)' : `first change: ${rows[first]!.image.pkg}=${rows[first]!.image.version} (against ${rows[first - 1]!.image.version})`);
+  lines.push(first === undefined ? 'first change: none (every version of each series gave the same verdicts)' : `first change: ${rows[first]!.image.pkg}=${rows[first]!.image.version} (against ${previousRun(rows, first)!.image.version})`);
   return lines.join('\n');
 }
 

@@ -51,3 +51,14 @@ test('a row run a second time after an infrastructure failure says so, with the 
   t.regex(table, /\(first\) \(second run; the first: boot failed \(panic\): IO-APIC \+ timer doesn't work! [^)]*…\)$/m);
   t.regex(formatSweep([row('1', { a: 'PASS' })]), /\(first\)$/m);
 });
+
+test('a row whose run failed for infrastructure is no change, and the next row is compared with the last one that ran', (t) => {
+  const broken = { ...row('2', {}), infra: 'boot failed (panic)' };
+  broken.counts.ERROR = 2;
+  const rows = [row('1', { a: 'PASS', b: 'PASS' }), broken, row('3', { a: 'PASS', b: 'PASS' }), row('4', { a: 'PASS', b: 'FAIL' })];
+  t.is(firstChange(rows), 3);
+  const table = formatSweep(rows);
+  t.regex(table, /^6\.1 +3 .* -$/m, 'compared with 1, not with the broken 2');
+  t.regex(table, /first change: linux-image-4=4 \(against 3\)/);
+  t.is(firstChange([broken, row('3', { a: 'PASS' })]), undefined, 'after only a broken row the next one is the first');
+});
