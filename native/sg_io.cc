@@ -80,10 +80,7 @@ Napi::Value SgIoBatch(const Napi::CallbackInfo& info) {
       ThrowRange(env, "SCSI commands address whole blocks: position " + std::to_string(op.position) +
                           " and length " + std::to_string(op.length) + " must be multiples of " +
                           std::to_string(lba));
-  auto* w = new SgIoWorker(env, fd, dir, lba, std::move(ops), std::move(hold));
-  Napi::Promise p = w->Promise();
-  w->Queue();
-  return p;
+  return StartWorker(new SgIoWorker(env, fd, dir, lba, std::move(ops), std::move(hold)));
 }
 
 }  // namespace

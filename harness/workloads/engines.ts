@@ -263,9 +263,10 @@ class Workload {
     if (engine === 'fork-race' && size < blockSize) this.fail(`fork-race reads blockSize ${blockSize} bytes from a range of size ${size}`);
     const target = targetRecord(this.spec.target);
     const takes = enginesOf(target);
-    if (takes === 'block' ? PASSTHROUGH_ENGINES.includes(engine) : !takes.includes(engine)) {
-      this.fail(`target ${target.name} (${target.kind}) takes ${takes === 'block' ? 'the block engines, not passthrough' : takes.join(', ')}; not ${engine}`);
+    if (takes === 'block' && PASSTHROUGH_ENGINES.includes(engine)) {
+      this.fail(`the ${engine} engine needs a ${engine === 'passthru' ? 'nvme-passthru' : 'sg-io'} target; ${target.name} (${target.kind}) takes the block engines`);
     }
+    if (takes !== 'block' && !takes.includes(engine)) this.fail(`target ${target.name} (${target.kind}) takes ${takes.join(', ')}, not ${engine}`);
   }
 
   private open(): void {
