@@ -73,7 +73,7 @@ export async function prepareKernel(
   const slot = slotName(patches, req.series);
   return withLock(join(source.baseDir, `wt-${slot}`), ctx, async () => {
     const tree = await prepareTree(source, patches, slot, ctx);
-    const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'));
+    const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'), { compiler });
     const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), compiler, onLine: opts.onLine, jobs: opts.jobs });
     if (source.spec.kind !== 'dir') rememberRequest(reqKey, artifact.key);
     return { artifact, source, configChanged: config.changed };
