@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "aligned_buffer.h"
+#include "errors.h"
 
 namespace pinlab {
 
@@ -92,6 +93,15 @@ class BatchWorker : public Napi::AsyncWorker {
   const char* error_syscall_ = "";
   std::string error_path_;
 };
+
+// Passthrough commands address whole blocks: a RangeError naming `what` (e.g. "NVMe commands
+// address whole LBAs") for the first op whose position or length is not a multiple of `block`.
+inline void RequireWholeBlocks(Napi::Env env, const std::vector<Op>& ops, uint32_t block, const std::string& what) {
+  for (const Op& op : ops)
+    if (op.position % block || op.length % block)
+      ThrowRange(env, what + ": position " + std::to_string(op.position) + " and length " + std::to_string(op.length) +
+                          " must be multiples of " + std::to_string(block));
+}
 
 // Queue a worker (it deletes itself once settled) and hand its Promise to JS.
 template <typename Worker>

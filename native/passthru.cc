@@ -81,11 +81,7 @@ Napi::Value PassthruBatch(const Napi::CallbackInfo& info) {
   uint32_t lba = uint32_t(OptInteger(env, opts, "lbaSize", 512, 512, 65536));
   BufferHold hold;
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, 1);
-  for (const Op& op : ops)
-    if (op.position % lba || op.length % lba)
-      ThrowRange(env, "NVMe commands address whole LBAs: position " + std::to_string(op.position) +
-                          " and length " + std::to_string(op.length) + " must be multiples of " +
-                          std::to_string(lba));
+  RequireWholeBlocks(env, ops, lba, "NVMe commands address whole LBAs");
   return StartWorker(new PassthruWorker(env, fd, dir, nsid, lba, std::move(ops), std::move(hold)));
 }
 

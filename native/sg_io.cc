@@ -75,11 +75,7 @@ Napi::Value SgIoBatch(const Napi::CallbackInfo& info) {
   uint32_t lba = uint32_t(OptInteger(env, opts, "lbaSize", 512, 512, 65536));
   BufferHold hold;
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, 1);
-  for (const Op& op : ops)
-    if (op.position % lba || op.length % lba)
-      ThrowRange(env, "SCSI commands address whole blocks: position " + std::to_string(op.position) +
-                          " and length " + std::to_string(op.length) + " must be multiples of " +
-                          std::to_string(lba));
+  RequireWholeBlocks(env, ops, lba, "SCSI commands address whole blocks");
   return StartWorker(new SgIoWorker(env, fd, dir, lba, std::move(ops), std::move(hold)));
 }
 
