@@ -352,6 +352,19 @@ export function kernelInitrds(artifact: Pick<KernelArtifact, 'dir'>): string[] {
   return existsSync(f) ? [f] : [];
 }
 
+/**
+ * Is the kernel at `kernel` (a cached or bundled entry) a prebuilt image? Those boot under
+ * single-threaded TCG (vm/spec.ts tcgSingleThread): Debian's 6.12 image oopsed on a stale int3
+ * under multi-threaded TCG while patching its own code at boot (README).
+ */
+export function isImageKernel(kernel: string): boolean {
+  try {
+    return !!(JSON.parse(readFileSync(join(dirname(kernel), 'meta.json'), 'utf8')) as Partial<ImageMeta>).image;
+  } catch {
+    return false;
+  }
+}
+
 /** Image meta of a cached artifact, when it is an image kernel. */
 export function imageMetaOf(artifact: Pick<KernelArtifact, 'meta'>): ImageMeta['image'] | undefined {
   return (artifact.meta as Partial<ImageMeta>).image;

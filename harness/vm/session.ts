@@ -6,7 +6,7 @@
 import { dirname } from 'node:path';
 import { BASE_CMDLINE, repoRoot } from '../config.js';
 import type { RunContext } from '../context.js';
-import { bootableKernel, kernelInitrds } from '../kernel/image.js';
+import { bootableKernel, isImageKernel, kernelInitrds } from '../kernel/image.js';
 import { inPhase, silentPhases, type PhaseEvents } from '../progress.js';
 import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
@@ -55,6 +55,7 @@ export function vmSpecFor(
     repoDir: repoRoot,
     toolsShare: opts.tools,
     accel: opts.accel,
+    tcgSingleThread: isImageKernel(kernel),
     disks: disksFor(vmDir, opts.workloads),
     baseCmdline: BASE_CMDLINE,
     extraCmdline: [...opts.cmdline],

@@ -57,6 +57,13 @@ export interface VmSpec {
   memoryMiB: number;
   cpus: number;
   accel: Accel;
+  /**
+   * TCG with one host thread for all vCPUs instead of one each. Under multi-threaded TCG (QEMU
+   * 7.2) a vCPU can still run code another vCPU has just patched, from a translation made while
+   * the int3 of text_poke_bp was there: Debian's 6.12 image trapped on such a gone int3 twice in
+   * about a hundred boots (README, Boot time of a distribution kernel).
+   */
+  tcgSingleThread?: boolean;
   disks: DiskSpec[];
   shares: ShareSpec[];
   /** private (0700) directory: sockets, disks, keys, console log */
@@ -221,7 +228,7 @@ function optValue(v: string): string {
 
 export function qemuArgv(spec: VmSpec): string[] {
   const files = runFiles(spec.runDir);
-  const accel = spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', 'tcg,thread=multi', '-cpu', 'max'];
+  const accel = spec.accel === 'kvm' ? ['-accel', 'kvm', '-cpu', 'host'] : ['-accel', `tcg,thread=${spec.tcgSingleThread ? 'single' : 'multi'}`, '-cpu', 'max'];
   const argv = [
     spec.qemuBinary ?? QEMU_BINARY,
     '-nodefaults',
@@ -285,6 +292,7 @@ export interface VmOptions {
   repoDir?: string;
   toolsShare?: ShareSpec;
   accel?: Accel;
+  tcgSingleThread?: boolean;
   memoryMiB?: number;
   cpus?: number;
   disks?: DiskSpec[];
@@ -315,6 +323,7 @@ export function makeVmSpec(o: VmOptions): VmSpec {
     memoryMiB: o.memoryMiB ?? 1024,
     cpus: o.cpus ?? 2,
     accel: o.accel ?? 'tcg',
+    ...(o.tcgSingleThread ? { tcgSingleThread: true } : {}),
     disks,
     shares,
     runDir: o.runDir,

@@ -125,13 +125,14 @@ test('throttle puts a throttle filter on top, with its throttle-group object bef
   t.throws(() => qemuArgv(spec({ disks: [{ ...disks[0]!, throttle: {} }] })), { message: /without any limit/ });
 });
 
-test('kvm uses -cpu host, tcg uses multi-threaded TCG with -cpu max', (t) => {
+test('kvm uses -cpu host, tcg uses multi-threaded TCG with -cpu max (single-threaded when asked: image kernels)', (t) => {
   const kvm = qemuArgv(spec({ accel: 'kvm' }));
   t.deepEqual(values(kvm, '-accel'), ['kvm']);
   t.deepEqual(values(kvm, '-cpu'), ['host']);
   const tcg = qemuArgv(spec());
   t.deepEqual(values(tcg, '-accel'), ['tcg,thread=multi']);
   t.deepEqual(values(tcg, '-cpu'), ['max']);
+  t.deepEqual(values(qemuArgv(spec({ tcgSingleThread: true })), '-accel'), ['tcg,thread=single']);
 });
 
 test('several initrd archives are concatenated in the run directory; commas are escaped', (t) => {
