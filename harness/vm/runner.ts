@@ -250,6 +250,15 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
         ctx.log(`vm: ssh handshake still open ${secs(handshakeOpenMs)} after the readiness marker: connecting again`);
         connect();
       }
+      // QEMU's socket file appears at bind(), before listen(): a connect in between is refused
+      // (seen once in 16 boots at load 11). Not a handshake attempt: connect again.
+      if ((connectError as NodeJS.ErrnoException | undefined)?.code === 'ECONNREFUSED' && !exited && Date.now() < deadline) {
+        connectError = undefined;
+        attempts -= 1;
+        await sleep(POLL_MS);
+        connect();
+        continue;
+      }
       if (connectError) {
         // a failed handshake caused by a dying guest is reported as that death
         await Promise.race([exitedPromise, sleep(1000)]);
