@@ -119,7 +119,8 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
 
     // what this kernel's config cannot run is SKIP, naming the symbol (kernel/requirements.ts)
     // (a prebuilt image's drivers built as modules count only when its guest loads them)
-    const loadedModules = (artifact.meta as { image?: { modules?: string[] } }).image?.modules;
+    const image = (artifact.meta as { image?: { modules?: string[]; onDemandModules?: string[] } }).image;
+    const loadedModules = image ? [...(image.modules ?? []), ...(image.onDemandModules ?? [])] : undefined;
     const { runnable, skipped } = partitionByConfig(req.workloads, readFileSync(artifact.config, 'utf8'), loadedModules);
     const beforeBoot = (spec: VmSpec) => {
       accelUsed = spec.accel;

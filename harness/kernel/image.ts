@@ -42,6 +42,13 @@ export const GUEST_MODULES = [
   'loop',
 ];
 
+/**
+ * Shipped in the modules cpio but loaded only when the VM has a device or stack that needs them
+ * (the hardware variants' virtio-scsi disk and device-mapper targets): the guest init modprobes
+ * the names of the `pinlab.modules=` word (vm/session.ts), so other runs boot no slower.
+ */
+export const ON_DEMAND_MODULES = ['virtio_scsi', 'sd_mod', 'dm_mod', 'dm_crypt', 'essiv'];
+
 /** Where built image kernels record what they are (meta.json, beside KernelMeta's fields). */
 export interface ImageMeta extends KernelMeta {
   image: {
@@ -54,6 +61,8 @@ export interface ImageMeta extends KernelMeta {
     modules: string[];
     /** wanted modules this kernel has neither built in nor as a module */
     missingModules: string[];
+    /** ON_DEMAND_MODULES this kernel has as modules: in the cpio, loaded when the VM needs them */
+    onDemandModules?: string[];
     /** booted through PVH from the host-decompressed kernel (vmlinux.pvh) */
     pvh?: boolean;
   };
@@ -105,6 +114,8 @@ export interface ModulePlan {
   load: string[];
   builtin: string[];
   missing: string[];
+  /** ON_DEMAND_MODULES shipped as modules (absent: none planned) */
+  onDemand?: string[];
 }
 
 /**
@@ -331,6 +342,10 @@ async function buildModulesCpio(modRoot: string, release: string, out: string, w
   const builtinFile = join(modRoot, 'modules.builtin');
   const plan = planModules(GUEST_MODULES, depText, text('modules.builtin'), text('modules.softdep'), text('modules.alias'));
   if (plan.load.length === 0) return plan;
+  // the on-demand modules travel too (their dependencies after the base set's)
+  const full = planModules([...GUEST_MODULES, ...ON_DEMAND_MODULES], depText, text('modules.builtin'), text('modules.softdep'), text('modules.alias'));
+  plan.files = full.files;
+  plan.onDemand = ON_DEMAND_MODULES.filter((m) => full.load.includes(m));
   const tree = join(work, 'tree');
   rmSync(tree, { recursive: true, force: true });
   const dest = join(tree, 'usr/lib/modules', release);
@@ -365,6 +380,15 @@ export function isImageKernel(kernel: string): boolean {
   }
 }
 
+/** The on-demand modules (ON_DEMAND_MODULES) a kernel beside its meta.json ships; none for own builds. */
+export function onDemandModulesOf(kernel: string): string[] {
+  try {
+    return (JSON.parse(readFileSync(join(dirname(kernel), 'meta.json'), 'utf8')) as Partial<ImageMeta>).image?.onDemandModules ?? [];
+  } catch {
+    return [];
+  }
+}
+
 /** Image meta of a cached artifact, when it is an image kernel. */
 export function imageMetaOf(artifact: Pick<KernelArtifact, 'meta'>): ImageMeta['image'] | undefined {
   return (artifact.meta as Partial<ImageMeta>).image;
@@ -381,8 +405,9 @@ export async function prepareImageKernel(ref: ImageRef, ctx: RunContext): Promis
   if (modulesDir && !existsSync(modulesDir)) throw new UserError(`--modules ${modulesDir}: no such directory`);
   // a --kernel is keyed by its bytes and its modules' index, a .deb by its bytes
   const modKey = modulesDir && existsSync(join(modulesDir, 'modules.dep')) ? sha256(readFileSync(join(modulesDir, 'modules.dep'))) : modulesDir ?? '';
-  // v6: the content record covers modules.cpio and vmlinux.pvh (IMAGE_CONTENT)
-  const key = sha256(JSON.stringify({ v: 6, image: fileSha, modules: modKey })).slice(0, 32);
+  // v6: the content record covers modules.cpio and vmlinux.pvh (IMAGE_CONTENT); v7: the cpio
+  // carries the module lists below, which are part of the key (a new module means a new cpio)
+  const key = sha256(JSON.stringify({ v: 7, image: fileSha, modules: modKey, wanted: [...GUEST_MODULES, ...ON_DEMAND_MODULES] })).slice(0, 32);
   const hit = lookupArtifact(key, ctx.log);
   if (hit) return { ...hit, durationMs: Date.now() - t0 };
 
@@ -445,6 +470,7 @@ export async function prepareImageKernel(ref: ImageRef, ctx: RunContext): Promis
         fileSha256: fileSha,
         modules: plan.load,
         missingModules: plan.missing,
+        ...(plan.onDemand?.length ? { onDemandModules: plan.onDemand } : {}),
         pvh,
       },
     };

@@ -6,7 +6,7 @@
 import { dirname } from 'node:path';
 import { BASE_CMDLINE, repoRoot } from '../config.js';
 import type { RunContext } from '../context.js';
-import { bootableKernel, isImageKernel, kernelInitrds } from '../kernel/image.js';
+import { bootableKernel, isImageKernel, kernelInitrds, onDemandModulesOf } from '../kernel/image.js';
 import { inPhase, silentPhases, type PhaseEvents } from '../progress.js';
 import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
@@ -42,6 +42,19 @@ export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): Di
  * gets the host TSC rate (hostTscKhz: measured on the first call in the process) unless the
  * caller passes one (plans pass a placeholder, and stay pure).
  */
+/**
+ * `pinlab.modules=` for the guest init: the on-demand modules of an image kernel that these
+ * workloads' targets need (their requirements name the modules), so a run without a SCSI disk
+ * or a device-mapper stack loads neither.
+ */
+export function onDemandWords(kernel: string, workloads: readonly WorkloadSpec[]): string[] {
+  const shipped = onDemandModulesOf(kernel);
+  if (shipped.length === 0) return [];
+  const needed = new Set(workloads.flatMap((w) => targetRecord(w.target).requires.flatMap((r) => (r.module ? [r.module] : []))));
+  const load = shipped.filter((m) => needed.has(m));
+  return load.length ? [`pinlab.modules=${load.join(',')}`] : [];
+}
+
 export function vmSpecFor(
   kernel: string,
   vmDir: string,
@@ -58,7 +71,7 @@ export function vmSpecFor(
     tcgSingleThread: isImageKernel(kernel),
     disks: disksFor(vmDir, opts.workloads),
     baseCmdline: BASE_CMDLINE,
-    extraCmdline: [...opts.cmdline],
+    extraCmdline: [...opts.cmdline, ...onDemandWords(kernel, opts.workloads)],
     tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
     kernelHz: kernelHz(kernel),
   });

@@ -242,7 +242,7 @@ export const HW_VARIANTS: readonly HwVariant[] = [
     ],
     targets: [
       rawTarget('dm.linear', 'dm-lower', [VIRTIO_BLK, DM], { kind: 'dm', dm: 'linear', paths: [BLKDEV_GROUP, ['dm_submit_bio'], PIN_GROUP] }),
-      rawTarget('dm.crypt', 'dm-crypt-lower', [VIRTIO_BLK, DM, { symbol: 'CONFIG_DM_CRYPT', why: 'dm-crypt', module: 'dm_crypt' }], { kind: 'dm', dm: 'crypt', paths: [BLKDEV_GROUP, ['dm_submit_bio'], ['crypt_map'], PIN_GROUP] }),
+      rawTarget('dm.crypt', 'dm-crypt-lower', [VIRTIO_BLK, DM, { symbol: 'CONFIG_DM_CRYPT', why: 'dm-crypt', module: 'dm_crypt' }, { symbol: 'CONFIG_CRYPTO_ESSIV', why: "the table's aes-cbc-essiv:sha256", module: 'essiv' }], { kind: 'dm', dm: 'crypt', paths: [BLKDEV_GROUP, ['dm_submit_bio'], ['crypt_map'], PIN_GROUP] }),
     ],
     shapes: [
       { target: 'dm.linear', engine: 'psync' },

@@ -96,3 +96,22 @@ test('a driver built as a module counts only when the guest loads it (prebuilt i
   t.deepEqual(partitionByConfig([sgio], config, ['virtio_scsi', 'sd-mod']).runnable.map((w) => w.name), [sgio.name]);
   t.deepEqual(partitionByConfig([sgio], config).runnable.map((w) => w.name), [sgio.name], 'own builds: no module list, the config decides');
 });
+
+test('image kernels: pinlab.modules names the on-demand drivers the workloads need, and only those', async (t) => {
+  const { onDemandWords } = await import('../../harness/vm/session.js');
+  const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'pinlab-ondemand-'));
+  try {
+    const kernel = join(dir, 'bzImage');
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ image: { modules: ['virtio_blk'], onDemandModules: ['virtio_scsi', 'sd_mod', 'dm_mod', 'dm_crypt', 'essiv'] } }));
+    t.deepEqual(onDemandWords(kernel, DEFAULT_SUITE), [], 'the default suite loads none');
+    t.deepEqual(onDemandWords(kernel, [spec('scsi.raw.psync.anon')]), ['pinlab.modules=virtio_scsi,sd_mod']);
+    t.deepEqual(onDemandWords(kernel, [spec('dm.crypt.psync.anon')]), ['pinlab.modules=dm_mod,dm_crypt,essiv']);
+    writeFileSync(join(dir, 'meta.json'), JSON.stringify({ compiler: 'gcc' }));
+    t.deepEqual(onDemandWords(kernel, [spec('scsi.raw.psync.anon')]), [], "pinlab's own builds have the drivers built in");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
