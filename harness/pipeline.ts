@@ -9,6 +9,7 @@ import type { RunContext } from './context.js';
 import { BootError, BuildError, InterruptedError, PinlabError, UserError } from './errors.js';
 import { prepareKernel, type KernelRequest } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
+import { imageMetaOf } from './kernel/image.js';
 import { partitionByConfig } from './kernel/requirements.js';
 import { sha256 } from './hash.js';
 import type { Vm } from './vm/runner.js';
@@ -119,7 +120,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
 
     // what this kernel's config cannot run is SKIP, naming the symbol (kernel/requirements.ts)
     // (a prebuilt image's drivers built as modules count only when its guest loads them)
-    const image = (artifact.meta as { image?: { modules?: string[]; onDemandModules?: string[] } }).image;
+    const image = imageMetaOf(artifact);
     const loadedModules = image ? [...(image.modules ?? []), ...(image.onDemandModules ?? [])] : undefined;
     const { runnable, skipped } = partitionByConfig(req.workloads, readFileSync(artifact.config, 'utf8'), loadedModules);
     const beforeBoot = (spec: VmSpec) => {

@@ -14,7 +14,7 @@ import { newRunId, runOneKernel } from '../pipeline.js';
 import { writeFileAtomic } from '../report/file.js';
 import { TerminalReporter } from '../report/terminal.js';
 import type { FailReason, KernelIdentity } from '../verdict/types.js';
-import { allWorkloads, selectWorkloads } from '../workloads/catalogue.js';
+import { ALL_WORKLOADS, selectWorkloads } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
 import { repeatWorkloads } from '../workloads/repeat.js';
 import {
@@ -129,7 +129,7 @@ export function checkRequest(args: CheckArgs, unexpected: readonly string[] = []
   // a filter that names only hardware-variant workloads selects them (their VM gets the variant's
   // disks); any default-suite match keeps the selection to the default suite, as before
   const fromDefault = selectWorkloads(filter);
-  const workloads = fromDefault.length > 0 ? fromDefault : selectWorkloads(filter, undefined, allWorkloads());
+  const workloads = fromDefault.length > 0 ? fromDefault : selectWorkloads(filter, undefined, ALL_WORKLOADS);
   if (workloads.length === 0) throw new UserError(`no workload matches --filter '${filter ?? ''}'`);
   const cmdline = text('--cmdline', args.cmdline);
   const reasons = parseReasons(text('--reason', args.reason));

@@ -12,8 +12,9 @@ import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { BackgroundNoise, EvidenceCounters, PinControl, PinCounters, PinEvidenceInfo, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
 import type { RunnerEvent } from '../protocol.js';
 import { dmName, targetRecord } from '../workloads/targets.js';
+import type { TargetEnv } from '../workloads/engines.js';
 
-export type RunWorkloadIO = (spec: WorkloadSpec, env: { path: string; tmpDir: string; sizeLimit?: number; loopBlockSize?: number }) => Promise<WorkloadIO>;
+export type RunWorkloadIO = (spec: WorkloadSpec, env: TargetEnv) => Promise<WorkloadIO>;
 
 export interface QuiesceOptions {
   intervalMs?: number;
@@ -157,7 +158,7 @@ export interface GuestSystem {
   /** kernel log lines since the cursor */
   kmsgRead(): string[];
   setupFault(spec: WorkloadSpec, env: TargetPlace): FaultHandle | undefined;
-  /** set up the target's stack (device-mapper) once, before the workload's window */
+  /** set up the target's stack (env.dm: device-mapper) once, before the workload's window; nothing for plain targets */
   prepareTarget?(env: TargetPlace): void;
   sync(fileSystem: string): void;
   /** bytes of the target device, for raw targets */
@@ -212,18 +213,17 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
     }
   };
 
+  // The target's stack first (device-mapper): a target that cannot be set up yields no I/O, so
+  // ERROR guest with the reason, never a FAIL.
+  let ioError: { code?: string; message: string } | undefined;
+  try {
+    sys.prepareTarget?.(env);
+  } catch (e) {
+    ioError = { message: `target set-up: ${errorInfo(e).message}` };
+  }
   // Files get real blocks before the snapshot: a Direct I/O write into a hole may fall back to
   // buffered I/O (ext2 on iomap, 6.12: no pins at all), and a fault injected on the file system
   // must meet the data I/O, not the metadata reads of creating the file.
-  // a target that cannot be set up yields no I/O: ERROR guest with the reason, never a FAIL
-  let setupError: { code?: string; message: string } | undefined;
-  if (env.dm && sys.prepareTarget) {
-    try {
-      sys.prepareTarget(env);
-    } catch (e) {
-      setupError = { message: `target set-up: ${errorInfo(e).message}` };
-    }
-  }
   if (env.fileSystem && sys.preallocate) guard('preallocate', () => sys.preallocate!(env.path, spec.size));
   guard('kmsg cursor', () => sys.kmsgSeekEnd());
   guard('ftrace setup', () => sys.startTrace(pathTraceable));
@@ -250,10 +250,8 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   }
   const before = start.counters;
   let io: WorkloadIO | undefined;
-  let ioError: { code?: string; message: string } | undefined;
   let fault: FaultHandle | undefined;
-  try {
-    if (setupError) throw Object.assign(new Error(setupError.message), { code: undefined });
+  if (!ioError) try {
     fault = sys.setupFault(spec, env);
     const tmpDir = sys.prepareTmp(spec);
     const sizeLimit = sys.sizeLimit(env);

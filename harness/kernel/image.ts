@@ -373,20 +373,21 @@ export function kernelInitrds(artifact: Pick<KernelArtifact, 'dir'>): string[] {
  * under multi-threaded TCG while patching its own code at boot (README).
  */
 export function isImageKernel(kernel: string): boolean {
+  return imageMetaBeside(kernel) !== undefined;
+}
+
+/** The image meta in the meta.json beside a kernel file; undefined for own builds and unreadable meta. */
+function imageMetaBeside(kernel: string): ImageMeta['image'] | undefined {
   try {
-    return !!(JSON.parse(readFileSync(join(dirname(kernel), 'meta.json'), 'utf8')) as Partial<ImageMeta>).image;
+    return (JSON.parse(readFileSync(join(dirname(kernel), 'meta.json'), 'utf8')) as Partial<ImageMeta>).image;
   } catch {
-    return false;
+    return undefined;
   }
 }
 
 /** The on-demand modules (ON_DEMAND_MODULES) a kernel beside its meta.json ships; none for own builds. */
 export function onDemandModulesOf(kernel: string): string[] {
-  try {
-    return (JSON.parse(readFileSync(join(dirname(kernel), 'meta.json'), 'utf8')) as Partial<ImageMeta>).image?.onDemandModules ?? [];
-  } catch {
-    return [];
-  }
+  return imageMetaBeside(kernel)?.onDemandModules ?? [];
 }
 
 /** Image meta of a cached artifact, when it is an image kernel. */

@@ -8,7 +8,7 @@ import { UserError } from '../errors.js';
 import type { KernelMeta } from '../kernel/build.js';
 import { parseRunJson } from '../report/json.js';
 import type { RunResult, Verdict } from '../verdict/types.js';
-import { allWorkloads } from '../workloads/catalogue.js';
+import { ALL_WORKLOADS } from '../workloads/catalogue.js';
 import type { WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
 import { splitRepeatName } from '../workloads/repeat.js';
 
@@ -58,7 +58,7 @@ export function loadRecordedRun(dir: string): RecordedRun {
   }
   for (const v of result.verdicts) {
     const base = splitRepeatName(v.name).workload;
-    const fromCatalogue = allWorkloads().find((s) => s.name === base);
+    const fromCatalogue = ALL_WORKLOADS.find((s) => s.name === base);
     if (!specs.has(base) && fromCatalogue) specs.set(base, fromCatalogue);
   }
   return { dir, result, request, kernelMeta, specs };

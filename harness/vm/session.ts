@@ -38,11 +38,6 @@ export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): Di
 }
 
 /**
- * The VM for a kernel and its workloads (their disks, fault rules and throttles). A TCG guest
- * gets the host TSC rate (hostTscKhz: measured on the first call in the process) unless the
- * caller passes one (plans pass a placeholder, and stay pure).
- */
-/**
  * `pinlab.modules=` for the guest init: the on-demand modules of an image kernel that these
  * workloads' targets need (their requirements name the modules), so a run without a SCSI disk
  * or a device-mapper stack loads neither.
@@ -55,6 +50,11 @@ export function onDemandWords(kernel: string, workloads: readonly WorkloadSpec[]
   return load.length ? [`pinlab.modules=${load.join(',')}`] : [];
 }
 
+/**
+ * The VM for a kernel and its workloads (their disks, fault rules and throttles). A TCG guest
+ * gets the host TSC rate (hostTscKhz: measured on the first call in the process) unless the
+ * caller passes one (plans pass a placeholder, and stay pure).
+ */
 export function vmSpecFor(
   kernel: string,
   vmDir: string,

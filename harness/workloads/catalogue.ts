@@ -22,7 +22,7 @@
 //    verdict keys the pin model on iov_iter_pipe / the copy, not on the entry name;
 //    vmsplice -> O_DIRECT file: iter_file_splice_write
 import type { Engine, Fault, PinModel, Target, WorkloadSpec } from './types.js';
-import { ALL_TARGETS, DEFAULT_TARGETS, HW_VARIANTS, PAGE_LOOKUP_NAMES, PIN_GROUP, hwVariant, targetRecord, type HwVariant, type Shape } from './targets.js';
+import { DEFAULT_TARGETS, HW_VARIANTS, PAGE_LOOKUP_NAMES, PIN_GROUP, hwVariant, targetRecord, type HwVariant, type Shape } from './targets.js';
 
 export type { Shape } from './targets.js';
 
@@ -214,11 +214,7 @@ export function suiteWithHw(names: readonly string[]): WorkloadSpec[] {
 }
 
 /** Every workload pinlab knows (the default suite and every variant's), e.g. to look a name up. */
-export function allWorkloads(): readonly WorkloadSpec[] {
-  return [...DEFAULT_SUITE, ...HW_SUITE];
-}
-
-export { ALL_TARGETS };
+export const ALL_WORKLOADS: readonly WorkloadSpec[] = Object.freeze([...DEFAULT_SUITE, ...HW_SUITE]);
 
 /**
  * Read limit of a disk that carries a fork-race workload: 1 MiB then takes ~330 ms to arrive, so

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { ALL_TARGETS, BLKDEBUG_SAFE_BYTES, BUFFERS, DEFAULT_SUITE, ENGINES, HW_SUITE, TARGETS, blkdebugRules, matchesFilter, parseShard, selectWorkloads } from '../../harness/workloads/catalogue.js';
+import { BLKDEBUG_SAFE_BYTES, BUFFERS, DEFAULT_SUITE, ENGINES, HW_SUITE, TARGETS, blkdebugRules, matchesFilter, parseShard, selectWorkloads } from '../../harness/workloads/catalogue.js';
+import { ALL_TARGETS } from '../../harness/workloads/targets.js';
 
 test('names are unique and follow target.engine.buffer[.variant][.fault]', (t) => {
   const names = DEFAULT_SUITE.map((s) => s.name);

@@ -2,11 +2,12 @@ import test from 'ava';
 import { devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseTrace, parseVmstat, resolveTraceable } from '../../harness/guest/parse.js';
 import {
   quiesce,
+  observeWorkload,
   runAll,
   targetEnv,
   type GuestSystem,
 } from '../../harness/guest/runner.js';
-import { makeSpec } from '../../harness/workloads/catalogue.js';
+import { HW_SUITE, makeSpec } from '../../harness/workloads/catalogue.js';
 import type { PinCounters, WorkloadIO } from '../../harness/workloads/types.js';
 import type { RunnerEvent } from '../../harness/protocol.js';
 
@@ -175,4 +176,21 @@ test('runAll: hello, start/result per workload, done; a throwing workload does n
   t.is(results[1]!.io, undefined);
   t.truthy(results[2]!.io);
   t.true(sys.calls.includes('sync /mnt/ext2'));
+});
+
+test('a target whose stack cannot be set up runs no I/O and records why (the verdict is ERROR, not FAIL)', async (t) => {
+  const sys = Object.assign(fakeSystem(), {
+    prepareTarget: () => {
+      throw new Error('dmsetup create pinlab-dm-crypt: reload ioctl failed');
+    },
+  });
+  let ran = false;
+  const spec = HW_SUITE.find((w) => w.name === 'dm.crypt.psync.anon')!;
+  const obs = await observeWorkload(spec, sys, async () => {
+    ran = true;
+    return goodIO;
+  }, { quiesce: { stablePolls: 2 } });
+  t.false(ran, 'no I/O on a target that is not there');
+  t.is(obs.io, undefined);
+  t.deepEqual(obs.ioError, { message: 'target set-up: dmsetup create pinlab-dm-crypt: reload ioctl failed' });
 });
