@@ -2,7 +2,7 @@
 // measured --repeat times and reported as min/median/max in bench.json, bench.txt and on the
 // terminal, with latency.svg (pinned vs stock latency distributions) next to them:
 //   boot    QEMU start -> first guest command output (Vm.bootMs), per profile
-//   edit    one comment line of a bio.c hunk changed in a copy of the series, then
+//   edit    one code line of a bio.c hunk changed in a copy of the series, then
 //           `pinlab run -p <patched>` of raw-virtio.psync.anon alone with that copy
 //           (PINLAB_PATCHES_DIR): incremental rebuild + boot + workload + verdict; after each,
 //           the original series must hit the kernel cache again (edit-restore)
@@ -230,7 +230,7 @@ class Bench {
       for (let i = 0; i <= this.repeat; i++) {
         const edit = editPatchLine(pristine, EDIT_FILE, `[pinlab-bench ${this.result.startedAt} ${i}]`);
         writeFileSync(target, edit.text);
-        if (i === 0) notes.push(`edits ${target.split('/').pop()}:${edit.line} (a comment line of a ${EDIT_FILE} hunk)`);
+        if (i === 0) notes.push(`edits ${target.split('/').pop()}:${edit.line} (a no-effect statement added to a call line of a ${EDIT_FILE} hunk: a real recompile, no ccache hit)`);
         const runDir = join(this.dir, `edit-${i}`);
         const label = i === 0 ? 'edit-to-verdict warm-up (untimed)' : `edit-to-verdict [${i}/${this.repeat}]`;
         const r = await inPhase(label, () =>

@@ -9,14 +9,20 @@ export interface PatchEdit {
   after: string;
 }
 
+/** An added line that is one whole function-call statement: tab-indented, `name(...);`. */
+const CALL_STATEMENT = /^\+\t+[A-Za-z_]\w*\(.*\);$/;
+
 /**
- * Append `tag` to the first added comment-body line ("+\t * words") of a hunk of `file` in the
- * patch. Only the content of a '+' line changes, never the line count, so the hunk headers
- * stay right and the patch applies exactly where it did; the file still compiles (the tag
- * stays inside the comment). Throws when the patch has no such line for `file`.
+ * Append the statement `(void)"<tag>";` to the first added function-call statement line
+ * ("+\t\tname(args);") of a hunk of `file` in the patch. The edit changes the code the compiler
+ * sees (a comment would not: ccache hashes the preprocessed source, so a comment edit is a
+ * cache hit and no compile at all), and a new tag each time makes every edit a real recompile;
+ * the statement has no effect, so the kernel behaves as before. Only the content of a '+' line
+ * changes, never the line count, so the hunk headers stay right and the patch applies exactly
+ * where it did. Throws when the patch has no such line for `file`.
  */
 export function editPatchLine(patch: string, file: string, tag: string): PatchEdit {
-  if (/[\r\n]|\*\//.test(tag)) throw new RangeError(`edit tag must be one line without a comment end: ${JSON.stringify(tag)}`);
+  if (/[\r\n"\\]/.test(tag)) throw new RangeError(`edit tag must be one line without quotes or backslashes: ${JSON.stringify(tag)}`);
   const lines = patch.split('\n');
   let inFile = false;
   let inHunk = false;
@@ -33,12 +39,11 @@ export function editPatchLine(patch: string, file: string, tag: string): PatchEd
       continue;
     }
     if (!inHunk || l.startsWith('+++')) continue;
-    // a comment body line: optional indentation, "*", a space, then text (not "*/")
-    if (/^\+\s*\*\s+\S/.test(l) && !l.includes('*/')) {
-      const after = `${l} ${tag}`;
+    if (CALL_STATEMENT.test(l)) {
+      const after = `${l} (void)"${tag}";`;
       lines[i] = after;
       return { text: lines.join('\n'), line: i + 1, before: l, after };
     }
   }
-  throw new RangeError(`no added comment line in a hunk of ${file} to edit`);
+  throw new RangeError(`no added function-call statement in a hunk of ${file} to edit`);
 }
