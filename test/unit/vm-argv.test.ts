@@ -23,14 +23,14 @@ function values(argv: string[], opt: string): string[] {
   return argv.flatMap((a, i) => (a === opt ? [argv[i + 1]!] : []));
 }
 
-test('TCG guest words: tsc=reliable, the host TSC rate and lpj when known, no_timer_check, nopku; KVM nothing', (t) => {
-  t.deepEqual(tcgGuestCmdline('tcg', 2445406), ['tsc=reliable', 'tsc_early_khz=2445406', 'no_timer_check', 'nopku']);
-  t.deepEqual(tcgGuestCmdline('tcg', 2596146, 250), ['tsc=reliable', 'tsc_early_khz=2596146', 'lpj=10384584', 'no_timer_check', 'nopku']);
-  t.deepEqual(tcgGuestCmdline('tcg', '<khz>', 250), ['tsc=reliable', 'tsc_early_khz=<khz>', 'lpj=<<khz>*1000/250>', 'no_timer_check', 'nopku']);
-  t.deepEqual(tcgGuestCmdline('tcg', undefined, 250), ['tsc=reliable', 'no_timer_check', 'nopku']);
+test('TCG guest words: tsc=reliable, the host TSC rate and lpj when known, no_timer_check, noapictimer, nopku; KVM nothing', (t) => {
+  t.deepEqual(tcgGuestCmdline('tcg', 2445406), ['tsc=reliable', 'tsc_early_khz=2445406', 'no_timer_check', 'noapictimer', 'nopku']);
+  t.deepEqual(tcgGuestCmdline('tcg', 2596146, 250), ['tsc=reliable', 'tsc_early_khz=2596146', 'lpj=10384584', 'no_timer_check', 'noapictimer', 'nopku']);
+  t.deepEqual(tcgGuestCmdline('tcg', '<khz>', 250), ['tsc=reliable', 'tsc_early_khz=<khz>', 'lpj=<<khz>*1000/250>', 'no_timer_check', 'noapictimer', 'nopku']);
+  t.deepEqual(tcgGuestCmdline('tcg', undefined, 250), ['tsc=reliable', 'no_timer_check', 'noapictimer', 'nopku']);
   t.deepEqual(tcgGuestCmdline('kvm', 2445406), []);
   const kvm = makeVmSpec({ kernel: '/k', runDir, baseInitrd: '/c', baseCmdline: ['console=ttyS0'], accel: 'kvm', tscKhz: 1 });
-  t.false(kvm.cmdline.some((w) => w.startsWith('tsc') || w.startsWith('lpj') || w === 'no_timer_check' || w === 'nopku'));
+  t.false(kvm.cmdline.some((w) => w.startsWith('tsc') || w.startsWith('lpj') || w === 'no_timer_check' || w === 'noapictimer' || w === 'nopku'));
 });
 
 test('golden argv for the default spec', (t) => {
@@ -50,7 +50,7 @@ test('golden argv for the default spec', (t) => {
     '-kernel', '/k/bzImage',
     '-initrd', '/c/base.cpio',
     '-append',
-    'console=ttyS0 random.trust_cpu=on panic=-1 tsc=reliable tsc_early_khz=2445406 no_timer_check nopku pinlab.disks=pinlab-raw:raw-virtio:raw,pinlab-ext4:ext4:ext4,pinlab-ext2:ext2:ext2,pinlab-vfat:vfat:vfat,pinlab-nvme:raw-nvme:raw pinlab.shares=pinlab:/pinlab',
+    'console=ttyS0 random.trust_cpu=on panic=-1 tsc=reliable tsc_early_khz=2445406 no_timer_check noapictimer nopku pinlab.disks=pinlab-raw:raw-virtio:raw,pinlab-ext4:ext4:ext4,pinlab-ext2:ext2:ext2,pinlab-vfat:vfat:vfat,pinlab-nvme:raw-nvme:raw pinlab.shares=pinlab:/pinlab',
     '-chardev', 'file,id=con,path=/r/run1/console.log',
     '-serial', 'chardev:con',
     '-device', 'virtio-serial-pci,id=vser0',
