@@ -230,7 +230,7 @@ class Bench {
       for (let i = 0; i <= this.repeat; i++) {
         const edit = editPatchLine(pristine, EDIT_FILE, `[pinlab-bench ${this.result.startedAt} ${i}]`);
         writeFileSync(target, edit.text);
-        if (i === 0) notes.push(`edits ${target.split('/').pop()}:${edit.line} (a no-effect statement added to a call line of a ${EDIT_FILE} hunk: a real recompile, no ccache hit)`);
+        if (i === 0) notes.push(`edits ${target.split('/').pop()}:${edit.line} (a no-effect operand added to a call statement of a ${EDIT_FILE} hunk: a real recompile, no ccache hit)`);
         const runDir = join(this.dir, `edit-${i}`);
         const label = i === 0 ? 'edit-to-verdict warm-up (untimed)' : `edit-to-verdict [${i}/${this.repeat}]`;
         const r = await inPhase(label, () =>

@@ -13,8 +13,9 @@ export interface PatchEdit {
 const CALL_STATEMENT = /^\+\t+[A-Za-z_]\w*\(.*\);$/;
 
 /**
- * Append the statement `(void)"<tag>";` to the first added function-call statement line
- * ("+\t\tname(args);") of a hunk of `file` in the patch. The edit changes the code the compiler
+ * Turn the first added function-call statement line ("+\t\tname(args);") of a hunk of `file`
+ * into `name(args), (void)"<tag>";`: still one statement (so no misleading-indentation warning
+ * under an unbraced if), and the call still happens. The edit changes the code the compiler
  * sees (a comment would not: ccache hashes the preprocessed source, so a comment edit is a
  * cache hit and no compile at all), and a new tag each time makes every edit a real recompile;
  * the statement has no effect, so the kernel behaves as before. Only the content of a '+' line
@@ -40,7 +41,7 @@ export function editPatchLine(patch: string, file: string, tag: string): PatchEd
     }
     if (!inHunk || l.startsWith('+++')) continue;
     if (CALL_STATEMENT.test(l)) {
-      const after = `${l} (void)"${tag}";`;
+      const after = `${l.slice(0, -1)}, (void)"${tag}";`;
       lines[i] = after;
       return { text: lines.join('\n'), line: i + 1, before: l, after };
     }

@@ -32,15 +32,15 @@ const PATCH = [
   '',
 ].join('\n');
 
-test('editPatchLine appends a no-effect statement to the first added call statement of the file, nothing else', (t) => {
+test('editPatchLine appends a no-effect operand to the first added call statement of the file, nothing else', (t) => {
   const e = editPatchLine(PATCH, 'block/bio.c', '[bench 1]');
   t.is(e.line, 23);
   t.is(e.before, '+\t\tcall_it(x, 2);');
-  t.is(e.after, '+\t\tcall_it(x, 2); (void)"[bench 1]";');
+  t.is(e.after, '+\t\tcall_it(x, 2), (void)"[bench 1]";');
   const before = PATCH.split('\n');
   const after = e.text.split('\n');
   t.is(after.length, before.length);
-  t.deepEqual(after.filter((l, i) => l !== before[i]), ['+\t\tcall_it(x, 2); (void)"[bench 1]";']);
+  t.deepEqual(after.filter((l, i) => l !== before[i]), ['+\t\tcall_it(x, 2), (void)"[bench 1]";']);
 });
 
 test('editPatchLine refuses what it cannot edit safely', (t) => {
@@ -53,5 +53,5 @@ test('the series patch that touches block/bio.c has a line the bench can edit', 
   const text = readFileSync(join(repoRoot, 'patches', '0003-bio-convert-get_user_pages_fast-pin_user_pages_fast.patch'), 'utf8');
   const e = editPatchLine(text, 'block/bio.c', '[bench]');
   t.regex(e.before, /^\+\t+\w+\(.*\);$/);
-  t.true(e.after.endsWith(' (void)"[bench]";'));
+  t.true(e.after.endsWith('), (void)"[bench]";'));
 });
