@@ -114,6 +114,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
       (r) => (r.artifact.cacheHit ? `cache hit ${r.artifact.key.slice(0, 12)}` : `built ${r.artifact.meta.release}`),
     );
     artifact = k.artifact;
+    if ('stepsMs' in k && k.stepsMs) meta.kernelStepsMs = k.stepsMs;
     copyFileSync(artifact.config, join(dirs.kernel, 'config'));
     for (const p of req.kernel.patchFiles) copyFileSync(p, join(dirs.kernel, p.split('/').pop()!));
     writeFileSync(join(dirs.kernel, 'meta.json'), JSON.stringify(artifact.meta, null, 2));

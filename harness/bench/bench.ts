@@ -9,12 +9,14 @@
 //   suite   the default suite on the first profile's (cached) kernel: boot + all workloads
 //   fio     fio and the addon, same boot, same device/size/runtime, per engine and shape
 //   pinned  the addon jobs on the first two profiles, one boot per kernel per repeat
+//   fresh   (only with --only fresh) `pinlab run` with empty caches and ccache: cold import,
+//           build and guest image, timed to the first verdict
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
 import type { Outcome } from '../outcome.js';
-import { DEFAULT_PROFILE, getProfile, paths, repoRoot, runsRoot } from '../config.js';
+import { cacheRoot, DEFAULT_PROFILE, getProfile, paths, repoRoot, runsRoot } from '../config.js';
 import type { RunContext } from '../context.js';
 import { HarnessTimeoutError, InterruptedError, UserError } from '../errors.js';
 import { runStep } from '../exec.js';
@@ -31,6 +33,7 @@ import type { Vm } from '../vm/runner.js';
 import { withVm, type VmSession } from '../vm/session.js';
 import { DEFAULT_SUITE } from '../workloads/catalogue.js';
 import { editPatchLine } from './edit.js';
+import { freshTimeline, phaseKey, type TimedLine } from './fresh.js';
 import { DEFAULT_BENCH_DEVICE, DEFAULT_BENCH_SIZE, benchJobs, fioArgv, parseFioJson, type IoFigures, type IoJob } from './jobs.js';
 import { GUEST_CLOCKSOURCE, isJiffies } from '../guest/bench.js';
 import { GUEST_BENCH_ARGV, parseBenchLine, type GuestBenchInput } from '../protocol.js';
@@ -38,11 +41,13 @@ import { FIO_GOAL_RATIO, fioPair, formatBenchTable, pinnedRow, timedFigure, type
 import { LATENCY_PERCENTILES, meanCurve, RESOLVE_PCT } from './stats.js';
 import { renderLatencyCdf } from './svg.js';
 
-export const FIGURES = ['boot', 'edit', 'suite', 'fio', 'pinned'] as const;
+export const FIGURES = ['boot', 'edit', 'suite', 'fio', 'pinned', 'fresh'] as const;
 export type FigureName = (typeof FIGURES)[number];
+/** what `pinlab bench` measures without --only: `fresh` (minutes of cold builds per repeat) only when named */
+export const DEFAULT_FIGURES: readonly FigureName[] = FIGURES.filter((f) => f !== 'fresh');
 
-/** issue 17's goals (TCG, 2-core machine): boot to ready, edit -> verdict, default suite with boot */
-export const GOALS = { bootMs: 1_500, editMs: 20_000, suiteMs: 45_000 } as const;
+/** issue 17's goals (TCG, 2-core machine): boot to ready, edit -> verdict, default suite with boot, empty caches to the first verdict */
+export const GOALS = { bootMs: 1_500, editMs: 20_000, suiteMs: 45_000, freshMs: 360_000 } as const;
 /** exactly one workload: a plain name also matches its fault variants (raw-virtio.psync.anon.efault-midway ...) */
 export const EDIT_FILTER = 'raw-virtio.psync.anon,!raw-virtio.psync.anon.*';
 /** the file whose hunk the edit changes */
@@ -58,7 +63,7 @@ export interface BenchOpts {
 }
 
 export function parseOnly(only?: string): FigureName[] {
-  if (only === undefined) return [...FIGURES];
+  if (only === undefined) return [...DEFAULT_FIGURES];
   const names = only.split(',').map((s) => s.trim()).filter(Boolean);
   const bad = names.filter((n) => !(FIGURES as readonly string[]).includes(n));
   if (bad.length > 0 || names.length === 0) throw new UserError(`--only ${only}: expected a comma-separated subset of ${FIGURES.join(',')}`);
@@ -276,6 +281,65 @@ class Bench {
     }
   }
 
+  /**
+   * A fresh machine's first run: the whole `pinlab run` process of the first profile with an empty
+   * kernel/image cache and an empty ccache (PINLAB_CACHE, CCACHE_DIR: new directories beside the
+   * real cache, removed afterwards), so the source is imported, the kernel built cold and the
+   * guest image made. Timed to the first verdict (the goal) and to the run's end; meta.json's
+   * kernelStepsMs splits the kernel phase into source import, patched tree, config and make.
+   * Not timed: `npm ci` and the apt packages, which this machine already has.
+   */
+  async freshFigure(): Promise<void> {
+    const profile = this.profiles[0]!;
+    const first: number[] = [];
+    const whole: number[] = [];
+    let note = '';
+    for (let i = 1; i <= this.repeat; i++) {
+      const base = join(cacheRoot(), `bench-fresh-${newRunId()}`);
+      const remove = this.ctx.teardown.add(`bench: fresh caches ${base}`, () => rmSync(base, { recursive: true, force: true }));
+      try {
+        mkdirSync(base, { recursive: true });
+        const runDir = join(this.dir, `fresh-${i}`);
+        const lines: TimedLine[] = [];
+        const t0 = Date.now();
+        const r = await inPhase(
+          `fresh machine to first verdict ${profile} [${i}/${this.repeat}]`,
+          () =>
+            runStep(
+              {
+                phase: 'bench:fresh',
+                argv: [process.execPath, join(repoRoot, 'bin', 'pinlab.js'), 'run', '-p', profile, '--run-dir', runDir, '--no-setup', ...(this.makeJobs ? ['-j', String(this.makeJobs)] : [])],
+                env: { PINLAB_CACHE: join(base, 'cache'), CCACHE_DIR: join(base, 'ccache') },
+                logFile: join(this.dir, 'logs', `fresh-${i}.log`),
+                timeoutMs: 90 * 60_000,
+              },
+              { signal: this.ctx.signal, allowFailure: true, onLine: (line) => lines.push({ ms: Date.now() - t0, line }) },
+            ),
+          (s) => `${(s.durationMs / 1000).toFixed(0)} s, exit ${s.exitCode}`,
+        );
+        const tl = freshTimeline(lines);
+        if ((r.exitCode !== 0 && r.exitCode !== 1) || tl.firstVerdictMs === undefined) {
+          throw new Error(`the fresh pinlab run exited ${r.exitCode}${tl.firstVerdictMs === undefined ? ' without a verdict' : ''}; see ${join(this.dir, 'logs', `fresh-${i}.log`)}`);
+        }
+        first.push(tl.firstVerdictMs);
+        whole.push(r.durationMs);
+        const meta = existsSync(join(runDir, 'meta.json')) ? (JSON.parse(readFileSync(join(runDir, 'meta.json'), 'utf8')) as { kernelStepsMs?: Record<string, number> }) : {};
+        const s = (ms: number | undefined) => (ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
+        const k = meta.kernelStepsMs ?? {};
+        const phases = Object.fromEntries(Object.entries(tl.phasesMs).map(([n, ms]) => [phaseKey(n), ms]));
+        note =
+          `empty PINLAB_CACHE and CCACHE_DIR, \`pinlab run -p ${profile} --no-setup\` (npm ci and apt not included); last: source import ${s(k.source)}, ` +
+          `patched tree ${s(k.tree)}, config ${s(k.config)}, make ${s(k.build)}, guest image ${s(phases.guest)}, boot ${s(phases.boot)}, first verdict at ${s(tl.firstVerdictMs)}, all workloads ${s(phases.workloads)}`;
+      } finally {
+        await remove();
+      }
+    }
+    this.result.timings.push(
+      timedFigure({ figure: 'fresh', label: 'fresh caches to first verdict', profile, unit: 'ms', samples: first, goalMs: GOALS.freshMs, note }),
+      timedFigure({ figure: 'fresh-run', label: 'fresh caches, whole run', profile, unit: 'ms', samples: whole, note: 'the same runs to their end (the default suite)' }),
+    );
+  }
+
   async suiteFigure(): Promise<void> {
     const profile = this.profiles[0]!;
     await this.kernel(profile);
@@ -420,6 +484,7 @@ export async function bench(ctx: RunContext, opts: BenchOpts, argv: string[] = p
     suite: () => b.suiteFigure(),
     fio: () => b.fioFigure(),
     pinned: () => b.pinnedFigure(),
+    fresh: () => b.freshFigure(),
   };
   for (const f of figures) await b.figure(f, run[f]);
   b.result.finishedAt = new Date().toISOString();

@@ -76,8 +76,17 @@ export function planBuild(tree: PreparedTree, opts: { jobs?: number; ccache: boo
       ...(opts.ccache ? ['CC=ccache gcc'] : []),
       'bzImage',
     ],
-    // reproducible builds: the same inputs give the same kernel (timestamp/user/host fixed)
-    env: { KBUILD_BUILD_TIMESTAMP: '2020-08-31', KBUILD_BUILD_USER: 'pinlab', KBUILD_BUILD_HOST: 'pinlab' },
+    // reproducible builds: the same inputs give the same kernel (timestamp/user/host fixed).
+    // ccache's depend mode: a miss compiles once and a hit is looked up from the .d file kbuild
+    // asks gcc for (-Wp,-MMD), where its default mode runs the preprocessor on every call to
+    // hash the preprocessed source. Measured on 123 objects (fs/ext4, kernel/trace, mm), 2
+    // cores: gcc alone 37.3 s, ccache cold 55.3 s, ccache depend cold 39.1 s; warm 4.5 s vs 4.0 s.
+    env: {
+      KBUILD_BUILD_TIMESTAMP: '2020-08-31',
+      KBUILD_BUILD_USER: 'pinlab',
+      KBUILD_BUILD_HOST: 'pinlab',
+      ...(opts.ccache ? { CCACHE_DEPEND: '1' } : {}),
+    },
     timeoutMs: 60 * 60_000,
     // a make that outlived a killed pinlab would build on in the tree the next run takes over
     diesWithParent: true,

@@ -50,6 +50,17 @@ export interface PreparedKernel {
   artifact: KernelArtifact;
   source: ResolvedSource;
   configChanged: boolean;
+  /** wall time of each step this call ran (a cached request runs only `source`) */
+  stepsMs?: KernelStepsMs;
+}
+
+/** Where a kernel's preparation spent its time: the source (a first use imports it), the patched
+ * tree (patch application and the worktree), the .config, and make (0 on a cache hit). */
+export interface KernelStepsMs {
+  source: number;
+  tree?: number;
+  config?: number;
+  build?: number;
 }
 
 export async function prepareKernel(
@@ -62,20 +73,32 @@ export async function prepareKernel(
     return { artifact, source: { spec: req.source, identity: artifact.meta.identity, baseDir: artifact.dir }, configChanged: false };
   }
   const patches = readPatches(req.patchFiles);
+  let t = Date.now();
+  const lap = () => {
+    const now = Date.now();
+    const ms = now - t;
+    t = now;
+    return ms;
+  };
   const source = await resolveSource(req.source, ctx);
+  const stepsMs: KernelStepsMs = { source: lap() };
   requireSpace(paths.sources(), 3);
   // fast path: the same request (source, patches, fragments, compiler) built before -> its kernel,
   // without touching a tree or regenerating the config
   const compiler = await compilerVersion(ctx);
   const reqKey = requestKey(source.identity, patches, req.fragments, compiler);
   const known = source.spec.kind === 'dir' ? undefined : lookupRequest(reqKey);
-  if (known) return { artifact: known, source, configChanged: false };
+  if (known) return { artifact: known, source, configChanged: false, stepsMs };
   const slot = slotName(patches, req.series);
   return withLock(join(source.baseDir, `wt-${slot}`), ctx, async () => {
+    lap();
     const tree = await prepareTree(source, patches, slot, ctx);
+    stepsMs.tree = lap();
     const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'), { compiler });
+    stepsMs.config = lap();
     const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), compiler, onLine: opts.onLine, jobs: opts.jobs });
+    stepsMs.build = lap();
     if (source.spec.kind !== 'dir') rememberRequest(reqKey, artifact.key);
-    return { artifact, source, configChanged: config.changed };
+    return { artifact, source, configChanged: config.changed, stepsMs };
   });
 }

@@ -93,5 +93,7 @@ test('renderLatencyCdf draws one polyline per series per panel, on decade ticks'
 test('parseOnly accepts a subset of the figures and rejects the rest', (t) => {
   t.deepEqual(parseOnly('fio,boot'), ['boot', 'fio']);
   t.deepEqual(parseOnly(undefined), ['boot', 'edit', 'suite', 'fio', 'pinned']);
+  // fresh (a cold import and build per repeat) runs only when named
+  t.deepEqual(parseOnly('fresh,boot'), ['boot', 'fresh']);
   t.throws(() => parseOnly('boot,nope'), { message: /--only boot,nope/ });
 });

@@ -53,6 +53,11 @@ test('build plan is an out-of-tree make with ccache and fixed build identity', (
   );
   t.deepEqual(step.argv, ['make', '-C', '/t', 'O=/t/.pinlab-o', '-j3', 'CC=ccache gcc', 'bzImage']);
   t.is(step.env?.KBUILD_BUILD_TIMESTAMP, '2020-08-31');
+  // ccache in depend mode: no preprocessor run per compile (a cold build costs about what gcc alone does)
+  t.is(step.env?.CCACHE_DEPEND, '1');
+  const plain = planBuild({ source: {} as never, tree: '/t', objDir: '/t/.pinlab-o', patches: [] }, { jobs: 3, ccache: false });
+  t.false(plain.argv.includes('CC=ccache gcc'));
+  t.is(plain.env?.CCACHE_DEPEND, undefined);
 });
 
 test('patch application is planned in a temporary index, one git apply per patch', (t) => {
