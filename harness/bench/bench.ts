@@ -328,8 +328,10 @@ class Bench {
         const k = meta.kernelStepsMs ?? {};
         const phases = Object.fromEntries(Object.entries(tl.phasesMs).map(([n, ms]) => [phaseKey(n), ms]));
         note =
-          `empty PINLAB_CACHE and CCACHE_DIR, \`pinlab run -p ${profile} --no-setup\` (npm ci and apt not included); last: source import ${s(k.source)}, ` +
+          `empty PINLAB_CACHE and CCACHE_DIR, \`pinlab run -p ${profile} --no-setup\` (npm ci and apt not included); last: source import ${s(k.import)}, ` +
           `patched tree ${s(k.tree)}, config ${s(k.config)}, make ${s(k.build)}, guest image ${s(phases.guest)}, boot ${s(phases.boot)}, first verdict at ${s(tl.firstVerdictMs)}, all workloads ${s(phases.workloads)}`;
+        const run = existsSync(join(runDir, 'run.json')) ? (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { host: { accel: string } }) : undefined;
+        this.result.host.accel ??= run?.host.accel;
       } finally {
         await remove();
       }

@@ -14,7 +14,7 @@ export interface FreshTimeline {
   phasesMs: Record<string, number>;
 }
 
-const PHASE_END = /^\[?([a-z][^\]]*?)\]? done in ([0-9.]+)s\b/;
+const PHASE_END = /^\[?([a-z][^\]]*?)\]? done in (?:(\d+)m)?([0-9.]+)(m?s)\b/;
 const VERDICT = /^\[1\/\d+\] \S+ (PASS|FAIL|XFAIL|ERROR|SKIP)\b/;
 
 /** Read the progress lines of one `pinlab run` (its plain, non-TTY output). */
@@ -23,7 +23,7 @@ export function freshTimeline(lines: readonly TimedLine[]): FreshTimeline {
   for (const { ms, line } of lines) {
     const l = line.trim();
     const end = PHASE_END.exec(l);
-    if (end) out.phasesMs[end[1]!] = Math.round(Number(end[2]) * 1000);
+    if (end) out.phasesMs[end[1]!] = Math.round(Number(end[2] ?? 0) * 60_000 + Number(end[3]) * (end[4] === 'ms' ? 1 : 1000));
     if (out.firstVerdictMs === undefined && VERDICT.test(l)) out.firstVerdictMs = ms;
   }
   return out;

@@ -54,10 +54,12 @@ export interface PreparedKernel {
   stepsMs?: KernelStepsMs;
 }
 
-/** Where a kernel's preparation spent its time: the source (a first use imports it), the patched
- * tree (patch application and the worktree), the .config, and make (0 on a cache hit). */
+/** Where a kernel's preparation spent its time: resolving the source, importing it into the cache
+ * (its first use only), the patched tree (patch application and the worktree checkout), the
+ * .config, and make (0 on a cache hit). */
 export interface KernelStepsMs {
   source: number;
+  import?: number;
   tree?: number;
   config?: number;
   build?: number;
@@ -93,7 +95,8 @@ export async function prepareKernel(
   return withLock(join(source.baseDir, `wt-${slot}`), ctx, async () => {
     lap();
     const tree = await prepareTree(source, patches, slot, ctx);
-    stepsMs.tree = lap();
+    stepsMs.import = tree.importMs ?? 0;
+    stepsMs.tree = lap() - stepsMs.import;
     const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'), { compiler });
     stepsMs.config = lap();
     const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), compiler, onLine: opts.onLine, jobs: opts.jobs });

@@ -40,6 +40,8 @@ export interface PreparedTree {
   /** the commit checked out (base + patches), if git-managed */
   commit?: string;
   patches: PatchFile[];
+  /** ms this call spent importing the source (its first use in this cache), 0 otherwise */
+  importMs?: number;
 }
 
 const GIT_ENV = {
@@ -185,7 +187,8 @@ export function slotName(patches: PatchFile[], profileSeries: boolean): string {
   return patches.length === 0 ? 'stock' : profileSeries ? 'series' : 'custom';
 }
 
-async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<void> {
+/** Import the source into the cache on its first use; returns the ms spent importing. */
+async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<number> {
   const steps = planImport(src);
   if (steps.length === 0) {
     if (src.spec.kind === 'git' && src.repo && src.baseCommit) {
@@ -193,8 +196,9 @@ async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<voi
       const has = await runStep(git(src.repo, ['cat-file', '-e', `${src.baseCommit}^{commit}`]), { signal: ctx.signal, allowFailure: true });
       if (has.exitCode !== 0) await runStep(git(src.repo, ['fetch', '-q', 'origin', src.baseCommit]), { signal: ctx.signal });
     }
-    return;
+    return 0;
   }
+  const t0 = Date.now();
   requireSpace(src.baseDir, 4);
   ctx.log(`importing ${src.identity} into ${src.repo} (once)`);
   const tmp = `${src.repo}.tmp`;
@@ -207,6 +211,7 @@ async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<voi
     throw e;
   }
   await undo();
+  return Date.now() - t0;
 }
 
 /** The git commands that turn base + patches into a tree in a temporary index (pure). */
@@ -316,8 +321,8 @@ export function patchDoesNotApply(p: PatchFile, stderr: string): UserError {
 export async function prepareTree(src: ResolvedSource, patches: PatchFile[], slot: string, ctx: RunContext, run: StepRunner = runStep): Promise<PreparedTree> {
   const plan = planTree(src, patches, slot);
   if (src.spec.kind === 'dir') return { source: src, tree: plan.tree, objDir: plan.objDir, patches };
-  await ensureImported(src, ctx);
+  const importMs = await ensureImported(src, ctx);
   const values = await runTreePlan(plan, ctx, run);
   src.baseCommit ??= values.base;
-  return { source: src, tree: plan.tree, objDir: plan.objDir, commit: values.commit ?? src.baseCommit, patches };
+  return { source: src, tree: plan.tree, objDir: plan.objDir, commit: values.commit ?? src.baseCommit, patches, importMs };
 }
