@@ -73,7 +73,13 @@ export async function runWorkloadsInGuest(
   let current: string | undefined;
   let deadline = Date.now() + bounds.setupMs;
   let lastOutput = Date.now();
-  /** stopping splats on the console when the runner last reported progress: only later ones count */
+  /**
+   * Stopping splats on the console when the runner last finished something (hello, a result):
+   * only later ones count. Not recounted at a workload's start: the guest prints the start event
+   * and goes on, so a kernel that BUGs at once can put the splat on the console (a serial line,
+   * fast) before the start event has come through ssh; counted then, that splat would be taken
+   * as old and the wait would run to the workload's bound instead of ending on the splat.
+   */
   let splatsSeen = 0;
   const countSplats = () => {
     try {
@@ -95,7 +101,7 @@ export async function runWorkloadsInGuest(
     log.push(line);
     const ev = parseRunnerLine(line);
     if (!ev) return; // not an event: kept in the log
-    if (ev.type === 'hello' || ev.type === 'start' || ev.type === 'result') countSplats();
+    if (ev.type === 'hello' || ev.type === 'result') countSplats();
     if (ev.type === 'hello') {
       h.onHello(ev.background, ev.control);
       deadline = Date.now() + bounds.setupMs;
