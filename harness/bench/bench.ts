@@ -20,7 +20,7 @@ import { cacheRoot, DEFAULT_PROFILE, getProfile, paths, repoRoot, runsRoot } fro
 import type { RunContext } from '../context.js';
 import { HarnessTimeoutError, InterruptedError, UserError } from '../errors.js';
 import { runStep } from '../exec.js';
-import { kernelRequest, prepareKernel } from '../kernel/index.js';
+import { kernelRequest, prepareKernel, type KernelStepsMs } from '../kernel/index.js';
 import { isDebianImageProfile } from '../kernel/image.js';
 import type { KernelArtifact } from '../kernel/build.js';
 import { seriesPatchFiles } from '../kernel/source.js';
@@ -33,7 +33,7 @@ import type { Vm } from '../vm/runner.js';
 import { withVm, type VmSession } from '../vm/session.js';
 import { DEFAULT_SUITE } from '../workloads/catalogue.js';
 import { editPatchLine } from './edit.js';
-import { freshTimeline, phaseKey, type TimedLine } from './fresh.js';
+import { freshTimeline, type TimedLine } from './fresh.js';
 import { DEFAULT_BENCH_DEVICE, DEFAULT_BENCH_SIZE, benchJobs, fioArgv, parseFioJson, type IoFigures, type IoJob } from './jobs.js';
 import { GUEST_CLOCKSOURCE, isJiffies } from '../guest/bench.js';
 import { GUEST_BENCH_ARGV, parseBenchLine, type GuestBenchInput } from '../protocol.js';
@@ -71,6 +71,12 @@ export function parseOnly(only?: string): FigureName[] {
 }
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
+
+/** A JSON file a `pinlab run` child left in its run directory; undefined when it wrote none. */
+function readRunFile<T>(runDir: string, name: 'run.json' | 'meta.json'): T | undefined {
+  const f = join(runDir, name);
+  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as T) : undefined;
+}
 
 const CLOCKSOURCE_BOOTS = 3;
 
@@ -215,6 +221,20 @@ class Bench {
     }
   }
 
+  /** `pinlab run -p PROFILE` as a child process of its own (what a user types), into runDir. */
+  private pinlabRun(o: { phase: string; profile: string; runDir: string; args?: string[]; env: Record<string, string>; log: string; timeoutMs: number; onLine?: (line: string) => void }) {
+    return runStep(
+      {
+        phase: o.phase,
+        argv: [process.execPath, join(repoRoot, 'bin', 'pinlab.js'), 'run', '-p', o.profile, ...(o.args ?? []), '--run-dir', o.runDir, '--no-setup', ...(this.makeJobs ? ['-j', String(this.makeJobs)] : [])],
+        env: o.env,
+        logFile: join(this.dir, 'logs', o.log),
+        timeoutMs: o.timeoutMs,
+      },
+      { signal: this.ctx.signal, allowFailure: true, ...(o.onLine ? { onLine: o.onLine } : {}) },
+    );
+  }
+
   async editFigure(): Promise<void> {
     const profile = this.profiles.find((p) => !isDebianImageProfile(p) && getProfile(p).patched);
     if (!profile) return this.skip('edit', `no profile with the series among ${this.profiles.join(', ')}`);
@@ -238,20 +258,12 @@ class Bench {
         if (i === 0) notes.push(`edits ${target.split('/').pop()}:${edit.line} (a no-effect operand added to a call statement of a ${EDIT_FILE} hunk: a real recompile, no ccache hit)`);
         const runDir = join(this.dir, `edit-${i}`);
         const label = i === 0 ? 'edit-to-verdict warm-up (untimed)' : `edit-to-verdict [${i}/${this.repeat}]`;
-        const r = await inPhase(label, () =>
-          runStep(
-            {
-              phase: 'bench:edit',
-              argv: [process.execPath, join(repoRoot, 'bin', 'pinlab.js'), 'run', '-p', profile, '--filter', EDIT_FILTER, '--run-dir', runDir, '--no-setup', ...(this.makeJobs ? ['-j', String(this.makeJobs)] : [])],
-              env: { PINLAB_PATCHES_DIR: series },
-              logFile: join(this.dir, 'logs', `edit-${i}.log`),
-              timeoutMs: 60 * 60_000,
-            },
-            { signal: this.ctx.signal, allowFailure: true },
-          ),
-        (s) => `${(s.durationMs / 1000).toFixed(1)} s, exit ${s.exitCode}`,
+        const r = await inPhase(
+          label,
+          () => this.pinlabRun({ phase: 'bench:edit', profile, runDir, args: ['--filter', EDIT_FILTER], env: { PINLAB_PATCHES_DIR: series }, log: `edit-${i}.log`, timeoutMs: 60 * 60_000 }),
+          (s) => `${(s.durationMs / 1000).toFixed(1)} s, exit ${s.exitCode}`,
         );
-        const run = existsSync(join(runDir, 'run.json')) ? (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { kernel: { buildKey?: string }; host: { accel: string }; verdicts: { status: string }[] }) : undefined;
+        const run = readRunFile<{ kernel: { buildKey?: string }; host: { accel: string }; verdicts: { status: string }[] }>(runDir, 'run.json');
         this.result.host.accel ??= run?.host.accel;
         const key = run?.kernel.buildKey;
         if (key && key !== original.key) editedKeys.add(key);
@@ -305,16 +317,15 @@ class Bench {
         const r = await inPhase(
           `fresh machine to first verdict ${profile} [${i}/${this.repeat}]`,
           () =>
-            runStep(
-              {
-                phase: 'bench:fresh',
-                argv: [process.execPath, join(repoRoot, 'bin', 'pinlab.js'), 'run', '-p', profile, '--run-dir', runDir, '--no-setup', ...(this.makeJobs ? ['-j', String(this.makeJobs)] : [])],
-                env: { PINLAB_CACHE: join(base, 'cache'), CCACHE_DIR: join(base, 'ccache') },
-                logFile: join(this.dir, 'logs', `fresh-${i}.log`),
-                timeoutMs: 90 * 60_000,
-              },
-              { signal: this.ctx.signal, allowFailure: true, onLine: (line) => lines.push({ ms: Date.now() - t0, line }) },
-            ),
+            this.pinlabRun({
+              phase: 'bench:fresh',
+              profile,
+              runDir,
+              env: { PINLAB_CACHE: join(base, 'cache'), CCACHE_DIR: join(base, 'ccache') },
+              log: `fresh-${i}.log`,
+              timeoutMs: 90 * 60_000,
+              onLine: (line) => lines.push({ ms: Date.now() - t0, line }),
+            }),
           (s) => `${(s.durationMs / 1000).toFixed(0)} s, exit ${s.exitCode}`,
         );
         const tl = freshTimeline(lines);
@@ -323,15 +334,13 @@ class Bench {
         }
         first.push(tl.firstVerdictMs);
         whole.push(r.durationMs);
-        const meta = existsSync(join(runDir, 'meta.json')) ? (JSON.parse(readFileSync(join(runDir, 'meta.json'), 'utf8')) as { kernelStepsMs?: Record<string, number> }) : {};
+        const k = readRunFile<{ kernelStepsMs?: KernelStepsMs }>(runDir, 'meta.json')?.kernelStepsMs;
         const s = (ms: number | undefined) => (ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
-        const k = meta.kernelStepsMs ?? {};
-        const phases = Object.fromEntries(Object.entries(tl.phasesMs).map(([n, ms]) => [phaseKey(n), ms]));
+        const phase = tl.phasesMs;
         note =
-          `empty PINLAB_CACHE and CCACHE_DIR, \`pinlab run -p ${profile} --no-setup\` (npm ci and apt not included); last: source import ${s(k.import)}, ` +
-          `patched tree ${s(k.tree)}, config ${s(k.config)}, make ${s(k.build)}, guest image ${s(phases.guest)}, boot ${s(phases.boot)}, first verdict at ${s(tl.firstVerdictMs)}, all workloads ${s(phases.workloads)}`;
-        const run = existsSync(join(runDir, 'run.json')) ? (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as { host: { accel: string } }) : undefined;
-        this.result.host.accel ??= run?.host.accel;
+          `empty PINLAB_CACHE and CCACHE_DIR, \`pinlab run -p ${profile} --no-setup\` (npm ci and apt not included); last: source import ${s(k?.import)}, ` +
+          `patched tree ${s(k?.tree)}, config ${s(k?.config)}, make ${s(k?.build)}, guest image ${s(phase['guest image'])}, boot ${s(phase.boot)}, first verdict at ${s(tl.firstVerdictMs)}, all workloads ${s(phase.workloads)}`;
+        this.result.host.accel ??= readRunFile<{ host: { accel: string } }>(runDir, 'run.json')?.host.accel;
       } finally {
         await remove();
       }

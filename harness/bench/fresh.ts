@@ -28,8 +28,3 @@ export function freshTimeline(lines: readonly TimedLine[]): FreshTimeline {
   }
   return out;
 }
-
-/** "build patched-6.1" -> "build": phase names without the profile, for the figure's note */
-export function phaseKey(name: string): string {
-  return name.split(' ')[0]!;
-}
