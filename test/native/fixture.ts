@@ -1,7 +1,7 @@
 // A real O_DIRECT-capable file system for the native tests: an ext4 image on a loop device,
 // mounted in a temp dir. Teardown is registered before setup, so a failed setup still cleans up.
 // Where the host cannot do this, `skip` holds the exact reason and the tests are skipped with it.
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -50,6 +50,32 @@ export function mountExt4(test: TestFn, sizeMiB = 256): Ext4 {
     return { ok: false, skip: `cannot mount an ext4 image on a loop device: ${reasonOf(e)}` };
   }
   return { ok: true, fs: state as Ext4Mount };
+}
+
+/**
+ * Limits reads from a block device (e.g. the ext4 mount's loop device) to `bps` for this process,
+ * the host's counterpart of QEMU's throttle on a fork-race disk (FORK_RACE_THROTTLE): the blkio
+ * cgroup's read_bps_device (cgroup v1, or io.max on v2) of the cgroup this process is in. Returns
+ * the function that lifts the limit, or why there is no limit to set.
+ */
+export function throttleReads(device: string, bps: number): { lift: () => void } | { skip: string } {
+  const devNo = readFileSync(`/sys/block/${device.replace(/^\/dev\//, '')}/dev`, 'utf8').trim();
+  const groups = readFileSync('/proc/self/cgroup', 'utf8').split('\n').map((l) => l.split(':'));
+  const v1 = groups.find((g) => g[1]?.split(',').includes('blkio'));
+  const v2 = groups.find((g) => g[0] === '0' && g[1] === '');
+  const candidates: { file: string; set: string; unset: string }[] = [];
+  if (v1) candidates.push({ file: join('/sys/fs/cgroup/blkio', v1[2]!, 'blkio.throttle.read_bps_device'), set: `${devNo} ${bps}`, unset: `${devNo} 0` });
+  if (v2 && v2[2] !== '/') candidates.push({ file: join('/sys/fs/cgroup', v2[2]!, 'io.max'), set: `${devNo} rbps=${bps}`, unset: `${devNo} rbps=max` });
+  const tried: string[] = [];
+  for (const c of candidates) {
+    try {
+      writeFileSync(c.file, c.set);
+      return { lift: () => writeFileSync(c.file, c.unset) };
+    } catch (e) {
+      tried.push(`${c.file}: ${(e as Error).message}`);
+    }
+  }
+  return { skip: `no blkio throttle for ${device} (${tried.join('; ') || 'no blkio controller in /proc/self/cgroup, and the v2 root cgroup has no io.max'})` };
 }
 
 /** `test` when the mount exists, else a test.skip whose title carries the reason. */
