@@ -20,15 +20,37 @@ namespace pinlab {
 namespace {
 
 #if defined(__x86_64__)
+struct Stamp {
+  double ns;
+  double tsc;
+};
+
+// One (clock, TSC) pair: the TSC read on both sides of clock_gettime, from the attempt whose
+// two reads lie closest. A preemption between a clock read and a TSC read added its length to
+// one end of a sample: 20 us of it over 20 ms was the whole 0.1 % tolerance.
+Stamp ReadStamp() {
+  Stamp best{0, 0};
+  uint64_t best_gap = UINT64_MAX;
+  for (int i = 0; i < 5; i++) {
+    struct timespec ts;
+    uint64_t t0 = __rdtsc();
+    clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+    uint64_t t1 = __rdtsc();
+    if (t1 - t0 < best_gap) {
+      best_gap = t1 - t0;
+      best = {double(ts.tv_sec) * 1e9 + double(ts.tv_nsec), (double(t0) + double(t1)) / 2};
+    }
+  }
+  return best;
+}
+
 double SampleKhz(int64_t ms) {
-  struct timespec a, b, pause = {time_t(ms / 1000), long((ms % 1000) * 1000000)};
-  clock_gettime(CLOCK_MONOTONIC_RAW, &a);
-  uint64_t t0 = __rdtsc();
+  struct timespec pause = {time_t(ms / 1000), long((ms % 1000) * 1000000)};
+  Stamp a = ReadStamp();
   nanosleep(&pause, nullptr);
-  clock_gettime(CLOCK_MONOTONIC_RAW, &b);
-  uint64_t t1 = __rdtsc();
-  double ns = double(b.tv_sec - a.tv_sec) * 1e9 + double(b.tv_nsec - a.tv_nsec);
-  return ns > 0 ? double(t1 - t0) * 1e6 / ns : 0;
+  Stamp b = ReadStamp();
+  double ns = b.ns - a.ns;
+  return ns > 0 ? (b.tsc - a.tsc) * 1e6 / ns : 0;
 }
 #endif
 
