@@ -42,7 +42,25 @@ function kernelOptions(cmd: Command, multiProfile = false): Command {
     });
 }
 
-/** Where the KCIDB file points and how its objects are named; the same on `run` and `merge`. */
+/** The report files; the same on `run`, `parse` and `merge`, so a saved run renders like a live one. */
+function reportOptions(cmd: Command, json = 'write the full result as JSON (run.json)'): Command {
+  return kcidbOptions(
+    cmd
+      .option('--json <file>', json)
+      .option('--junit <file>', 'write JUnit XML')
+      .option('--ktap [file]', 'write KTAP to the file, or alone: KTAP is all stdout carries (the rest goes to stderr)')
+      .option('--kcidb <file>', 'write KCIDB v5.3 JSON'),
+  );
+}
+
+/** KCIDB options only shape the KCIDB file: without --kcidb they would be ignored silently. */
+function requireKcidbFile(cmd: Command): void {
+  if (cmd.opts().kcidb !== undefined) return;
+  const given = cmd.options.filter((o) => o.long?.startsWith('--kcidb-') || o.long === '--run-id').filter((o) => cmd.getOptionValueSource(o.attributeName()) === 'cli');
+  if (given.length > 0) throw new UserError(`${given.map((o) => o.long).join(', ')} only shape the KCIDB file: add --kcidb FILE`);
+}
+
+/** Where the KCIDB file points and how its objects are named. */
 function kcidbOptions(cmd: Command): Command {
   const perKernel = 'repeatable; PROFILE=VALUE for one profile of a matrix';
   return cmd
@@ -100,14 +118,13 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--hw <name>', 'add the workloads of a hardware variant (repeatable; all: every variant; list: pinlab hw)', collect)
     .option('--shard <k/n>', 'run shard k of n (1-based)')
     .option('--strict', 'known states of reference kernels fail the run too')
-    .option('--run-dir <dir>', 'where to keep this run (default: runs/<id>)')
-    .option('--json <file>', 'write the full result as JSON')
-    .option('--junit <file>', 'write JUnit XML')
-    .option('--ktap', 'print KTAP to stdout')
-    .option('--kcidb <file>', 'write KCIDB v5.3 JSON');
-  kcidbOptions(run)
+    .option('--run-dir <dir>', 'where to keep this run (default: runs/<id>)');
+  reportOptions(run)
     .option('--no-setup', 'never install packages, even as root')
-    .action(async (o) => setOutcome(await commands.run(ctx(), { ...o, source: src(o) })));
+    .action(async (o, cmd: Command) => {
+      requireKcidbFile(cmd);
+      setOutcome(await commands.run(ctx(), { ...o, source: src(o) }));
+    });
 
   kernelOptions(program.command('boot').description('boot the kernel and open a shell, or run one command: pinlab boot -- CMD...'))
     .argument('[cmd...]', 'command to run in the guest')
@@ -140,13 +157,17 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--json <file>', 'write the table rows as JSON')
     .action(async (o) => setOutcome(await imageCommands.sweepCommand(ctx(), o)));
 
-  program
-    .command('parse')
-    .description('recompute every verdict from a saved run directory, without booting')
-    .argument('<run-dir>')
-    .option('--strict', 'known states fail too')
-    .option('--json <file>', 'write the recomputed result')
-    .action(async (dir: string, o) => setOutcome(await commands.parse(ctx(), { runDir: dir, ...o })));
+  reportOptions(
+    program
+      .command('parse')
+      .description('recompute every verdict from a saved run directory, without booting; render any report from it')
+      .argument('<run-dir>')
+      .option('--strict', 'known states fail too'),
+    'write the recomputed result as JSON (run.json)',
+  ).action(async (dir: string, o, cmd: Command) => {
+    requireKcidbFile(cmd);
+    setOutcome(await commands.parse(ctx(), { runDir: dir, ...o }));
+  });
 
   program
     .command('diff')
@@ -155,14 +176,17 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .argument('<run-b>')
     .action(async (a: string, b: string) => setOutcome(await commands.diff(ctx(), { a, b })));
 
-  const merge = program
-    .command('merge')
-    .description('merge shard results (run dirs or run.json files) into one report')
-    .argument('<inputs...>')
-    .requiredOption('-o, --output <file>', 'merged run.json')
-    .option('--kcidb <file>', 'also write merged KCIDB');
-  kcidbOptions(merge)
-    .action(async (inputs: string[], o) => setOutcome(await commands.merge(ctx(), { inputs, ...o })));
+  reportOptions(
+    program
+      .command('merge')
+      .description('merge shard results (run dirs or run.json files) into one report')
+      .argument('<inputs...>')
+      .option('-o, --output <file>', 'merged run.json (the same as --json)'),
+    'write the merged result as JSON (run.json)',
+  ).action(async (inputs: string[], o, cmd: Command) => {
+    requireKcidbFile(cmd);
+    setOutcome(await commands.merge(ctx(), { inputs, ...o }));
+  });
 
   // `check` speaks the git bisect run protocol: every value is optional here so that commander
   // never rejects an argument itself (exit 2 would read as "bad"); check() validates and answers

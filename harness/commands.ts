@@ -20,10 +20,8 @@ import { applyKnownStates } from './verdict/known-states.js';
 import { outcomeOf as outcomeOfVerdict } from './report/common.js';
 import { TerminalReporter, formatSummary } from './report/terminal.js';
 import { writeFileAtomic } from './report/file.js';
-import { parseRunJson, toRunJson } from './report/json.js';
-import { toJUnit } from './report/junit.js';
-import { kcidbOptionsFrom, toKcidbJson, type KcidbCliOptions } from './report/kcidb.js';
-import { toKtap } from './report/ktap.js';
+import { parseRunJson } from './report/json.js';
+import { reportStream, runsJson, writeReports, type ReportOptions } from './report/outputs.js';
 import { diffRuns, formatDiff, regressions } from './report/diff.js';
 import { mergeRuns } from './report/merge.js';
 import { recomputeRun } from './report/parse.js';
@@ -119,7 +117,7 @@ export async function build(ctx: RunContext, opts: KernelOpts): Promise<Outcome>
   return { kind: 'ok' };
 }
 
-export interface RunOpts extends Omit<KernelOpts, 'profile'>, KcidbCliOptions {
+export interface RunOpts extends Omit<KernelOpts, 'profile'>, ReportOptions {
   profile?: string[];
   filter?: string;
   /** hardware variants whose workloads join the suite ('all': every one) */
@@ -127,10 +125,6 @@ export interface RunOpts extends Omit<KernelOpts, 'profile'>, KcidbCliOptions {
   shard?: string;
   strict?: boolean;
   runDir?: string;
-  json?: string;
-  junit?: string;
-  ktap?: boolean;
-  kcidb?: string;
   setup?: boolean;
 }
 
@@ -186,7 +180,8 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
   }
   if (opts.setup !== false && isRoot()) await ensurePrerequisites(ctx, profilesFor({ profile: profiles.filter((p): p is string => !!p), source: opts.source }));
 
-  const terminal = new TerminalReporter({ stream: process.stdout });
+  const stream = reportStream(opts);
+  const terminal = new TerminalReporter({ stream });
   const results: RunResult[] = [];
   const runDirs: string[] = [];
   let infra = false;
@@ -198,22 +193,14 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
       infra = true;
       process.stderr.write(`${describeError(r.infraFailure, false)}\n`);
     }
-    out(`run directory: ${r.runDir}`);
+    stream.write(`run directory: ${r.runDir}\n`);
   }
   await terminal.finish();
-  await writeReports(results, runDirs, opts);
+  await writeReports(results, opts, () => results.map((r, i) => readRunFiles(runDirs[i]!, r)), warn);
   return outcomeOfRuns(results, infra);
 }
 
-async function writeReports(results: RunResult[], runDirs: string[], opts: RunOpts): Promise<void> {
-  if (opts.json) await writeFileAtomic(opts.json, results.length === 1 ? toRunJson(results[0]!) : `${JSON.stringify(results, null, 2)}\n`);
-  if (opts.junit) await writeFileAtomic(opts.junit, toJUnit(results));
-  if (opts.kcidb) {
-    const files = results.map((r, i) => readRunFiles(runDirs[i]!, r));
-    await writeFileAtomic(opts.kcidb, toKcidbJson(results, kcidbOptionsFrom(opts, files)));
-  }
-  if (opts.ktap) out(toKtap(results));
-}
+const warn = (line: string) => process.stderr.write(`pinlab: ${line}\n`);
 
 /** The guest-side commands of a run, for --dry-run. */
 export function planGuest(workloads: WorkloadSpec[], cmdline: string[]): PlannedStep[] {
@@ -256,12 +243,12 @@ function loadRun(path: string): RunResult {
   return parseRunJson(readFileSync(file, 'utf8'), file);
 }
 
-export async function parse(_ctx: RunContext, opts: { runDir: string; strict?: boolean; json?: string }): Promise<Outcome> {
+export async function parse(_ctx: RunContext, opts: { runDir: string; strict?: boolean } & ReportOptions): Promise<Outcome> {
   const r = await recomputeRun(opts.runDir, { judge: judgeRun, applyKnownStates }, { strict: opts.strict });
-  out(formatSummary(r.recomputed));
-  const changed = diffRuns(r.original, r.recomputed);
-  out(formatDiff(changed));
-  if (opts.json) await writeFileAtomic(opts.json, toRunJson(r.recomputed));
+  const stream = reportStream(opts);
+  stream.write(`${formatSummary(r.recomputed)}\n`);
+  stream.write(`${formatDiff(diffRuns(r.original, r.recomputed))}\n`);
+  await writeReports([r.recomputed], opts, () => [readRunFiles(opts.runDir, r.recomputed)], warn);
   return outcomeOfRuns([r.recomputed], false);
 }
 
@@ -294,14 +281,12 @@ export async function diff(_ctx: RunContext, opts: { a: string; b: string }): Pr
   return regressions(d).length > 0 ? { kind: 'failed' } : { kind: 'ok' };
 }
 
-export async function merge(_ctx: RunContext, opts: { inputs: string[]; output: string; kcidb?: string } & KcidbCliOptions): Promise<Outcome> {
+export async function merge(_ctx: RunContext, opts: { inputs: string[]; output?: string } & ReportOptions): Promise<Outcome> {
   const shards = opts.inputs.map((path) => ({ path, result: loadRun(path) }));
   const merged = mergeRuns(shards.map((s) => s.result));
-  await writeFileAtomic(opts.output, merged.length === 1 ? toRunJson(merged[0]!) : `${JSON.stringify(merged, null, 2)}\n`);
-  if (opts.kcidb) {
-    const files = shards.map((s) => readRunFiles(runDirOf(s.path), s.result));
-    await writeFileAtomic(opts.kcidb, toKcidbJson(merged, kcidbOptionsFrom(opts, files)));
-  }
-  for (const r of merged) out(formatSummary(r));
+  if (opts.output) await writeFileAtomic(opts.output, runsJson(merged));
+  await writeReports(merged, opts, () => shards.map((s) => readRunFiles(runDirOf(s.path), s.result)), warn);
+  const stream = reportStream(opts);
+  for (const r of merged) stream.write(`${formatSummary(r)}\n`);
   return outcomeOfRuns(merged, false);
 }

@@ -11,7 +11,7 @@ import { prepareKernel, type KernelRequest } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
 import { imageMetaOf } from './kernel/image.js';
 import { partitionByConfig } from './kernel/requirements.js';
-import { sha256 } from './hash.js';
+import { patchsetHash } from './hash.js';
 import type { Vm } from './vm/runner.js';
 import type { VmSpec } from './vm/spec.js';
 import { withVm } from './vm/session.js';
@@ -53,14 +53,15 @@ export function newRunId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString('hex')}`;
 }
 
-function kernelIdentity(req: KernelRequest, artifact?: KernelArtifact, release?: string): KernelIdentity {
+/** What run.json and every report say about the kernel a run tested. */
+export function kernelIdentity(req: KernelRequest, artifact?: KernelArtifact, release?: string): KernelIdentity {
   const patches = artifact?.meta.patches ?? [];
   return {
     ...(req.profile ? { profile: req.profile } : {}),
     source: artifact?.meta.identity ?? `${req.source.kind}`,
     ...(release ?? artifact?.meta.release ? { release: release ?? artifact?.meta.release } : {}),
     patches: patches.map((p) => ({ file: p.name, sha256: p.sha256 })),
-    ...(patches.length ? { patchsetHash: sha256(patches.map((p) => p.sha256).join('\n')) } : {}),
+    ...(patches.length ? { patchsetHash: patchsetHash(patches.map((p) => p.sha256)) } : {}),
     ...(artifact ? { configSha256: artifact.meta.configSha256, buildKey: artifact.key } : {}),
   };
 }

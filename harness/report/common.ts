@@ -1,5 +1,5 @@
 // Pieces every report format shares, so a verdict reads the same in all of them: ordering, the
-// one-line reason, the workload's parts, and what XFAIL becomes under --strict.
+// one-line reason, the workload's name in each format, and what XFAIL becomes under --strict.
 import type { RunResult, Status, Verdict } from '../verdict/types.js';
 
 /** Reports list workloads by name, so a merged sharded run renders exactly like an unsharded one. */
@@ -68,46 +68,33 @@ export function numbersText(v: Verdict): string {
   return parts.join(' ');
 }
 
-export interface WorkloadParts {
-  /** the hardware variant (absent: default hardware); `target` is then the part after `<hw>.` */
-  hw?: string;
-  target: string;
-  engine: string;
-  buffer: string;
-  /** the name part after the buffer kind that tells same-shaped workloads apart (e.g. subpage) */
-  variant?: string;
-  /** absent when the workload injects no fault */
-  fault?: string;
+/** Every form of a workload's name a report uses, all derived from the one workload name. */
+export interface ReportNames {
+  /** the terminal, JSON and KTAP name: the workload name, each dot-separated part reduced to
+   * [A-Za-z0-9_-] (the catalogue's names already are; a repeat's `#2` becomes `_2`) */
+  name: string;
+  /** JUnit: classname pinlab.<target>, name the rest, so classname.name is the KCIDB path */
+  junitClassname: string;
+  junitName: string;
+  /** KCIDB test path: pinlab.<name> */
+  kcidbPath: string;
 }
 
-/**
- * target/engine/buffer/fault of a verdict. The spec in the observation is authoritative; verdicts
- * without one (build/boot errors, skips) fall back to the catalogue's "target.engine.buffer[.fault]"
- * naming.
- */
-export function workloadParts(v: Verdict): WorkloadParts {
-  const spec = v.observation?.spec;
-  if (spec) {
-    let fault: string | undefined;
-    if (spec.fault) fault = spec.fault.kind === 'misaligned' ? `misaligned-${spec.fault.what}` : spec.fault.kind;
-    const stem = `${spec.target}.${spec.engine}.${spec.buffer}`;
-    const tail = spec.name.startsWith(stem) ? spec.name.slice(stem.length) : '';
-    const variant = (spec.fault && tail.endsWith(`.${spec.fault.kind}`) ? tail.slice(0, -spec.fault.kind.length - 1) : tail).replace(/^\./, '');
-    const hw = spec.hw && spec.target.startsWith(`${spec.hw}.`) ? spec.hw : undefined;
-    return {
-      ...(hw ? { hw } : {}),
-      target: hw ? spec.target.slice(hw.length + 1) : spec.target,
-      engine: spec.engine,
-      buffer: spec.buffer,
-      ...(variant ? { variant } : {}),
-      fault,
-    };
-  }
-  const prefix = `${v.target}.${v.engine}.`;
-  const rest = v.name.startsWith(prefix) ? v.name.slice(prefix.length).split('.') : [];
-  const buffer = rest[0] || 'unknown';
-  const fault = rest.length > 1 ? rest.slice(1).join('.') : undefined;
-  return { target: v.target, engine: v.engine, buffer, fault };
+/** KCIDB path segments (and KTAP names, which may hold no '#' or blank) are [a-zA-Z0-9_-]. */
+function nameSegment(text: string): string {
+  return text.replace(/[^a-zA-Z0-9_-]/g, '_') || '_';
+}
+
+export function reportNames(v: Pick<Verdict, 'name' | 'target'>): ReportNames {
+  const name = v.name.split('.').map(nameSegment).join('.');
+  const target = v.target.split('.').map(nameSegment).join('.');
+  const underTarget = name.startsWith(`${target}.`);
+  return {
+    name,
+    junitClassname: underTarget ? `pinlab.${target}` : 'pinlab',
+    junitName: underTarget ? name.slice(target.length + 1) : name,
+    kcidbPath: `pinlab.${name}`,
+  };
 }
 
 /** A short human label for the kernel a run tested. */

@@ -1,13 +1,20 @@
 // --json FILE and the run directory's run.json: the whole RunResult, versioned by its `schema`
-// field ('pinlab.run/1', described by run-schema.ts). Verdicts are written in name order so the
-// same run always serializes to the same bytes.
+// field ('pinlab.run/1', described by run-schema.ts). Fields in one order and verdicts in name
+// order, so the same run always serializes to the same bytes.
 import { UserError } from '../errors.js';
 import type { RunResult } from '../verdict/types.js';
 import { sortVerdicts } from './common.js';
 import { RUN_SCHEMA_ID } from './run-schema.js';
 
+/** run.json's fields in the order a live run writes them; any other field follows. */
+const FIELD_ORDER = ['schema', 'runId', 'startedAt', 'finishedAt', 'kernel', 'host', 'verdicts', 'strict'] as const;
+
+/** The same run gives the same bytes, however the result was put together (live, parse, merge). */
 export function toRunJson(result: RunResult): string {
-  return `${JSON.stringify({ ...result, verdicts: sortVerdicts(result.verdicts) }, null, 2)}\n`;
+  const ordered: Record<string, unknown> = {};
+  for (const key of FIELD_ORDER) if (result[key] !== undefined) ordered[key] = key === 'verdicts' ? sortVerdicts(result.verdicts) : result[key];
+  for (const [key, value] of Object.entries(result)) if (!(key in ordered)) ordered[key] = value;
+  return `${JSON.stringify(ordered, null, 2)}\n`;
 }
 
 /**

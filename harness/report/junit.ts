@@ -15,7 +15,7 @@
 //            like a FAIL, its message naming the known state, matching the run's exit code.
 // The run's identity (kernel, host, run id) is in the <testsuite>'s <properties>.
 import type { RunResult, Verdict } from '../verdict/types.js';
-import { countStatuses, kernelLabel, numbersText, outcomeOf, sortVerdicts, workloadDurationMs, workloadParts } from './common.js';
+import { countStatuses, kernelLabel, numbersText, outcomeOf, sortVerdicts, reportNames, workloadDurationMs } from './common.js';
 import { renderXml, type XmlNode } from './xml.js';
 
 function property(name: string, value: string | number | boolean | undefined): XmlNode[] {
@@ -33,11 +33,6 @@ function detailText(v: Verdict): string {
   if (v.path.length > 0) lines.push(`path: ${v.path.join(' ')}`);
   for (const s of v.splats) lines.push('', `${s.kind}: ${s.title}`, ...s.lines);
   return lines.join('\n');
-}
-
-function testcaseName(v: Verdict): string {
-  const p = workloadParts(v);
-  return [p.engine, p.buffer, ...(p.variant ? [p.variant] : []), ...(p.fault ? [p.fault] : [])].join('/');
 }
 
 function knownState(v: Verdict): string {
@@ -72,7 +67,7 @@ function outcomeElement(v: Verdict, strict: boolean): XmlNode {
 function testcase(v: Verdict, strict: boolean): XmlNode {
   return {
     name: 'testcase',
-    attrs: { classname: `pinlab.${v.target}`, name: testcaseName(v), time: seconds(workloadDurationMs(v)) },
+    attrs: { classname: reportNames(v).junitClassname, name: reportNames(v).junitName, time: seconds(workloadDurationMs(v)) },
     children: [outcomeElement(v, strict)],
   };
 }

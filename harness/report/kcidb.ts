@@ -1,6 +1,6 @@
 // --kcidb FILE: KernelCI's KCIDB I/O schema v5.3 (vendor/kcidb/, validated in a test), the way
 // pinlab's results reach KernelCI: one checkout (source + patchset), one build, one test per
-// workload with path pinlab.<target>.<engine>.<buffer>[.<fault>].
+// workload with path pinlab.<workload name> (report/common.ts reportNames).
 //
 // Status mapping:
 //   PASS -> PASS; FAIL -> FAIL; SKIP -> SKIP
@@ -28,12 +28,11 @@
 // branch), a git commit (the tree page is per commit), the origin's finish time. Each comes
 // from the run or from an option (KcidbOptions), never invented: a Debian source package has no
 // commit, so one is given with --kcidb-git-commit or the field is left out.
-import { sha256 } from '../hash.js';
-import { basename, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { patchsetHash, sha256 } from '../hash.js';
+import { basename } from 'node:path';
 import { UserError } from '../errors.js';
 import type { RunResult, Verdict } from '../verdict/types.js';
-import { numbersText, sortVerdicts, workloadDurationMs, workloadParts } from './common.js';
+import { numbersText, reportNames, sortVerdicts, workloadDurationMs } from './common.js';
 import { shardRunIds } from './merge.js';
 
 export const KCIDB_VERSION = { major: 5, minor: 3 } as const;
@@ -129,6 +128,8 @@ export interface KcidbRunFiles {
   runId: string;
   /** the workloads that run judged (a shard's share) */
   workloads: readonly string[];
+  /** the directory as the command line named it (for messages) */
+  path?: string;
   /** the directory relative to the published root (--kcidb-artifacts-url); absent when outside it */
   dir?: string;
   /** files in the directory, relative to it, '/'-separated: kernel/config, vm/console.log, ... */
@@ -157,8 +158,8 @@ export interface KcidbOptions {
   gitCommitHash?: PerKernel;
   /**
    * Base URL at which the directory the run directories are relative to (KcidbRunFiles.dir) is
-   * published. Files get URLs only when they are known to be there (runFiles); patch files
-   * otherwise get file:// URLs, fine for local inspection, to be replaced before submitting.
+   * published. Files (patches included) get URLs only when they are known to be there
+   * (runFiles); without the URL the report links nothing.
    */
   artifactsUrl?: string;
   /** the run directories behind the results (read by run-files.ts) */
@@ -254,20 +255,8 @@ export function kcidbOptionsFrom(o: KcidbCliOptions, runFiles: readonly KcidbRun
   };
 }
 
-/** KCIDB's patchset hash: sha256 over the newline-terminated sha256 of each patch, in order. */
-export function kcidbPatchsetHash(patchSha256s: readonly string[]): string {
-  if (patchSha256s.length === 0) return '';
-  return sha256(patchSha256s.map((h) => `${h}\n`).join(''));
-}
-
-/** Path segments may only hold [a-zA-Z0-9_-]. */
-function pathSegment(text: string): string {
-  return text.replace(/[^a-zA-Z0-9_-]/g, '_') || '_';
-}
-
 export function kcidbTestPath(v: Verdict): string {
-  const p = workloadParts(v);
-  return ['pinlab', ...(p.hw ? [p.hw] : []), p.target, p.engine, p.buffer, ...(p.variant ? [p.variant] : []), ...(p.fault ? [p.fault] : [])].map(pathSegment).join('.');
+  return reportNames(v).kcidbPath;
 }
 
 export function kcidbStatus(v: Verdict): KcidbStatus {
@@ -327,7 +316,9 @@ function checkoutFacts(r: RunResult, opts: KcidbOptions): CheckoutFacts {
     gitRepositoryUrl: perKernelValue(opts.gitRepositoryUrl, k.profile),
     gitRepositoryBranch: perKernelValue(opts.gitRepositoryBranch, k.profile),
     gitCommitHash: gitCommitOf(k.source) ?? perKernelValue(opts.gitCommitHash, k.profile),
-    patchsetHash: k.patchsetHash ?? kcidbPatchsetHash(k.patches.map((p) => p.sha256)),
+    // recomputed from the patches, so a run.json written before the hash followed KCIDB's
+    // definition still renders the hash KCIDB would compute
+    patchsetHash: patchsetHash(k.patches.map((p) => p.sha256)),
   };
 }
 
@@ -346,6 +337,15 @@ export function kcidbIds(r: RunResult, opts: KcidbOptions = {}): RunIds {
   return { checkout, build: `${checkout}/${buildKey}` };
 }
 
+/**
+ * The run directories that get no links although an artifacts URL was given (they lie outside
+ * the published directory): one line each, for the user to read before submitting.
+ */
+export function unlinkedRunWarnings(opts: KcidbOptions): string[] {
+  if (!opts.artifactsUrl) return [];
+  return (opts.runFiles ?? []).filter((f) => f.dir === undefined).map((f) => `warning: ${f.path ?? `run ${f.runId}`} is outside the current directory, which --kcidb-artifacts-url publishes: its patches, config and logs get no link in the KCIDB file`);
+}
+
 /** The URL of a published file, when an artifacts URL is given and the file is known to be there. */
 function fileUrl(opts: KcidbOptions, run: KcidbRunFiles | undefined, file: string): string | undefined {
   if (!opts.artifactsUrl || !run || run.dir === undefined || !run.files.includes(file)) return undefined;
@@ -353,9 +353,9 @@ function fileUrl(opts: KcidbOptions, run: KcidbRunFiles | undefined, file: strin
   return `${opts.artifactsUrl.replace(/\/+$/, '')}/${segments.map(encodeURIComponent).join('/')}`;
 }
 
-function resources(opts: KcidbOptions, run: KcidbRunFiles | undefined, files: [name: string, file: string][]): KcidbResource[] {
+function resources(opts: KcidbOptions, run: KcidbRunFiles | undefined, files: [name: string, file: string][], holding?: (file: string) => KcidbRunFiles | undefined): KcidbResource[] {
   return files.flatMap(([name, file]) => {
-    const url = fileUrl(opts, run, file);
+    const url = fileUrl(opts, holding ? holding(file) : run, file);
     return url ? [{ name, url }] : [];
   });
 }
@@ -372,6 +372,13 @@ function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport
   // the run directories behind this result: one, or one per shard of a merged run
   const shards = (opts.runFiles ?? []).filter((f) => shardRunIds(r).includes(f.runId));
   const holding = (file: string) => shards.find((s) => s.files.includes(file));
+  // only patches published with the run directory get a URL; KCIDB would follow any other
+  const patchFiles = resources(
+    opts,
+    undefined,
+    k.patches.map((p) => [basename(p.file), `kernel/${basename(p.file)}`]),
+    holding,
+  );
   const checkout: KcidbCheckout = {
     id: ids.checkout,
     origin,
@@ -379,10 +386,7 @@ function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport
     ...(facts.gitRepositoryUrl ? { git_repository_url: facts.gitRepositoryUrl } : {}),
     ...(facts.gitRepositoryBranch ? { git_repository_branch: facts.gitRepositoryBranch } : {}),
     ...(facts.gitCommitHash ? { git_commit_hash: facts.gitCommitHash } : {}),
-    patchset_files: k.patches.map((p) => {
-      const file = `kernel/${basename(p.file)}`;
-      return { name: basename(p.file), url: fileUrl(opts, holding(file), file) ?? pathToFileURL(resolve(p.file)).href };
-    }),
+    ...(patchFiles.length > 0 ? { patchset_files: patchFiles } : {}),
     patchset_hash: facts.patchsetHash,
     comment: kcidbText(k.release ? `${k.source} (${k.release})` : k.source),
     start_time: r.startedAt,

@@ -14,7 +14,7 @@
 //            Under --strict it becomes "not ok N name # known state <id> (--strict)", no directive.
 // Several kernels (a matrix) become one KTAP document with a subtest per kernel.
 import type { RunResult, Verdict } from '../verdict/types.js';
-import { kernelLabel, numbersText, outcomeOf, sortVerdicts } from './common.js';
+import { kernelLabel, numbersText, outcomeOf, reportNames, sortVerdicts } from './common.js';
 
 /** KTAP names and diagnostics are single-line; '#' would start a directive. */
 function clean(text: string): string {
@@ -23,7 +23,7 @@ function clean(text: string): string {
 
 /** The lines for one verdict: diagnostics, then the result line. */
 export function ktapTestLines(v: Verdict, number: number, strict: boolean): string[] {
-  const name = clean(v.name);
+  const name = reportNames(v).name;
   const lines: string[] = [];
   const numbers = numbersText(v);
   if (numbers) lines.push(`# ${name}: ${numbers}`);

@@ -37,6 +37,7 @@ export function readRunFiles(runDir: string, result: RunResult, root = process.c
   const compiler = compilerOf(runDir);
   return {
     runId: result.runId,
+    path: runDir,
     workloads: result.verdicts.map((v) => v.name),
     ...(outside ? {} : { dir: rel.split(sep).join('/') }),
     files: files.sort(),

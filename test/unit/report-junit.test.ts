@@ -143,7 +143,7 @@ test('JUnit output is valid against junit-10.xsd, well-formed, and carries every
   const cases = child(suite!, 'testcase');
   t.deepEqual(
     cases.map((c) => `${c.attrs['classname']} ${c.attrs['name']}`),
-    ['pinlab.ext4 libaio/anon/efault-midway', 'pinlab.nvme-passthru passthru/anon', 'pinlab.raw-nvme uring-fixed/thp', 'pinlab.raw-virtio psync/anon', 'pinlab.vfat psync/anon'],
+    ['pinlab.ext4 libaio.anon.efault-midway', 'pinlab.nvme-passthru passthru.anon', 'pinlab.raw-nvme uring-fixed.thp', 'pinlab.raw-virtio psync.anon', 'pinlab.vfat psync.anon'],
   );
   t.true(cases.every((c) => child(c, 'properties').length === 0), 'no per-testcase properties (junit-10 has none)');
 });
@@ -152,13 +152,13 @@ test('the vendored schema rejects what Jenkins rejects (it is really being appli
   const xml = toJUnit(run);
   const skippedOnRoot = xml.replace('<testsuites name="pinlab"', '<testsuites name="pinlab" skipped="2"');
   t.true((await schemaErrors(skippedOnRoot)).some((e) => /attribute 'skipped'/.test(e)));
-  const caseProperties = xml.replace('<testcase classname="pinlab.raw-virtio" name="psync/anon" time="0.050">', '$&<properties><property name="a" value="b"/></properties>');
+  const caseProperties = xml.replace('<testcase classname="pinlab.raw-virtio" name="psync.anon" time="0.050">', '$&<properties><property name="a" value="b"/></properties>');
   t.true((await schemaErrors(caseProperties)).some((e) => /properties/.test(e)));
 });
 
 test('each status maps as documented', (t) => {
   const suite = child(parseXml(toJUnit(run)), 'testsuite')[0]!;
-  const fail = caseNamed(suite, 'pinlab.ext4', 'libaio/anon/efault-midway');
+  const fail = caseNamed(suite, 'pinlab.ext4', 'libaio.anon.efault-midway');
   t.deepEqual(fail.children.map((c) => c.name), ['failure']);
   const failure = child(fail, 'failure')[0]!;
   t.is(failure.attrs['message'], '2 pins not released after quiesce (acquired 130 > released 128)', 'the verdict\'s message');
@@ -166,18 +166,18 @@ test('each status maps as documented', (t) => {
   t.true(failure.text.includes('acquired=130 released=128 expected=128'));
   t.true(failure.text.includes('Call Trace: <TASK> & "quotes" \'apos\' \\x07bell'));
 
-  const error = child(caseNamed(suite, 'pinlab.nvme-passthru', 'passthru/anon'), 'error')[0]!;
+  const error = child(caseNamed(suite, 'pinlab.nvme-passthru', 'passthru.anon'), 'error')[0]!;
   t.like(error.attrs, { type: 'path-not-reached', message: 'none of bio_map_user_iov ran: the workload did not reach the path it exists for' });
 
-  const skip = child(caseNamed(suite, 'pinlab.raw-nvme', 'uring-fixed/thp'), 'skipped')[0]!;
+  const skip = child(caseNamed(suite, 'pinlab.raw-nvme', 'uring-fixed.thp'), 'skipped')[0]!;
   t.deepEqual(skip.attrs, { message: 'kernel lacks CONFIG_IO_URING' });
   t.is(skip.text, 'kernel lacks CONFIG_IO_URING', 'the reason as text too');
 
-  const pass = caseNamed(suite, 'pinlab.raw-virtio', 'psync/anon');
+  const pass = caseNamed(suite, 'pinlab.raw-virtio', 'psync.anon');
   t.deepEqual(pass.children.map((c) => c.name), ['system-out']);
   t.true(child(pass, 'system-out')[0]!.text.includes('acquired=256 released=256'));
 
-  const xfail = caseNamed(suite, 'pinlab.vfat', 'psync/anon');
+  const xfail = caseNamed(suite, 'pinlab.vfat', 'psync.anon');
   t.deepEqual(xfail.children.map((c) => c.name), ['skipped']);
   const skipped = child(xfail, 'skipped')[0]!;
   t.like(skipped.attrs, { type: 'xfail', message: 'known state stock-6.1/dio-not-pinned: Direct I/O took plain page references: 0 pins for 256 user pages' });
@@ -189,7 +189,7 @@ test('under --strict an XFAIL is a failure, so CI agrees with the exit code', as
   await assertJunit10(t, xml);
   const suite = child(parseXml(xml), 'testsuite')[0]!;
   t.like(suite.attrs, { failures: '2', skipped: '1' });
-  const failure = child(caseNamed(suite, 'pinlab.vfat', 'psync/anon'), 'failure')[0]!;
+  const failure = child(caseNamed(suite, 'pinlab.vfat', 'psync.anon'), 'failure')[0]!;
   t.is(failure.attrs['type'], 'not-pinned');
   t.regex(failure.attrs['message']!, /^Direct I\/O took plain page references.*\(known state stock-6\.1\/dio-not-pinned, failing under --strict\)$/);
 });

@@ -13,16 +13,21 @@ import { UserError } from '../../harness/errors.js';
 import {
   kcidbArg,
   kcidbIds,
-  kcidbPatchsetHash,
   kcidbStatus,
   kcidbTestPath,
   mergeKcidb,
   perKernelArg,
   perKernelValue,
   toKcidb,
+  unlinkedRunWarnings,
   type KcidbReport,
   type KcidbRunFiles,
 } from '../../harness/report/kcidb.js';
+import { patchsetHash } from '../../harness/hash.js';
+import { kernelRequest } from '../../harness/kernel/index.js';
+import type { KernelArtifact } from '../../harness/kernel/build.js';
+import { readPatches } from '../../harness/kernel/source.js';
+import { kernelIdentity } from '../../harness/pipeline.js';
 import { mergeRuns } from '../../harness/report/merge.js';
 import { readRunFiles } from '../../harness/report/run-files.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
@@ -123,7 +128,7 @@ test('the semantic checks catch what KernelCI would not list or link (they are r
   t.regex(problems[3]!, /^incident .*: issue .* v2 not in the report$/);
 });
 
-test('KCIDB for a patched kernel from git validates, with patch files and a git commit', (t) => {
+test('KCIDB for a patched kernel from git validates, with a git commit and no patch URL it cannot vouch for', (t) => {
   const fromGit: RunResult = { ...patched, kernel: { ...patched.kernel, source: `git:/src/linux@${'c'.repeat(40)}` } };
   const url = 'https://git.kernel.org/pub/scm/linux/kernel/git/stable/linux.git';
   const report = toKcidb(fromGit, { gitRepositoryUrl: url, gitRepositoryBranch: 'linux-6.1.y', treeName: 'stable', gitCommitHash: 'd'.repeat(40) });
@@ -131,8 +136,8 @@ test('KCIDB for a patched kernel from git validates, with patch files and a git 
   const checkout = report.checkouts![0]!;
   t.like(checkout, { tree_name: 'stable', git_repository_url: url, git_repository_branch: 'linux-6.1.y' });
   t.is(checkout.git_commit_hash, 'c'.repeat(40), 'the source\'s own commit, not the option meant for sources without one');
-  t.deepEqual(checkout.patchset_files!.map((f) => f.name), ['0001-block-pin-user-pages.patch', '0002-iomap-use-pin.patch']);
-  t.true(checkout.patchset_files!.every((f) => f.url.startsWith('file://')));
+  t.is(checkout.patchset_files, undefined, 'without --kcidb-artifacts-url nothing is published, so nothing is linked');
+  t.false(JSON.stringify(report).includes('file://'));
 });
 
 test('the vendored schema rejects what KCIDB rejects (it is really being applied)', (t) => {
@@ -153,9 +158,27 @@ test('patchset hash follows the KCIDB definition (sha256sum *.patch | cut -c-64 
   const each = ['0001.patch', '0002.patch'].map((f) =>
     execFileSync('sha256sum', [f], { cwd: dir, encoding: 'utf8' }).slice(0, 64),
   );
-  t.is(kcidbPatchsetHash(each), shell);
-  t.is(kcidbPatchsetHash([]), '');
-  t.is(toKcidb(patched).checkouts![0]!.patchset_hash, kcidbPatchsetHash(['a'.repeat(64), 'b'.repeat(64)]));
+  t.is(patchsetHash(each), shell);
+  t.is(patchsetHash([]), '');
+  t.is(toKcidb(patched).checkouts![0]!.patchset_hash, patchsetHash(['a'.repeat(64), 'b'.repeat(64)]));
+});
+
+test('a patched-6.1 run carries the patchset hash sha256sum gives for patches/, in run.json and in KCIDB', (t) => {
+  // the identity a real patched run builds (pipeline.ts), from the series the profile applies
+  const req = kernelRequest({ profile: 'patched-6.1' });
+  t.deepEqual(req.patchFiles.map((f) => f.split('/').pop()), ['0001-mm-gup-introduce-pin_page.patch', '0002-iov_iter-introduce-iov_iter_pin_pages-routines.patch', '0003-bio-convert-get_user_pages_fast-pin_user_pages_fast.patch']);
+  const artifact = { key: 'k', meta: { identity: 'debian:linux-source-6.1=6.1.158-1', patches: readPatches(req.patchFiles).map((p) => ({ name: p.name, sha256: p.sha256 })), configSha256: 'c'.repeat(64), release: '6.1.158' } } as unknown as KernelArtifact;
+  const kernel = kernelIdentity(req, artifact);
+  const byHand = execFileSync('sh', ['-c', "sha256sum patches/000[1-3]*.patch | cut -d' ' -f1 | sha256sum | cut -c-64"], { cwd: root, encoding: 'utf8' }).trim();
+  t.regex(byHand, /^[0-9a-f]{64}$/);
+  t.is(kernel.patchsetHash, byHand);
+  const report = toKcidb({ ...patched, kernel });
+  assertSubmittable(t, report);
+  t.is(report.checkouts![0]!.patchset_hash, byHand);
+  t.false(JSON.stringify(report).includes('file://'));
+  // a run.json written before the hash followed KCIDB's definition renders the right one too
+  const old = toKcidb({ ...patched, kernel: { ...kernel, patchsetHash: 'f'.repeat(64) } });
+  t.is(old.checkouts![0]!.patchset_hash, byHand);
 });
 
 test('status mapping: XFAIL is a FAIL linked to a known-state issue; harness errors are MISS', (t) => {
@@ -335,8 +358,16 @@ test('a merged run links each test into the run directory of the shard that ran 
 test('patch files link into the published run directory when it holds them', (t) => {
   const files: KcidbRunFiles = { runId: patched.runId, workloads: [], dir: 'results/p-1/run', files: ['kernel/0001-block-pin-user-pages.patch'] };
   const urls = toKcidb(patched, { artifactsUrl: 'https://ci.example.org/a', runFiles: [files] }).checkouts![0]!.patchset_files!.map((f) => f.url);
-  t.is(urls[0], 'https://ci.example.org/a/results/p-1/run/kernel/0001-block-pin-user-pages.patch');
-  t.true(urls[1]!.startsWith('file://'), 'a patch the directory does not hold keeps its local URL');
+  t.deepEqual(urls, ['https://ci.example.org/a/results/p-1/run/kernel/0001-block-pin-user-pages.patch'], 'a patch the directory does not hold gets no URL');
+});
+
+test('a run directory outside the published directory is one warning line naming it', (t) => {
+  const outside = readRunFiles(join(fixtures, 'run-dir'), run, join(fixtures, 'golden'));
+  const warnings = unlinkedRunWarnings({ artifactsUrl: 'https://ci.example.org/a', runFiles: [outside, runDirFiles] });
+  t.is(warnings.length, 1);
+  t.regex(warnings[0]!, /run-dir is outside the current directory.*no link/);
+  t.false(warnings[0]!.includes('\n'));
+  t.deepEqual(unlinkedRunWarnings({ runFiles: [outside] }), [], 'no URL asked for: nothing is missing');
 });
 
 test('readRunFiles lists what a run directory holds and reads its compiler', (t) => {
