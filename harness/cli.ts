@@ -110,6 +110,7 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
 
   kernelOptions(program.command('build').description('build (or fetch from the cache) the kernel of a profile or source'))
     .option('--dry-run', 'print every planned command as an argv array; build nothing')
+    .option('--json <file>', 'write the kernel built (bzImage path, cache key, release, cache hit) as JSON')
     .action(async (o) => setOutcome(await commands.build(ctx(), { ...o, source: src(o) })));
 
   const run = kernelOptions(program.command('run').description('the main job: prerequisites, build, boot, workloads, verdicts'), true)

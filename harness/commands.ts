@@ -1,6 +1,6 @@
 // Subcommand implementations. Each returns an Outcome; cli.ts turns outcomes and errors into
 // exit codes. Terminal output here is the user-facing summary; detailed logs go to run dirs.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { RunContext } from './context.js';
@@ -43,6 +43,17 @@ export interface KernelOpts {
   cmdline?: string;
   jobs?: number;
   dryRun?: boolean;
+  /** build: where to write the artifact's paths and identity as JSON (scripts/test.js reads it) */
+  json?: string;
+}
+
+/** What `pinlab build --json` writes: the kernel to hand to tests and tools, without parsing its lines. */
+export interface BuildJson {
+  cacheHit: boolean;
+  /** the bzImage; the VM boots vmlinux.pvh beside it when there is one (vm/session.ts) */
+  bzImage: string;
+  key: string;
+  release: string;
 }
 
 function profilesFor(opts: { profile?: string | string[]; source?: SourceSpec }): string[] {
@@ -114,6 +125,10 @@ export async function build(ctx: RunContext, opts: KernelOpts): Promise<Outcome>
   out(`patches: ${k.artifact.meta.patches.map((p) => p.name).join(', ') || 'none'}`);
   out(`key: ${k.artifact.key}  release: ${k.artifact.meta.release}`);
   if (!k.artifact.cacheHit) out(`logs: ${logDir}`);
+  if (opts.json) {
+    const built: BuildJson = { cacheHit: k.artifact.cacheHit, bzImage: k.artifact.bzImage, key: k.artifact.key, release: k.artifact.meta.release };
+    writeFileSync(opts.json, `${JSON.stringify(built, null, 2)}\n`);
+  }
   return { kind: 'ok' };
 }
 

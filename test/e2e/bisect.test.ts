@@ -8,7 +8,6 @@
 // dates, in a --shared clone of the imported Debian tree at a fixed place under the cache: the
 // same commits every time, so pinlab's kernel worktree and build cache for them carry over from
 // one test run to the next (a rerun costs boots, not builds).
-import test from 'ava';
 import { execa } from 'execa';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -17,10 +16,9 @@ import { testTempDir } from '../tmp.js';
 import { createContext } from '../../harness/context.js';
 import { resolveSource } from '../../harness/kernel/source.js';
 import type { BisectResult } from '../../harness/bisect/bisect.js';
+import { rootOnly } from '../root.js';
 
-const root = typeof process.getuid === 'function' && process.getuid() === 0;
-const e2e = root ? test.serial : test.serial.skip;
-if (!root) console.log('# e2e bisect skipped: not root (pinlab builds and boots kernels with host prerequisites only root can install)');
+const e2e = rootOnly('pinlab builds and boots kernels with host prerequisites only root can install');
 
 const GIT_ENV = {
   GIT_AUTHOR_NAME: 'pinlab test',

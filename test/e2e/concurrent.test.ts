@@ -1,6 +1,5 @@
 // Two `pinlab run` at once on one cache and one kernel: both succeed, and the cache they shared
 // still checks out afterwards (kernel and guest image match their recorded content).
-import test from 'ava';
 import { execa } from 'execa';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,9 +7,9 @@ import { paths, repoRoot } from '../../harness/config.js';
 import { contentProblem, hasContentRecord } from '../../harness/cache-entry.js';
 import type { RunResult } from '../../harness/verdict/types.js';
 import { testTempDir } from '../tmp.js';
+import { rootOnly } from '../root.js';
 
-const root = process.getuid?.() === 0;
-const e2e = root ? test.serial : test.serial.skip;
+const e2e = rootOnly('pinlab builds and boots kernels with host prerequisites only root can install');
 
 e2e('two pinlab runs at once on one cache and one kernel both pass', async (t) => {
   t.timeout(20 * 60_000);

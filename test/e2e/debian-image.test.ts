@@ -4,7 +4,6 @@
 // references on Direct I/O (XFAIL not-pinned by the pin evidence, a known state of an unpatched
 // 6.1); 6.12 pins (0 FAIL, 0 XFAIL). Workloads the shipped config cannot run SKIP naming the symbol.
 // One case of the 6.1 run is bundled and replayed with an empty cache: the bundle alone suffices.
-import test from 'ava';
 import { execa } from 'execa';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +12,9 @@ import { createContext } from '../../harness/context.js';
 import { listDebianImages, seriesImages } from '../../harness/kernel/debian-images.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 import { testTempDir } from '../tmp.js';
+import { rootOnly } from '../root.js';
 
-const root = typeof process.getuid === 'function' && process.getuid() === 0;
-const e2e = root ? test.serial : test.serial.skip;
-if (!root) console.log('# debian-image e2e skipped: not root (apt-get download into the cache, pinlab setup)');
+const e2e = rootOnly('apt-get download into the cache, pinlab setup');
 
 async function newest(series: string): Promise<string> {
   const images = seriesImages(await listDebianImages(createContext()), series);

@@ -3,7 +3,6 @@
 // identity: `--source git:REPO@REF`) must pass with 0 FAIL / 0 XFAIL; planted pin bugs on 6.12
 // and on patched 6.1 (test/fixtures/planted/) must each be named by exactly the workloads on
 // their path (a --patch on stock 6.1 is tested in suite.test.ts, after stock 6.1 is built).
-import test from 'ava';
 import { execa } from 'execa';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,10 +10,9 @@ import { join } from 'node:path';
 import { cacheRoot, repoRoot } from '../../harness/config.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 import { HW_SUITE } from '../../harness/workloads/catalogue.js';
+import { rootOnly } from '../root.js';
 
-const root = typeof process.getuid === 'function' && process.getuid() === 0;
-const e2e = root ? test.serial : test.serial.skip;
-if (!root) console.log('# e2e reference skipped: not root (pinlab setup needs apt-get)');
+const e2e = rootOnly('pinlab setup needs apt-get');
 
 const TARBALL = '/usr/src/linux-source-6.12.tar.xz';
 

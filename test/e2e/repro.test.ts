@@ -3,7 +3,6 @@
 // verdict. The case is stock-6.1's known state (Direct I/O takes references: XFAIL not-pinned),
 // deterministic and on the reference kernel the suite builds anyway, so this test costs boots,
 // not a kernel build of its own.
-import test from 'ava';
 import { execa } from 'execa';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -11,10 +10,9 @@ import { repoRoot } from '../../harness/config.js';
 import type { RunResult } from '../../harness/verdict/types.js';
 import type { CaseComparison } from '../../harness/repro/repro.js';
 import { testTempDir } from '../tmp.js';
+import { rootOnly } from '../root.js';
 
-const root = typeof process.getuid === 'function' && process.getuid() === 0;
-const e2e = root ? test.serial : test.serial.skip;
-if (!root) console.log('# e2e repro skipped: not root (pinlab builds and boots kernels with host prerequisites only root can install)');
+const e2e = rootOnly('pinlab builds and boots kernels with host prerequisites only root can install');
 
 const pinlab = (args: string[], env: Record<string, string> = {}) =>
   execa(process.execPath, [join(repoRoot, 'bin/pinlab.js'), ...args], { reject: false, all: true, timeout: 60 * 60_000, env: { FORCE_COLOR: '0', ...env } });

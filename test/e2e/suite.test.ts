@@ -1,7 +1,6 @@
 // End to end: build, boot, workloads, verdicts — through the real CLI, as CI runs it.
 // These are the tests that prove pinlab's main path; they skip only where the host cannot run
 // them at all (not root: pinlab cannot install packages or use loop devices), with that reason.
-import test from 'ava';
 import { execa } from 'execa';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,10 +8,9 @@ import { repoRoot } from '../../harness/config.js';
 import { HW_SUITE } from '../../harness/workloads/catalogue.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 import { testTempDir } from '../tmp.js';
+import { rootOnly } from '../root.js';
 
-const root = typeof process.getuid === 'function' && process.getuid() === 0;
-const e2e = root ? test.serial : test.serial.skip;
-if (!root) console.log('# e2e skipped: not root (pinlab setup needs apt-get; the guest disks need no root, but the host prerequisites do)');
+const e2e = rootOnly('pinlab setup needs apt-get; the guest disks need no root, but the host prerequisites do');
 
 async function pinlabRun(args: string[]): Promise<{ exitCode: number; result: RunResult; stdout: string; stderr: string; runDir: string }> {
   const dir = testTempDir('pinlab-e2e-');

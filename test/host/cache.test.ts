@@ -8,10 +8,9 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
 import { testTempDir } from '../tmp.js';
+import { rootOnly } from '../root.js';
 
-const root = process.getuid?.() === 0;
-const asRoot = root ? test.serial : test.serial.skip;
-if (!root) console.log('# cache full-disk tests skipped: mounting a small tmpfs needs root');
+const asRoot = rootOnly('mounting a small tmpfs needs root');
 
 /** The child process script that runs `body` against the dist modules. */
 function script(body: string): string {
