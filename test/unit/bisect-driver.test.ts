@@ -2,7 +2,7 @@
 // of `pinlab check` (which builds and boots a kernel: that is test/e2e/bisect.test.ts).
 import test from 'ava';
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runBisect, formatBisectResult, type Checker } from '../../harness/bisect/bisect.js';
@@ -10,7 +10,7 @@ import type { CheckRecord } from '../../harness/bisect/check.js';
 import { decide, defaultThresholds, groupRounds } from '../../harness/bisect/decision.js';
 import { repoRoot } from '../../harness/config.js';
 import { createContext } from '../../harness/context.js';
-import type { BisectRequest } from '../../harness/bisect/plan.js';
+import { bisectClone, type BisectRequest } from '../../harness/bisect/plan.js';
 import type { Status, Verdict } from '../../harness/verdict/types.js';
 
 const made: string[] = [];
@@ -125,11 +125,24 @@ test('when only unbuildable commits remain, git says so and pinlab lists the can
 test('a second bisection of the same repository reuses the clone and starts clean', async (t) => {
   const { repo, commits } = await history(3);
   const cache = tmp('pinlab-bisect-cache-');
-  for (const bugAt of [3, 3]) {
-    const dir = tmp('pinlab-bisect-run-');
-    const r = await runBisect(request(repo, commits[0]!, commits[7]!), createContext(), { dir, cache, checker: fakeChecker(repo, []) });
-    t.deepEqual(r.outcome, { kind: 'found', commit: commits[bugAt - 1]! });
-  }
+  const clone = bisectClone(repo, cache);
+  const first = await runBisect(request(repo, commits[0]!, commits[7]!), createContext(), { dir: tmp('pinlab-bisect-run-'), cache, checker: fakeChecker(repo, []) });
+  t.deepEqual(first.outcome, { kind: 'found', commit: commits[2]! });
+  t.false(existsSync(join(clone, '.git', 'BISECT_LOG')), 'the first bisection reset its state');
+  // what a second clone would lose: a file in the clone's git dir, and its inode
+  writeFileSync(join(clone, '.git', 'pinlab-test-marker'), 'first\n');
+  const inode = statSync(clone).ino;
+  // a bisection killed mid-way (no teardown) leaves its state behind, with marks that would
+  // mislead a run continuing it: c6 "good" puts the bug after c6
+  await git(clone, 'bisect', 'start', '--no-checkout', commits[7]!, commits[0]!);
+  await git(clone, 'bisect', 'good', commits[5]!);
+  const seen: string[] = [];
+  const second = await runBisect(request(repo, commits[0]!, commits[7]!), createContext(), { dir: tmp('pinlab-bisect-run-'), cache, checker: fakeChecker(repo, seen) });
+  t.deepEqual(second.outcome, { kind: 'found', commit: commits[2]! }, 'the stale marks were dropped');
+  t.is(statSync(clone).ino, inode, 'the same clone directory');
+  t.is(readFileSync(join(clone, '.git', 'pinlab-test-marker'), 'utf8'), 'first\n', 'not cloned again');
+  t.deepEqual(seen, first.steps.map((s) => s.commit), 'the second run bisects the whole range afresh, the same steps as the first');
+  t.false(existsSync(join(clone, '.git', 'BISECT_LOG')));
 });
 
 test('--verify-ends refuses a range whose --bad end is good', async (t) => {
