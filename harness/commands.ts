@@ -1,10 +1,9 @@
 // Subcommand implementations. Each returns an Outcome; cli.ts turns outcomes and errors into
 // exit codes. Terminal output here is the user-facing summary; detailed logs go to run dirs.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { RunContext } from './context.js';
-import { DEFAULT_PROFILE, profileNames, runsRoot, type SourceSpec } from './config.js';
+import { DEFAULT_PROFILE, paths, profileNames, runsRoot, type SourceSpec } from './config.js';
 import { HostError, UserError } from './errors.js';
 import { runStep } from './exec.js';
 import { checkPackages, installCommand, isRoot, neededPackages, planInstall } from './host.js';
@@ -96,7 +95,7 @@ export async function ensurePrerequisites(ctx: RunContext, profiles: string[], d
     throw new HostError(`missing packages: ${missing.join(' ')}`, { hint: `as root run: ${installCommand(missing)}` });
   }
   await inPhase(`setup: apt-get install ${missing.length} package(s)`, async () => {
-    for (const s of steps) await runStep({ ...s, logFile: join(tmpdir(), 'pinlab-setup.log') }, { signal: ctx.signal });
+    for (const s of steps) await runStep({ ...s, logFile: paths.setupLog() }, { signal: ctx.signal });
   });
   return missing;
 }
@@ -254,7 +253,7 @@ function runDirOf(path: string): string {
 
 function loadRun(path: string): RunResult {
   const file = existsSync(join(path, 'run.json')) ? join(path, 'run.json') : path;
-  if (!existsSync(file)) throw new UserError(`${path}: no run.json there (not a pinlab run directory)`);
+  if (!existsSync(file) || statSync(file).isDirectory()) throw new UserError(`${path}: no run.json there (not a pinlab run directory)`);
   return parseRunJson(readFileSync(file, 'utf8'), file);
 }
 

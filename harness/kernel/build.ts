@@ -2,7 +2,7 @@
 // .config, compiler version). A hit returns the stored bzImage without running make; a miss runs
 // an incremental make in the slot's persistent object directory (ccache when present) and stores
 // the result under the key.
-import { copyFileSync, existsSync, mkdirSync, openSync, readFileSync, readSync, closeSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { paths } from '../config.js';
@@ -13,6 +13,7 @@ import { sha256 } from '../hash.js';
 import type { PreparedTree } from './source.js';
 import { contentProblem, hasContentRecord, isNoSpace, noSpaceError, publishEntry, recordContent } from '../cache-entry.js';
 import { stagingPath, sweepStaging } from '../owner.js';
+import { kernelFileKind } from './magic.js';
 
 export interface BuildKeyInput {
   identity: string;
@@ -149,13 +150,7 @@ const KERNEL_CONTENT = ['bzImage', PVH_KERNEL, 'config', 'meta.json'];
 
 /** An x86 bzImage carries "HdrS" at 0x202 (the boot protocol header). */
 function looksLikeBzImage(file: string): boolean {
-  const fd = openSync(file, 'r');
-  try {
-    const b = Buffer.alloc(4);
-    return readSync(fd, b, 0, 4, 0x202) === 4 && b.toString('latin1') === 'HdrS';
-  } finally {
-    closeSync(fd);
-  }
+  return kernelFileKind(file).kind === 'bzImage';
 }
 
 /**

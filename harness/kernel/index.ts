@@ -7,6 +7,7 @@ import { UserError } from '../errors.js';
 import { withLock } from '../lock.js';
 import { buildKernel, compilerVersion, lookupRequest, rememberRequest, requestKey, type KernelArtifact } from './build.js';
 import { configure } from './config.js';
+import { checkKernelFile } from './magic.js';
 import { isDebianImageProfile, parseDebianImageProfile, prepareImageKernel } from './image.js';
 import { prepareTree, readPatches, requireSpace, resolveSource, seriesPatchFiles, slotName, type ResolvedSource } from './source.js';
 
@@ -32,6 +33,7 @@ export function kernelRequest(opts: { profile?: string; source?: SourceSpec; pat
     // a prebuilt kernel is booted as shipped: nothing to patch or configure
     if (extras.length || opts.configFragment?.length) throw new UserError('--patch and --config-fragment need a kernel built from source, not a prebuilt image');
     if (opts.source && opts.profile) throw new UserError('--profile and --kernel are exclusive');
+    if (image.image.kind === 'file') checkKernelFile(image.image.kernel);
     return { ...(opts.profile ? { profile: opts.profile } : {}), source: image, patchFiles: [], fragments: [], series: false };
   }
   if (opts.source) {

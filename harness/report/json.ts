@@ -27,10 +27,11 @@ export function parseRunJson(text: string, source = 'run.json'): RunResult {
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new UserError(`${source} is not JSON: ${(error as Error).message}`);
+    throw new UserError(`${source} is not JSON: ${(error as Error).message.replace(/\s+/g, ' ')}`);
   }
   if (typeof data !== 'object' || data === null) throw new UserError(`${source} is not a pinlab run result`);
   const r = data as Partial<RunResult>;
+  if (typeof r.schema !== 'string' || !r.schema.startsWith('pinlab.run/')) throw new UserError(`${source} is not a pinlab run result (no pinlab.run schema)`);
   if (r.schema !== RUN_SCHEMA_ID) {
     throw new UserError(`${source} has schema ${JSON.stringify(r.schema)}, expected ${RUN_SCHEMA_ID}`, {
       hint: 'it was written by another pinlab version; re-run `pinlab parse` with that version',

@@ -48,7 +48,7 @@ async function readJson(file: string, what: string): Promise<unknown> {
   try {
     return JSON.parse(text);
   } catch (error) {
-    throw new UserError(`${file} is not JSON: ${(error as Error).message}`);
+    throw new UserError(`${file} is not JSON: ${(error as Error).message.replace(/\s+/g, ' ')}`);
   }
 }
 
