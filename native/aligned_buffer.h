@@ -22,7 +22,8 @@ class AlignedBuffer : public Napi::ObjectWrap<AlignedBuffer> {
 
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
-  // True if [offset, offset+length) touches the unmapped page.
+  // True if [offset, offset+length) touches the hole: the PROT_NONE page an efault-midway
+  // buffer has in its middle (mprotect, not munmap, so no later mmap can fill the gap).
   bool CoversHole(size_t offset, size_t length) const;
   // In-flight operations; a busy buffer refuses free().
   void Hold() { busy_++; }
@@ -61,7 +62,7 @@ class AlignedBuffer : public Napi::ObjectWrap<AlignedBuffer> {
   int busy_ = 0;
 };
 
-// Registers AlignedBuffer, dioAlignment, deviceSize, logicalBlockSize.
+// Registers AlignedBuffer (dioAlignment, deviceSize and logicalBlockSize are device.cc's).
 void InitBuffers(Napi::Env env, Napi::Object exports);
 
 }  // namespace pinlab
