@@ -116,7 +116,7 @@ export async function build(ctx: RunContext, opts: KernelOpts): Promise<Outcome>
   mkdirSync(logDir, { recursive: true });
   const k = await inPhase(
     `build ${req.profile ?? 'kernel'}`,
-    (p) => prepareKernel(req, ctx, { logDir, onLine: (l) => p.update(l), jobs: opts.jobs }),
+    (p) => prepareKernel(req, ctx, { logDir, onProgress: (text) => p.update(text), jobs: opts.jobs }),
     (r) => (r.artifact.cacheHit ? `cache hit ${r.artifact.key}` : `built ${r.artifact.meta.release}`),
   );
   out(`${k.artifact.cacheHit ? 'cache hit' : 'built'}: ${k.artifact.bzImage}`);
@@ -235,7 +235,7 @@ export async function boot(ctx: RunContext, opts: KernelOpts & { cmd: string[] }
   }
   const runDir = join(runsRoot(), `boot-${newRunId()}`);
   mkdirSync(runDir, { recursive: true, mode: 0o700 });
-  const k = await inPhase(`build ${req.profile ?? 'kernel'}`, (p) => prepareKernel(req, ctx, { logDir: join(runDir, 'logs'), onLine: (l) => p.update(l), jobs: opts.jobs }), (r) => (r.artifact.cacheHit ? 'cache hit' : 'built'));
+  const k = await inPhase(`build ${req.profile ?? 'kernel'}`, (p) => prepareKernel(req, ctx, { logDir: join(runDir, 'logs'), onProgress: (text) => p.update(text), jobs: opts.jobs }), (r) => (r.artifact.cacheHit ? 'cache hit' : 'built'));
   return withVm<Outcome>({ kernel: k.artifact.bzImage, vmDir: join(runDir, 'vm'), cmdline: splitCmdline(opts.cmdline), workloads: [], events: phaseLines() }, ctx, async ({ vm }) => {
     if (opts.cmd.length === 0) {
       const code = await vm.shell();

@@ -15,7 +15,7 @@ import { patchsetHash } from './hash.js';
 import type { Vm } from './vm/runner.js';
 import type { VmSpec } from './vm/spec.js';
 import { withVm } from './vm/session.js';
-import { inPhase } from './progress.js';
+import { inPhase, type Phase } from './progress.js';
 import type { BackgroundNoise, PinControl, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { runWorkloadsInGuest, stalledVerdict, type RunnerBounds } from './runner-watch.js';
 import { judgeRun } from './verdict/judge.js';
@@ -105,13 +105,13 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let accelUsed = 'tcg';
   const meta: Record<string, unknown> = { runId, startedAt, request: { ...req.kernel, cmdline: req.cmdline, strict: req.strict, workloads: req.workloads.map((w) => w.name) } };
 
-  const phase = <T>(name: string, fn: () => Promise<T>, detail?: (r: T) => string): Promise<T> => inPhase(name, fn, detail, reporter);
+  const phase = <T>(name: string, fn: (p: Phase) => Promise<T>, detail?: (r: T) => string): Promise<T> => inPhase(name, fn, detail, reporter);
 
   reporter.onEvent({ type: 'run-start', runId, kernel: kernelIdentity(req.kernel), workloads: req.workloads.length, strict: req.strict });
   try {
     const k = await phase(
       `build ${req.kernel.profile ?? req.kernel.source.kind}`,
-      () => (req.prebuilt ? Promise.resolve({ artifact: req.prebuilt }) : prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs })),
+      (p) => (req.prebuilt ? Promise.resolve({ artifact: req.prebuilt }) : prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs, onProgress: (text) => p.update(text) })),
       (r) => (r.artifact.cacheHit ? `cache hit ${r.artifact.key.slice(0, 12)}` : `built ${r.artifact.meta.release}`),
     );
     artifact = k.artifact;

@@ -3,6 +3,7 @@
 // with phaseLines (a spinner with the latest output line on a TTY, start and end lines otherwise).
 import ora, { type Ora } from 'ora';
 import type { Reporter, RunEvent } from './report/events.js';
+import { PLAIN_PROGRESS_EVERY_MS } from './report/terminal.js';
 
 export type PhaseEvents = Pick<Reporter, 'onEvent'>;
 
@@ -28,8 +29,14 @@ function startLine(name: string, stream: NodeJS.WriteStream): PhaseLine {
   const t0 = Date.now();
   if (!stream.isTTY) {
     stream.write(`[${name}] ...\n`);
+    let printedAt = t0;
     return {
-      update: () => undefined,
+      // a CI log gets the progress (a build's objects and time left) at most every 15 s
+      update: (d) => {
+        if (Date.now() - printedAt < PLAIN_PROGRESS_EVERY_MS) return;
+        printedAt = Date.now();
+        stream.write(`[${name}] ${elapsed(t0)}: ${d.trim()}\n`);
+      },
       end: (ok, s) => stream.write(`[${name}] ${ok ? 'done in' : 'FAILED after'} ${elapsed(t0)}${s ? `: ${s}` : ''}\n`),
     };
   }

@@ -8,6 +8,8 @@ import { withLock } from '../lock.js';
 import { buildKernel, compilerVersion, lookupRequest, rememberRequest, requestKey, type KernelArtifact } from './build.js';
 import { configure } from './config.js';
 import { checkKernelFile } from './magic.js';
+import { BuildProgress, recordObjects } from './build-progress.js';
+import { sha256 } from '../hash.js';
 import { isDebianImageProfile, parseDebianImageProfile, prepareImageKernel } from './image.js';
 import { prepareTree, readPatches, requireSpace, resolveSource, seriesPatchFiles, slotName, type ResolvedSource } from './source.js';
 
@@ -70,7 +72,7 @@ export interface KernelStepsMs {
 export async function prepareKernel(
   req: KernelRequest,
   ctx: RunContext,
-  opts: { logDir: string; onLine?: (l: string) => void; jobs?: number },
+  opts: { logDir: string; onLine?: (l: string) => void; onProgress?: (text: string) => void; jobs?: number },
 ): Promise<PreparedKernel> {
   if (req.source.kind === 'image') {
     const artifact = await prepareImageKernel(req.source.image, ctx);
@@ -101,8 +103,14 @@ export async function prepareKernel(
     stepsMs.tree = lap() - stepsMs.import;
     const config = await configure(tree, req.fragments, ctx, join(opts.logDir, 'config.log'), { compiler });
     stepsMs.config = lap();
-    const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), compiler, onLine: opts.onLine, jobs: opts.jobs });
+    const progress = BuildProgress.forConfig(sha256(config.text), config.text);
+    const onLine = (l: string) => {
+      opts.onLine?.(l);
+      if (progress.onLine(l)) opts.onProgress?.(progress.text());
+    };
+    const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), compiler, onLine, jobs: opts.jobs });
     stepsMs.build = lap();
+    recordObjects(artifact.meta.configSha256, progress.done);
     if (source.spec.kind !== 'dir') rememberRequest(reqKey, artifact.key);
     return { artifact, source, configChanged: config.changed, stepsMs };
   });

@@ -187,6 +187,12 @@ export function slotName(patches: PatchFile[], profileSeries: boolean): string {
   return patches.length === 0 ? 'stock' : profileSeries ? 'series' : 'custom';
 }
 
+/** A step as a person reads it: the command and its first options, without paths ("git add -f -A"). */
+function stageName(step: Step): string {
+  const words = step.argv[0] === 'git' && step.argv[1] === '-C' ? ['git', ...step.argv.slice(3)] : step.argv;
+  return words.filter((w) => !w.includes('/')).slice(0, 4).join(' ');
+}
+
 /** Import the source into the cache on its first use; returns the ms spent importing. */
 async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<number> {
   const steps = planImport(src);
@@ -204,7 +210,11 @@ async function ensureImported(src: ResolvedSource, ctx: RunContext): Promise<num
   const tmp = `${src.repo}.tmp`;
   const undo = ctx.teardown.add('remove partial import', () => rmSync(tmp, { recursive: true, force: true }));
   try {
-    for (const s of steps) await runStep(s, { signal: ctx.signal });
+    // the import takes minutes (tar, then git hashing every file): each stage gets a line
+    for (const [i, s] of steps.entries()) {
+      ctx.log(`importing ${src.identity}: stage ${i + 1}/${steps.length} ${stageName(s)} (${Math.round((Date.now() - t0) / 1000)} s so far)`);
+      await runStep(s, { signal: ctx.signal });
+    }
   } catch (e) {
     // the space check above is an estimate: a disk that fills anyway is one line, not tar's output
     if (isNoSpace(e)) throw noSpaceError(`importing ${src.identity}`, src.baseDir, e);

@@ -80,10 +80,22 @@ export function formatSummary(result: RunResult): string {
   return `${table}\n${formatCounts(result)}\n`;
 }
 
+/** Without a TTY a phase's progress and the suite's are printed at most this often: a CI log
+ * gets the facts between a phase's start and end without a line per object compiled. */
+export const PLAIN_PROGRESS_EVERY_MS = 15_000;
+
+/** "12/42 workloads, 40.0s, about 1m40s left" (no estimate before the first verdict) */
+export function formatSuiteProgress(done: number, total: number, elapsedMs: number): string {
+  const head = `${done}/${total} workloads, ${formatDuration(elapsedMs)}`;
+  return done > 0 && done < total ? `${head}, about ${formatDuration((elapsedMs / done) * (total - done))} left` : head;
+}
+
 export interface TerminalOptions {
   stream?: NodeJS.WriteStream;
   /** spinner and live-updated line; defaults to whether the stream is a TTY */
   interactive?: boolean;
+  /** the clock (tests) */
+  now?: () => number;
 }
 
 /** Live progress and the final summary. */
@@ -93,9 +105,16 @@ export class TerminalReporter implements Reporter {
   private workload: { index: number; total: number } | undefined;
   private result: RunResult | undefined;
   private ticker: NodeJS.Timeout | undefined;
+  private readonly now: () => number;
+  /** the latest progress of the current phase (a build's objects), shown after its label */
+  private detail = '';
+  /** when each phase (or 'suite') last printed a plain progress line */
+  private readonly plainAt = new Map<string, number>();
+  private suite: { t0: number; done: number; total: number } | undefined;
 
   constructor(opts: TerminalOptions = {}) {
     this.stream = opts.stream ?? process.stdout;
+    this.now = opts.now ?? Date.now;
     // A zero-width pseudo-terminal (some CI runners) makes the spinner redraw forever.
     const interactive = opts.interactive ?? Boolean(this.stream.isTTY && (this.stream.columns ?? 0) > 0);
     this.spinner = interactive ? ora({ stream: this.stream, discardStdin: false, isEnabled: true }) : undefined;
@@ -106,10 +125,11 @@ export class TerminalReporter implements Reporter {
     const s = this.spinner;
     if (!s) return;
     this.stopTicking();
-    const started = Date.now();
+    const started = this.now();
     s.start(label);
     this.ticker = setInterval(() => {
-      s.text = `${label} ${formatDuration(Date.now() - started)}`;
+      const suite = this.suite ? `  (${formatSuiteProgress(this.suite.done, this.suite.total, this.now() - this.suite.t0)})` : '';
+      s.text = `${label} ${formatDuration(this.now() - started)}${this.detail ? `  ${this.detail}` : suite}`;
     }, 1000);
     this.ticker.unref();
   }
@@ -123,6 +143,14 @@ export class TerminalReporter implements Reporter {
     this.stream.write(`${line}\n`);
   }
 
+  /** A plain progress line for `key`, unless one was printed less than PLAIN_PROGRESS_EVERY_MS ago. */
+  private printThrottled(key: string, line: string): void {
+    const now = this.now();
+    if (now - (this.plainAt.get(key) ?? 0) < PLAIN_PROGRESS_EVERY_MS) return;
+    this.plainAt.set(key, now);
+    this.print(line);
+  }
+
   onEvent(e: RunEvent): void {
     const s = this.spinner;
     switch (e.type) {
@@ -130,8 +158,15 @@ export class TerminalReporter implements Reporter {
         this.print(`pinlab run ${e.runId}: ${e.kernel.profile ?? e.kernel.source}, ${e.workloads} workloads${e.strict ? ' (strict)' : ''}`);
         break;
       case 'phase-start':
+        this.detail = '';
+        // the first plain progress line comes PLAIN_PROGRESS_EVERY_MS into the phase
+        this.plainAt.set(e.phase, this.now());
         if (s) this.startTicking(e.phase);
         else this.print(`${e.phase} ...`);
+        break;
+      case 'phase-progress':
+        if (s) this.detail = e.detail;
+        else this.printThrottled(e.phase, `${e.phase}: ${e.detail}`);
         break;
       case 'phase-end': {
         const line = formatPhaseEnd(e.phase, e.elapsedMs, e.ok, e.detail);
@@ -143,14 +178,22 @@ export class TerminalReporter implements Reporter {
       }
       case 'workload-start':
         this.workload = { index: e.index, total: e.total };
+        if (!this.suite) {
+          this.suite = { t0: this.now(), done: 0, total: e.total };
+          this.plainAt.set('suite', this.suite.t0);
+        }
+        this.detail = '';
         if (s) this.startTicking(`[${e.index}/${e.total}] ${e.name}`);
         break;
       case 'verdict': {
         const line = formatVerdictLine(e.verdict, this.workload?.index, this.workload?.total, e.elapsedMs);
+        if (this.workload && this.suite) this.suite.done++;
         this.workload = undefined;
         this.stopTicking();
-        if (!s) this.print(line);
-        else if (e.verdict.status === 'PASS') s.succeed(line);
+        if (!s) {
+          this.print(line);
+          if (this.suite) this.printThrottled('suite', `workloads: ${formatSuiteProgress(this.suite.done, this.suite.total, this.now() - this.suite.t0)}`);
+        } else if (e.verdict.status === 'PASS') s.succeed(line);
         else if (e.verdict.status === 'SKIP' || e.verdict.status === 'XFAIL') s.warn(line);
         else s.fail(line);
         break;
