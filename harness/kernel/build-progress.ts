@@ -14,7 +14,7 @@ const OBJECTS_PER_OPTION = 1.6;
 const MIN_SHARE_FOR_ETA = 0.05;
 
 function recordFile(configSha256: string): string {
-  return join(paths.state(), 'build-objects', `${configSha256}.json`);
+  return join(paths.kernels(), 'build-objects', `${configSha256}.json`);
 }
 
 /** The objects a build of this configuration needed before, when one was counted. */
@@ -33,7 +33,7 @@ export function recordedObjects(configSha256: string): number | undefined {
 export function recordObjects(configSha256: string, objects: number): void {
   if (objects <= (recordedObjects(configSha256) ?? 0)) return;
   const file = recordFile(configSha256);
-  mkdirSync(join(paths.state(), 'build-objects'), { recursive: true });
+  mkdirSync(join(paths.kernels(), 'build-objects'), { recursive: true });
   writeFileSync(`${file}.${process.pid}.tmp`, `${JSON.stringify({ objects })}\n`);
   renameSync(`${file}.${process.pid}.tmp`, file);
 }
