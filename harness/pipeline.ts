@@ -2,7 +2,7 @@
 // verdicts -> run directory + reports. Each phase is a function of its own module; this file
 // only sequences them, keeps the run directory, and turns phase failures into ERROR verdicts.
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { runsRoot } from './config.js';
 import type { RunContext } from './context.js';
@@ -90,7 +90,8 @@ function causeOf(e: unknown): ErrorCause {
 
 export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: Reporter): Promise<RunOutput> {
   const runId = newRunId();
-  const runDir = req.runDir ?? join(runsRoot(), runId);
+  // absolute: some steps run in another directory (the guest image's cpio runs in its tree)
+  const runDir = resolve(req.runDir ?? join(runsRoot(), runId));
   const dirs = { logs: join(runDir, 'logs'), obs: join(runDir, 'observations'), vm: join(runDir, 'vm'), kernel: join(runDir, 'kernel') };
   for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 });
   const startedAt = new Date().toISOString();

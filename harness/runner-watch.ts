@@ -8,7 +8,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { InterruptedError, PinlabError } from './errors.js';
 import { lineSplitter } from './exec.js';
 import type { Vm } from './vm/runner.js';
-import type { BackgroundNoise, PinControl, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { GUEST_RUNNER_ARGV, parseRunnerLine } from './protocol.js';
 import { classifyKernelLog } from './verdict/dmesg.js';
 import type { Splat, Verdict } from './verdict/types.js';
@@ -40,7 +40,7 @@ export interface RunnerHandlers {
   /** index of each workload in the whole suite (a fresh guest runs a tail of it) */
   index: Map<string, number>;
   total: number;
-  onHello: (background: BackgroundNoise, control: PinControl | undefined) => void;
+  onHello: (background: BackgroundNoise, control: PinControl | undefined, evidence?: PinEvidenceInfo) => void;
   onObservation: (obs: WorkloadObservation) => void;
 }
 
@@ -103,7 +103,7 @@ export async function runWorkloadsInGuest(
     if (!ev) return; // not an event: kept in the log
     if (ev.type === 'hello' || ev.type === 'result') countSplats();
     if (ev.type === 'hello') {
-      h.onHello(ev.background, ev.control);
+      h.onHello(ev.background, ev.control, ev.evidence);
       deadline = Date.now() + bounds.setupMs;
     } else if (ev.type === 'start') {
       current = ev.name;

@@ -13,6 +13,7 @@ import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { PinControl, PinCounters } from '../workloads/types.js';
 import { loadAddon } from '../workloads/addon.js';
 import { setupPinEvidence, type PinEvidence } from './pin-evidence.js';
+import { calibrationSources } from './calibration-sources.js';
 import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH, judgeGupControl } from '../verdict/gup-test.js';
 import { baseName, devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseTrace, parseVmstat, resolveTraceable, type KmsgRecord } from './parse.js';
 import { errorInfo, type GuestSystem } from './runner.js';
@@ -96,6 +97,15 @@ export function runPinControl(readCounters: () => PinCounters, pages = 64, calls
   }
 }
 
+/** Whether /proc/kallsyms names this function (text symbols; clones count). */
+function kallsymsHas(name: string): boolean {
+  try {
+    return new RegExp(`^[0-9a-f]+ [tT] ${name}(\\.\\S+)?$`, 'm').test(readFileSync('/proc/kallsyms', 'utf8'));
+  } catch {
+    return false;
+  }
+}
+
 export function linuxGuest(log: (message: string, name?: string) => void): GuestSystem {
   const kmsg = new Kmsg();
   const tdir = tracingDir();
@@ -136,17 +146,8 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
 
   return {
     pinControl: () => runPinControl(readCounters),
-    setupEvidence() {
-      evidence ??= setupPinEvidence(tdir, availableFunctions(), () => {
-        const addon = loadAddon();
-        const buf = new addon.AlignedBuffer(32 * 4096, { kind: 'anon' });
-        try {
-          buf.fill(1, 0);
-          return addon.uringRegisterBuffer(buf);
-        } finally {
-          buf.free();
-        }
-      });
+    async setupEvidence() {
+      evidence ??= await setupPinEvidence({ tdir, available: availableFunctions(), hasSymbol: kallsymsHas, readCounters }, calibrationSources());
       if (evidence.info.mechanism === 'none') log(`pin evidence unavailable: ${evidence.info.unavailable}; verdicts rest on /proc/vmstat`);
       return evidence.info;
     },

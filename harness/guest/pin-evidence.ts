@@ -12,20 +12,30 @@
 //            folio_add_pin(folio)                      6.5+ (always a pin; fs/direct-io.c)
 //   release  gup_put_folio(folio, refs, flags)         every unpin_user_page(s)/folio(s) path
 //
-// Each is counted at entry, so the zero page (which pin and unpin both skip) shows on both sides
-// alike. Which of these exist is read from the running kernel (available_filter_functions);
-// FOLL_PIN's value (0x40000 up to 6.2, 1 << 19 later) is not assumed: a calibration registers a
-// buffer of known size with io_uring (pins each page at registration, unpins each at
-// unregistration, on every kernel with io_uring), and FOLL_PIN is the single-bit flags value the
-// release probe saw for exactly those pages. A calibration that does not add up (a primitive
-// inlined or cloned by the compiler, a probe that would not attach) makes the evidence
-// unavailable, with the reason: judging then falls back to the counters and says so.
+// A grab that fails is not a pin: where the kernel lets a return probe read the arguments
+// ($argN in return probes), each try_grab_* also gets a return probe keyed on the flags that
+// counts the calls returning 0, and the calibration learns from what the kernel returned for
+// grabs that succeeded whether 0 means success (int, 6.2+) or failure (a folio pointer, bool):
+// pins are then the successful grabs only. Elsewhere grabs are counted at entry (said in the
+// info: acquireCounting). The zero page (which pin and unpin both skip) shows on both sides alike.
+//
+// Which primitives exist is read from the running kernel (available_filter_functions);
+// FOLL_PIN's value (0x40000 up to 6.2, 1 << 19 later) is not assumed. It is calibrated from
+// several independent sources, each a different route to the primitives (io_uring buffer
+// registration: pin_user_pages_fast + unpin_user_page; debugfs gup_test's longterm benchmark:
+// pin_user_pages, the slow path; an O_DIRECT read of a loop device over a tmpfs file, which no
+// workload uses: bio_iov_iter_get_pages + bio_release_pages). FOLL_PIN is the bit with which the
+// most sources add up (each pinned and unpinned exactly its pages); a source that does not add
+// up with it is a kernel finding on that source's path (a calibration verdict, FAIL), not a
+// reason to switch the evidence off. The evidence is unavailable only when no source adds up
+// (a primitive inlined or cloned by the compiler, a probe that would not attach), with every
+// source's numbers in the reason.
 //
 // Needs CONFIG_KPROBE_EVENTS and CONFIG_HIST_TRIGGERS (Debian's 6.1 and 6.12 kernels have both;
 // pinlab's fragment turns them on, with MODULES, which KPROBES needs up to 6.9).
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EvidenceCounters, PinEvidenceInfo } from '../workloads/types.js';
+import type { CalibrationOutcome, EvidenceCounters, PinEvidenceInfo } from '../workloads/types.js';
 import { baseName } from './trace-names.js';
 
 export type ProbeSide = 'acquire' | 'release';
@@ -39,7 +49,12 @@ export interface ProbeDef {
   refs: string | 1;
   /** fetch-arg of the gup flags; absent: every call is a pin */
   flags?: string;
+  /** a return probe of `fn` counting the calls that returned 0 (per flags), for grabs that can fail */
+  ret?: boolean;
 }
+
+/** What a return value of 0 meant for a grab, learned at calibration from grabs that succeeded. */
+export type ZeroMeans = 'success' | 'failure';
 
 export const GROUP = 'pinlab';
 
@@ -51,16 +66,25 @@ export const PROBES: readonly ProbeDef[] = [
   { event: 'put_folio', fn: 'gup_put_folio', side: 'release', refs: '$arg2:s32', flags: '$arg3:u32' },
 ];
 
+/** The return-probe companion of a grab (same refs and flags, read at return), or undefined. */
+export function returnProbeOf(p: ProbeDef): ProbeDef | undefined {
+  if (p.side !== 'acquire' || !p.flags || p.ret) return undefined;
+  return { ...p, event: `${p.event}_ret`, ret: true };
+}
+
+/** Primitives that take a pin without counting NR_FOLL_PIN_ACQUIRED (mm/gup.c up to today). */
+export const VMSTAT_BLIND = ['folio_add_pin'] as const;
+
 /** The kprobe_events line of a probe. */
 export function probeLine(p: ProbeDef): string {
-  const args = [typeof p.refs === 'string' ? `refs=${p.refs}` : '', p.flags ? `flags=${p.flags}` : ''].filter(Boolean);
-  return `p:${GROUP}/${p.event} ${p.fn}${args.length ? ` ${args.join(' ')}` : ''}`;
+  const args = [typeof p.refs === 'string' ? `refs=${p.refs}` : '', p.flags ? `flags=${p.flags}` : '', p.ret ? 'ret=$retval:s32' : ''].filter(Boolean);
+  return `${p.ret ? 'r' : 'p'}:${GROUP}/${p.event} ${p.fn}${args.length ? ` ${args.join(' ')}` : ''}`;
 }
 
 /** The hist trigger of a probe: sums per flags value (or one bucket per pid when every call pins). */
 export function histTrigger(p: ProbeDef): string {
   if (!p.flags) return 'hist:keys=common_pid:vals=hitcount';
-  return `hist:keys=flags:vals=hitcount${typeof p.refs === 'string' ? ',refs' : ''}`;
+  return `hist:keys=flags:vals=hitcount${typeof p.refs === 'string' ? ',refs' : ''}${p.ret ? ' if ret == 0' : ''}`;
 }
 
 export interface HistEntry {
@@ -99,19 +123,36 @@ export function parseHist(text: string): HistTable {
   return { entries, dropped };
 }
 
-/** Per-probe tables -> totals: pins where FOLL_PIN is in the flags (or the probe has none). */
-export function sumPins(tables: ReadonlyMap<string, HistTable>, probes: readonly ProbeDef[], follPin: number): EvidenceCounters {
+/**
+ * Per-probe tables -> totals: pins where FOLL_PIN is in the flags (or the probe has none). A grab
+ * with a return probe whose meaning of 0 is known counts only the calls that succeeded.
+ */
+export function sumPins(tables: ReadonlyMap<string, HistTable>, probes: readonly ProbeDef[], follPin: number, zeroMeans: ReadonlyMap<string, ZeroMeans> = new Map()): EvidenceCounters {
   let acquired = 0;
   let released = 0;
   let dropped = 0;
+  const isPin = (p: ProbeDef, e: HistEntry): boolean => !p.flags || (e.flags !== undefined && (e.flags & follPin) !== 0);
   for (const p of probes) {
+    if (p.ret) continue;
     const t = tables.get(p.event);
     if (!t) continue;
     dropped += t.dropped;
+    const ret = probes.find((r) => r.ret && r.fn === p.fn);
+    const means = ret ? zeroMeans.get(p.fn) : undefined;
+    const zeros = means ? tables.get(ret!.event) : undefined;
+    if (zeros) dropped += zeros.dropped;
     for (const e of t.entries) {
-      if (p.flags && (e.flags === undefined || (e.flags & follPin) === 0)) continue;
-      if (p.side === 'acquire') acquired += e.refs;
-      else released += e.refs;
+      if (!isPin(p, e)) continue;
+      if (p.side === 'release') {
+        released += e.refs;
+        continue;
+      }
+      if (!zeros) {
+        acquired += e.refs;
+        continue;
+      }
+      const z = zeros.entries.find((x) => x.flags === e.flags)?.refs ?? 0;
+      acquired += means === 'success' ? z : e.refs - z;
     }
   }
   return { acquired, released, dropped };
@@ -131,31 +172,92 @@ export function histDelta(after: HistTable, before: HistTable): HistTable {
 }
 
 /**
- * FOLL_PIN from a calibration that pinned and unpinned `pages` pages: the release probe is
- * called with flags == FOLL_PIN exactly by every unpin_user_page*() path, so FOLL_PIN is the
- * single-bit flags value whose release refs add up to `pages`; the acquire side must show the
- * same number of pins with that bit. Returns the bit or why there is none.
+ * What 0 returned by each probed grab meant, from calibration deltas in which every grab
+ * succeeded: all calls returned 0 -> 0 is success (int); none did -> 0 is failure (a folio
+ * pointer, bool). Grabs not called, or mixed, are left out (counted at entry).
  */
-export function calibrate(delta: ReadonlyMap<string, HistTable>, probes: readonly ProbeDef[], pages: number): { follPin: number } | { why: string } {
-  const release = probes.filter((p) => p.side === 'release' && p.flags);
-  const candidates = new Map<number, number>();
-  for (const p of release) {
-    for (const e of delta.get(p.event)?.entries ?? []) {
-      if (e.flags === undefined || e.flags === 0 || (e.flags & (e.flags - 1)) !== 0) continue;
-      candidates.set(e.flags, (candidates.get(e.flags) ?? 0) + e.refs);
+export function learnZeroMeans(deltas: readonly ReadonlyMap<string, HistTable>[], probes: readonly ProbeDef[]): Map<string, ZeroMeans> {
+  const out = new Map<string, ZeroMeans>();
+  for (const r of probes.filter((p) => p.ret)) {
+    const entry = probes.find((p) => !p.ret && p.fn === r.fn);
+    if (!entry) continue;
+    const sum = (ev: string): number => deltas.reduce((n, d) => n + (d.get(ev)?.entries ?? []).reduce((m, e) => m + e.refs, 0), 0);
+    const calls = sum(entry.event);
+    const zeros = sum(r.event);
+    if (calls === 0) continue;
+    if (zeros === calls) out.set(r.fn, 'success');
+    else if (zeros === 0) out.set(r.fn, 'failure');
+  }
+  return out;
+}
+
+/** One calibration source's probe deltas (and vmstat's), over a known number of pages. */
+export interface SourceRun {
+  source: string;
+  path: string;
+  /** pages pinned and unpinned, or why the source could not run here */
+  pages: number | { skipped: string } | { error: string };
+  delta?: ReadonlyMap<string, HistTable>;
+  /** pinning nothing is legitimate for this source (why) */
+  mayPinNothing?: string;
+  vmstat?: { acquired: number; released: number };
+}
+
+/**
+ * FOLL_PIN from sources that each pinned and unpinned a known number of pages: the bit (a
+ * single-bit flags value the release probe saw) with which the most sources add up exactly;
+ * every other source that ran is a finding with its numbers under that bit. No bit with which
+ * any source adds up: no FOLL_PIN, and every source's numbers say why.
+ */
+export function calibrateSources(runs: readonly SourceRun[], probes: readonly ProbeDef[], zeroMeans: ReadonlyMap<string, ZeroMeans> = new Map()): { follPin?: number; outcomes: CalibrationOutcome[] } {
+  const ran = runs.filter((r): r is SourceRun & { pages: number; delta: ReadonlyMap<string, HistTable> } => typeof r.pages === 'number' && r.delta !== undefined);
+  const bits: number[] = [];
+  for (const r of ran) {
+    for (const p of probes.filter((x) => x.side === 'release' && x.flags && !x.ret)) {
+      for (const e of r.delta.get(p.event)?.entries ?? []) {
+        if (e.flags === undefined || e.flags === 0 || (e.flags & (e.flags - 1)) !== 0 || bits.includes(e.flags)) continue;
+        bits.push(e.flags);
+      }
     }
   }
-  const exact = [...candidates].filter(([, refs]) => refs === pages).map(([bit]) => bit);
-  if (exact.length !== 1) {
-    const seen = [...candidates].map(([bit, refs]) => `0x${bit.toString(16)}:${refs}`).join(', ') || 'none';
-    return { why: `calibration: ${pages} pages unpinned, release probe saw single-bit flags ${seen}` };
+  const addsUp = (r: (typeof ran)[number], bit: number): boolean => {
+    const s = sumPins(r.delta, probes, bit, zeroMeans);
+    return s.acquired === r.pages && s.released === r.pages;
+  };
+  let follPin: number | undefined;
+  let best = 0;
+  for (const bit of bits) {
+    const n = ran.filter((r) => addsUp(r, bit)).length;
+    if (n > best) {
+      best = n;
+      follPin = bit;
+    }
   }
-  const follPin = exact[0]!;
-  const sums = sumPins(delta, probes, follPin);
-  if (sums.acquired !== pages || sums.released !== pages) {
-    return { why: `calibration: ${pages} pages pinned and unpinned, probes counted ${sums.acquired} acquired / ${sums.released} released (FOLL_PIN 0x${follPin.toString(16)})` };
-  }
-  return { follPin };
+  const outcomes = runs.map((r): CalibrationOutcome => {
+    const base = { source: r.source, path: r.path, ...(r.vmstat ? { vmstatAcquired: r.vmstat.acquired, vmstatReleased: r.vmstat.released } : {}) };
+    if (typeof r.pages !== 'number') return { ...base, pages: 0, state: 'skipped' in r.pages ? 'skipped' : 'error', why: 'skipped' in r.pages ? r.pages.skipped : r.pages.error };
+    if (!r.delta) return { ...base, pages: r.pages, state: 'error', why: 'no probe readings' };
+    if (follPin === undefined) {
+      const seen = bits.map((b) => `0x${b.toString(16)}`).join(', ') || 'none';
+      return { ...base, pages: r.pages, state: 'disagrees', why: `no FOLL_PIN bit adds up (single-bit release flags seen: ${seen})` };
+    }
+    const s = sumPins(r.delta, probes, follPin, zeroMeans);
+    if (r.mayPinNothing && s.acquired === 0 && s.released === 0) return { ...base, pages: r.pages, acquired: 0, released: 0, state: 'skipped', why: r.mayPinNothing };
+    const agrees = s.acquired === r.pages && s.released === r.pages;
+    return { ...base, pages: r.pages, acquired: s.acquired, released: s.released, state: agrees ? 'agrees' : 'disagrees' };
+  });
+  return { ...(follPin === undefined ? {} : { follPin }), outcomes };
+}
+
+/** One line per source: "io_uring-register 32 pages: 32 acquired / 0 released (disagrees)". */
+export function describeOutcomes(outcomes: readonly CalibrationOutcome[]): string {
+  return outcomes
+    .map((o) => {
+      if (o.state === 'skipped' || o.state === 'error') return `${o.source}: ${o.state} (${o.why})`;
+      const counted = o.acquired === undefined ? (o.why ?? 'not counted') : `${o.acquired} acquired / ${o.released} released`;
+      return `${o.source} ${o.pages} pages: ${counted} (${o.state})`;
+    })
+    .join('; ');
 }
 
 /** Probes whose function exists on this kernel under its plain name, and names that exist only as compiler clones. */
@@ -186,61 +288,120 @@ function readTables(tdir: string, probes: readonly ProbeDef[]): Map<string, Hist
   return m;
 }
 
-function installProbes(tdir: string, probes: readonly ProbeDef[]): void {
+/** Install the probes with their hist triggers; return probes the kernel refuses (no $argN at return) are left out. */
+function installProbes(tdir: string, probes: readonly ProbeDef[]): ProbeDef[] {
   const events = join(tdir, 'kprobe_events');
+  const installed: ProbeDef[] = [];
   for (const p of probes) {
     const dir = join(tdir, 'events', GROUP, p.event);
     const trigger = join(dir, 'trigger');
-    if (existsSync(trigger) && readFileSync(trigger, 'utf8').includes(histTrigger(p).split(':vals')[0]!)) continue; // an earlier runner of this boot set it up
+    if (existsSync(trigger) && readFileSync(trigger, 'utf8').includes(histTrigger(p).split(':vals')[0]!)) {
+      installed.push(p); // an earlier runner of this boot set it up
+      continue;
+    }
     try {
       appendFileSync(events, `${probeLine(p)}\n`);
+      writeFileSync(trigger, `${histTrigger(p)}\n`);
     } catch (e) {
+      // a return probe is an improvement (grabs counted on success), not a requirement
+      if (p.ret) continue;
       throw new Error(`kprobe on ${p.fn} would not attach (${(e as Error).message})`);
     }
-    writeFileSync(trigger, `${histTrigger(p)}\n`);
+    installed.push(p);
   }
+  return installed;
+}
+
+/** A route to the pin primitives that pins and unpins a known number of pages. */
+export interface CalibrationSource {
+  source: string;
+  /** the kernel path it takes, for the finding when it does not add up */
+  path: string;
+  /** why it cannot run on this system, checked before anything is probed */
+  unavailable?(): string | undefined;
+  /** set when pinning nothing at all is a legitimate outcome here (why), not a finding */
+  mayPinNothing?: string;
+  /** pin and unpin; returns the number of pages */
+  run(): Promise<number>;
+}
+
+export interface EvidenceSystem {
+  tdir: string | undefined;
+  /** available_filter_functions, by base name */
+  available: ReadonlyMap<string, string[]>;
+  /** names the kernel has (kallsyms), for primitives vmstat does not count when nothing is traceable */
+  hasSymbol?(name: string): boolean;
+  readCounters?(): { acquired: number; released: number };
+}
+
+/** The primitives that pin without counting NR_FOLL_PIN_ACQUIRED and exist on this kernel. */
+export function vmstatBlindOf(sys: Pick<EvidenceSystem, 'available' | 'hasSymbol'>): string[] {
+  return VMSTAT_BLIND.filter((fn) => sys.available.has(fn) || sys.hasSymbol?.(fn) === true);
 }
 
 /**
- * Set up the probes and calibrate them. `pinKnownPages` pins and unpins a known number of pages
- * (io_uring buffer registration) and returns that number. Never throws: failures make the
- * evidence unavailable with the reason.
+ * Set up the probes and calibrate them from every source in turn. Never throws: failures make
+ * the evidence unavailable with the reason (and every source's numbers).
  */
-export function setupPinEvidence(tdir: string | undefined, available: ReadonlyMap<string, string[]>, pinKnownPages: () => number): PinEvidence {
-  const unavailable = (why: string): PinEvidence => ({ info: { mechanism: 'none', unavailable: why }, read: () => undefined });
+export async function setupPinEvidence(sys: EvidenceSystem, sources: readonly CalibrationSource[]): Promise<PinEvidence> {
+  const tdir = sys.tdir;
+  const blind = vmstatBlindOf(sys);
+  const withBlind = blind.length ? { vmstatBlind: blind } : {};
+  const unavailable = (why: string, calibration?: CalibrationOutcome[]): PinEvidence => ({
+    info: { mechanism: 'none', unavailable: why, ...withBlind, ...(calibration ? { calibration } : {}) },
+    read: () => undefined,
+  });
   if (!tdir) return unavailable('no tracefs');
   if (!existsSync(join(tdir, 'kprobe_events'))) return unavailable('no kprobe events (CONFIG_KPROBE_EVENTS)');
-  const { use, cloned } = selectProbes(available);
-  if (!use.some((p) => p.side === 'release')) return unavailable(`no traceable release primitive (gup_put_folio${cloned.length ? `; compiler clones only: ${cloned.join(', ')}` : ' inlined'})`);
-  if (!use.some((p) => p.side === 'acquire')) return unavailable('no traceable acquire primitive (try_grab_folio/try_grab_page)');
+  const { use: plain, cloned } = selectProbes(sys.available);
+  if (!plain.some((p) => p.side === 'release')) return unavailable(`no traceable release primitive (gup_put_folio${cloned.length ? `; compiler clones only: ${cloned.join(', ')}` : ' inlined'})`);
+  if (!plain.some((p) => p.side === 'acquire')) return unavailable('no traceable acquire primitive (try_grab_folio/try_grab_page)');
+  let use: ProbeDef[];
   try {
-    installProbes(tdir, use);
+    use = installProbes(tdir, plain.flatMap((p) => [p, ...(returnProbeOf(p) ? [returnProbeOf(p)!] : [])]));
   } catch (e) {
     return unavailable((e as Error).message);
   }
   if (!existsSync(join(tdir, 'events', GROUP, use[0]!.event, 'hist'))) return unavailable('no hist triggers (CONFIG_HIST_TRIGGERS)');
-  let pages: number;
-  let before: Map<string, HistTable>;
-  let after: Map<string, HistTable>;
-  try {
-    before = readTables(tdir, use);
-    pages = pinKnownPages();
-    after = readTables(tdir, use);
-  } catch (e) {
-    return unavailable(`calibration failed: ${(e as Error).message}`);
+  const runs: SourceRun[] = [];
+  for (const src of sources) {
+    const skipped = src.unavailable?.();
+    if (skipped) {
+      runs.push({ source: src.source, path: src.path, pages: { skipped } });
+      continue;
+    }
+    try {
+      const v0 = sys.readCounters?.();
+      const before = readTables(tdir, use);
+      const pages = await src.run();
+      const after = readTables(tdir, use);
+      const v1 = sys.readCounters?.();
+      const delta = new Map(use.map((p) => [p.event, histDelta(after.get(p.event)!, before.get(p.event)!)]));
+      runs.push({ source: src.source, path: src.path, pages, delta, ...(src.mayPinNothing ? { mayPinNothing: src.mayPinNothing } : {}), ...(v0 && v1 ? { vmstat: { acquired: v1.acquired - v0.acquired, released: v1.released - v0.released } } : {}) });
+    } catch (e) {
+      runs.push({ source: src.source, path: src.path, pages: { error: (e as Error).message } });
+    }
   }
-  const delta = new Map(use.map((p) => [p.event, histDelta(after.get(p.event)!, before.get(p.event)!)]));
-  const cal = calibrate(delta, use, pages);
-  if ('why' in cal) return unavailable(`${cal.why}${cloned.length ? `; compiler clones not probed: ${cloned.join(', ')}` : ''}`);
+  const zeroMeans = learnZeroMeans(runs.flatMap((r) => (r.delta ? [r.delta] : [])), use);
+  const cal = calibrateSources(runs, use, zeroMeans);
+  if (cal.follPin === undefined) {
+    const clones = cloned.length ? `; compiler clones not probed: ${cloned.join(', ')}` : '';
+    return unavailable(`calibration: no source adds up: ${describeOutcomes(cal.outcomes)}${clones}`, cal.outcomes);
+  }
+  const follPin = cal.follPin;
+  const grabs = use.filter((p) => !p.ret && p.side === 'acquire' && p.flags).map((p) => p.fn);
   const info: PinEvidenceInfo = {
     mechanism: 'kprobe-hist',
-    probes: use.map((p) => p.fn),
-    follPin: cal.follPin,
-    calibration: { source: 'io_uring buffer registration', pages },
+    probes: use.filter((p) => !p.ret).map((p) => p.fn),
+    follPin,
+    calibration: cal.outcomes,
+    agreed: cal.outcomes.filter((o) => o.state === 'agrees').map((o) => o.source),
+    grabsCounted: grabs.every((fn) => zeroMeans.has(fn)) ? 'on success' : `at entry (${grabs.filter((fn) => !zeroMeans.has(fn)).join(', ')}: ${use.some((p) => p.ret) ? 'not called at calibration' : 'the kernel refuses $argN in return probes'})`,
+    ...withBlind,
     ...(cloned.length ? { clones: cloned } : {}),
   };
   return {
     info,
-    read: () => sumPins(readTables(tdir, use), use, cal.follPin),
+    read: () => sumPins(readTables(tdir, use), use, follPin, zeroMeans),
   };
 }

@@ -143,8 +143,8 @@ export interface GuestSystem {
   kernelRelease(): string;
   /** refresh per-cpu vmstat, then read the pin counters (throws when they cannot be refreshed) */
   readCounters(): PinCounters;
-  /** set up pin evidence (guest/pin-evidence.ts) once; absent: not available on this system */
-  setupEvidence?(): PinEvidenceInfo;
+  /** set up and calibrate pin evidence (guest/pin-evidence.ts) once; absent: not available on this system */
+  setupEvidence?(): PinEvidenceInfo | Promise<PinEvidenceInfo>;
   /** evidence totals since set-up; undefined when unavailable */
   readEvidence?(): EvidenceCounters | undefined;
   /** base names traceable on this kernel among `wanted` */
@@ -283,7 +283,7 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
     kmsg,
   };
   const how = opts.evidence;
-  if (how?.mechanism === 'none') obs.evidence = how;
+  if (how?.mechanism === 'none') obs.evidence = { mechanism: 'none', unavailable: how.unavailable, ...(how.vmstatBlind ? { vmstatBlind: how.vmstatBlind } : {}) };
   else if (how && start.evidence && end.evidence) obs.evidence = { mechanism: how.mechanism, before: start.evidence, after: end.evidence };
   if (io) obs.io = io;
   if (ioError) obs.ioError = ioError;
@@ -299,7 +299,7 @@ export async function runAll(
   opts: RunnerOptions = {},
 ): Promise<void> {
   const wanted = specs.flatMap((s) => s.paths.flat()).concat(KEY_FUNCTIONS);
-  const evidence: PinEvidenceInfo = sys.setupEvidence?.() ?? { mechanism: 'none', unavailable: 'this guest offers no pin evidence' };
+  const evidence: PinEvidenceInfo = (await sys.setupEvidence?.()) ?? { mechanism: 'none', unavailable: 'this guest offers no pin evidence' };
   const runOpts: RunnerOptions = { ...opts, evidence };
   const background = await measureBackground(sys, opts.backgroundWindowMs ?? 200);
   const control = sys.pinControl?.();

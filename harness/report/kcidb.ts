@@ -415,6 +415,8 @@ function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport
       ...(k.release ? { release: k.release } : {}),
       ...(k.configSha256 ? { config_sha256: k.configSha256 } : {}),
       ...(k.buildKey ? { build_key: k.buildKey } : {}),
+      // how the pins were counted: the evidence, its agreeing calibration sources, any finding
+      ...(r.evidence ? { pin_evidence: r.evidence } : {}),
     },
   };
   const tests: KcidbTest[] = [];
@@ -461,6 +463,7 @@ function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport
         ...(v.skipReason ? { skip_reason: v.skipReason } : {}),
         ...(v.knownState ? { known_state: v.knownState } : {}),
         ...(v.numbers ? { numbers: { ...v.numbers } } : {}),
+        ...(v.numbers?.evidence ? { pin_evidence: v.numbers.evidence } : {}),
         kernel_path: v.path,
         splats: v.splats.map((s) => ({ kind: s.kind, title: s.title })),
       },

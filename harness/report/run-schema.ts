@@ -14,7 +14,7 @@ const failReasons = [
   'wrong-errno',
   'kernel-splat',
 ];
-const errorCauses = ['build', 'boot', 'guest', 'timeout', 'path-not-reached', 'harness', 'background'];
+const errorCauses = ['build', 'boot', 'guest', 'timeout', 'path-not-reached', 'harness', 'background', 'evidence'];
 const splatKinds = ['warning', 'bug', 'oops', 'gpf', 'bad-page', 'lockdep', 'hung-task', 'soft-lockup', 'rcu-stall', 'panic', 'kasan', 'other'];
 
 export const RUN_SCHEMA_ID = 'pinlab.run/1';
@@ -41,8 +41,45 @@ export const RUN_SCHEMA = {
     },
     verdicts: { type: 'array', items: { $ref: '#/definitions/verdict' } },
     strict: { type: 'boolean', description: 'XFAIL counted as failure (--strict)' },
+    evidence: { $ref: '#/definitions/evidence' },
   },
   definitions: {
+    evidence: {
+      type: 'object',
+      description: 'how the pins were counted (harness/verdict/calibration.ts): the evidence, the calibration sources FOLL_PIN was taken from, the sources that did not add up (each also a FAIL verdict calibration.<source>), and how many workloads each kind of evidence judged',
+      required: ['mechanism', 'agreed', 'findings', 'calibration', 'judgedBy'],
+      additionalProperties: false,
+      properties: {
+        mechanism: { type: 'string', description: "'kprobe-hist', or 'none' (see unavailable)" },
+        unavailable: { type: 'string' },
+        follPin: { type: 'integer' },
+        probes: { type: 'array', items: { type: 'string' } },
+        grabsCounted: { type: 'string', description: "'on success' (return probes) or 'at entry (why)'" },
+        vmstatBlind: { type: 'array', items: { type: 'string' }, description: 'pin primitives on this kernel that nr_foll_pin_acquired does not count' },
+        agreed: { type: 'array', items: { type: 'string' } },
+        findings: { type: 'array', items: { type: 'string' } },
+        calibration: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['source', 'path', 'pages', 'state'],
+            additionalProperties: false,
+            properties: {
+              source: { type: 'string' },
+              path: { type: 'string' },
+              pages: { type: 'integer' },
+              state: { enum: ['agrees', 'disagrees', 'skipped', 'error'] },
+              acquired: { type: 'integer' },
+              released: { type: 'integer' },
+              vmstatAcquired: { type: 'integer' },
+              vmstatReleased: { type: 'integer' },
+              why: { type: 'string' },
+            },
+          },
+        },
+        judgedBy: { type: 'object', additionalProperties: { type: 'integer' }, description: 'workloads by what judged their pins: kprobe-hist, vmstat, none' },
+      },
+    },
     kernel: {
       type: 'object',
       required: ['source', 'patches'],
@@ -77,7 +114,7 @@ export const RUN_SCHEMA = {
         userPageOps: { type: 'number' },
         bytes: { type: 'number' },
         iops: { type: 'number' },
-        evidence: { type: 'string', description: "what counted acquired/released: 'kprobe-hist' (the kernel's pin primitives) or 'vmstat'" },
+        evidence: { type: 'string', description: "what judged the pins: 'kprobe-hist' (the kernel's pin primitives), 'vmstat', or 'none' (neither can: ERROR evidence)" },
         vmstatAcquired: { type: 'number' },
         vmstatReleased: { type: 'number' },
         uncountedPins: { type: 'number', description: 'pins the evidence saw that nr_foll_pin_acquired did not count (a finding, not a failure)' },

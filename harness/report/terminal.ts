@@ -5,6 +5,7 @@ import ora, { type Ora } from 'ora';
 import type { RunResult, Verdict } from '../verdict/types.js';
 import { countStatuses, kernelLabel, reasonText, sortVerdicts } from './common.js';
 import type { Reporter, RunEvent } from './events.js';
+import { formatEvidenceHealth } from '../verdict/calibration.js';
 
 export function formatDuration(ms: number): string {
   if (ms < 1000) return `${Math.round(ms)}ms`;
@@ -77,7 +78,8 @@ export function formatSummary(result: RunResult): string {
     reasonText(v),
   ]);
   const table = formatTable(['WORKLOAD', 'TARGET', 'ENGINE', 'PATH', 'ACQ/REL/EXP', 'STATUS', 'REASON'], rows);
-  return `${table}\n${formatCounts(result)}\n`;
+  const evidence = result.evidence ? `${formatEvidenceHealth(result.evidence)}\n` : '';
+  return `${table}\n${formatCounts(result)}\n${evidence}`;
 }
 
 /** Without a TTY a phase's progress and the suite's are printed at most this often: a CI log

@@ -9,6 +9,12 @@
 //     it, else on /proc/vmstat's nr_foll_pin_acquired/released (said in the message). Where the
 //     two disagree (vmstat does not count folio_add_pin(), 6.5+ fs/direct-io.c) the difference
 //     is a finding, `uncountedPins`/`uncountedReleases`, never a failure by itself.
+//     Evidence unavailable (no calibration source added up, no kprobe events) on a kernel that
+//     has a pin primitive vmstat does not count (obs.evidence.vmstatBlind: folio_add_pin, read
+//     from the kernel's functions and symbols) and the workload took the path that uses it
+//     (fs/direct-io.c: __blockdev_direct_IO ran, or could not be traced and the workload's path
+//     names it): the counters are known to be wrong there, so the pin judgement is ERROR
+//     evidence; only step 2's pin-independent evidence can still FAIL.
 //     Background: pins that moved in the idle window right before the workload (obs.idle; for
 //     old observations the run's one idle sample) cannot be told from the workload's own: any
 //     such movement makes the pin judgement ERROR background (never a wider tolerance).
@@ -41,12 +47,31 @@
 //  7. fail-make-request that injected nothing (extra.faultsInjected === 0) and no other failure:
 //     ERROR harness (the errno check would otherwise blame the kernel).
 //  8. ioError without io: FAIL kernel-splat if the log shows one, else ERROR guest.
-//  9. The run's pin-accounting control (gup_test) failed: every workload is ERROR harness, the
-//     counters cannot be trusted (judgeRun below; the live run and `pinlab parse` both use it).
+//  9. The run's pin-accounting control (gup_test, counted by vmstat) failed: every workload
+//     judged on vmstat is ERROR harness, the counters cannot be trusted (judgeRun below; the live
+//     run and `pinlab parse` both use it). Workloads judged on the pin evidence do not rest on
+//     the counters and are judged as usual.
 import type { BackgroundNoise, Fault, PinControl, WorkloadIO, WorkloadObservation } from '../workloads/types.js';
 import { baseName } from '../guest/trace-names.js';
 import { classifyKernelLog } from './dmesg.js';
 import type { FailReason, Numbers, Splat, Verdict } from './types.js';
+
+/** Primitives that fs/direct-io.c pins with, and the function showing that it ran. */
+const DIRECT_IO_C = '__blockdev_direct_IO';
+
+/**
+ * Why vmstat cannot judge this workload's pins, or undefined: the evidence is unavailable, the
+ * kernel has a pin primitive nr_foll_pin_acquired does not count, and the workload's path uses it.
+ */
+export function vmstatBlindOn(obs: WorkloadObservation): string | undefined {
+  const ev = obs.evidence;
+  if (!ev || !('unavailable' in ev) || !ev.vmstatBlind?.length) return undefined;
+  const ran = obs.pathHits.map(baseName).includes(DIRECT_IO_C);
+  const untraced = !obs.pathTraceable.map(baseName).includes(DIRECT_IO_C) && obs.spec.paths.some((g) => g.includes(DIRECT_IO_C));
+  if (!ran && !untraced) return undefined;
+  const how = ran ? 'fs/direct-io.c ran' : 'fs/direct-io.c may have run (not traceable here)';
+  return `${how}, and this kernel has ${ev.vmstatBlind.join(', ')}, which pins without counting nr_foll_pin_acquired: vmstat cannot judge these pins, and the pin evidence is unavailable (${ev.unavailable})`;
+}
 
 export interface JudgeContext {
   background: BackgroundNoise;
@@ -182,6 +207,8 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     bytes: io.bytes,
     evidence: ev ? ev.mechanism : 'vmstat',
   };
+  const blind = ev ? undefined : vmstatBlindOn(obs);
+  if (blind) numbers.evidence = 'none';
   if (io.iops !== undefined) numbers.iops = io.iops;
   if (ev) {
     numbers.vmstatAcquired = vA;
@@ -224,6 +251,15 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   const evidence = pathEvidence(obs.spec.paths, obs.pathHits, obs.pathTraceable);
   const missing = evidence.groups.filter((g) => g.state === 'not-reached').map((g) => g.names.join('|'));
   const independent = [...reasons];
+
+  if (blind) {
+    const common = { ...base(obs, splats), numbers, pinning: 'unknown' as const };
+    if (independent.length > 0) {
+      const unique = [...new Set(independent)];
+      return { ...common, status: 'FAIL', reasons: unique, message: `${unique.join(', ')}: ${notes.join('; ')}; pins not judged: ${blind}${splatNote}` };
+    }
+    return { ...common, status: 'ERROR', reasons: [], cause: 'evidence', message: `pins not judged: ${blind} (vmstat read ${vA} acquired / ${vR} released)` };
+  }
 
   // 4. balance
   if (acquired > released) reasons.push('pin-leak');
@@ -333,7 +369,8 @@ export interface RunJudgeContext extends JudgeContext {
  */
 export function judgeRun(obs: WorkloadObservation, ctx: RunJudgeContext): Verdict {
   const c = ctx.control;
-  if (c && !c.ok && !c.skipped) {
+  const onEvidence = obs.evidence !== undefined && 'before' in obs.evidence;
+  if (c && !c.ok && !c.skipped && !onEvidence) {
     return {
       ...base(obs, []),
       status: 'ERROR',

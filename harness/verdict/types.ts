@@ -1,5 +1,5 @@
 // Verdicts: what pinlab concludes per workload, with the numbers behind it.
-import type { WorkloadObservation } from '../workloads/types.js';
+import type { CalibrationOutcome, WorkloadObservation } from '../workloads/types.js';
 
 export type Status = 'PASS' | 'FAIL' | 'XFAIL' | 'ERROR' | 'SKIP';
 
@@ -13,7 +13,7 @@ export type FailReason =
   | 'wrong-errno' // a fault case returned another error than expected
   | 'kernel-splat'; // WARNING/BUG/Oops/... attributed to the workload
 
-export type ErrorCause = 'build' | 'boot' | 'guest' | 'timeout' | 'path-not-reached' | 'harness' | 'background';
+export type ErrorCause = 'build' | 'boot' | 'guest' | 'timeout' | 'path-not-reached' | 'harness' | 'background' | 'evidence';
 
 export interface Splat {
   kind: 'warning' | 'bug' | 'oops' | 'gpf' | 'bad-page' | 'lockdep' | 'hung-task' | 'soft-lockup' | 'rcu-stall' | 'panic' | 'kasan' | 'other';
@@ -29,7 +29,7 @@ export interface Numbers {
   userPageOps: number;
   bytes: number;
   iops?: number;
-  /** what acquired/released were counted by: 'kprobe-hist' (every pin primitive) or 'vmstat' */
+  /** what judged the pins: 'kprobe-hist' (every pin primitive), 'vmstat', or 'none' (neither can: ERROR evidence) */
   evidence?: string;
   /** /proc/vmstat's deltas when the evidence was something else */
   vmstatAcquired?: number;
@@ -78,4 +78,45 @@ export interface RunResult {
   host: { accel: string; qemu?: string; node: string };
   verdicts: Verdict[];
   strict: boolean;
+  /** how pins were counted: the evidence, its calibration sources and findings (verdict/calibration.ts) */
+  evidence?: EvidenceHealth;
+}
+
+/** How the run's pins were counted, for run.json, the terminal summary and KCIDB. */
+export interface EvidenceHealth {
+  /** 'kprobe-hist', or 'none' (then `unavailable`) */
+  mechanism: string;
+  unavailable?: string;
+  follPin?: number;
+  probes?: string[];
+  grabsCounted?: string;
+  /** pin primitives on this kernel that nr_foll_pin_acquired does not count */
+  vmstatBlind?: string[];
+  /** calibration sources FOLL_PIN was taken from */
+  agreed: string[];
+  /** calibration sources that did not add up (each also a FAIL verdict) */
+  findings: string[];
+  calibration: CalibrationOutcome[];
+  /** workloads by what judged their pins: kprobe-hist, vmstat, none */
+  judgedBy: Record<string, number>;
+}
+
+
+export interface CoverageRatio {
+  hit: number;
+  total: number;
+}
+
+/** The run's coverage in run.json (the full site list is the run directory's coverage/summary.json). */
+export interface RunCoverage {
+  method: 'gcov' | 'ftrace';
+  files: { file: string; lines: CoverageRatio; functions: CoverageRatio; branches: CoverageRatio }[];
+  total: { lines: CoverageRatio; functions: CoverageRatio; branches: CoverageRatio };
+  pinFunctionLines: CoverageRatio;
+  sites: { total: number; reached: number; unreachable: number; notReached: number };
+  /** reachable pin sites no workload ran (file:function:callee) */
+  notReached: string[];
+  tracefile: string;
+  html?: string;
+  htmlProblem?: string;
 }

@@ -107,6 +107,24 @@ export interface EvidenceCounters {
   dropped: number;
 }
 
+/** One calibration source of the pin evidence: a route to the pin primitives over known pages. */
+export interface CalibrationOutcome {
+  /** e.g. 'io_uring-register', 'gup_test-longterm', 'odirect-loop' */
+  source: string;
+  /** the kernel path it takes */
+  path: string;
+  /** pages pinned and unpinned (each side must count exactly these) */
+  pages: number;
+  /** agrees: added up with FOLL_PIN; disagrees: a kernel finding on `path`; skipped/error: did not run */
+  state: 'agrees' | 'disagrees' | 'skipped' | 'error';
+  /** what the probes counted with the FOLL_PIN the agreeing sources found */
+  acquired?: number;
+  released?: number;
+  vmstatAcquired?: number;
+  vmstatReleased?: number;
+  why?: string;
+}
+
 /** How the guest counts pins independently of /proc/vmstat, or why it cannot. */
 export type PinEvidenceInfo =
   | {
@@ -115,11 +133,18 @@ export type PinEvidenceInfo =
       probes: string[];
       /** FOLL_PIN's value on this kernel, found by the calibration */
       follPin: number;
-      calibration: { source: string; pages: number };
+      /** every calibration source, agreeing or not */
+      calibration: CalibrationOutcome[];
+      /** the sources FOLL_PIN was taken from */
+      agreed: string[];
+      /** 'on success' (return probes) or 'at entry (why)' */
+      grabsCounted?: string;
+      /** pin primitives on this kernel that nr_foll_pin_acquired does not count */
+      vmstatBlind?: string[];
       /** compiler clones of probed functions (not probed; the calibration passed regardless) */
       clones?: string[];
     }
-  | { mechanism: 'none'; unavailable: string };
+  | { mechanism: 'none'; unavailable: string; vmstatBlind?: string[]; calibration?: CalibrationOutcome[] };
 
 export interface PinCounters {
   acquired: number; // nr_foll_pin_acquired
@@ -154,7 +179,7 @@ export interface WorkloadObservation {
    * before/after). Absent on observations from before the evidence existed; `unavailable` when
    * this kernel cannot give it (the verdict then rests on the counters and says so).
    */
-  evidence?: { mechanism: string; before: EvidenceCounters; after: EvidenceCounters } | { mechanism: 'none'; unavailable: string };
+  evidence?: { mechanism: string; before: EvidenceCounters; after: EvidenceCounters } | { mechanism: 'none'; unavailable: string; vmstatBlind?: string[] };
   /** pin movement in an idle window right before the workload (counters and evidence) */
   idle?: { windowMs: number; acquired: number; released: number; evidenceAcquired?: number; evidenceReleased?: number };
   io?: WorkloadIO; // absent when the workload itself crashed

@@ -39,8 +39,8 @@ test('the count of a build is kept per configuration; an incremental build does 
   t.deepEqual(BuildProgress.forConfig('other', 'CONFIG_X=y\nCONFIG_Y=y\n# CONFIG_Z is not set\nCONFIG_W=m\n', 0).expected, { objects: estimatedObjects('CONFIG_X=y\nCONFIG_Y=y\n'), estimated: true });
 });
 
-test('the estimate for pinlab\'s fragment is of the right size (688 built-in options -> ~1100)', (t) => {
-  t.is(estimatedObjects('CONFIG_A=y\n'.repeat(688)), 1101);
+test('the estimate for pinlab\'s fragment is of the right size (688 built-in options -> ~1204, as the cold patched-6.1 build compiled)', (t) => {
+  t.is(estimatedObjects('CONFIG_A=y\n'.repeat(688)), 1204);
 });
 
 function plainReporter(clock: { now: number }): { reporter: TerminalReporter; lines: () => string[] } {

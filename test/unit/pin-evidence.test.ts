@@ -1,5 +1,25 @@
 import test from 'ava';
-import { calibrate, histDelta, histTrigger, parseHist, PROBES, probeLine, selectProbes, sumPins, type HistTable } from '../../harness/guest/pin-evidence.js';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  calibrateSources,
+  histDelta,
+  histTrigger,
+  learnZeroMeans,
+  parseHist,
+  PROBES,
+  probeLine,
+  returnProbeOf,
+  selectProbes,
+  setupPinEvidence,
+  sumPins,
+  vmstatBlindOf,
+  type CalibrationSource,
+  type HistTable,
+  type ProbeDef,
+  type SourceRun,
+} from '../../harness/guest/pin-evidence.js';
 
 // hist output as 6.1 prints it for `hist:keys=flags:vals=hitcount,refs`
 const GRAB_HIST = `# event histogram
@@ -71,20 +91,175 @@ function calDelta(follPin: number, pages: number, extra: Partial<Record<string, 
   ]);
 }
 
-test('calibrate finds FOLL_PIN from the unpins of a known number of pages, on either generation', (t) => {
-  t.deepEqual(calibrate(calDelta(0x40000, 32), PROBES, 32), { follPin: 0x40000 });
-  t.deepEqual(calibrate(calDelta(1 << 19, 32), PROBES, 32), { follPin: 1 << 19 });
+const run = (source: string, pages: number, delta: Map<string, HistTable>, more: Partial<SourceRun> = {}): SourceRun => ({ source, path: `${source} path`, pages, delta, ...more });
+
+test('calibrateSources finds FOLL_PIN from the unpins of known pages, on either generation', (t) => {
+  for (const bit of [0x40000, 1 << 19]) {
+    const cal = calibrateSources([run('a', 32, calDelta(bit, 32)), run('b', 64, calDelta(bit, 64))], PROBES);
+    t.is(cal.follPin, bit);
+    t.deepEqual(cal.outcomes.map((o) => o.state), ['agrees', 'agrees']);
+  }
 });
 
-test('calibrate refuses when the probes do not add up (a primitive inlined or cloned)', (t) => {
+test('calibrateSources: a source that does not add up is a finding with its numbers, the others still give FOLL_PIN', (t) => {
+  const bit = 1 << 19;
+  // io_uring unregistration leaks: its 32 pins never come back
+  const leak = new Map<string, HistTable>([['grab_page', { entries: [{ flags: bit | 0x1, hits: 32, refs: 32 }], dropped: 0 }]]);
+  const cal = calibrateSources([run('io_uring-register', 32, leak, { vmstat: { acquired: 32, released: 0 } }), run('gup_test-longterm', 64, calDelta(bit, 64))], PROBES);
+  t.is(cal.follPin, bit);
+  t.like(cal.outcomes[0], { source: 'io_uring-register', state: 'disagrees', pages: 32, acquired: 32, released: 0, vmstatAcquired: 32, vmstatReleased: 0 });
+  t.like(cal.outcomes[1], { state: 'agrees', acquired: 64, released: 64 });
+});
+
+test('calibrateSources: no source adds up (a primitive inlined) -> no FOLL_PIN, every source says why', (t) => {
   const noRelease = new Map<string, HistTable>([['grab_page', { entries: [{ flags: 0x40001, hits: 32, refs: 32 }], dropped: 0 }]]);
-  const r1 = calibrate(noRelease, PROBES, 32);
-  t.true('why' in r1);
-  t.regex('why' in r1 ? r1.why : '', /single-bit flags none/);
-  const short = calDelta(0x40000, 32);
-  short.set('grab_page', { entries: [{ flags: 0x40001, hits: 20, refs: 20 }], dropped: 0 });
-  const r2 = calibrate(short, PROBES, 32);
-  t.regex('why' in r2 ? r2.why : '', /counted 20 acquired \/ 32 released/);
+  const cal = calibrateSources([run('a', 32, noRelease), run('b', 16, noRelease), { source: 'c', path: 'c', pages: { skipped: 'no gup_test' } }], PROBES);
+  t.is(cal.follPin, undefined);
+  t.deepEqual(cal.outcomes.map((o) => o.state), ['disagrees', 'disagrees', 'skipped']);
+  t.regex(cal.outcomes[0]!.why ?? '', /single-bit release flags seen: none/);
+});
+
+test('calibrateSources: a source that may pin nothing (stock Direct I/O) stands aside instead of failing', (t) => {
+  const bit = 0x40000;
+  const none = new Map<string, HistTable>();
+  const cal = calibrateSources([run('io_uring-register', 32, calDelta(bit, 32)), run('odirect-loop', 16, none, { mayPinNothing: 'references, not pins' })], PROBES);
+  t.is(cal.follPin, bit);
+  t.like(cal.outcomes[1], { state: 'skipped', why: 'references, not pins' });
+});
+
+test('calibrateSources: the bit most sources agree on wins; a source counting otherwise is the finding', (t) => {
+  const bit = 1 << 19;
+  const doubled = calDelta(bit, 16);
+  doubled.set('put_folio', { entries: [{ flags: bit, hits: 32, refs: 32 }], dropped: 0 }); // over-released
+  const cal = calibrateSources([run('odirect-loop', 16, doubled), run('io_uring-register', 32, calDelta(bit, 32)), run('gup_test-longterm', 64, calDelta(bit, 64))], PROBES);
+  t.is(cal.follPin, bit);
+  t.like(cal.outcomes[0], { state: 'disagrees', acquired: 16, released: 32 });
+});
+
+test('return probes: failed grabs are not pins; what 0 means is learned from grabs that succeeded', (t) => {
+  const bit = 1 << 19;
+  const fast: ProbeDef = PROBES.find((p) => p.fn === 'try_grab_folio_fast')!;
+  const ret = returnProbeOf(fast)!;
+  t.is(probeLine(ret), 'r:pinlab/grab_folio_fast_ret try_grab_folio_fast refs=$arg2:s32 flags=$arg3:u32 ret=$retval:s32');
+  t.is(histTrigger(ret), 'hist:keys=flags:vals=hitcount,refs if ret == 0');
+  const put = PROBES.find((p) => p.fn === 'gup_put_folio')!;
+  const probes = [fast, ret, put];
+  // try_grab_folio_fast returns a folio pointer: at calibration no call returned 0
+  const cal = new Map<string, HistTable>([
+    ['grab_folio_fast', { entries: [{ flags: bit, hits: 32, refs: 32 }], dropped: 0 }],
+    ['put_folio', { entries: [{ flags: bit, hits: 32, refs: 32 }], dropped: 0 }],
+  ]);
+  const zeroMeans = learnZeroMeans([cal], probes);
+  t.is(zeroMeans.get('try_grab_folio_fast'), 'failure');
+  // a workload: 10 grabs tried, 3 failed (returned NULL), 7 pins released
+  const w = new Map<string, HistTable>([
+    ['grab_folio_fast', { entries: [{ flags: bit, hits: 10, refs: 10 }], dropped: 0 }],
+    ['grab_folio_fast_ret', { entries: [{ flags: bit, hits: 3, refs: 3 }], dropped: 0 }],
+    ['put_folio', { entries: [{ flags: bit, hits: 7, refs: 7 }], dropped: 0 }],
+  ]);
+  t.deepEqual(sumPins(w, probes, bit, zeroMeans), { acquired: 7, released: 7, dropped: 0 });
+  // counted at entry the failed grabs read as a leak of 3
+  t.is(sumPins(w, probes, bit).acquired, 10);
+  // an int-returning grab (0 = success, 6.2+ try_grab_folio): every calibration call returned 0
+  const slow = PROBES.find((p) => p.fn === 'try_grab_folio')!;
+  const slowRet = returnProbeOf(slow)!;
+  const m2 = learnZeroMeans([new Map([['grab_folio', { entries: [{ flags: bit, hits: 64, refs: 64 }], dropped: 0 }], ['grab_folio_ret', { entries: [{ flags: bit, hits: 64, refs: 64 }], dropped: 0 }]])], [slow, slowRet]);
+  t.is(m2.get('try_grab_folio'), 'success');
+  const w2 = new Map<string, HistTable>([
+    ['grab_folio', { entries: [{ flags: bit, hits: 5, refs: 5 }], dropped: 0 }],
+    ['grab_folio_ret', { entries: [{ flags: bit, hits: 4, refs: 4 }], dropped: 0 }],
+  ]);
+  t.is(sumPins(w2, [slow, slowRet, put], bit, m2).acquired, 4);
+});
+
+test('vmstatBlindOf: folio_add_pin from the traceable functions or, without them, kallsyms', (t) => {
+  t.deepEqual(vmstatBlindOf({ available: new Map([['folio_add_pin', ['folio_add_pin']]]) }), ['folio_add_pin']);
+  t.deepEqual(vmstatBlindOf({ available: new Map(), hasSymbol: (n) => n === 'folio_add_pin' }), ['folio_add_pin']);
+  t.deepEqual(vmstatBlindOf({ available: new Map([['try_grab_page', ['try_grab_page']]]), hasSymbol: () => false }), []);
+});
+
+/** A fake tracefs: kprobe_events, and per event a trigger file and a hist file the sources rewrite as the kernel would. */
+function fakeTracefs(events: string[]): { tdir: string; setHist(event: string, entries: { flags?: number; hits: number; refs: number }[]): void; cleanup(): void } {
+  const tdir = mkdtempSync(join(tmpdir(), 'pinlab-tracefs-'));
+  writeFileSync(join(tdir, 'kprobe_events'), '');
+  const totals = new Map<string, Map<string, { flags?: number; hits: number; refs: number }>>();
+  const write = (event: string): void => {
+    const lines = [...(totals.get(event)?.values() ?? [])].map((e) => (e.flags === undefined ? `{ common_pid: 1 } hitcount: ${e.hits}` : `{ flags: ${e.flags} } hitcount: ${e.hits}  refs: ${e.refs}`));
+    writeFileSync(join(tdir, 'events', 'pinlab', event, 'hist'), `# event histogram\n${lines.join('\n')}\n\nTotals:\n    Dropped: 0\n`);
+  };
+  for (const e of events) {
+    mkdirSync(join(tdir, 'events', 'pinlab', e), { recursive: true });
+    write(e);
+  }
+  return {
+    tdir,
+    setHist(event, entries) {
+      const t = totals.get(event) ?? new Map();
+      for (const e of entries) {
+        const k = String(e.flags ?? '*');
+        const cur = t.get(k) ?? { ...(e.flags === undefined ? {} : { flags: e.flags }), hits: 0, refs: 0 };
+        t.set(k, { ...cur, hits: cur.hits + e.hits, refs: cur.refs + e.refs });
+      }
+      totals.set(event, t);
+      write(event);
+    },
+    cleanup: () => rmSync(tdir, { recursive: true, force: true }),
+  };
+}
+
+test('setupPinEvidence on a fake 6.12 guest: an io_uring unregistration leak is a finding, the evidence stays on', async (t) => {
+  const bit = 1 << 19;
+  const fs = fakeTracefs(['grab_folio', 'grab_folio_ret', 'grab_folio_fast', 'grab_folio_fast_ret', 'add_pin', 'put_folio']);
+  const available = new Map(['try_grab_folio', 'try_grab_folio_fast', 'folio_add_pin', 'gup_put_folio'].map((f) => [f, [f]]));
+  const pin = (event: 'grab_folio_fast' | 'grab_folio', n: number, zeroIsSuccess: boolean): void => {
+    fs.setHist(event, [{ flags: bit | 0x1, hits: n, refs: n }]);
+    if (zeroIsSuccess) fs.setHist(`${event}_ret`, [{ flags: bit | 0x1, hits: n, refs: n }]);
+  };
+  const sources: CalibrationSource[] = [
+    // the planted bug: unregistration never unpins
+    { source: 'io_uring-register', path: 'io_uring', run: async () => (pin('grab_folio_fast', 32, false), 32) },
+    { source: 'gup_test-longterm', path: 'gup_test', run: async () => (pin('grab_folio', 64, true), fs.setHist('put_folio', [{ flags: bit, hits: 64, refs: 64 }]), 64) },
+    { source: 'odirect-loop', path: 'loop', run: async () => (pin('grab_folio_fast', 16, false), fs.setHist('put_folio', [{ flags: bit, hits: 16, refs: 16 }]), 16) },
+  ];
+  try {
+    const ev = await setupPinEvidence({ tdir: fs.tdir, available }, sources);
+    const info = ev.info;
+    t.is(info.mechanism, 'kprobe-hist');
+    if (info.mechanism !== 'kprobe-hist') return;
+    t.is(info.follPin, bit);
+    t.deepEqual(info.agreed, ['gup_test-longterm', 'odirect-loop']);
+    t.like(info.calibration[0], { source: 'io_uring-register', state: 'disagrees', acquired: 32, released: 0 });
+    t.is(info.grabsCounted, 'on success');
+    t.deepEqual(info.vmstatBlind, ['folio_add_pin']);
+    t.regex(readFileSync(join(fs.tdir, 'kprobe_events'), 'utf8'), /^r:pinlab\/grab_folio_ret try_grab_folio /m);
+    // a failed fast grab afterwards is no pin
+    const before = ev.read()!;
+    fs.setHist('grab_folio_fast', [{ flags: bit | 0x1, hits: 3, refs: 3 }]);
+    fs.setHist('grab_folio_fast_ret', [{ flags: bit | 0x1, hits: 1, refs: 1 }]);
+    t.is(ev.read()!.acquired - before.acquired, 2);
+  } finally {
+    fs.cleanup();
+  }
+});
+
+test('setupPinEvidence: when no source adds up the evidence is unavailable with every source\'s numbers', async (t) => {
+  const fs = fakeTracefs(['grab_page', 'put_folio']);
+  const available = new Map(['try_grab_page', 'gup_put_folio'].map((f) => [f, [f]]));
+  const sources: CalibrationSource[] = [
+    { source: 'io_uring-register', path: 'io_uring', run: async () => (fs.setHist('grab_page', [{ flags: 0x40001, hits: 32, refs: 32 }]), 32) },
+    { source: 'gup_test-longterm', path: 'gup_test', unavailable: () => 'no /sys/kernel/debug/gup_test', run: async () => 0 },
+    { source: 'odirect-loop', path: 'loop', run: async () => { throw new Error('LOOP_CONFIGURE: ENXIO'); } },
+  ];
+  try {
+    const ev = await setupPinEvidence({ tdir: fs.tdir, available, hasSymbol: () => false }, sources);
+    t.is(ev.info.mechanism, 'none');
+    if (ev.info.mechanism !== 'none') return;
+    t.regex(ev.info.unavailable, /no source adds up: io_uring-register 32 pages: no FOLL_PIN bit adds up .*gup_test-longterm: skipped \(no \/sys\/kernel\/debug\/gup_test\); odirect-loop: error \(LOOP_CONFIGURE: ENXIO\)/);
+    t.is(ev.info.calibration?.length, 3);
+    t.is(ev.read(), undefined);
+  } finally {
+    fs.cleanup();
+  }
 });
 
 test('selectProbes keeps plain names and reports compiler clones', (t) => {

@@ -151,6 +151,50 @@ test('without evidence the verdict says it rests on vmstat, and why', (t) => {
   t.regex(v.message, /vmstat only \(no kprobe events/);
 });
 
+test('rule 1: evidence unavailable on a kernel with folio_add_pin, fs/direct-io.c ran: ERROR evidence, never a vmstat FAIL', (t) => {
+  const vfat = makeSpec({ target: 'vfat', engine: 'psync' });
+  const hits = ['__blockdev_direct_IO', 'iov_iter_extract_pages'];
+  // vmstat 512/1536 on a correct kernel: read on vmstat this was a false over-released
+  const o = obs({ spec: vfat, acquired: 512, released: 1536, hits, traceable: hits });
+  o.evidence = { mechanism: 'none', unavailable: 'calibration: no source adds up: ...', vmstatBlind: ['folio_add_pin'] };
+  const v = judge(o, ctx);
+  t.is(v.status, 'ERROR', v.message);
+  t.is(v.cause, 'evidence');
+  t.is(v.numbers?.evidence, 'none');
+  t.regex(v.message, /fs\/direct-io\.c ran, and this kernel has folio_add_pin/);
+  t.regex(v.message, /vmstat read 512 acquired \/ 1536 released/);
+  // not traceable, but the workload's path names fs/direct-io.c: still not judged on vmstat
+  const untraced = obs({ spec: vfat, acquired: 512, released: 1536, hits: [], traceable: [] });
+  untraced.evidence = { mechanism: 'none', unavailable: 'no kprobe events', vmstatBlind: ['folio_add_pin'] };
+  t.is(judge(untraced, ctx).cause, 'evidence');
+  // pin-independent evidence still fails
+  const corrupt = obs({ spec: vfat, acquired: 512, released: 1536, hits, traceable: hits, io: { verify: { ok: false, checkedBytes: 4096, firstBadOffset: 8 } } });
+  corrupt.evidence = { mechanism: 'none', unavailable: 'x', vmstatBlind: ['folio_add_pin'] };
+  const c = judge(corrupt, ctx);
+  t.is(c.status, 'FAIL');
+  t.deepEqual(c.reasons, ['data-corruption']);
+});
+
+test('rule 1: evidence unavailable, no blind primitive or another path: judged on vmstat as before', (t) => {
+  const o = obs({});
+  o.evidence = { mechanism: 'none', unavailable: 'no kprobe events', vmstatBlind: ['folio_add_pin'] };
+  const v = judge(o, ctx); // raw block device: block/fops.c, counted by vmstat
+  t.is(v.status, 'PASS', v.message);
+  t.is(v.numbers?.evidence, 'vmstat');
+  const vfat = makeSpec({ target: 'vfat', engine: 'psync' });
+  const hits = ['__blockdev_direct_IO'];
+  const old = obs({ spec: vfat, acquired: 1536, released: 1536, hits, traceable: hits });
+  old.evidence = { mechanism: 'none', unavailable: 'no kprobe events' }; // a kernel without folio_add_pin (6.1)
+  t.is(judge(old, ctx).numbers?.evidence, 'vmstat');
+});
+
+test('rule 9: a failed vmstat control does not touch workloads judged on the pin evidence', (t) => {
+  const control = { ok: false, acquired: 0, released: 256, expected: 256, message: 'gup_test PIN benchmark: pin accounting does not add up' };
+  const v = judgeRun(obs({ evidence: { acquired: 512, released: 512 } }), { background: quiet, control });
+  t.is(v.status, 'PASS', v.message);
+  t.is(judgeRun(obs({}), { background: quiet, control }).cause, 'harness');
+});
+
 test('evidence the kernel dropped (hist table full) is ERROR harness', (t) => {
   const v = judge(obs({ evidence: { acquired: 512, released: 512, dropped: 3 } }), ctx);
   t.is(v.status, 'ERROR');
