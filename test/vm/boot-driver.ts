@@ -1,13 +1,13 @@
 // A child process for the e2e tests (and a hand tool): boot the kernel, optionally run one
 // command, shut down. SIGINT/SIGTERM abort the run's signal, as the CLI does, and the process
-// exits 130 after teardown. Prints one JSON line per event on stdout.
+// exits 130 after teardown. Prints one JSON line per event on stdout. The VM is the one
+// `pinlab run` boots (productionSpec).
 //   node dist/test/vm/boot-driver.js --kernel K --run-dir D [--cmd "cat /proc/vmstat"] [--hold]
 import { parseArgs } from 'node:util';
 import { createContext } from '../../harness/context.js';
-import { BASE_CMDLINE, repoRoot } from '../../harness/config.js';
-import { ensureBaseImage, toolsShare } from '../../harness/vm/image.js';
-import { makeVmSpec } from '../../harness/vm/spec.js';
+import { ensureBaseImage } from '../../harness/vm/image.js';
 import { bootToReady } from '../../harness/vm/runner.js';
+import { productionSpec } from './production-spec.js';
 
 const { values } = parseArgs({
   options: {
@@ -17,7 +17,6 @@ const { values } = parseArgs({
     hold: { type: 'boolean', default: false },
     'boot-timeout': { type: 'string', default: '60000' },
     append: { type: 'string', multiple: true },
-    'no-repo': { type: 'boolean', default: false },
   },
 });
 const emit = (o: object) => process.stdout.write(`${JSON.stringify(o)}\n`);
@@ -32,16 +31,7 @@ try {
   if (!values.kernel || !values['run-dir']) throw new Error('--kernel and --run-dir are required');
   const image = await ensureBaseImage(ctx);
   emit({ event: 'image', key: image.key, sizeBytes: image.sizeBytes });
-  const spec = makeVmSpec({
-    kernel: values.kernel,
-    runDir: values['run-dir'],
-    baseInitrd: image.cpio,
-    repoDir: values['no-repo'] ? undefined : repoRoot,
-    toolsShare: toolsShare(image),
-    baseCmdline: BASE_CMDLINE,
-    extraCmdline: values.append ?? [],
-    bootTimeoutMs: Number(values['boot-timeout']),
-  });
+  const spec = await productionSpec(ctx, { kernel: values.kernel, runDir: values['run-dir'], cmdline: values.append ?? [], bootTimeoutMs: Number(values['boot-timeout']) });
   const vm = await bootToReady(spec, ctx);
   emit({ event: 'ready', pid: vm.pid, bootMs: vm.bootMs, timings: vm.timings, kernelRelease: vm.kernelRelease });
   for (const cmd of values.cmd ?? []) {
