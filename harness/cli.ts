@@ -119,7 +119,8 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--hw <name>', 'add the workloads of a hardware variant (repeatable; all: every variant; list: pinlab hw)', collect)
     .option('--shard <k/n>', 'run shard k of n (1-based)')
     .option('--strict', 'known states of reference kernels fail the run too')
-    .option('--run-dir <dir>', 'where to keep this run (default: runs/<id>)');
+    .option('--run-dir <dir>', 'where to keep this run (default: runs/<id>)')
+    .option('--coverage', 'instrument the pin-path objects with gcov (a kernel build of its own) and report what each workload ran');
   reportOptions(run)
     .option('--no-setup', 'never install packages, even as root')
     .action(async (o, cmd: Command) => {
@@ -163,7 +164,8 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
       .command('parse')
       .description('recompute every verdict from a saved run directory, without booting; render any report from it')
       .argument('<run-dir>')
-      .option('--strict', 'known states fail too'),
+      .option('--strict', 'known states fail too')
+      .option('--coverage', "rebuild the coverage report from the run's saved counters"),
     'write the recomputed result as JSON (run.json)',
   ).action(async (dir: string, o, cmd: Command) => {
     requireKcidbFile(cmd);
@@ -182,7 +184,8 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
       .command('merge')
       .description('merge shard results (run dirs or run.json files) into one report')
       .argument('<inputs...>')
-      .option('-o, --output <file>', 'merged run.json (the same as --json)'),
+      .option('-o, --output <file>', 'merged run.json (the same as --json)')
+      .option('--coverage <dir>', "merge the shards' coverage counters into one report in DIR"),
     'write the merged result as JSON (run.json)',
   ).action(async (inputs: string[], o, cmd: Command) => {
     requireKcidbFile(cmd);

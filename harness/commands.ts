@@ -22,7 +22,7 @@ import { writeFileAtomic } from './report/file.js';
 import { parseRunJson } from './report/json.js';
 import { reportStream, runsJson, writeReports, type ReportOptions } from './report/outputs.js';
 import { diffRuns, formatDiff, regressions } from './report/diff.js';
-import { mergeRuns } from './report/merge.js';
+import { kernelKey, mergeRuns } from './report/merge.js';
 import { recomputeRun } from './report/parse.js';
 import { readRunFiles } from './report/run-files.js';
 import { cachedProbes, describeAccel } from './vm/accel.js';
@@ -31,6 +31,8 @@ import { diskDevices, disksFrom, qemuArgv } from './vm/spec.js';
 import { inPhase, phaseLines } from './progress.js';
 import { describeError, type Outcome } from './outcome.js';
 import { GUEST_RUNNER_ARGV } from './protocol.js';
+import { reportCoverage } from './coverage/run-coverage.js';
+import { formatCoverageTable, runCoverage } from './coverage/summary.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -140,6 +142,8 @@ export interface RunOpts extends Omit<KernelOpts, 'profile'>, ReportOptions {
   strict?: boolean;
   runDir?: string;
   setup?: boolean;
+  /** gcov on the pin-path objects (a build of its own), coverage per workload and for the run */
+  coverage?: boolean;
 }
 
 function selected(opts: { filter?: string; shard?: string; hw?: string[] }): WorkloadSpec[] {
@@ -180,7 +184,7 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
   if (opts.runDir && profiles.length > 1) throw new UserError('--run-dir names one run: use it with a single --profile');
   const workloads = selected(opts);
   const requests = profiles.map((profile) =>
-    kernelRequest({ profile, source: opts.source, patch: opts.patch, configFragment: opts.configFragment }),
+    kernelRequest({ profile, source: opts.source, patch: opts.patch, configFragment: opts.configFragment, coverage: opts.coverage }),
   );
   if (opts.dryRun) {
     await ensurePrerequisites(ctx, profilesFor({ profile: profiles.filter((p): p is string => !!p), source: opts.source }), true);
@@ -210,6 +214,7 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
     stream.write(`run directory: ${r.runDir}\n`);
   }
   await terminal.finish();
+  for (const [i, r] of results.entries()) if (r.coverage) stream.write(`coverage of ${runDirs[i]}:\n${formatCoverageTable(r.coverage)}`);
   await writeReports(results, opts, () => results.map((r, i) => readRunFiles(runDirs[i]!, r)), warn);
   return outcomeOfRuns(results, infra);
 }
@@ -257,11 +262,17 @@ function loadRun(path: string): RunResult {
   return parseRunJson(readFileSync(file, 'utf8'), file);
 }
 
-export async function parse(_ctx: RunContext, opts: { runDir: string; strict?: boolean } & ReportOptions): Promise<Outcome> {
+export async function parse(ctx: RunContext, opts: { runDir: string; strict?: boolean; coverage?: boolean } & ReportOptions): Promise<Outcome> {
   const r = await recomputeRun(opts.runDir, { judge: judgeRun, applyKnownStates }, { strict: opts.strict });
   const stream = reportStream(opts);
   stream.write(`${formatSummary(r.recomputed)}\n`);
   stream.write(`${formatDiff(diffRuns(r.original, r.recomputed))}\n`);
+  if (opts.coverage) {
+    const c = await reportCoverage([opts.runDir], opts.runDir, ctx.signal);
+    if (!c) throw new UserError(`${opts.runDir} has no coverage counters: it was not a pinlab run --coverage of a kernel built with gcov`);
+    r.recomputed.coverage = runCoverage(c.summary, c);
+    stream.write(formatCoverageTable(r.recomputed.coverage));
+  }
   await writeReports([r.recomputed], opts, () => [readRunFiles(opts.runDir, r.recomputed)], warn);
   return outcomeOfRuns([r.recomputed], false);
 }
@@ -295,12 +306,23 @@ export async function diff(_ctx: RunContext, opts: { a: string; b: string }): Pr
   return regressions(d).length > 0 ? { kind: 'failed' } : { kind: 'ok' };
 }
 
-export async function merge(_ctx: RunContext, opts: { inputs: string[]; output?: string } & ReportOptions): Promise<Outcome> {
+export async function merge(ctx: RunContext, opts: { inputs: string[]; output?: string; coverage?: string } & ReportOptions): Promise<Outcome> {
   const shards = opts.inputs.map((path) => ({ path, result: loadRun(path) }));
   const merged = mergeRuns(shards.map((s) => s.result));
+  if (opts.coverage) {
+    // each kernel's shards add up to one report (in DIR, or DIR/<n> for the n-th kernel of a matrix)
+    for (const [i, m] of merged.entries()) {
+      const dirs = shards.filter((s) => kernelKey(s.result.kernel) === kernelKey(m.kernel)).map((s) => runDirOf(s.path));
+      const outDir = merged.length === 1 ? opts.coverage : join(opts.coverage, String(i + 1));
+      mkdirSync(outDir, { recursive: true });
+      const c = await reportCoverage(dirs, outDir, ctx.signal);
+      if (!c) throw new UserError(`no shard of ${m.kernel.profile ?? m.kernel.source} has coverage counters (pinlab run --coverage)`);
+      m.coverage = runCoverage(c.summary, c);
+    }
+  }
   if (opts.output) await writeFileAtomic(opts.output, runsJson(merged));
   await writeReports(merged, opts, () => shards.map((s) => readRunFiles(runDirOf(s.path), s.result)), warn);
   const stream = reportStream(opts);
-  for (const r of merged) stream.write(`${formatSummary(r)}\n`);
+  for (const r of merged) stream.write(`${formatSummary(r)}\n${r.coverage && opts.coverage ? formatCoverageTable(r.coverage) : ''}`);
   return outcomeOfRuns(merged, false);
 }

@@ -34,6 +34,7 @@ export const PREREQUISITES: Prerequisite[] = [
   { pkg: 'dosfstools', why: 'vfat guest disk' },
   { pkg: 'fio', why: 'benchmark reference in the guest' },
   { pkg: 'dmsetup', why: 'device-mapper stacks of the dm hardware variant (in the guest)' },
+  { pkg: 'lcov', why: 'HTML coverage reports of pinlab run --coverage (genhtml)' },
 ];
 
 export interface PrereqStatus extends Prerequisite {

@@ -16,13 +16,16 @@ import type { Vm } from './vm/runner.js';
 import type { VmSpec } from './vm/spec.js';
 import { withVm } from './vm/session.js';
 import { inPhase, type Phase } from './progress.js';
-import type { BackgroundNoise, PinControl, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { runWorkloadsInGuest, stalledVerdict, type RunnerBounds } from './runner-watch.js';
 import { judgeRun } from './verdict/judge.js';
+import { calibrationVerdicts, evidenceHealth } from './verdict/calibration.js';
 import { applyKnownStates } from './verdict/known-states.js';
-import type { ErrorCause, KernelIdentity, RunResult, Verdict } from './verdict/types.js';
+import type { ErrorCause, KernelIdentity, RunCoverage, RunResult, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
 import { toRunJson } from './report/json.js';
+import { keepCoverageInputs, reportCoverage, writeWorkloadGcda } from './coverage/run-coverage.js';
+import { runCoverage } from './coverage/summary.js';
 
 export interface RunRequest {
   kernel: KernelRequest;
@@ -88,6 +91,17 @@ function causeOf(e: unknown): ErrorCause {
   return 'harness';
 }
 
+/** The run's coverage report (coverage builds only; a kernel without gcov says why in a phase line). */
+async function coverageOf(runDir: string, artifact: KernelArtifact | undefined, reporter: Reporter, signal: AbortSignal): Promise<RunCoverage | undefined> {
+  if (!artifact) return undefined;
+  if (!artifact.coverage) {
+    reporter.onEvent({ type: 'phase-end', phase: 'coverage', elapsedMs: 0, ok: false, detail: 'this kernel was not built with gcov on the pin-path objects (prebuilt kernels cannot be)' });
+    return undefined;
+  }
+  const report = await inPhase('coverage', () => reportCoverage([runDir], runDir, signal), (r) => (r ? `${r.summary.sites.reached}/${r.summary.sites.total} pin sites reached` : 'no counters came back'), reporter);
+  return report ? runCoverage(report.summary, report) : undefined;
+}
+
 export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: Reporter): Promise<RunOutput> {
   const runId = newRunId();
   // absolute: some steps run in another directory (the guest image's cpio runs in its tree)
@@ -101,6 +115,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let release: string | undefined;
   let background: BackgroundNoise | undefined;
   let control: PinControl | undefined;
+  let evidence: PinEvidenceInfo | undefined;
   let infraFailure: PinlabError | undefined;
   let interrupted: unknown;
   let accelUsed = 'tcg';
@@ -120,6 +135,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     copyFileSync(artifact.config, join(dirs.kernel, 'config'));
     for (const p of req.kernel.patchFiles) copyFileSync(p, join(dirs.kernel, p.split('/').pop()!));
     writeFileSync(join(dirs.kernel, 'meta.json'), JSON.stringify(artifact.meta, null, 2));
+    if (req.kernel.coverage && artifact.coverage) keepCoverageInputs(artifact.coverage, runDir);
 
     // what this kernel's config cannot run is SKIP, naming the symbol (kernel/requirements.ts)
     // (a prebuilt image's drivers built as modules count only when its guest loads them)
@@ -139,9 +155,14 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
       release = session.vm.kernelRelease;
       if (req.beforeWorkloads) await req.beforeWorkloads(session.vm);
 
-      const onHello = (bg: BackgroundNoise, c: PinControl | undefined) => {
+      const onHello = (bg: BackgroundNoise, c: PinControl | undefined, ev?: PinEvidenceInfo) => {
         background = bg;
         control = c;
+        // a calibration source that did not add up is a finding on its own path: a verdict
+        // (the first guest's; a fresh guest after a stall calibrates again, judged the same way)
+        if (!evidence) for (const v of calibrationVerdicts(ev)) reporter.onEvent({ type: 'verdict', verdict: v });
+        evidence ??= ev;
+        if (ev) meta.evidence ??= ev;
         meta.control = c ?? { skipped: 'the guest runner ran no control' };
         if (c && !c.ok && !c.skipped) reporter.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
       };
@@ -151,6 +172,10 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
         total: runnable.length,
         onHello,
         onObservation: (obs: WorkloadObservation) => {
+          if (obs.gcda) {
+            writeWorkloadGcda(runDir, obs.spec.name, obs.gcda);
+            delete obs.gcda;
+          }
           writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
           const v = judgeRun(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 }, ...(control ? { control } : {}) });
           const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
@@ -214,6 +239,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     }
   }
 
+  const coverage = req.kernel.coverage && !interrupted ? await coverageOf(runDir, artifact, reporter, ctx.signal) : undefined;
   meta.background = background ?? { windowMs: 1, acquired: 0, released: 0 };
   writeFileSync(join(runDir, 'meta.json'), JSON.stringify(meta, null, 2));
   const result: RunResult = {
@@ -223,9 +249,11 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     finishedAt: new Date().toISOString(),
     kernel: kernelIdentity(req.kernel, artifact, release),
     host: { accel: accelUsed, node: process.version },
-    verdicts: req.workloads.map((w) => verdicts.get(w.name)!),
+    verdicts: [...req.workloads.map((w) => verdicts.get(w.name)!), ...calibrationVerdicts(evidence)],
     strict: req.strict,
+    ...(coverage ? { coverage } : {}),
   };
+  result.evidence = evidenceHealth(evidence, result.verdicts);
   writeFileSync(join(runDir, 'run.json'), toRunJson(result));
   if (interrupted) throw interrupted;
   reporter.onEvent({ type: 'run-end', result, elapsedMs: Date.now() - t0 });

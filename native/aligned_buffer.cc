@@ -59,20 +59,23 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   Napi::Object opts = OptObject(env, info, 1, "options");
   kind_ = "anon";
   if (!opts.Get("kind").IsUndefined()) kind_ = ToString(env, opts.Get("kind"), "kind");
-  if (kind_ != "anon" && kind_ != "private-anon" && kind_ != "shared-file" && kind_ != "thp")
-    ThrowRange(env, "The \"kind\" option must be one of anon, private-anon, shared-file, thp; received '" +
-                        kind_ + "'");
+  if (kind_ != "anon" && kind_ != "private-anon" && kind_ != "shared-file" && kind_ != "thp" &&
+      kind_ != "hugetlb")
+    ThrowRange(env,
+               "The \"kind\" option must be one of anon, private-anon, shared-file, thp, hugetlb; received '" +
+                   kind_ + "'");
+  const bool huge = kind_ == "thp" || kind_ == "hugetlb";
   size_t alignment = size_t(OptInteger(env, opts, "alignment", kPage, 1, kHuge));
   if (alignment & (alignment - 1)) ThrowRange(env, "The \"alignment\" option must be a power of two");
   if (alignment < kPage) alignment = kPage;
-  if (kind_ == "thp") alignment = kHuge;
+  if (huge) alignment = kHuge;
   size_t pages = RoundUp(size_, kPage) / kPage;
   hole_page_ = OptInteger(env, opts, "holePage", -1, -1, int64_t(pages) - 1);
   bool read_only = OptBool(env, opts, "readOnly", false);
   std::string dir = "/dev/shm";
   if (!opts.Get("dir").IsUndefined()) dir = ToString(env, opts.Get("dir"), "dir");
 
-  size_t length = RoundUp(size_, kind_ == "thp" ? kHuge : kPage);
+  size_t length = RoundUp(size_, huge ? kHuge : kPage);
   if (kind_ == "shared-file") {
     std::string tmpl = dir + "/pinlab-buffer-XXXXXX";
     int fd = mkostemp(&tmpl[0], O_CLOEXEC);
@@ -90,6 +93,12 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
     map_ = static_cast<uint8_t*>(p);
     map_len_ = length;
     data_ = map_;
+  } else if (kind_ == "hugetlb") {
+    // hugetlbfs pages from the pool (vm.nr_hugepages), mapped by the kernel on a 2 MiB boundary
+    void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+    if (p == MAP_FAILED) throw ErrnoError(env, errno, "mmap");
+    map_ = data_ = static_cast<uint8_t*>(p);
+    map_len_ = length;
   } else {
     // Over-allocate, then trim to the alignment so the kept range starts on it.
     size_t extra = alignment > kPage ? alignment : 0;
@@ -109,8 +118,10 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
       throw ErrnoError(env, err, "madvise");
     }
   }
-  // Every kind but private-anon is faulted in now, so the I/O finds its pages present.
-  if (kind_ != "private-anon") std::memset(map_, 0, map_len_);
+  // Every kind but private-anon and hugetlb is faulted in now, so the I/O finds its pages
+  // present; those two are faulted in by the pin itself (GUP's slow path: follow_page_mask,
+  // and follow_hugetlb_page for hugetlb).
+  if (kind_ != "private-anon" && kind_ != "hugetlb") std::memset(map_, 0, map_len_);
   // The hole is PROT_NONE rather than unmapped: an unmapped gap can be filled by the next mmap
   // of the process (io_setup's AIO ring landed there), and the I/O would then not fault.
   if (hole_page_ >= 0 && mprotect(data_ + size_t(hole_page_) * kPage, kPage, PROT_NONE) < 0) {

@@ -156,10 +156,28 @@ Napi::Value ForkRace(const Napi::CallbackInfo& info) {
   return StartWorker(new ForkRaceWorker(env, fd, o));
 }
 
+// shareCopyOnWrite(): fork a child that exits at once, and reap it. Every private anonymous page
+// of the process is then mapped read-only and no longer exclusive to it (PageAnonExclusive is
+// cleared at fork and set again only by a write fault), so the next pin of such a page must
+// unshare it: a read-only FOLL_PIN (Direct I/O write) leaves GUP's fast path for a
+// FAULT_FLAG_UNSHARE fault, a writable one (Direct I/O read) takes the copy-on-write fault.
+Napi::Value ShareCopyOnWrite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  pid_t pid = fork();
+  if (pid < 0) throw ErrnoError(env, errno, "fork");
+  if (pid == 0) _exit(0);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) throw ErrnoError(env, errno, "waitpid");
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitForkRace(Napi::Env env, Napi::Object exports) {
   exports.Set("forkRace", Napi::Function::New<ForkRace>(env, "forkRace"));
+  exports.Set("shareCopyOnWrite", Napi::Function::New<ShareCopyOnWrite>(env, "shareCopyOnWrite"));
 }
 
 }  // namespace pinlab

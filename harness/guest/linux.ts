@@ -17,6 +17,7 @@ import { calibrationSources } from './calibration-sources.js';
 import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH, judgeGupControl } from '../verdict/gup-test.js';
 import { baseName, devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseTrace, parseVmstat, resolveTraceable, type KmsgRecord } from './parse.js';
 import { errorInfo, type GuestSystem } from './runner.js';
+import { linuxGcov } from './gcov.js';
 
 function tracingDir(): string | undefined {
   for (const d of ['/sys/kernel/tracing', '/sys/kernel/debug/tracing']) if (existsSync(join(d, 'trace'))) return d;
@@ -145,6 +146,7 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
   };
 
   return {
+    gcov: () => linuxGcov(),
     pinControl: () => runPinControl(readCounters),
     async setupEvidence() {
       evidence ??= await setupPinEvidence({ tdir, available: availableFunctions(), hasSymbol: kallsymsHas, readCounters }, calibrationSources());

@@ -172,6 +172,15 @@ export interface GuestSystem {
   pinControl?(): PinControl;
   /** write a file's blocks for real (buffered, fsync'd) before the measurement */
   preallocate?(path: string, bytes: number): void;
+  /** the gcov counters of the instrumented pin-path objects; undefined: not a coverage build */
+  gcov?(): GcovCounters | undefined;
+}
+
+export interface GcovCounters {
+  /** zero every counter (/sys/kernel/debug/gcov/reset) */
+  reset(): void;
+  /** the .gcda of each instrumented source, base64, keyed by <src>.gcda (coverage/objects.ts) */
+  read(): Record<string, string>;
 }
 
 export interface RunnerOptions {
@@ -180,6 +189,8 @@ export interface RunnerOptions {
   idleWindowMs?: number;
   /** set by runAll: how this guest counts pins, or why it cannot */
   evidence?: PinEvidenceInfo;
+  /** set by runAll on a coverage build: counters reset before each workload, read after it */
+  gcov?: GcovCounters;
   quiesce?: Omit<QuiesceOptions, 'now' | 'sleep'>;
 }
 
@@ -226,6 +237,8 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   // must meet the data I/O, not the metadata reads of creating the file.
   if (env.fileSystem && sys.preallocate) guard('preallocate', () => sys.preallocate!(env.path, spec.size));
   guard('kmsg cursor', () => sys.kmsgSeekEnd());
+  const gcov = opts.gcov;
+  if (gcov) guard('gcov reset', () => gcov.reset());
   guard('ftrace setup', () => sys.startTrace(pathTraceable));
   if (spec.fault?.kind === 'fail-make-request' && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
   const snap = (): PinSnapshot => {
@@ -269,6 +282,7 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   if (env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
   const q = await quiesce(snap, { ...opts.quiesce, now: () => sys.now(), sleep: (ms) => sys.sleep(ms) }, start);
   const pathHits = guard('ftrace collect', () => sys.stopTrace()) ?? [];
+  const gcda = gcov ? guard('gcov read', () => gcov.read()) : undefined;
   const kmsg = guard('kmsg read', () => sys.kmsgRead()) ?? [];
   const end = q.snapshot;
   guard('cleanup', () => sys.cleanup(spec, env));
@@ -287,6 +301,7 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   else if (how && start.evidence && end.evidence) obs.evidence = { mechanism: how.mechanism, before: start.evidence, after: end.evidence };
   if (io) obs.io = io;
   if (ioError) obs.ioError = ioError;
+  if (gcda) obs.gcda = gcda;
   if (Object.keys(extra).length > 0) obs.extra = extra;
   return obs;
 }
@@ -300,7 +315,8 @@ export async function runAll(
 ): Promise<void> {
   const wanted = specs.flatMap((s) => s.paths.flat()).concat(KEY_FUNCTIONS);
   const evidence: PinEvidenceInfo = (await sys.setupEvidence?.()) ?? { mechanism: 'none', unavailable: 'this guest offers no pin evidence' };
-  const runOpts: RunnerOptions = { ...opts, evidence };
+  const gcov = sys.gcov?.();
+  const runOpts: RunnerOptions = { ...opts, evidence, ...(gcov ? { gcov } : {}) };
   const background = await measureBackground(sys, opts.backgroundWindowMs ?? 200);
   const control = sys.pinControl?.();
   emit({ type: 'hello', kernel: sys.kernelRelease(), node: process.version, traceable: sys.traceable(wanted), background, evidence, ...(control ? { control } : {}) });

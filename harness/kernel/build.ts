@@ -4,7 +4,7 @@
 // the result under the key.
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { paths } from '../config.js';
 import { BuildError, CommandError } from '../errors.js';
 import { runStep, type Step } from '../exec.js';
@@ -14,12 +14,15 @@ import type { PreparedTree } from './source.js';
 import { contentProblem, hasContentRecord, isNoSpace, noSpaceError, publishEntry, recordContent } from '../cache-entry.js';
 import { stagingPath, sweepStaging } from '../owner.js';
 import { kernelFileKind } from './magic.js';
+import { gcovDataOf, gcovMakeArgs } from '../coverage/objects.js';
 
 export interface BuildKeyInput {
   identity: string;
   patches: { name: string; sha256: string }[];
   config: string;
   compiler: string;
+  /** sources instrumented with gcov (pinlab run --coverage); absent or empty: none */
+  coverage?: readonly string[];
 }
 
 export function buildKey(k: BuildKeyInput): string {
@@ -29,6 +32,7 @@ export function buildKey(k: BuildKeyInput): string {
     patches: k.patches.map((p) => [p.name, p.sha256]),
     config: sha256(k.config),
     compiler: k.compiler,
+    ...(k.coverage?.length ? { coverage: [...k.coverage].sort() } : {}),
   });
   return sha256(canonical).slice(0, 32);
 }
@@ -41,7 +45,12 @@ export interface KernelArtifact {
   meta: KernelMeta;
   cacheHit: boolean;
   durationMs: number;
+  /** a coverage build's gcov notes and sources (COVERAGE_DIR of the entry) */
+  coverage?: string;
 }
+
+/** In a coverage build's cache entry: gcno/<src>.gcno and src/<src> of each instrumented source. */
+export const COVERAGE_DIR = 'coverage';
 
 export interface KernelMeta {
   key: string;
@@ -53,6 +62,8 @@ export interface KernelMeta {
   release: string;
   builtAt: string;
   buildMs: number;
+  /** the instrumented sources of a coverage build */
+  coverage?: string[];
 }
 
 export async function compilerVersion(ctx: RunContext): Promise<string> {
@@ -64,7 +75,7 @@ export function haveCcache(): boolean {
   return ['/usr/bin/ccache', '/usr/local/bin/ccache'].some((p) => existsSync(p));
 }
 
-export function planBuild(tree: PreparedTree, opts: { jobs?: number; ccache: boolean }): Step {
+export function planBuild(tree: PreparedTree, opts: { jobs?: number; ccache: boolean; coverage?: readonly string[] }): Step {
   const jobs = opts.jobs ?? availableParallelism() + 1;
   return {
     phase: 'kernel:build',
@@ -75,6 +86,7 @@ export function planBuild(tree: PreparedTree, opts: { jobs?: number; ccache: boo
       `O=${tree.objDir}`,
       `-j${jobs}`,
       ...(opts.ccache ? ['CC=ccache gcc'] : []),
+      ...(opts.coverage?.length ? gcovMakeArgs(opts.coverage) : []),
       'bzImage',
     ],
     // reproducible builds: the same inputs give the same kernel (timestamp/user/host fixed).
@@ -114,9 +126,10 @@ export function firstErrors(log: string, max = 8): string[] {
  * compiler). It maps to the build key of the kernel it produced, so a repeated request skips the
  * config generation. The build key (with the final .config) stays the content address.
  */
-export function requestKey(identity: string, patches: { name: string; sha256: string }[], fragments: string[], compiler: string): string {
+export function requestKey(identity: string, patches: { name: string; sha256: string }[], fragments: string[], compiler: string, coverage?: readonly string[]): string {
   const frag = fragments.map((f) => [f, sha256(readFileSync(f))]);
-  return sha256(JSON.stringify({ v: 1, identity, patches: patches.map((p) => [p.name, p.sha256]), frag, compiler })).slice(0, 32);
+  const cov = coverage?.length ? { coverage: [...coverage].sort() } : {};
+  return sha256(JSON.stringify({ v: 1, identity, patches: patches.map((p) => [p.name, p.sha256]), frag, compiler, ...cov })).slice(0, 32);
 }
 
 function requestIndexFile(reqKey: string): string {
@@ -177,11 +190,19 @@ export function lookupArtifact(key: string, log?: (m: string) => void): KernelAr
     return undefined;
   }
   if (!hasContentRecord(dir)) recordContent(dir, KERNEL_CONTENT.filter((f) => existsSync(join(dir, f))));
-  return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: true, durationMs: 0 };
+  return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: true, durationMs: 0, ...coverageOf(dir) };
+}
+
+function coverageOf(dir: string): { coverage?: string } {
+  return existsSync(join(dir, COVERAGE_DIR)) ? { coverage: join(dir, COVERAGE_DIR) } : {};
 }
 
 /** Store a built kernel: staged, its content recorded, renamed into place. A full disk is a HostError. */
-export function storeKernel(key: string, files: { bzImage: string; pvhKernel?: string; configText: string; patches: { name: string; file: string }[] }, meta: KernelMeta): KernelArtifact {
+export function storeKernel(
+  key: string,
+  files: { bzImage: string; pvhKernel?: string; configText: string; patches: { name: string; file: string }[]; coverage?: { tree: string; objDir: string; sources: readonly string[] } },
+  meta: KernelMeta,
+): KernelArtifact {
   const dir = join(paths.kernels(), key);
   sweepStaging(paths.kernels());
   const tmp = stagingPath(dir);
@@ -195,6 +216,7 @@ export function storeKernel(key: string, files: { bzImage: string; pvhKernel?: s
       mkdirSync(join(tmp, 'patches'), { recursive: true });
       copyFileSync(p.file, join(tmp, 'patches', p.name));
     }
+    if (files.coverage) storeCoverageInputs(files.coverage, join(tmp, COVERAGE_DIR));
     recordContent(tmp, KERNEL_CONTENT.filter((f) => existsSync(join(tmp, f))));
     publishEntry(tmp, dir);
   } catch (e) {
@@ -202,25 +224,42 @@ export function storeKernel(key: string, files: { bzImage: string; pvhKernel?: s
     if (isNoSpace(e)) throw noSpaceError(`storing kernel ${key}`, paths.kernels(), e);
     throw e;
   }
-  return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: false, durationMs: 0 };
+  return { key, dir, bzImage: join(dir, 'bzImage'), config: join(dir, 'config'), meta, cacheHit: false, durationMs: 0, ...coverageOf(dir) };
+}
+
+/** What gcov needs beside a run's .gcda files, kept with the kernel: each instrumented object's
+ * notes (.gcno) and its source (reports and the pin-site finder read the tree that was built). */
+function storeCoverageInputs(c: { tree: string; objDir: string; sources: readonly string[] }, dest: string): void {
+  for (const src of c.sources) {
+    const gcno = join(c.objDir, gcovDataOf(src, 'gcno'));
+    if (!existsSync(gcno)) continue; // not built into this kernel (its config or tree lacks it)
+    for (const [from, to] of [
+      [gcno, join(dest, 'gcno', gcovDataOf(src, 'gcno'))],
+      [join(c.tree, src), join(dest, 'src', src)],
+    ] as const) {
+      mkdirSync(dirname(to), { recursive: true });
+      copyFileSync(from, to);
+    }
+  }
 }
 
 export async function buildKernel(
   tree: PreparedTree,
   config: { text: string },
   ctx: RunContext,
-  opts: { logFile: string; compiler: string; jobs?: number; onLine?: (l: string) => void },
+  opts: { logFile: string; compiler: string; jobs?: number; onLine?: (l: string) => void; coverage?: readonly string[] },
 ): Promise<KernelArtifact> {
   const t0 = Date.now();
   const { compiler } = opts;
   const patches = tree.patches.map((p) => ({ name: p.name, sha256: p.sha256 }));
   // a --source DIR tree can change under us without a new identity: never trust the cache there
   const cacheable = tree.source.spec.kind !== 'dir';
-  const key = buildKey({ identity: tree.source.identity, patches, config: config.text, compiler });
+  const coverage = opts.coverage?.length ? [...opts.coverage] : undefined;
+  const key = buildKey({ identity: tree.source.identity, patches, config: config.text, compiler, ...(coverage ? { coverage } : {}) });
   const hit = cacheable ? lookupArtifact(key) : undefined;
   if (hit) return { ...hit, durationMs: Date.now() - t0 };
 
-  const step = { ...planBuild(tree, { jobs: opts.jobs, ccache: haveCcache() }), logFile: opts.logFile };
+  const step = { ...planBuild(tree, { jobs: opts.jobs, ccache: haveCcache(), ...(coverage ? { coverage } : {}) }), logFile: opts.logFile };
   try {
     await runStep(step, { signal: ctx.signal, onLine: opts.onLine });
   } catch (e) {
@@ -243,12 +282,19 @@ export async function buildKernel(
     release,
     builtAt: new Date().toISOString(),
     buildMs: Date.now() - t0,
+    ...(coverage ? { coverage } : {}),
   };
   // a config with PVH (pin-minimal.config has it) boots its vmlinux through QEMU's PVH entry
   const pvhKernel = /^CONFIG_PVH=y$/m.test(config.text) ? join(tree.objDir, 'arch/x86/boot/compressed/vmlinux.bin') : undefined;
   const stored = storeKernel(
     key,
-    { bzImage: join(tree.objDir, 'arch/x86/boot/bzImage'), ...(pvhKernel && existsSync(pvhKernel) ? { pvhKernel } : {}), configText: config.text, patches: tree.patches },
+    {
+      bzImage: join(tree.objDir, 'arch/x86/boot/bzImage'),
+      ...(pvhKernel && existsSync(pvhKernel) ? { pvhKernel } : {}),
+      configText: config.text,
+      patches: tree.patches,
+      ...(coverage ? { coverage: { tree: tree.tree, objDir: tree.objDir, sources: coverage } } : {}),
+    },
     meta,
   );
   return { ...stored, durationMs: Date.now() - t0 };

@@ -5,6 +5,7 @@ import { getProfile, paths, type SourceSpec } from '../config.js';
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { withLock } from '../lock.js';
+import { COVERAGE_SOURCES } from '../coverage/objects.js';
 import { buildKernel, compilerVersion, lookupRequest, rememberRequest, requestKey, type KernelArtifact } from './build.js';
 import { configure } from './config.js';
 import { checkKernelFile } from './magic.js';
@@ -22,9 +23,16 @@ export interface KernelRequest {
   fragments: string[];
   /** true when the patch list starts with the profile's series */
   series: boolean;
+  /** sources to instrument with gcov (pinlab run --coverage): a build of its own */
+  coverage?: readonly string[];
 }
 
-export function kernelRequest(opts: { profile?: string; source?: SourceSpec; patch?: string[]; configFragment?: string[] }): KernelRequest {
+export function kernelRequest(opts: { profile?: string; source?: SourceSpec; patch?: string[]; configFragment?: string[]; coverage?: boolean }): KernelRequest {
+  const req = kernelRequestOf(opts);
+  return opts.coverage && req.source.kind !== 'image' ? { ...req, coverage: COVERAGE_SOURCES } : req;
+}
+
+function kernelRequestOf(opts: { profile?: string; source?: SourceSpec; patch?: string[]; configFragment?: string[] }): KernelRequest {
   const extras = (opts.patch ?? []).map((f) => resolve(f));
   const fragments = [paths.defaultFragment(), ...(opts.configFragment ?? []).map((f) => resolve(f))];
   // validate inputs before any tree is touched
@@ -92,7 +100,7 @@ export async function prepareKernel(
   // fast path: the same request (source, patches, fragments, compiler) built before -> its kernel,
   // without touching a tree or regenerating the config
   const compiler = await compilerVersion(ctx);
-  const reqKey = requestKey(source.identity, patches, req.fragments, compiler);
+  const reqKey = requestKey(source.identity, patches, req.fragments, compiler, req.coverage);
   const known = source.spec.kind === 'dir' ? undefined : lookupRequest(reqKey);
   if (known) return { artifact: known, source, configChanged: false, stepsMs };
   const slot = slotName(patches, req.series);
@@ -108,7 +116,7 @@ export async function prepareKernel(
       opts.onLine?.(l);
       if (progress.onLine(l)) opts.onProgress?.(progress.text());
     };
-    const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), compiler, onLine, jobs: opts.jobs });
+    const artifact = await buildKernel(tree, config, ctx, { logFile: join(opts.logDir, 'build.log'), compiler, onLine, jobs: opts.jobs, ...(req.coverage ? { coverage: req.coverage } : {}) });
     stepsMs.build = lap();
     recordObjects(artifact.meta.configSha256, progress.done);
     if (source.spec.kind !== 'dir') rememberRequest(reqKey, artifact.key);

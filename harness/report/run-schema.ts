@@ -41,6 +41,7 @@ export const RUN_SCHEMA = {
     },
     verdicts: { type: 'array', items: { $ref: '#/definitions/verdict' } },
     strict: { type: 'boolean', description: 'XFAIL counted as failure (--strict)' },
+    coverage: { $ref: '#/definitions/coverage' },
     evidence: { $ref: '#/definitions/evidence' },
   },
   definitions: {
@@ -78,6 +79,47 @@ export const RUN_SCHEMA = {
           },
         },
         judgedBy: { type: 'object', additionalProperties: { type: 'integer' }, description: 'workloads by what judged their pins: kprobe-hist, vmstat, none' },
+      },
+    },
+    ratio: {
+      type: 'object',
+      required: ['hit', 'total'],
+      additionalProperties: false,
+      properties: { hit: { type: 'integer', minimum: 0 }, total: { type: 'integer', minimum: 0 } },
+    },
+    coverage: {
+      type: 'object',
+      description: 'pinlab run --coverage: what the workloads ran of the pin-path sources (gcov counts; the full site list is in coverage/summary.json)',
+      required: ['method', 'files', 'total', 'pinFunctionLines', 'sites', 'notReached', 'tracefile'],
+      additionalProperties: false,
+      properties: {
+        method: { enum: ['gcov', 'ftrace'] },
+        files: {
+          type: 'array',
+          items: {
+            type: 'object',
+            required: ['file', 'lines', 'functions', 'branches'],
+            additionalProperties: false,
+            properties: { file: { type: 'string' }, lines: { $ref: '#/definitions/ratio' }, functions: { $ref: '#/definitions/ratio' }, branches: { $ref: '#/definitions/ratio' } },
+          },
+        },
+        total: {
+          type: 'object',
+          required: ['lines', 'functions', 'branches'],
+          additionalProperties: false,
+          properties: { lines: { $ref: '#/definitions/ratio' }, functions: { $ref: '#/definitions/ratio' }, branches: { $ref: '#/definitions/ratio' } },
+        },
+        pinFunctionLines: { $ref: '#/definitions/ratio' },
+        sites: {
+          type: 'object',
+          required: ['total', 'reached', 'unreachable', 'notReached'],
+          additionalProperties: false,
+          properties: { total: { type: 'integer' }, reached: { type: 'integer' }, unreachable: { type: 'integer' }, notReached: { type: 'integer' } },
+        },
+        notReached: { type: 'array', items: { type: 'string' }, description: 'reachable pin sites no workload ran (file:function:callee)' },
+        tracefile: { type: 'string' },
+        html: { type: 'string' },
+        htmlProblem: { type: 'string' },
       },
     },
     kernel: {

@@ -78,6 +78,8 @@ export interface RunResult {
   host: { accel: string; qemu?: string; node: string };
   verdicts: Verdict[];
   strict: boolean;
+  /** pinlab run --coverage: what the workloads ran of the pin-path sources */
+  coverage?: RunCoverage;
   /** how pins were counted: the evidence, its calibration sources and findings (verdict/calibration.ts) */
   evidence?: EvidenceHealth;
 }

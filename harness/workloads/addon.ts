@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type AlignedBufferKind = 'anon' | 'private-anon' | 'shared-file' | 'thp';
+export type AlignedBufferKind = 'anon' | 'private-anon' | 'shared-file' | 'thp' | 'hugetlb';
 
 export interface AlignedBufferOptions {
   kind?: AlignedBufferKind;
@@ -165,6 +165,8 @@ export interface PinlabAddon {
   /** SG_IO READ(16)/WRITE(16) with the user buffer (sd block device or /dev/sgN) */
   sgIoBatch(fd: number, direction: Direction, ops: IoOps, options: { lbaSize: number }): Promise<SgIoResult>;
   forkRace(fd: number, options: ForkRaceOptions): Promise<ForkRaceResult>;
+  /** fork a child that exits at once: the process's private pages become copy-on-write shared */
+  shareCopyOnWrite(): void;
   /** this CPU's TSC rate in kHz against CLOCK_MONOTONIC_RAW (x86-64; undefined when unsure) */
   tscKhz(sampleMs?: number): number | undefined;
   /** one debugfs gup_test ioctl with an encoded struct gup_test (80 bytes, updated in place) */

@@ -39,7 +39,7 @@ export const ENGINES: readonly Engine[] = [
   'sg-io',
   'fork-race',
 ];
-export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp'] as const;
+export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp', 'hugetlb', 'cow-shared'] as const;
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
@@ -158,6 +158,10 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'psync', buffer: 'thp', blockSize: 1 * MiB, size: 2 * MiB },
   { target: 'ext4', engine: 'psyncv', buffer: 'thp', blockSize: 1 * MiB, size: 2 * MiB },
   { target: 'ext2', engine: 'psync', buffer: 'private-anon' },
+  // hugetlb pages faulted in by the pin: follow_hugetlb_page's grab (mm/hugetlb.c)
+  { target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb', blockSize: 1 * MiB, size: 2 * MiB },
+  // pages shared copy-on-write by a fork: a read-only pin (DIO write) must unshare them
+  { target: 'raw-virtio', engine: 'psync', buffer: 'cow-shared' },
   // fork during in-flight DIO (MMF_HAS_PINNED copy-on-fork)
   { target: 'raw-virtio', engine: 'fork-race', blockSize: 1 * MiB, size: 1 * MiB, repeat: 20 },
   // fault injection: error paths are where pins leak

@@ -11,7 +11,7 @@
 // with buffered I/O on a second descriptor, which copies and pins nothing, so the counters show
 // only the engine's own path. fork-race writes its pattern the same way.
 import { randomInt } from 'node:crypto';
-import { closeSync, constants, fsyncSync, ftruncateSync, fstatSync, openSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, ftruncateSync, fstatSync, openSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp, type PinlabAddon } from './addon.js';
@@ -109,6 +109,17 @@ export function opAt(position: number, length: number, nseg: number, buffer: Ali
 
 /** How long after the read starts the fork comes (see FORK_RACE_THROTTLE in catalogue.ts). */
 export const FORK_DELAY_US = 20_000;
+
+const HUGE_PAGE = 2 * 1024 * 1024;
+const HUGEPAGES_2M = '/sys/kernel/mm/hugepages/hugepages-2048kB';
+
+/** Grow the hugetlb pool (vm.nr_hugepages) so that `bytes` more of it are free. */
+function reserveHugePages(bytes: number): void {
+  const read = (f: string) => Number(readFileSync(`${HUGEPAGES_2M}/${f}`, 'utf8').trim());
+  const need = Math.ceil(bytes / HUGE_PAGE);
+  const free = read('free_hugepages');
+  if (free < need) writeFileSync(`${HUGEPAGES_2M}/nr_hugepages`, `${read('nr_hugepages') + need - free}\n`);
+}
 
 function readSmaps(): string {
   try {
@@ -324,7 +335,9 @@ class Workload {
   }
 
   private buffer(size: number, extra: { holePage?: number; readOnly?: boolean } = {}): AlignedBuffer {
-    const b = new this.addon.AlignedBuffer(size, { kind: this.spec.buffer, dir: this.sharedDir, ...extra });
+    if (this.spec.buffer === 'hugetlb') reserveHugePages(size);
+    const kind = this.spec.buffer === 'cow-shared' ? 'anon' : this.spec.buffer;
+    const b = new this.addon.AlignedBuffer(size, { kind, dir: this.sharedDir, ...extra });
     this.buffers.push(b);
     if (this.spec.buffer === 'thp') {
       // the smallest backing over the workload's buffers: one without a huge page proves nothing
@@ -383,6 +396,7 @@ class Workload {
         result = await this.addon.syncBatch(this.bufferedFd, direction, ops);
         if (direction === 'write') fsyncSync(this.bufferedFd);
       } else {
+        if (this.spec.buffer === 'cow-shared') this.addon.shareCopyOnWrite();
         const r = await this.engineBatch(direction, ops);
         result = r.result;
         pipePages = r.pipePages;

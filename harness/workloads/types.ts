@@ -21,7 +21,9 @@ export type BufferKind =
   | 'anon' // posix_memalign'd / mmap'd private anonymous memory, pre-faulted
   | 'shared-file' // MAP_SHARED mapping of a tmpfs file
   | 'private-anon' // fresh MAP_PRIVATE|MAP_ANONYMOUS mapping, faulted by the I/O itself
-  | 'thp'; // 2 MiB aligned MADV_HUGEPAGE region: folio pin accounting
+  | 'thp' // 2 MiB aligned MADV_HUGEPAGE region: folio pin accounting
+  | 'hugetlb' // MAP_HUGETLB region from the hugetlb pool, faulted by the pin (follow_hugetlb_page)
+  | 'cow-shared'; // anon, made copy-on-write shared by a fork right before each I/O: the pin unshares
 
 /** Fault to provoke on this workload (error paths leak pins). */
 export type Fault =
@@ -191,4 +193,10 @@ export interface WorkloadObservation {
   kmsg: string[];
   /** debugfs values of interest (fail_make_request counters etc.) */
   extra?: Record<string, unknown>;
+  /**
+   * Coverage builds: the gcov counters of the pin-path objects over this workload (base64 .gcda
+   * keyed by <src>.gcda). The host moves them into the run directory's coverage/ and drops them
+   * from the saved observation.
+   */
+  gcda?: Record<string, string>;
 }

@@ -194,3 +194,34 @@ test('a target whose stack cannot be set up runs no I/O and records why (the ver
   t.is(obs.io, undefined);
   t.deepEqual(obs.ioError, { message: 'target set-up: dmsetup create pinlab-dm-crypt: reload ioctl failed' });
 });
+
+test('runAll on a coverage build: gcov counters reset before each workload and read after it, per workload', async (t) => {
+  const sys = fakeSystem();
+  let count = 0;
+  sys.gcov = () => ({
+    reset: () => {
+      count = 0;
+      sys.calls.push('gcov reset');
+    },
+    read: () => ({ 'mm/gup.gcda': Buffer.from(`count=${count}`).toString('base64') }),
+  });
+  const specs = [makeSpec({ target: 'raw-virtio', engine: 'psync' }), makeSpec({ target: 'raw-nvme', engine: 'psync' })];
+  const events: RunnerEvent[] = [];
+  await runAll(specs, sys, async () => {
+    count += specs.length; // what the kernel's counters would gather during this workload
+    return goodIO;
+  }, (e) => events.push(e), { backgroundWindowMs: 10, quiesce: { stablePolls: 1 } });
+  const results = events.filter((e): e is Extract<RunnerEvent, { type: 'result' }> => e.type === 'result').map((e) => e.result);
+  t.deepEqual(results.map((r) => Buffer.from(r.gcda?.['mm/gup.gcda'] ?? '', 'base64').toString()), ['count=2', 'count=2'], 'each workload reads only its own counts');
+  t.is(sys.calls.filter((c) => c === 'gcov reset').length, 2);
+});
+
+test('runAll on a kernel without gcov: no counters, nothing reset, no gcda in the results', async (t) => {
+  const sys = fakeSystem();
+  sys.gcov = () => undefined;
+  const events: RunnerEvent[] = [];
+  await runAll([makeSpec({ target: 'raw-virtio', engine: 'psync' })], sys, async () => goodIO, (e) => events.push(e), { backgroundWindowMs: 10, quiesce: { stablePolls: 1 } });
+  const result = events.find((e): e is Extract<RunnerEvent, { type: 'result' }> => e.type === 'result')!.result;
+  t.is(result.gcda, undefined);
+  t.false(sys.calls.includes('gcov reset'));
+});
