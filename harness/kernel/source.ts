@@ -187,10 +187,11 @@ export function slotName(patches: PatchFile[], profileSeries: boolean): string {
   return patches.length === 0 ? 'stock' : profileSeries ? 'series' : 'custom';
 }
 
-/** A step as a person reads it: the command and its first options, without paths ("git add -f -A"). */
+/** A step as a person reads it: the command and its first words, paths as their last part
+ * ("tar -xf linux-source-6.1.tar.xz", "git add -f -A"). */
 function stageName(step: Step): string {
   const words = step.argv[0] === 'git' && step.argv[1] === '-C' ? ['git', ...step.argv.slice(3)] : step.argv;
-  return words.filter((w) => !w.includes('/')).slice(0, 4).join(' ');
+  return words.slice(0, 4).map((w) => (w.includes('/') ? basename(w) : w)).join(' ');
 }
 
 /** Import the source into the cache on its first use; returns the ms spent importing. */
