@@ -1,0 +1,79 @@
+#!/usr/bin/env node
+// Records the saved-observation fixtures of the judge's tests from real run directories, so the
+// tests re-judge what `pinlab run` writes rather than hand-made stand-ins:
+//
+//   node scripts/record-fixtures.js ROLE=RUN_DIR...
+//
+// ROLE names what the run was (RECORDINGS says which workloads each role gives):
+//   patched  npx pinlab run -p patched-6.1                 the series applied, pin evidence
+//   hw       npx pinlab run -p patched-6.1 --hw nvme-mdts -f 'nvme-mdts.*'  a hardware variant
+//   stock    npx pinlab run -p stock-6.1 -f raw-virtio.psync.anon            the unpatched reference
+//
+// For each workload: test/fixtures/verdict/observations/<profile>.<workload>.json holds the
+// run's kernel identity, the run's background sample (meta.json), the observation file as the
+// guest runner wrote it, and where it came from; index.json lists every fixture with the status
+// and reasons the run itself gave it (run.json; an XFAIL is recorded as the FAIL that judge()
+// returns before known states apply), which the test re-judges to. A role not given
+// keeps its fixtures as they are, and the script says so.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const out = join(root, 'test/fixtures/verdict/observations');
+
+/** Which workloads each kind of run gives the fixtures, and why each one is there. */
+const RECORDINGS = {
+  patched: [
+    { workload: 'ext2.psyncv.anon.efault-midway', why: 'fs/direct-io.c with a fault half way: pins of failed ops, balanced' },
+    { workload: 'ext4.psync.anon', why: 'iomap Direct I/O, one pin per page-op, by the pin evidence' },
+    { workload: 'raw-virtio.fork-race.anon', why: 'fork during Direct I/O: the window hit, no data lost' },
+  ],
+  hw: [{ workload: 'nvme-mdts.nvme-passthru.passthru.anon.over-limit', why: 'a hardware variant: passthrough over a small MDTS; the commands over the limit fail, and pin and release their pages too' }],
+  stock: [{ workload: 'raw-virtio.psync.anon', why: 'the unpatched reference: references, not pins' }],
+};
+
+function readJson(file) {
+  return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+const given = new Map();
+for (const arg of process.argv.slice(2)) {
+  const m = /^(\w+)=(.+)$/.exec(arg);
+  if (!m || !(m[1] in RECORDINGS)) {
+    process.stderr.write(`usage: record-fixtures.js ROLE=RUN_DIR... (roles: ${Object.keys(RECORDINGS).join(', ')}); got '${arg}'\n`);
+    process.exit(2);
+  }
+  given.set(m[1], m[2]);
+}
+
+const indexFile = join(out, 'index.json');
+const index = existsSync(indexFile) ? readJson(indexFile) : [];
+const byFile = new Map(index.map((e) => [e.file, e]));
+
+for (const [role, wanted] of Object.entries(RECORDINGS)) {
+  const runDir = given.get(role);
+  if (!runDir) {
+    process.stdout.write(`${role}: no run given, its fixtures stay as they are\n`);
+    continue;
+  }
+  const run = readJson(join(runDir, 'run.json'));
+  const meta = readJson(join(runDir, 'meta.json'));
+  for (const { workload, why } of wanted) {
+    const obsFile = join(runDir, 'observations', `${workload}.json`);
+    const verdict = run.verdicts.find((v) => v.name === workload);
+    if (!existsSync(obsFile) || !verdict) throw new Error(`${role} run ${runDir} has no ${workload} (observation and verdict): run it with that workload`);
+    const file = `${run.kernel.profile ?? 'kernel'}.${workload}.json`;
+    const fixture = {
+      kernel: run.kernel,
+      note: `recorded by scripts/record-fixtures.js from pinlab run ${run.runId} (${run.kernel.profile}, ${run.host?.accel ?? '?'}): ${why}`,
+      background: meta.background,
+      observation: readJson(obsFile),
+    };
+    writeFileSync(join(out, file), `${JSON.stringify(fixture, null, 2)}\n`);
+    const status = verdict.status === 'XFAIL' ? 'FAIL' : verdict.status;
+    byFile.set(file, { file, runId: run.runId, status, reasons: verdict.reasons, ...(verdict.knownState ? { knownState: verdict.knownState } : {}) });
+    process.stdout.write(`${role}: ${file} (${verdict.status}${verdict.reasons.length ? ` ${verdict.reasons.join(',')}` : ''}) from ${basename(runDir)}\n`);
+  }
+}
+writeFileSync(indexFile, `${JSON.stringify([...byFile.values()].sort((a, b) => a.file.localeCompare(b.file)), null, 2)}\n`);
