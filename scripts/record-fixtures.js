@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Records the saved-observation fixtures of the judge's tests from real run directories, so the
-// tests re-judge what `pinlab run` writes rather than hand-made stand-ins:
+// Records fixtures from real run directories, so the tests read what `pinlab run` writes rather
+// than hand-made stand-ins: the judge's saved observations, and a whole run directory that every
+// report format is rendered from (test/unit/report-recorded.test.ts):
 //
 //   node scripts/record-fixtures.js ROLE=RUN_DIR...
 //
@@ -8,6 +9,11 @@
 //   patched  npx pinlab run -p patched-6.1                 the series applied, pin evidence
 //   hw       npx pinlab run -p patched-6.1 --hw nvme-mdts -f 'nvme-mdts.*'  a hardware variant
 //   stock    npx pinlab run -p stock-6.1 -f raw-virtio.psync.anon            the unpatched reference
+//   report   npx pinlab run -p patched-6.1 --patch test/fixtures/planted/put-instead-of-unpin.patch \
+//              --hw nvme-mdts -f 'ext2.psync.anon,raw-virtio.psync.anon,nvme-mdts.raw.psync.anon,raw-virtio.psync.thp'
+//            a non-empty patchset (the series and a planted bug: FAIL pin-leak beside PASS), pin
+//            evidence, a hardware variant: copied whole to test/fixtures/report/recorded/ (then
+//            UPDATE_GOLDEN=1 npx ava dist/test/unit/report-recorded.test.js renders its goldens)
 //
 // For each workload: test/fixtures/verdict/observations/<profile>.<workload>.json holds the
 // run's kernel identity, the run's background sample (meta.json), the observation file as the
@@ -15,7 +21,7 @@
 // and reasons the run itself gave it (run.json; an XFAIL is recorded as the FAIL that judge()
 // returns before known states apply), which the test re-judges to. A role not given
 // keeps its fixtures as they are, and the script says so.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -31,7 +37,9 @@ const RECORDINGS = {
   ],
   hw: [{ workload: 'nvme-mdts.nvme-passthru.passthru.anon.over-limit', why: 'a hardware variant: passthrough over a small MDTS; the commands over the limit fail, and pin and release their pages too' }],
   stock: [{ workload: 'raw-virtio.psync.anon', why: 'the unpatched reference: references, not pins' }],
+  report: [],
 };
+const RECORDED_RUN = join(root, 'test/fixtures/report/recorded');
 
 function readJson(file) {
   return JSON.parse(readFileSync(file, 'utf8'));
@@ -45,6 +53,22 @@ for (const arg of process.argv.slice(2)) {
     process.exit(2);
   }
   given.set(m[1], m[2]);
+}
+
+const reportRun = given.get('report');
+if (reportRun) {
+  const run = readJson(join(reportRun, 'run.json'));
+  const problems = [
+    run.kernel.patches.length > 0 ? '' : 'an empty patchset',
+    run.verdicts.some((v) => v.status === 'FAIL') ? '' : 'no FAIL',
+    run.verdicts.some((v) => v.status === 'PASS') ? '' : 'no PASS',
+    run.verdicts.some((v) => v.numbers?.evidence === 'kprobe-hist') ? '' : 'no pin evidence',
+    run.verdicts.some((v) => v.observation?.spec?.hw) ? '' : 'no hardware variant',
+  ].filter(Boolean);
+  if (problems.length > 0) throw new Error(`report run ${reportRun}: ${problems.join(', ')} (see the header for the run to record)`);
+  rmSync(RECORDED_RUN, { recursive: true, force: true });
+  cpSync(reportRun, RECORDED_RUN, { recursive: true });
+  process.stdout.write(`report: ${RECORDED_RUN} from ${basename(reportRun)} (${run.verdicts.length} verdicts); now UPDATE_GOLDEN=1 npx ava dist/test/unit/report-recorded.test.js\n`);
 }
 
 const indexFile = join(out, 'index.json');
