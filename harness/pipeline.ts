@@ -24,7 +24,7 @@ import { applyKnownStates } from './verdict/known-states.js';
 import type { ErrorCause, KernelIdentity, RunCoverage, RunResult, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
 import { toRunJson } from './report/json.js';
-import { keepCoverageInputs, reportCoverage, writeWorkloadGcda } from './coverage/run-coverage.js';
+import { CALIBRATION_COVERAGE, keepCoverageInputs, reportCoverage, writeWorkloadGcda } from './coverage/run-coverage.js';
 import { runCoverage } from './coverage/summary.js';
 
 export interface RunRequest {
@@ -155,7 +155,8 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
       release = session.vm.kernelRelease;
       if (req.beforeWorkloads) await req.beforeWorkloads(session.vm);
 
-      const onHello = (bg: BackgroundNoise, c: PinControl | undefined, ev?: PinEvidenceInfo) => {
+      const onHello = (bg: BackgroundNoise, c: PinControl | undefined, ev?: PinEvidenceInfo, gcda?: Record<string, string>) => {
+        if (gcda) writeWorkloadGcda(runDir, CALIBRATION_COVERAGE, gcda);
         background = bg;
         control = c;
         // a calibration source that did not add up is a finding on its own path: a verdict

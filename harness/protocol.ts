@@ -14,7 +14,17 @@ export const GUEST_BENCH_ARGV: readonly string[] = ['node', `${GUEST_DIST}/guest
 
 /** One line of the workload runner's output stream. */
 export type RunnerEvent =
-  | { type: 'hello'; kernel: string; node: string; traceable: string[]; background: BackgroundNoise; control?: PinControl; evidence?: PinEvidenceInfo }
+  | {
+      type: 'hello';
+      kernel: string;
+      node: string;
+      traceable: string[];
+      background: BackgroundNoise;
+      control?: PinControl;
+      evidence?: PinEvidenceInfo;
+      /** coverage builds: the gcov counters over the calibration and the control (as WorkloadObservation.gcda) */
+      gcda?: Record<string, string>;
+    }
   | { type: 'start'; name: string }
   | { type: 'result'; name: string; result: WorkloadObservation }
   | { type: 'log'; name?: string; message: string }

@@ -40,7 +40,7 @@ export interface RunnerHandlers {
   /** index of each workload in the whole suite (a fresh guest runs a tail of it) */
   index: Map<string, number>;
   total: number;
-  onHello: (background: BackgroundNoise, control: PinControl | undefined, evidence?: PinEvidenceInfo) => void;
+  onHello: (background: BackgroundNoise, control: PinControl | undefined, evidence?: PinEvidenceInfo, gcda?: Record<string, string>) => void;
   onObservation: (obs: WorkloadObservation) => void;
 }
 
@@ -103,7 +103,7 @@ export async function runWorkloadsInGuest(
     if (!ev) return; // not an event: kept in the log
     if (ev.type === 'hello' || ev.type === 'result') countSplats();
     if (ev.type === 'hello') {
-      h.onHello(ev.background, ev.control, ev.evidence);
+      h.onHello(ev.background, ev.control, ev.evidence, ev.gcda);
       deadline = Date.now() + bounds.setupMs;
     } else if (ev.type === 'start') {
       current = ev.name;

@@ -12,6 +12,8 @@ import { mergeCoverage, parseGcovByDataFile, planGcov, type CoverageData } from 
 import { summarizeCoverage, type CoverageSummary } from './summary.js';
 
 export const COVERAGE_RUN_DIR = 'coverage';
+/** The counts over the guest's pin-evidence calibration and control, kept like a workload's. */
+export const CALIBRATION_COVERAGE = '(calibration)';
 const KERNEL_INPUTS = join('kernel', 'coverage');
 
 /** Copy the kernel's gcov notes and sources into the run directory. */

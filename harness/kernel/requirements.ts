@@ -4,6 +4,7 @@
 import type { WorkloadSpec } from '../workloads/types.js';
 import { targetRecord, type Requirement } from '../workloads/targets.js';
 import type { Verdict } from '../verdict/types.js';
+import { bufferBacking } from '../workloads/buffers.js';
 
 /** CONFIG_X -> 'y' | 'm' for every symbol set on; an empty config (unknown) gives an empty map. */
 export function parseKernelConfig(text: string): Map<string, string> {
@@ -19,7 +20,7 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   req.push(...targetRecord(spec.target).requires);
   if (spec.engine === 'libaio') req.push({ symbol: 'CONFIG_AIO', why: 'io_submit' });
   if (spec.engine === 'uring' || spec.engine === 'uring-fixed') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
-  if (spec.buffer === 'thp') req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
+  if (bufferBacking(spec.buffer).thp) req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
   if (spec.buffer === 'hugetlb') req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'hugetlb buffers (MAP_HUGETLB)' });
   if (spec.fault?.kind === 'fail-make-request') {
     req.push({ symbol: 'CONFIG_FAIL_MAKE_REQUEST', why: 'fault injection (debugfs fail_make_request)' });

@@ -41,7 +41,7 @@ export function calibrationVerdicts(info: PinEvidenceInfo | undefined): Verdict[
         pinning: 'unknown',
         numbers: { acquired: o.acquired ?? 0, released: o.released ?? 0, expectedPins: o.pages, background: 0, userPageOps: o.pages, bytes: 0, evidence: 'kprobe-hist' },
         splats: [],
-        message: `${reasons.join(', ')}: calibration source ${o.source} pinned and unpinned ${o.pages} pages, the pin evidence counted ${o.acquired} acquired / ${o.released} released${vm} with FOLL_PIN 0x${info.follPin.toString(16)} from ${info.agreed.join(', ')}; path: ${o.path}`,
+        message: `${reasons.join(', ')}: calibration source ${o.source} pins and unpins ${o.pages} pages, the pin evidence counted ${o.acquired} acquired / ${o.released} released${vm} with FOLL_PIN 0x${info.follPin.toString(16)} from ${info.agreed.join(', ')}; path: ${o.path}`,
       } satisfies Verdict;
     });
 }

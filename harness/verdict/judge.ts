@@ -55,6 +55,7 @@ import type { BackgroundNoise, Fault, PinControl, WorkloadIO, WorkloadObservatio
 import { baseName } from '../guest/trace-names.js';
 import { classifyKernelLog } from './dmesg.js';
 import type { FailReason, Numbers, Splat, Verdict } from './types.js';
+import { bufferBacking } from '../workloads/buffers.js';
 
 /** Primitives that fs/direct-io.c pins with, and the function showing that it ran. */
 const DIRECT_IO_C = '__blockdev_direct_IO';
@@ -239,7 +240,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   }
 
   // a thp workload whose buffer got no huge page tested small pages again: say so, judge nothing
-  if (obs.spec.buffer === 'thp' && io.hugePageBytes === 0 && reasons.length === 0) {
+  if (bufferBacking(obs.spec.buffer).thp && io.hugePageBytes === 0 && reasons.length === 0) {
     const why = 'the thp buffer is not huge-page backed (AnonHugePages 0: THP disabled or no huge page available)';
     return { ...base(obs, splats), status: 'SKIP', reasons: [], skipReason: why, pinning: 'unknown', numbers, message: why };
   }
@@ -284,8 +285,11 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
         // fork-race: fork() write-protects the ptes under a running gup-fast, which then drops
         // its pin and retries; those retries are pins too (balanced), so extra pins decide nothing
         const allOpsMoved = !obs.spec.fault && io.errors.every((e) => e.count === 0) && obs.spec.engine !== 'fork-race';
+        const retried = repinCause(obs.spec);
         if (acquired > expected) {
-          if (!allOpsMoved) {
+          if (retried && acquired <= 2 * expected) {
+            notes.push(`${acquired} pins for ${expected} page-ops: ${retried}`);
+          } else if (!allOpsMoved) {
             notes.push(`${acquired} pins for ${expected} page-ops of the bytes moved (failed ops pin too)`);
           } else if (hits.has('__blockdev_direct_IO')) {
             // fs/direct-io.c pins every reference it holds on a page (3 per page with the
@@ -303,7 +307,10 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
       }
     } else if (model.kind === 'fixed') {
       pinning = acquired === model.expected ? 'no-per-io-pins' : 'pinned';
-      if (acquired !== model.expected) {
+      if (acquired > model.expected && obs.spec.fault) {
+        // a registration that met the fault pinned what it could and gave it back (balance, step 4)
+        notes.push(`${acquired} pins where ${model.expected} registration pins belong: the failed registration's pins (${obs.spec.fault.kind})`);
+      } else if (acquired !== model.expected) {
         reasons.push('unexpected-pins');
         notes.push(`${acquired} pins where only ${model.expected} registration pins belong`);
       }
@@ -367,6 +374,16 @@ export interface RunJudgeContext extends JudgeContext {
  * Rule 9 around judge(): the one entry point of the live run and of `pinlab parse`, so a
  * re-parse of a saved run reaches the same verdicts.
  */
+/**
+ * Why a workload's pages are pinned more than once per page-op on a correct kernel, when the
+ * workload is built to make the kernel drop its pins and take them again (balance still decides).
+ */
+function repinCause(spec: WorkloadObservation['spec']): string | undefined {
+  if (bufferBacking(spec.buffer).cowShared) return 'the copy-on-write shared pages were unshared: gup-fast dropped its pins and the slow path took them again';
+  if (spec.nowaitRetry) return "the IOCB_NOWAIT attempt released its bios' pins and the blocking retry took them again";
+  return undefined;
+}
+
 export function judgeRun(obs: WorkloadObservation, ctx: RunJudgeContext): Verdict {
   const c = ctx.control;
   const onEvidence = obs.evidence !== undefined && 'before' in obs.evidence;

@@ -39,9 +39,11 @@ export const ENGINES: readonly Engine[] = [
   'sg-io',
   'fork-race',
 ];
-export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp', 'hugetlb', 'cow-shared'] as const;
+export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp', 'hugetlb', 'cow-shared', 'thp-cow-shared'] as const;
 
 const KiB = 1024;
+/** pages of one bio (include/linux/bio.h BIO_MAX_VECS) */
+const BIO_MAX_VECS = 256;
 const MiB = 1024 * KiB;
 
 /**
@@ -118,6 +120,9 @@ export function makeSpec(s: Shape): WorkloadSpec {
   if (s.fault) spec.fault = s.fault;
   if (s.repeat !== undefined) spec.repeat = s.repeat;
   if (s.segmentOrder) spec.segmentOrder = s.segmentOrder;
+  // io_uring issues each op with IOCB_NOWAIT first; an op of more pages than one bio holds
+  // (BIO_MAX_VECS) cannot be issued without blocking, so its pins are released and retaken
+  if (engine.startsWith('uring') && spec.blockSize > BIO_MAX_VECS * 4 * KiB) spec.nowaitRetry = true;
   return spec;
 }
 
@@ -145,6 +150,9 @@ const SHAPES: Shape[] = [
   { target: 'raw-nvme', engine: 'uring' },
   { target: 'ext4', engine: 'uring' },
   { target: 'raw-virtio', engine: 'uring-fixed' },
+  // ops of more pages than one bio holds: __blkdev_direct_IO's bio chain, and io_uring's first
+  // (IOCB_NOWAIT) attempt, which releases its bios and asks for a blocking retry
+  { target: 'raw-nvme', engine: 'uring', blockSize: 2 * MiB, size: 4 * MiB, variant: 'multi-bio' },
   { target: 'ext4', engine: 'uring-fixed' },
   // splice: ITER_PIPE from O_DIRECT files (6.1), BVEC into them
   { target: 'raw-virtio', engine: 'splice-read', blockSize: 64 * KiB },
@@ -152,6 +160,8 @@ const SHAPES: Shape[] = [
   { target: 'ext2', engine: 'splice-read', blockSize: 64 * KiB },
   { target: 'raw-virtio', engine: 'vmsplice-write', blockSize: 64 * KiB },
   { target: 'ext4', engine: 'vmsplice-write', blockSize: 64 * KiB },
+  // BVEC into fs/direct-io.c: dio_refill_pages takes page references, not pins
+  { target: 'ext2', engine: 'vmsplice-write', blockSize: 64 * KiB },
   // buffer kinds
   { target: 'raw-virtio', engine: 'psync', buffer: 'shared-file' },
   { target: 'raw-virtio', engine: 'psync', buffer: 'private-anon' },
@@ -162,10 +172,13 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb', blockSize: 1 * MiB, size: 2 * MiB },
   // pages shared copy-on-write by a fork: a read-only pin (DIO write) must unshare them
   { target: 'raw-virtio', engine: 'psync', buffer: 'cow-shared' },
+  { target: 'raw-virtio', engine: 'psync', buffer: 'thp-cow-shared', blockSize: 1 * MiB, size: 2 * MiB },
   // fork during in-flight DIO (MMF_HAS_PINNED copy-on-fork)
   { target: 'raw-virtio', engine: 'fork-race', blockSize: 1 * MiB, size: 1 * MiB, repeat: 20 },
   // fault injection: error paths are where pins leak
   { target: 'raw-virtio', engine: 'psync', fault: { kind: 'efault-midway' } },
+  // registering a buffer with a hole: io_pin_pages unpins the pages it got
+  { target: 'raw-virtio', engine: 'uring-fixed', fault: { kind: 'efault-midway' } },
   { target: 'ext2', engine: 'psyncv', fault: { kind: 'efault-midway' } },
   { target: 'ext4', engine: 'libaio', fault: { kind: 'efault-midway' } },
   { target: 'nvme-passthru', engine: 'passthru', blockSize: 64 * KiB, fault: { kind: 'efault-midway' } },
@@ -174,6 +187,8 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'psync', fault: { kind: 'misaligned', what: 'offset' } },
   { target: 'ext4', engine: 'psync', fault: { kind: 'misaligned', what: 'length' } },
   { target: 'raw-nvme', engine: 'psync', fault: { kind: 'past-eod' } },
+  // a read across a file's end on fs/direct-io.c: the pages pinned past EOF are given back
+  { target: 'ext2', engine: 'psync', fault: { kind: 'past-eod' } },
   {
     target: 'raw-virtio',
     engine: 'libaio',

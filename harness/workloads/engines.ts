@@ -18,6 +18,7 @@ import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type I
 import type { Engine, Latency, WorkloadIO, WorkloadSpec } from './types.js';
 import { quantileSorted } from '../bench/stats.js';
 import { enginesOf, PASSTHROUGH_ENGINES, targetRecord } from './targets.js';
+import { bufferBacking } from './buffers.js';
 
 export interface TargetEnv {
   /** block device or file; for target 'loop' the backing file of the loop device */
@@ -336,10 +337,9 @@ class Workload {
 
   private buffer(size: number, extra: { holePage?: number; readOnly?: boolean } = {}): AlignedBuffer {
     if (this.spec.buffer === 'hugetlb') reserveHugePages(size);
-    const kind = this.spec.buffer === 'cow-shared' ? 'anon' : this.spec.buffer;
-    const b = new this.addon.AlignedBuffer(size, { kind, dir: this.sharedDir, ...extra });
+    const b = new this.addon.AlignedBuffer(size, { kind: bufferBacking(this.spec.buffer).allocation, dir: this.sharedDir, ...extra });
     this.buffers.push(b);
-    if (this.spec.buffer === 'thp') {
+    if (bufferBacking(this.spec.buffer).thp) {
       // the smallest backing over the workload's buffers: one without a huge page proves nothing
       const huge = hugePageBytes(readSmaps(), b.address, b.size);
       this.hugeBytes = this.hugeBytes === undefined ? huge : Math.min(this.hugeBytes, huge);
@@ -396,7 +396,7 @@ class Workload {
         result = await this.addon.syncBatch(this.bufferedFd, direction, ops);
         if (direction === 'write') fsyncSync(this.bufferedFd);
       } else {
-        if (this.spec.buffer === 'cow-shared') this.addon.shareCopyOnWrite();
+        if (bufferBacking(this.spec.buffer).cowShared) this.addon.shareCopyOnWrite();
         const r = await this.engineBatch(direction, ops);
         result = r.result;
         pipePages = r.pipePages;

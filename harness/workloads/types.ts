@@ -23,7 +23,8 @@ export type BufferKind =
   | 'private-anon' // fresh MAP_PRIVATE|MAP_ANONYMOUS mapping, faulted by the I/O itself
   | 'thp' // 2 MiB aligned MADV_HUGEPAGE region: folio pin accounting
   | 'hugetlb' // MAP_HUGETLB region from the hugetlb pool, faulted by the pin (follow_hugetlb_page)
-  | 'cow-shared'; // anon, made copy-on-write shared by a fork right before each I/O: the pin unshares
+  | 'cow-shared' // anon, made copy-on-write shared by a fork right before each I/O: the pin unshares
+  | 'thp-cow-shared'; // thp, shared the same way: the huge pmd is unshared (gup_huge_pmd)
 
 /** Fault to provoke on this workload (error paths leak pins). */
 export type Fault =
@@ -72,6 +73,9 @@ export interface WorkloadSpec {
   fault?: Fault;
   /** fork-race: attempts */
   repeat?: number;
+  /** ops of more pages than one bio holds on an io_uring engine: the first (IOCB_NOWAIT)
+   * attempt pins, releases and asks for a blocking retry, which pins again */
+  nowaitRetry?: boolean;
 }
 
 export interface Latency {

@@ -23,7 +23,7 @@ test('a source that did not add up is a FAIL verdict naming its path and numbers
   t.is(rest.length, 0);
   t.like(v, { name: 'calibration.io_uring-register', target: 'calibration', status: 'FAIL' });
   t.deepEqual(v!.reasons, ['pin-leak']);
-  t.regex(v!.message, /32 pages, the pin evidence counted 32 acquired \/ 0 released \(vmstat 32\/0\) with FOLL_PIN 0x80000 from gup_test-longterm, odirect-loop; path: io_uring_register/);
+  t.regex(v!.message, /pins and unpins 32 pages, the pin evidence counted 32 acquired \/ 0 released \(vmstat 32\/0\) with FOLL_PIN 0x80000 from gup_test-longterm, odirect-loop; path: io_uring_register/);
   t.deepEqual(v!.path, ['io_uring_register', 'pin_user_pages_fast', 'io_buffer_unmap', 'unpin_user_page']);
 });
 

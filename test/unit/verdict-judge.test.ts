@@ -432,3 +432,27 @@ test('a thp workload whose buffer got no huge page SKIPs with the reason', (t) =
   t.regex(v.skipReason ?? '', /not huge-page backed/);
   t.is(judge(obs({ spec, io: { hugePageBytes: 2 * 1024 * 1024 } }), ctx).status, 'PASS');
 });
+
+test('re-pins a workload is built to cause are balanced pins, up to twice the page-ops; beyond that, unexpected-pins', (t) => {
+  const cow = makeSpec({ target: 'raw-virtio', engine: 'psync', buffer: 'thp-cow-shared', blockSize: 1024 * 1024, size: 2 * 1024 * 1024 });
+  const thp = { userPageOps: 1024, hugePageBytes: 2 * 1024 * 1024 };
+  t.is(judge(obs({ spec: cow, acquired: 1280, io: thp }), ctx).status, 'PASS', 'the unshared THP re-pinned by the slow path');
+  t.deepEqual(judge(obs({ spec: cow, acquired: 3072, io: thp }), ctx).reasons, ['unexpected-pins']);
+  t.deepEqual(judge(obs({ spec: cow, acquired: 1280, released: 1024, io: thp }), ctx).reasons, ['pin-leak'], 'a re-pin that is never given back is a leak');
+  const plain = makeSpec({ target: 'raw-virtio', engine: 'psync', buffer: 'thp', blockSize: 1024 * 1024, size: 2 * 1024 * 1024 });
+  t.deepEqual(judge(obs({ spec: plain, acquired: 1280, io: thp }), ctx).reasons, ['unexpected-pins'], 'the same count without the fork is not excused');
+  const multi = makeSpec({ target: 'raw-nvme', engine: 'uring', blockSize: 2 * 1024 * 1024, size: 4 * 1024 * 1024, variant: 'multi-bio' });
+  t.true(multi.nowaitRetry, 'io_uring ops larger than one bio are retried after IOCB_NOWAIT');
+  t.false(makeSpec({ target: 'raw-nvme', engine: 'uring' }).nowaitRetry ?? false);
+  t.is(judge(obs({ spec: multi, acquired: 4096, io: { userPageOps: 2048, ops: 4 } }), ctx).status, 'PASS');
+});
+
+test('a fixed-buffer registration that met a fault: its given-back pins are not unexpected, a kept one is a leak', (t) => {
+  const spec = makeSpec({ target: 'raw-virtio', engine: 'uring-fixed', fault: { kind: 'efault-midway' } });
+  const hits = ['blkdev_read_iter', 'blkdev_write_iter', 'bio_iov_bvec_set'];
+  const faulted = { fixedPins: 512, errors: [{ code: 'EFAULT', syscall: 'io_uring_register', count: 1 }] };
+  t.false(judge(obs({ spec, acquired: 544, hits, io: faulted }), ctx).reasons.includes("unexpected-pins"));
+  t.true(judge(obs({ spec, acquired: 544, released: 512, hits, io: faulted }), ctx).reasons.includes('pin-leak'));
+  const clean = makeSpec({ target: 'raw-virtio', engine: 'uring-fixed' });
+  t.deepEqual(judge(obs({ spec: clean, acquired: 544, hits, io: { fixedPins: 512 } }), ctx).reasons, ['unexpected-pins']);
+});
