@@ -1,7 +1,8 @@
 // Every repository path the README and docs/ name exists: a renamed or removed file makes the
 // guide point at nothing (the README named harness/bench/guest-bench.ts long after it moved).
 // Paths are the words that start with a top-level folder of the repository, and the targets of
-// relative Markdown links; globs and placeholders (*, [..], <..>) are not paths.
+// relative Markdown links; globs and placeholders (*, [..], <..>) are not paths, nor the kernel's
+// scripts/ (pinlab's scripts are .js).
 import test from 'ava';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -31,6 +32,8 @@ export function namedPaths(file: string, text: string): { path: string; line: nu
       const word = m[0].replace(/[.,:;]+$/, '');
       const next = l[m.index! + m[0].length];
       if (next === '*' || next === '[' || next === '<' || next === '{') continue;
+      // the kernel has a scripts/ too (scripts/checkpatch.pl): pinlab's own scripts are node's
+      if (word.startsWith('scripts/') && !word.endsWith('.js')) continue;
       found.push({ path: word, line: i + 1 });
     }
     for (const m of l.matchAll(LINK)) {
@@ -57,7 +60,7 @@ test('every repository path named in README.md and docs/ exists', (t) => {
 });
 
 test('the check finds a missing path (it can fail)', (t) => {
-  const named = namedPaths('README.md', 'the addon (`harness/bench/guest-bench.ts`), see [ci](docs/ci.md#x) and `native/*.cc`');
-  t.deepEqual(named.map((n) => n.path), ['harness/bench/guest-bench.ts', 'docs/ci.md']);
+  const named = namedPaths('README.md', 'the addon (`harness/bench/guest-bench.ts`), see [ci](docs/ci.md#x), `native/*.cc`, the kernel\'s `scripts/checkpatch.pl` and `scripts/test.js`');
+  t.deepEqual(named.map((n) => n.path), ['harness/bench/guest-bench.ts', 'docs/ci.md', 'scripts/test.js']);
   t.false(existsSync(join(repoRoot, named[0]!.path)));
 });
