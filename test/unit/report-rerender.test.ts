@@ -32,7 +32,8 @@ async function liveRun(): Promise<string> {
   rmSync(join(runDir, 'observations'), { recursive: true });
   mkdirSync(join(runDir, 'observations'));
   for (const f of readdirSync(observed)) {
-    const { observation: obs } = JSON.parse(readFileSync(join(observed, f), 'utf8')) as { observation: WorkloadObservation };
+    const { observation: obs } = JSON.parse(readFileSync(join(observed, f), 'utf8')) as { observation?: WorkloadObservation };
+    if (!obs) continue; // index.json lists them
     writeFileSync(join(runDir, 'observations', `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
   }
   const background = { windowMs: 1000, acquired: 0, released: 0 };
