@@ -5,6 +5,7 @@
 // and what this module writes from them: coverage/summary.json, coverage/pinlab.info (an lcov
 // tracefile, SF paths relative to the tree) and coverage/html/ (genhtml).
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { runStep, type Step } from '../exec.js';
 import { COVERAGE_SOURCES } from './objects.js';
@@ -71,9 +72,13 @@ export async function workloadCoverage(runDirs: readonly string[], signal?: Abor
   }
   const files = [...owner.keys()];
   const parts = new Map<string, CoverageData[]>();
-  // one gcov per batch of files (not per workload): its start-up dominated the report's time
-  for (let i = 0; i < files.length; i += 400) {
-    const r = await runStep(planGcov(files.slice(i, i + 400)), { signal });
+  // a few gcov processes side by side over all workloads' files (one per workload spent its
+  // time starting up; one for all used a single core)
+  const n = Math.max(1, Math.min(availableParallelism(), Math.ceil(files.length / 50)));
+  const size = Math.ceil(files.length / n);
+  const batches = Array.from({ length: n }, (_, i) => files.slice(i * size, (i + 1) * size)).filter((b) => b.length > 0);
+  const outputs = await Promise.all(batches.map((b) => runStep(planGcov(b), { signal })));
+  for (const r of outputs) {
     for (const [dataFile, data] of parseGcovByDataFile(r.stdout, COVERAGE_SOURCES)) {
       const w = owner.get(dataFile);
       if (w === undefined) throw new Error(`gcov reported ${dataFile}, which was not asked for`);

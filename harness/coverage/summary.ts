@@ -115,7 +115,7 @@ export function formatCoverageTable(c: RunCoverage): string {
   const line = (r: string[]) => r.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
   const out = [line(head), ...rows.map(line)];
   out.push(
-    `pin sites: ${c.sites.reached}/${c.sites.total} reached, ${c.sites.unreachable} unreachable from user space (reviewed), ${c.sites.notReached} reachable but not reached; lines of the functions holding a pin site ${fmt(c.pinFunctionLines)}`,
+    `pin sites: ${c.sites.reached}/${c.sites.total} reached, ${c.sites.unreachable} unreachable (compiled out, or reviewed: harness/coverage/unreachable.ts), ${c.sites.notReached} reachable but not reached; lines of the functions holding a pin site ${fmt(c.pinFunctionLines)}`,
   );
   for (const id of c.notReached) out.push(`  not reached: ${id}`);
   out.push(c.html ? `coverage report: ${c.html} (tracefile ${c.tracefile})` : `coverage tracefile: ${c.tracefile}${c.htmlProblem ? ` (no HTML: ${c.htmlProblem})` : ''}`);

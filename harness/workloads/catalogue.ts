@@ -150,6 +150,8 @@ const SHAPES: Shape[] = [
   { target: 'raw-nvme', engine: 'uring' },
   { target: 'ext4', engine: 'uring' },
   { target: 'raw-virtio', engine: 'uring-fixed' },
+  // fixed buffers on huge pages: 6.10+ coalesces each folio's pins at registration
+  { target: 'raw-virtio', engine: 'uring-fixed', buffer: 'thp', blockSize: 1 * MiB, size: 2 * MiB },
   // ops of more pages than one bio holds: __blkdev_direct_IO's bio chain, and io_uring's first
   // (IOCB_NOWAIT) attempt, which releases its bios and asks for a blocking retry
   { target: 'raw-nvme', engine: 'uring', blockSize: 2 * MiB, size: 4 * MiB, variant: 'multi-bio' },

@@ -4,36 +4,16 @@
 // and on patched 6.1 (test/fixtures/planted/) must each be named by exactly the workloads on
 // their path (a --patch on stock 6.1 is tested in suite.test.ts, after stock 6.1 is built).
 import { execa } from 'execa';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { cacheRoot, repoRoot } from '../../harness/config.js';
+import { repoRoot } from '../../harness/config.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 import { HW_SUITE } from '../../harness/workloads/catalogue.js';
+import { pristineRepo } from './pristine-6.12.js';
 import { rootOnly } from '../root.js';
 
 const e2e = rootOnly('pinlab setup needs apt-get');
-
-const TARBALL = '/usr/src/linux-source-6.12.tar.xz';
-
-/** A pristine git repository of Debian's linux-source-6.12, made once (outside the clone). */
-async function pristineRepo(): Promise<string> {
-  const repo = join(cacheRoot(), 'reference', 'linux-source-6.12');
-  if (existsSync(join(repo, '.git'))) return repo;
-  if (!existsSync(TARBALL)) await execa('apt-get', ['install', '-y', '--no-install-recommends', 'linux-source-6.12'], { env: { DEBIAN_FRONTEND: 'noninteractive' } });
-  const tmp = `${repo}.tmp`;
-  rmSync(tmp, { recursive: true, force: true });
-  mkdirSync(tmp, { recursive: true });
-  await execa('tar', ['-xf', TARBALL, '-C', tmp, '--strip-components=1']);
-  const git = (...args: string[]) => execa('git', ['-C', tmp, ...args], { env: { GIT_AUTHOR_NAME: 'test', GIT_AUTHOR_EMAIL: 't@localhost', GIT_COMMITTER_NAME: 'test', GIT_COMMITTER_EMAIL: 't@localhost' } });
-  await git('init', '-q', '-b', 'main');
-  await git('config', 'core.excludesFile', '/dev/null');
-  await git('config', 'gc.auto', '0');
-  await git('add', '-f', '-A');
-  await git('commit', '-q', '-m', 'linux-source-6.12 (pristine)');
-  await execa('mv', [tmp, repo]);
-  return repo;
-}
 
 async function pinlabRun(args: string[]): Promise<{ exitCode: number; result: RunResult; out: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'pinlab-ref-'));

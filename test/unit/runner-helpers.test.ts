@@ -213,7 +213,9 @@ test('runAll on a coverage build: gcov counters reset before each workload and r
   }, (e) => events.push(e), { backgroundWindowMs: 10, quiesce: { stablePolls: 1 } });
   const results = events.filter((e): e is Extract<RunnerEvent, { type: 'result' }> => e.type === 'result').map((e) => e.result);
   t.deepEqual(results.map((r) => Buffer.from(r.gcda?.['mm/gup.gcda'] ?? '', 'base64').toString()), ['count=2', 'count=2'], 'each workload reads only its own counts');
-  t.is(sys.calls.filter((c) => c === 'gcov reset').length, 2);
+  const hello = events.find((e): e is Extract<RunnerEvent, { type: 'hello' }> => e.type === 'hello')!;
+  t.is(Buffer.from(hello.gcda?.['mm/gup.gcda'] ?? '', 'base64').toString(), 'count=0', 'the calibration is counted apart (reset before it, read at hello)');
+  t.is(sys.calls.filter((c) => c === 'gcov reset').length, 3, 'one reset before the calibration, one before each workload');
 });
 
 test('runAll on a kernel without gcov: no counters, nothing reset, no gcda in the results', async (t) => {
