@@ -98,8 +98,14 @@ async function coverageOf(runDir: string, artifact: KernelArtifact | undefined, 
     reporter.onEvent({ type: 'phase-end', phase: 'coverage', elapsedMs: 0, ok: false, detail: 'this kernel was not built with gcov on the pin-path objects (prebuilt kernels cannot be)' });
     return undefined;
   }
-  const report = await inPhase('coverage', () => reportCoverage([runDir], runDir, signal), (r) => (r ? `${r.summary.sites.reached}/${r.summary.sites.total} pin sites reached` : 'no counters came back'), reporter);
-  return report ? runCoverage(report.summary, report) : undefined;
+  // a report that cannot be made loses the coverage, never the run's verdicts
+  try {
+    const report = await inPhase('coverage', () => reportCoverage([runDir], runDir, signal), (r) => (r ? `${r.summary.sites.reached}/${r.summary.sites.total} pin sites reached` : 'no counters came back'), reporter);
+    return report ? runCoverage(report.summary, report) : undefined;
+  } catch (e) {
+    if (signal.aborted) throw e;
+    return undefined;
+  }
 }
 
 export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: Reporter): Promise<RunOutput> {
