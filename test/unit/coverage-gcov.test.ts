@@ -3,7 +3,8 @@
 // the counts is read by lcov itself (its --summary agrees with ours).
 import test from 'ava';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { SAMPLE_SOURCE, sampleCounters } from '../coverage-sample.js';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runStep } from '../../harness/exec.js';
@@ -12,35 +13,13 @@ import { lcovTracefile } from '../../harness/coverage/run-coverage.js';
 import { siteReached, summarizeCoverage } from '../../harness/coverage/summary.js';
 import { findPinSites } from '../../harness/coverage/sites.js';
 
-const C = `int unpin_user_page(int p) { return p; }
-int pin_user_pages_fast(int p) { return p + 1; }
-
-int release(int pinned, int p)
-{
-	if (pinned)
-		return unpin_user_page(p);
-	return pin_user_pages_fast(p);
-}
-
-int main(int argc, char **argv)
-{
-	return release(argc > 1, argc) == 7;
-}
-`;
+const C = SAMPLE_SOURCE;
 
 const haveTools = ['/usr/bin/gcc', '/usr/bin/gcov'].every(existsSync);
 const maybe = haveTools ? test : test.skip;
 
 function compileAndRun(dir: string, args: string[]): string {
-  mkdirSync(join(dir, 'mm'), { recursive: true });
-  writeFileSync(join(dir, 'mm/gup.c'), C);
-  execFileSync('gcc', ['-O0', '--coverage', '-o', 'mm/gup', 'mm/gup.c'], { cwd: dir });
-  try {
-    execFileSync(join(dir, 'mm/gup'), args, { cwd: dir });
-  } catch {
-    // its exit code is the program's answer, not a failure
-  }
-  return join(dir, 'mm/gup.gcda');
+  return sampleCounters(dir, [args]).gcda[0]!;
 }
 
 maybe('gcov counts of one run: the branch taken ran, the other did not', async (t) => {

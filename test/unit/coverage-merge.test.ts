@@ -3,49 +3,16 @@
 // coverage/gcda/<workload>/), reported once from one directory holding both workloads and once
 // from two shard directories holding one each. Also: parse of a saved run writes the same bytes.
 import test from 'ava';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { reportCoverage, writeWorkloadGcda } from '../../harness/coverage/run-coverage.js';
-
-const C = `int unpin_user_page(int p) { return p; }
-int pin_user_pages_fast(int p) { return p + 1; }
-
-int release(int pinned, int p)
-{
-	if (pinned)
-		return unpin_user_page(p);
-	return pin_user_pages_fast(p);
-}
-
-int main(int argc, char **argv)
-{
-	return release(argc > 1, argc) == 7;
-}
-`;
+import { SAMPLE_SOURCE, sampleCounters } from '../coverage-sample.js';
 
 const maybe = ['/usr/bin/gcc', '/usr/bin/gcov'].every(existsSync) ? test : test.skip;
 
-/** One build's notes, and the .gcda of each run of it (argv decides the branch), base64 as the
- * guest sends them: counters zeroed before each run, as the guest resets them per workload. */
-function counters(dir: string, runs: string[][]): { gcno: Buffer; gcda: string[] } {
-  mkdirSync(join(dir, 'mm'), { recursive: true });
-  writeFileSync(join(dir, 'mm/gup.c'), C);
-  execFileSync('gcc', ['-O0', '--coverage', '-o', 'mm/gup', 'mm/gup.c'], { cwd: dir });
-  const gcda = runs.map((args) => {
-    rmSync(join(dir, 'mm/gup.gcda'), { force: true });
-    try {
-      execFileSync(join(dir, 'mm/gup'), args, { cwd: dir });
-    } catch {
-      // the exit code is the program's answer
-    }
-    return readFileSync(join(dir, 'mm/gup.gcda')).toString('base64');
-  });
-  return { gcno: readFileSync(join(dir, 'mm/gup.gcno')), gcda };
-}
-
 function runDir(root: string, name: string, gcno: Buffer, workloads: Record<string, string>): string {
+  const C = SAMPLE_SOURCE;
   const dir = join(root, name);
   mkdirSync(join(dir, 'kernel/coverage/gcno/mm'), { recursive: true });
   mkdirSync(join(dir, 'kernel/coverage/src/mm'), { recursive: true });
@@ -59,7 +26,9 @@ maybe('two shards report the same figures as the one run that holds both workloa
   const root = mkdtempSync(join(tmpdir(), 'pinlab-covmerge-'));
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   // one build: the same notes for every run, as the shards of one kernel share its build
-  const { gcno, gcda: [a, b] } = counters(join(root, 'build'), [[], ['x']]);
+  const run = sampleCounters(join(root, 'build'), [[], ['x']]);
+  const gcno = readFileSync(run.gcno);
+  const [a, b] = run.gcda.map((f) => readFileSync(f).toString('base64'));
   const whole = await reportCoverage([runDir(root, 'whole', gcno, { w1: a!, w2: b! })], join(root, 'whole'));
   const s1 = runDir(root, 's1', gcno, { w1: a! });
   const s2 = runDir(root, 's2', gcno, { w2: b! });
