@@ -212,6 +212,7 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--reason [reasons]', 'only FAILs with these reasons count as bad, e.g. pin-leak (comma-separated)')
     .option('--json [file]', 'write the decision and its evidence as JSON')
     .option('--run-dir [dir]', 'where to keep this run (default: runs/check-<id>)')
+    .option('--coverage', "gcov on the pin-path objects: the step's run directory reports what its workloads covered")
     .allowUnknownOption()
     .allowExcessArguments()
     .action(async (o, cmd: Command) => setOutcome(await check(ctx(), o, cmd.args)));

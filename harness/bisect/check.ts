@@ -51,6 +51,8 @@ export interface CheckArgs {
   reason?: string | boolean;
   json?: string | boolean;
   runDir?: string | boolean;
+  /** gcov on the pin-path objects: the step's run directory says what its workloads covered */
+  coverage?: boolean;
 }
 
 export interface CheckRequest {
@@ -124,7 +126,7 @@ export function checkRequest(args: CheckArgs, unexpected: readonly string[] = []
   const sourceArg = text('--source', args.source);
   const source = sourceArg === undefined ? undefined : parseSourceArg(sourceArg);
   const profile = text('--profile', args.profile);
-  const kernel = kernelRequest({ profile, source, patch: list('--patch', args.patch), configFragment: list('--config-fragment', args.configFragment) });
+  const kernel = kernelRequest({ profile, source, patch: list('--patch', args.patch), configFragment: list('--config-fragment', args.configFragment), coverage: args.coverage === true });
   const filter = text('--filter', args.filter);
   // a filter that names only hardware-variant workloads selects them (their VM gets the variant's
   // disks); any default-suite match keeps the selection to the default suite, as before

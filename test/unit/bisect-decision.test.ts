@@ -14,6 +14,8 @@ import {
 import { repeatWorkloads, splitRepeatName } from '../../harness/workloads/repeat.js';
 import type { ErrorCause, Status, Verdict } from '../../harness/verdict/types.js';
 import { DEFAULT_SUITE } from '../../harness/workloads/catalogue.js';
+import { checkRequest } from '../../harness/bisect/check.js';
+import { COVERAGE_SOURCES } from '../../harness/coverage/objects.js';
 
 function verdict(name: string, status: Status, extra: Partial<Verdict> = {}): Verdict {
   return {
@@ -146,4 +148,10 @@ test('--reason: only the failure being bisected makes a kernel bad; other FAILs 
   t.regex(good.why, /2 FAIL\(s\) with other reasons than pin-leak not counted/);
   t.is(good.evidence[0]!.reasons[0], 'kernel-splat', 'the ignored failures stay visible as evidence');
   t.is(decide(groupRounds([leak('w#1'), splat('w#2')], j), defaultThresholds(2), j).decision, 'bad');
+});
+
+test('check --coverage asks for the gcov build of the pin-path objects; without it, the normal build', (t) => {
+  const withCov = checkRequest({ profile: 'patched-6.1', filter: 'raw-virtio.psync.anon', coverage: true });
+  t.deepEqual(withCov.kernel.coverage, COVERAGE_SOURCES);
+  t.is(checkRequest({ profile: 'patched-6.1', filter: 'raw-virtio.psync.anon' }).kernel.coverage, undefined);
 });
