@@ -35,6 +35,7 @@ export const PREREQUISITES: Prerequisite[] = [
   { pkg: 'fio', why: 'benchmark reference in the guest' },
   { pkg: 'dmsetup', why: 'device-mapper stacks of the dm hardware variant (in the guest)' },
   { pkg: 'lcov', why: 'HTML coverage reports of pinlab run --coverage (genhtml)' },
+  { pkg: 'kmod', why: "depmod: the module index of a Debian image kernel's modules" },
 ];
 
 export interface PrereqStatus extends Prerequisite {

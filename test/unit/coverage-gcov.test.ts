@@ -49,7 +49,7 @@ maybe('two workloads add up to the counts of both, and lcov reads the tracefile 
   t.is(both['mm/gup.c']!.lines['13'], 2);
   const s = summarizeCoverage(new Map([['a', a], ['b', b]]), both, new Map([['mm/gup.c', C]]));
   t.is(s.sites.reached, 2);
-  if (!existsSync('/usr/bin/lcov')) return t.log('lcov not installed: tracefile not read back');
+  t.true(existsSync('/usr/bin/lcov'), 'lcov is installed (pinlab setup installs it)');
   const info = join(dir, 'pinlab.info');
   writeFileSync(info, lcovTracefile(both));
   const out = execFileSync('lcov', ['--summary', info, '--rc', 'lcov_branch_coverage=1'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
