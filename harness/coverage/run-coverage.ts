@@ -4,7 +4,7 @@
 //   coverage/gcda/<workload>/<src>.gcda (+ a .gcno symlink beside each, for gcov)
 // and what this module writes from them: coverage/summary.json, coverage/pinlab.info (an lcov
 // tracefile, SF paths relative to the tree) and coverage/html/ (genhtml).
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { runStep, type Step } from '../exec.js';
@@ -50,16 +50,11 @@ export function writeWorkloadGcda(runDir: string, workload: string, gcda: Record
 }
 
 function gcdaFilesOf(dir: string): string[] {
-  const out: string[] = [];
-  const walk = (d: string): void => {
-    for (const n of readdirSync(d)) {
-      const p = join(d, n);
-      if (statSync(p).isDirectory()) walk(p);
-      else if (n.endsWith('.gcda') && existsSync(p.replace(/\.gcda$/, '.gcno'))) out.push(p);
-    }
-  };
-  if (existsSync(dir)) walk(dir);
-  return out.sort();
+  if (!existsSync(dir)) return [];
+  return (readdirSync(dir, { recursive: true }) as string[])
+    .map((rel) => join(dir, rel))
+    .filter((p) => p.endsWith('.gcda') && existsSync(p.replace(/\.gcda$/, '.gcno')))
+    .sort();
 }
 
 /** Each workload's counts, from the .gcda files of one or more run directories (shards). */

@@ -14,18 +14,30 @@ export interface UnreachableEntry {
 const RACE_GUP_FAST = 'a race: the page table entry changed under gup-fast between reading it and grabbing the page (a concurrent unmap, fork or THP split)';
 const PUD_PAGES = '1 GiB (PUD-mapped) pages: hugetlb with hugepagesz=1G, which the guest does not configure (its pool is 2 MiB pages)';
 const MOVABLE = 'FOLL_LONGTERM pins of ZONE_MOVABLE or CMA pages, which must be migrated first; the guest has neither (no movablecore=, no CMA area)';
+const ZONE_APPEND =
+  'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured';
+const GATE_PAGE =
+  'the vsyscall gate page: GUP reaches it only for the gate-area address, which is never a Direct I/O buffer (and vsyscall=xonly, the default, makes it unreadable)';
+const MEMFD_PIN =
+  'memfd_pin_folios() has callers outside the Direct I/O paths only (udmabuf, VFIO)';
+const OUTSIDE_DIO =
+  'callers outside the Direct I/O paths only: process_vm_readv/writev (mm/process_vm_access.c) and drivers (RDMA, VFIO, media)';
+const RACE_MM_CHANGED =
+  'a race: gup-fast gives its pins back when the mm changed (a concurrent fork) while it walked the page tables';
+const DEVMAP =
+  'ZONE_DEVICE (devmap) pages: persistent memory or device-DAX mappings, which the guest has none of';
 
 export const UNREACHABLE: readonly UnreachableEntry[] = [
-  { site: 'block/bio.c:bio_iov_add_zone_append_page:bio_release_page', reason: 'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured' },
+  { site: 'block/bio.c:bio_iov_add_zone_append_page:bio_release_page', reason: ZONE_APPEND },
   { site: 'block/bio.c:__bio_iov_iter_get_pages:iov_iter_get_pages2', reason: 'the branch for iterators that are not pinned (ITER_KVEC, ITER_XARRAY): ITER_BVEC takes bio_iov_bvec_set instead, and no Direct I/O caller hands KVEC or XARRAY to bio_iov_iter_get_pages' },
   { site: 'block/bio.c:bio_dirty_fn:bio_release_pages', reason: 'deferred dirtying: bio_check_pages_dirty defers only when a page of a finished read was cleaned (written back) while the read was in flight, a race with writeback' },
-  { site: 'mm/gup.c:unpin_user_pages_dirty_lock:unpin_user_pages', reason: 'callers outside the Direct I/O paths only: process_vm_readv/writev (mm/process_vm_access.c) and drivers (RDMA, VFIO, media)' },
-  { site: 'mm/gup.c:unpin_user_pages_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only: process_vm_readv/writev (mm/process_vm_access.c) and drivers (RDMA, VFIO, media)' },
-  { site: 'mm/gup.c:unpin_user_pages_lockless:gup_put_folio', reason: 'a race: gup-fast gives its pins back when the mm changed (a concurrent fork) while it walked the page tables' },
-  { site: 'mm/gup.c:get_gate_page:try_grab_page', reason: 'the vsyscall gate page: GUP reaches it only for the gate-area address, which is never a Direct I/O buffer (and vsyscall=xonly, the default, makes it unreadable)' },
+  { site: 'mm/gup.c:unpin_user_pages_dirty_lock:unpin_user_pages', reason: OUTSIDE_DIO },
+  { site: 'mm/gup.c:unpin_user_pages_dirty_lock:gup_put_folio', reason: OUTSIDE_DIO },
+  { site: 'mm/gup.c:unpin_user_pages_lockless:gup_put_folio', reason: RACE_MM_CHANGED },
+  { site: 'mm/gup.c:get_gate_page:try_grab_page', reason: GATE_PAGE },
   { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page', reason: MOVABLE },
   { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page#2', reason: MOVABLE },
-  { site: 'mm/gup.c:undo_dev_pagemap:unpin_user_page', reason: 'ZONE_DEVICE (devmap) pages: persistent memory or device-DAX mappings, which the guest has none of' },
+  { site: 'mm/gup.c:undo_dev_pagemap:unpin_user_page', reason: DEVMAP },
   { site: 'mm/gup.c:gup_pte_range:gup_put_folio#2', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pmd:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pud:try_grab_folio', reason: PUD_PAGES },
@@ -33,23 +45,23 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_huge_pud:gup_put_folio#2', reason: PUD_PAGES },
   { site: 'mm/hugetlb.c:follow_huge_pud:try_grab_page', reason: PUD_PAGES },
   // 6.12 (gup-fast renamed, folio-based unpins)
-  { site: 'block/bio.c:bio_iov_add_zone_append_folio:unpin_user_folio', reason: 'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured' },
+  { site: 'block/bio.c:bio_iov_add_zone_append_folio:unpin_user_folio', reason: ZONE_APPEND },
   { site: 'mm/gup.c:gup_fast_pte_range:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio', reason: RACE_GUP_FAST },
-  { site: 'mm/gup.c:gup_fast_unpin_user_pages:gup_put_folio', reason: 'a race: gup-fast gives its pins back when the mm changed (a concurrent fork) while it walked the page tables' },
+  { site: 'mm/gup.c:gup_fast_unpin_user_pages:gup_put_folio', reason: RACE_MM_CHANGED },
   { site: 'mm/gup.c:gup_fast_pud_leaf:try_grab_folio_fast', reason: PUD_PAGES },
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio', reason: PUD_PAGES },
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio#2', reason: PUD_PAGES },
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio#3', reason: PUD_PAGES },
   { site: 'mm/gup.c:follow_huge_pud:try_grab_folio', reason: PUD_PAGES },
-  { site: 'mm/gup.c:get_gate_page:try_grab_folio', reason: 'the vsyscall gate page: GUP reaches it only for the gate-area address, which is never a Direct I/O buffer (and vsyscall=xonly, the default, makes it unreadable)' },
+  { site: 'mm/gup.c:get_gate_page:try_grab_folio', reason: GATE_PAGE },
   { site: 'mm/gup.c:migrate_longterm_unpinnable_folios:unpin_folio', reason: MOVABLE },
   { site: 'mm/gup.c:pofs_unpin:unpin_folios', reason: MOVABLE },
   { site: 'mm/gup.c:pofs_unpin:unpin_user_pages', reason: MOVABLE },
-  { site: 'mm/gup.c:gup_fast_undo_dev_pagemap:gup_put_folio', reason: 'ZONE_DEVICE (devmap) pages: persistent memory or device-DAX mappings, which the guest has none of' },
+  { site: 'mm/gup.c:gup_fast_undo_dev_pagemap:gup_put_folio', reason: DEVMAP },
   { site: 'mm/gup.c:__get_user_pages:gup_put_folio', reason: 'the grab of a large folio\'s further pages "should never fail" (a reference is already held): only a refcount overflow gets here' },
-  { site: 'mm/gup.c:memfd_pin_folios:try_grab_folio', reason: 'memfd_pin_folios() has callers outside the Direct I/O paths only (udmabuf, VFIO)' },
-  { site: 'mm/gup.c:memfd_pin_folios:unpin_folios', reason: 'memfd_pin_folios() has callers outside the Direct I/O paths only (udmabuf, VFIO)' },
+  { site: 'mm/gup.c:memfd_pin_folios:try_grab_folio', reason: MEMFD_PIN },
+  { site: 'mm/gup.c:memfd_pin_folios:unpin_folios', reason: MEMFD_PIN },
   { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: 'unpin_folios() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
   { site: 'mm/gup.c:unpin_folio:gup_put_folio', reason: 'unpin_folio() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
