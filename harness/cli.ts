@@ -237,6 +237,7 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--cmdline <args>', 'extra kernel command line arguments')
     .option('-j, --jobs <n>', 'make -j', positiveInt('--jobs'))
     .option('--verify-ends', 'check --bad and --good themselves first (two more steps)')
+    .option('--coverage', "gcov on the pin-path objects at every step: each step's run directory reports what it covered")
     .option('--run-dir <dir>', 'where to keep the bisection (default: runs/bisect-<id>)')
     .option('--dry-run', 'print the planned commands; run nothing')
     .action(async (o) => {

@@ -1,5 +1,7 @@
 // pread/pwrite (one segment: ITER_UBUF on 6.1) and preadv/pwritev (ITER_IOVEC), one syscall
-// per operation, run on a worker thread.
+// per operation, run on a worker thread. With { nowait: true } each op is preadv2/pwritev2 with
+// RWF_NOWAIT (IOCB_NOWAIT in the kernel).
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,8 +17,8 @@ namespace {
 class SyncWorker : public BatchWorker {
  public:
   SyncWorker(Napi::Env env, int fd, Direction dir, bool vectored, std::vector<Op> ops,
-             BufferHold&& hold)
-      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dir_(dir), vectored_(vectored) {}
+             BufferHold&& hold, bool nowait = false)
+      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dir_(dir), vectored_(vectored), nowait_(nowait) {}
 
  protected:
   void Run() override {
@@ -25,7 +27,11 @@ class SyncWorker : public BatchWorker {
       bool vec = vectored_ || op.segments.size() > 1;
       double t0 = NowNs();
       ssize_t r;
-      if (vec) {
+      if (nowait_) {
+        op.syscall = read ? "preadv2" : "pwritev2";
+        r = read ? preadv2(fd_, op.iov.data(), int(op.iov.size()), off_t(op.position), RWF_NOWAIT)
+                 : pwritev2(fd_, op.iov.data(), int(op.iov.size()), off_t(op.position), RWF_NOWAIT);
+      } else if (vec) {
         op.syscall = read ? "preadv" : "pwritev";
         r = read ? preadv(fd_, op.iov.data(), int(op.iov.size()), off_t(op.position))
                  : pwritev(fd_, op.iov.data(), int(op.iov.size()), off_t(op.position));
@@ -43,6 +49,7 @@ class SyncWorker : public BatchWorker {
   int fd_;
   Direction dir_;
   bool vectored_;
+  bool nowait_;
 };
 
 Napi::Value Single(const Napi::CallbackInfo& info, Direction dir, bool vectored, const char* name) {
@@ -60,7 +67,7 @@ Napi::Value Pwrite(const Napi::CallbackInfo& info) { return Single(info, Directi
 Napi::Value Preadv(const Napi::CallbackInfo& info) { return Single(info, Direction::kRead, true, "preadv"); }
 Napi::Value Pwritev(const Napi::CallbackInfo& info) { return Single(info, Direction::kWrite, true, "pwritev"); }
 
-// syncBatch(fd, direction, ops, { vectored })
+// syncBatch(fd, direction, ops, { vectored, nowait })
 Napi::Value SyncBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(env, Arg(info, 0));
@@ -69,7 +76,8 @@ Napi::Value SyncBatch(const Napi::CallbackInfo& info) {
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, IOV_MAX);
   Napi::Object opts = OptObject(env, info, 3, "options");
   bool vectored = OptBool(env, opts, "vectored", false);
-  return StartWorker(new SyncWorker(env, fd, dir, vectored, std::move(ops), std::move(hold)));
+  bool nowait = OptBool(env, opts, "nowait", false);
+  return StartWorker(new SyncWorker(env, fd, dir, vectored, std::move(ops), std::move(hold), nowait));
 }
 
 }  // namespace

@@ -1,13 +1,19 @@
 // io_uring through raw syscalls (no liburing). Normal buffers: READV/WRITEV (ITER_IOVEC) or
 // READ/WRITE; registered buffers: IORING_REGISTER_BUFFERS once (io_uring pins them at
 // registration), READ_FIXED/WRITE_FIXED per op (ITER_BVEC), unregistered before returning.
+// { memlockBytes }: the ring is set up and the buffers registered without CAP_IPC_LOCK under
+// that RLIMIT_MEMLOCK, so io_uring accounts the pinned pages against it (and refuses, ENOMEM,
+// when they do not fit: the registration must then give back every pin it took).
+#include <linux/capability.h>
 #include <linux/io_uring.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include "args.h"
 #include "batch.h"
@@ -15,9 +21,20 @@
 #include "errors.h"
 #include "aligned_buffer.h"
 
+// IORING_SETUP_NO_MMAP (6.5+): the ring and SQE memory come from user space, and the kernel pins
+// them for the ring's life. Older uapi headers call the address fields resv2.
+#ifndef IORING_SETUP_NO_MMAP
+#define IORING_SETUP_NO_MMAP (1U << 14)
+#define PINLAB_USER_ADDR resv2
+#else
+#define PINLAB_USER_ADDR user_addr
+#endif
+
 namespace pinlab {
 
 namespace {
+
+constexpr size_t kUserRingBytes = 64 * 1024;
 
 struct Ring {
   int fd = -1;
@@ -31,21 +48,63 @@ struct Ring {
   unsigned *cq_head = nullptr, *cq_tail = nullptr, *cq_mask = nullptr;
   struct io_uring_cqe* cqes = nullptr;
   unsigned sq_entries = 0;
+  // user ring memory (IORING_SETUP_NO_MMAP): our own mappings, and the pages the kernel pinned
+  void* user_rings = MAP_FAILED;
+  void* user_sqes = MAP_FAILED;
+  size_t user_pinned_pages = 0;
 
   ~Ring() {
-    if (sqes != MAP_FAILED) munmap(sqes, sqes_len);
-    if (cq_ptr != MAP_FAILED && cq_ptr != sq_ptr) munmap(cq_ptr, cq_len);
-    if (sq_ptr != MAP_FAILED) munmap(sq_ptr, sq_len);
+    if (user_rings == MAP_FAILED) {
+      if (sqes != MAP_FAILED) munmap(sqes, sqes_len);
+      if (cq_ptr != MAP_FAILED && cq_ptr != sq_ptr) munmap(cq_ptr, cq_len);
+      if (sq_ptr != MAP_FAILED) munmap(sq_ptr, sq_len);
+    }
+    // the kernel releases its pins when the ring goes; the pages outlive our unmapping
     if (fd >= 0) close(fd);
+    FreeUserMemory();
   }
 
-  // Returns 0 or errno; *syscall names what failed.
-  int Setup(unsigned entries, const char** failed) {
+  void FreeUserMemory() {
+    if (user_rings != MAP_FAILED) munmap(user_rings, kUserRingBytes);
+    if (user_sqes != MAP_FAILED) munmap(user_sqes, kUserRingBytes);
+    user_rings = user_sqes = MAP_FAILED;
+  }
+
+  // Returns 0 or errno; *syscall names what failed. user_memory: ask for IORING_SETUP_NO_MMAP
+  // with our own ring memory; a kernel without it (EINVAL) gets a normal ring.
+  int Setup(unsigned entries, const char** failed, bool user_memory = false) {
     struct io_uring_params p;
     std::memset(&p, 0, sizeof p);
+    *failed = "mmap";
+    if (user_memory) {
+      int prot = PROT_READ | PROT_WRITE, flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE;
+      user_rings = mmap(nullptr, kUserRingBytes, prot, flags, -1, 0);
+      if (user_rings == MAP_FAILED) return errno;
+      user_sqes = mmap(nullptr, kUserRingBytes, prot, flags, -1, 0);
+      if (user_sqes == MAP_FAILED) return errno;
+      p.flags |= IORING_SETUP_NO_MMAP;
+      p.cq_off.PINLAB_USER_ADDR = reinterpret_cast<uintptr_t>(user_rings);
+      p.sq_off.PINLAB_USER_ADDR = reinterpret_cast<uintptr_t>(user_sqes);
+    }
     *failed = "io_uring_setup";
     fd = int(syscall(__NR_io_uring_setup, entries, &p));
+    if (fd < 0 && user_memory && errno == EINVAL) {
+      FreeUserMemory();
+      return Setup(entries, failed, false);
+    }
     if (fd < 0) return errno;
+    if (user_rings != MAP_FAILED) {
+      // what the kernel pinned: the rings up to the end of the SQ array, and the SQEs
+      sq_entries = p.sq_entries;
+      size_t rings = std::max<size_t>(p.sq_off.array + p.sq_entries * sizeof(unsigned),
+                                      p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe));
+      sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+      if (rings > kUserRingBytes || sqes_len > kUserRingBytes) return E2BIG;
+      user_pinned_pages = (rings + kPage - 1) / kPage + (sqes_len + kPage - 1) / kPage;
+      sq_ptr = cq_ptr = user_rings;
+      sqes = static_cast<struct io_uring_sqe*>(user_sqes);
+      return Locate(p);
+    }
     *failed = "mmap";
     sq_entries = p.sq_entries;
     sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned);
@@ -63,6 +122,10 @@ struct Ring {
     sqes = static_cast<struct io_uring_sqe*>(
         mmap(nullptr, sqes_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, IORING_OFF_SQES));
     if (sqes == MAP_FAILED) return errno;
+    return Locate(p);
+  }
+
+  int Locate(const struct io_uring_params& p) {
     char* sq = static_cast<char*>(sq_ptr);
     char* cq = static_cast<char*>(cq_ptr);
     sq_head = reinterpret_cast<unsigned*>(sq + p.sq_off.head);
@@ -89,25 +152,73 @@ struct Ring {
   void Commit() { __atomic_store_n(sq_tail, *sq_tail + 1, __ATOMIC_RELEASE); }
 };
 
+// Drops CAP_IPC_LOCK from this thread's effective set and, on Lower(), the soft RLIMIT_MEMLOCK;
+// restores both when it goes out of scope (capabilities are per thread, the limit per process,
+// so the scope must stay short). error() is the errno of the capability step, or 0.
+class MemlockScope {
+ public:
+  MemlockScope() {
+    if (syscall(SYS_capget, &header_, saved_caps_) < 0) { error_ = errno; return; }
+    struct __user_cap_data_struct caps[2];
+    std::memcpy(caps, saved_caps_, sizeof caps);
+    caps[CAP_TO_INDEX(CAP_IPC_LOCK)].effective &= ~CAP_TO_MASK(CAP_IPC_LOCK);
+    if (syscall(SYS_capset, &header_, caps) < 0) { error_ = errno; return; }
+    caps_dropped_ = true;
+  }
+  // Lowers the limit (after the ring exists: newer kernels account the ring's own memory too).
+  int Lower(size_t bytes) {
+    if (getrlimit(RLIMIT_MEMLOCK, &saved_limit_) < 0) return errno;
+    struct rlimit lower = saved_limit_;
+    lower.rlim_cur = bytes;
+    if (setrlimit(RLIMIT_MEMLOCK, &lower) < 0) return errno;
+    limit_lowered_ = true;
+    return 0;
+  }
+  ~MemlockScope() {
+    if (limit_lowered_) setrlimit(RLIMIT_MEMLOCK, &saved_limit_);
+    if (caps_dropped_) syscall(SYS_capset, &header_, saved_caps_);
+  }
+  int error() const { return error_; }
+
+ private:
+  struct __user_cap_header_struct header_ = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct saved_caps_[2] = {};
+  struct rlimit saved_limit_ = {};
+  bool caps_dropped_ = false;
+  bool limit_lowered_ = false;
+  int error_ = 0;
+};
+
 class UringWorker : public BatchWorker {
  public:
   UringWorker(Napi::Env env, int fd, Direction dir, int depth, bool fixed, bool vectored,
-              std::vector<Op> ops, BufferHold&& hold)
+              std::vector<Op> ops, BufferHold&& hold, size_t memlock_bytes = 0, bool user_ring = false)
       : BatchWorker(env, std::move(ops), std::move(hold)),
-        fd_(fd), dir_(dir), depth_(depth), fixed_(fixed), vectored_(vectored) {}
+        fd_(fd), dir_(dir), depth_(depth), fixed_(fixed), vectored_(vectored), memlock_bytes_(memlock_bytes),
+        user_ring_(user_ring) {}
 
  protected:
   void Run() override {
     Ring ring;
     const char* failed = "";
-    if (int err = ring.Setup(unsigned(depth_), &failed)) return Fail(err, failed);
-    if (fixed_) {
-      std::vector<struct iovec> regs;
-      for (AlignedBuffer* b : buffers_) regs.push_back({b->data(), b->size()});
-      if (syscall(__NR_io_uring_register, ring.fd, IORING_REGISTER_BUFFERS, regs.data(), unsigned(regs.size())) < 0)
-        return Fail(errno, "io_uring_register");
-      registered_pages_ = 0;
-      for (AlignedBuffer* b : buffers_) registered_pages_ += (b->size() + kPage - 1) / kPage;
+    {
+      std::unique_ptr<MemlockScope> memlock;
+      if (memlock_bytes_ > 0) {
+        memlock = std::make_unique<MemlockScope>();
+        if (memlock->error()) return Fail(memlock->error(), "capset");
+      }
+      if (int err = ring.Setup(unsigned(depth_), &failed, user_ring_)) return Fail(err, failed);
+      ring_pinned_pages_ = ring.user_pinned_pages;
+      if (memlock)
+        if (int err = memlock->Lower(memlock_bytes_)) return Fail(err, "setrlimit");
+      if (fixed_) {
+        std::vector<struct iovec> regs;
+        for (AlignedBuffer* b : buffers_) regs.push_back({b->data(), b->size()});
+        if (syscall(__NR_io_uring_register, ring.fd, IORING_REGISTER_BUFFERS, regs.data(), unsigned(regs.size())) < 0)
+          return Fail(errno, "io_uring_register");
+        registered_pages_ = 0;
+        for (AlignedBuffer* b : buffers_) registered_pages_ += (b->size() + kPage - 1) / kPage;
+      }
     }
     int err = Loop(ring);
     // a failed unregistration leaves the registration's pins behind: the workload must say so
@@ -118,6 +229,7 @@ class UringWorker : public BatchWorker {
 
   void Decorate(Napi::Object result) override {
     result.Set("registeredPages", double(registered_pages_));
+    result.Set("ringPinnedPages", double(ring_pinned_pages_));
   }
 
  private:
@@ -209,10 +321,13 @@ class UringWorker : public BatchWorker {
   int depth_;
   bool fixed_;
   bool vectored_;
+  size_t memlock_bytes_;
+  bool user_ring_;
   size_t registered_pages_ = 0;
+  size_t ring_pinned_pages_ = 0;
 };
 
-// uringBatch(fd, direction, ops, { queueDepth, fixed, vectored })
+// uringBatch(fd, direction, ops, { queueDepth, fixed, vectored, memlockBytes, userRing })
 Napi::Value UringBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(env, Arg(info, 0));
@@ -221,9 +336,11 @@ Napi::Value UringBatch(const Napi::CallbackInfo& info) {
   int depth = int(OptInteger(env, opts, "queueDepth", 1, 1, 4096));
   bool fixed = OptBool(env, opts, "fixed", false);
   bool vectored = OptBool(env, opts, "vectored", true);
+  size_t memlock = size_t(OptInteger(env, opts, "memlockBytes", 0, 0, 1LL << 40));
+  bool user_ring = OptBool(env, opts, "userRing", false);
   BufferHold hold;
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, fixed ? 1 : IOV_MAX);
-  return StartWorker(new UringWorker(env, fd, dir, depth, fixed, vectored, std::move(ops), std::move(hold)));
+  return StartWorker(new UringWorker(env, fd, dir, depth, fixed, vectored, std::move(ops), std::move(hold), memlock, user_ring));
 }
 
 // uringRegisterBuffer(buffer): register the buffer with a fresh ring, unregister it, close the

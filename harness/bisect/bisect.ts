@@ -217,6 +217,7 @@ export interface BisectOpts {
   configFragment?: string[];
   cmdline?: string;
   jobs?: number;
+  coverage?: boolean;
   verifyEnds?: boolean;
   runDir?: string;
   dryRun?: boolean;
@@ -238,6 +239,7 @@ export function bisectRequest(o: BisectOpts): BisectRequest {
     configFragment: o.configFragment,
     cmdline: o.cmdline,
     jobs: o.jobs,
+    ...(o.coverage ? { coverage: true } : {}),
     verifyEnds: o.verifyEnds,
   };
 }

@@ -23,6 +23,8 @@ export interface BisectRequest {
   configFragment?: string[];
   cmdline?: string;
   jobs?: number;
+  /** each step's run directory reports what its workloads covered (check --coverage) */
+  coverage?: boolean;
   /** test --bad and --good themselves before bisecting */
   verifyEnds?: boolean;
 }
@@ -83,6 +85,7 @@ export function checkArgs(req: BisectRequest): string[] {
   for (const f of req.configFragment ?? []) a.push('--config-fragment', resolve(f));
   if (req.cmdline) a.push('--cmdline', req.cmdline);
   if (req.jobs !== undefined) a.push('-j', String(req.jobs));
+  if (req.coverage) a.push('--coverage');
   return a;
 }
 

@@ -20,9 +20,10 @@
 //     such movement makes the pin judgement ERROR background (never a wider tolerance).
 //  2. Evidence independent of the pin model: kmsg splats -> kernel-splat; read-back mismatch ->
 //     data-corruption; fork-race lost pages -> fork-data-loss; errno: a fault case must surface
-//     its errno (misaligned: EINVAL; readonly-dest: EFAULT; fail-make-request, blkdebug-eio: EIO)
-//     and nothing else (efault-midway: EFAULT or a short transfer; past-eod: a short transfer,
-//     ENOSPC or EINVAL); a workload without a fault must see no errors at all -> wrong-errno.
+//     its errno (misaligned, over-limit: EINVAL; readonly-dest: EFAULT; memlock: ENOMEM;
+//     fail-make-request, blkdebug-eio: EIO) and nothing else (efault-midway: EFAULT or a short
+//     transfer; past-eod: a short transfer, ENOSPC or EINVAL; nowait: EAGAIN or success;
+//     hole-write: success); a workload without a fault must see no errors at all -> wrong-errno.
 //     Fork race: a run whose attempts never hit the window proves nothing -> ERROR harness.
 //  3. Path. Each `paths` group is reached (a name ran), unverifiable (no name traceable on this
 //     kernel) or not reached (traceable names, none ran). Any group not reached: the pin model
@@ -112,6 +113,13 @@ export function expectedErrnos(fault: Fault | undefined): { allowed: string[]; r
       return { allowed: ['ENOSPC', 'EINVAL'], required: false };
     case 'over-limit':
       return { allowed: ['EINVAL'], required: true };
+    case 'nowait':
+      // a kernel that can issue several bios without blocking may also just do the I/O
+      return { allowed: ['EAGAIN'], required: false };
+    case 'hole-write':
+      return { allowed: [], required: false };
+    case 'memlock':
+      return { allowed: ['ENOMEM'], required: true };
     case 'fail-make-request':
     case 'blkdebug-eio':
       return { allowed: ['EIO'], required: true };

@@ -95,6 +95,8 @@ export interface BatchResult {
 export interface UringResult extends BatchResult {
   /** pages pinned by IORING_REGISTER_BUFFERS (0 unless fixed) */
   registeredPages: number;
+  /** pages of user ring memory the kernel pinned (userRing on a kernel with IORING_SETUP_NO_MMAP; else 0) */
+  ringPinnedPages: number;
 }
 
 export interface SpliceResult extends BatchResult {
@@ -148,13 +150,15 @@ export interface PinlabAddon {
   pwrite(fd: number, buffer: AlignedBuffer, offset: number, length: number, position: number): Promise<number>;
   preadv(fd: number, segments: IoSegment[], position: number): Promise<number>;
   pwritev(fd: number, segments: IoSegment[], position: number): Promise<number>;
-  syncBatch(fd: number, direction: Direction, ops: IoOps, options?: { vectored?: boolean }): Promise<BatchResult>;
+  /** nowait: preadv2/pwritev2 with RWF_NOWAIT */
+  syncBatch(fd: number, direction: Direction, ops: IoOps, options?: { vectored?: boolean; nowait?: boolean }): Promise<BatchResult>;
   aioBatch(fd: number, direction: Direction, ops: IoOps, options?: { queueDepth?: number }): Promise<BatchResult>;
   uringBatch(
     fd: number,
     direction: Direction,
     ops: IoOps,
-    options?: { queueDepth?: number; fixed?: boolean; vectored?: boolean },
+    /** memlockBytes: set up and register without CAP_IPC_LOCK under this RLIMIT_MEMLOCK */
+    options?: { queueDepth?: number; fixed?: boolean; vectored?: boolean; memlockBytes?: number; userRing?: boolean },
   ): Promise<UringResult>;
   spliceReadBatch(fd: number, ops: IoOps): Promise<SpliceResult>;
   vmspliceWriteBatch(fd: number, ops: IoOps): Promise<SpliceResult>;

@@ -120,6 +120,7 @@ export function makeSpec(s: Shape): WorkloadSpec {
   if (s.fault) spec.fault = s.fault;
   if (s.repeat !== undefined) spec.repeat = s.repeat;
   if (s.segmentOrder) spec.segmentOrder = s.segmentOrder;
+  if (s.ringMemory) spec.ringMemory = s.ringMemory;
   // io_uring issues each op with IOCB_NOWAIT first; an op of more pages than one bio holds
   // (BIO_MAX_VECS) cannot be issued without blocking, so its pins are released and retaken
   if (engine.startsWith('uring') && spec.blockSize > BIO_MAX_VECS * 4 * KiB) spec.nowaitRetry = true;
@@ -156,6 +157,8 @@ const SHAPES: Shape[] = [
   // (IOCB_NOWAIT) attempt, which releases its bios and asks for a blocking retry
   { target: 'raw-nvme', engine: 'uring', blockSize: 2 * MiB, size: 4 * MiB, variant: 'multi-bio' },
   { target: 'ext4', engine: 'uring-fixed' },
+  // the ring's own memory from user space (IORING_SETUP_NO_MMAP, 6.5+): pinned for the ring's life
+  { target: 'raw-nvme', engine: 'uring', ringMemory: 'user', variant: 'user-ring' },
   // splice: ITER_PIPE from O_DIRECT files (6.1), BVEC into them
   { target: 'raw-virtio', engine: 'splice-read', blockSize: 64 * KiB },
   { target: 'ext4', engine: 'splice-read', blockSize: 64 * KiB },
@@ -190,7 +193,21 @@ const SHAPES: Shape[] = [
   { target: 'ext4', engine: 'psync', fault: { kind: 'misaligned', what: 'length' } },
   { target: 'raw-nvme', engine: 'psync', fault: { kind: 'past-eod' } },
   // a read across a file's end on fs/direct-io.c: the pages pinned past EOF are given back
+  // (ext2 on 6.1; vfat on 6.7+, where ext2 moved to iomap)
   { target: 'ext2', engine: 'psync', fault: { kind: 'past-eod' } },
+  { target: 'vfat', engine: 'psync', fault: { kind: 'past-eod' } },
+  // fs/direct-io.c meets a hole inside the file's size on a write: -ENOTBLK, pins given back,
+  // the write completes buffered
+  { target: 'ext2', engine: 'psync', fault: { kind: 'hole-write' } },
+  // RWF_NOWAIT over more bio_vecs than one bio holds: __blkdev_direct_IO releases the first
+  // bio. One page per segment, in reverse order, so no two pages merge into one bio_vec (a
+  // plain 2 MiB buffer is often physically contiguous and fits one bio)
+  { target: 'raw-virtio', engine: 'psyncv', blockSize: 2 * MiB, size: 2 * MiB, segments: 512, fault: { kind: 'nowait', bytes: 2 * MiB } },
+  // a registration io_uring cannot account (no CAP_IPC_LOCK, RLIMIT_MEMLOCK of one page)
+  { target: 'raw-virtio', engine: 'uring-fixed', fault: { kind: 'memlock' } },
+  // passthrough above the controller's MDTS (QEMU's default: 512 KiB): blk-map fills one bio,
+  // releases the pages it could not add, and the command is refused
+  { target: 'nvme-passthru', engine: 'passthru', blockSize: 64 * KiB, fault: { kind: 'over-limit', bytes: 2 * MiB } },
   {
     target: 'raw-virtio',
     engine: 'libaio',

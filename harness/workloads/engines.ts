@@ -212,6 +212,8 @@ class Workload {
   /** thp buffers: huge-page-backed bytes of the least backed buffer (AnonHugePages, smaps) */
   private hugeBytes: number | undefined;
   private readonly errors = new Map<string, { code: string; syscall: string; count: number }>();
+  /** set by a fault phase for its own operations only (RWF_NOWAIT, a registration's RLIMIT_MEMLOCK) */
+  private faultOptions: { nowait?: boolean; memlockBytes?: number } = {};
 
   constructor(
     private readonly spec: WorkloadSpec,
@@ -429,15 +431,19 @@ class Workload {
     const queueDepth = spec.queueDepth;
     switch (spec.engine) {
       case 'psync':
-        return { result: await addon.syncBatch(fd, direction, ops, { vectored: false }) };
       case 'psyncv':
-        return { result: await addon.syncBatch(fd, direction, ops, { vectored: true }) };
+        return { result: await addon.syncBatch(fd, direction, ops, { vectored: spec.engine === 'psyncv', ...(this.faultOptions.nowait ? { nowait: true } : {}) }) };
       case 'libaio':
         return { result: await addon.aioBatch(fd, direction, ops, { queueDepth }) };
-      case 'uring':
-        return { result: await addon.uringBatch(fd, direction, ops, { queueDepth, vectored: true }) };
+      case 'uring': {
+        const r = await addon.uringBatch(fd, direction, ops, { queueDepth, vectored: true, ...(spec.ringMemory === 'user' ? { userRing: true } : {}) });
+        // the ring's own pages, pinned once for the ring's life
+        this.userPageOps += r.ringPinnedPages ?? 0;
+        return { result: r };
+      }
       case 'uring-fixed': {
-        const r = await addon.uringBatch(fd, direction, ops, { queueDepth, fixed: true });
+        const memlock = this.faultOptions.memlockBytes;
+        const r = await addon.uringBatch(fd, direction, ops, { queueDepth, fixed: true, ...(memlock ? { memlockBytes: memlock } : {}) });
         this.fixedPins += r.registeredPages;
         return { result: r };
       }
@@ -523,6 +529,45 @@ class Workload {
         // pinned) as much of the buffer as fits one bio; every page must be released
         const b = this.buffer(fault.bytes);
         for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, fault.bytes, 1, b, 0));
+        b.free();
+        return;
+      }
+      case 'nowait': {
+        if (this.spec.engine !== 'psync' && this.spec.engine !== 'psyncv') this.fail(`the nowait fault needs psync or psyncv, not ${this.spec.engine}`);
+        const b = this.buffer(fault.bytes);
+        this.faultOptions = { nowait: true };
+        try {
+          for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, fault.bytes, nseg, b, 0));
+        } finally {
+          this.faultOptions = {};
+        }
+        b.free();
+        return;
+      }
+      case 'hole-write': {
+        // grow the file by a hole and write into its middle; the tail goes again afterwards
+        if (this.isBlock) this.fail('the hole-write fault needs a file target');
+        const end = fstatSync(this.directFd).size;
+        const b = this.buffer(blockSize);
+        ftruncateSync(this.directFd, end + 3 * blockSize);
+        try {
+          await run('write', opAt(end + blockSize, blockSize, nseg, b, 0));
+        } finally {
+          ftruncateSync(this.directFd, end);
+        }
+        b.free();
+        return;
+      }
+      case 'memlock': {
+        if (this.spec.engine !== 'uring-fixed') this.fail(`the memlock fault needs uring-fixed, not ${this.spec.engine}`);
+        // a limit of one page: the registration's first accounting already exceeds it
+        const b = this.buffer(blockSize);
+        this.faultOptions = { memlockBytes: PAGE };
+        try {
+          for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
+        } finally {
+          this.faultOptions = {};
+        }
         b.free();
         return;
       }

@@ -137,6 +137,7 @@ export interface Shape {
   fault?: import('./types.js').Fault;
   repeat?: number;
   segmentOrder?: 'reverse' | 'ascending';
+  ringMemory?: 'user';
   /** a name part after the buffer kind, for shapes that differ only in size or layout */
   variant?: string;
 }

@@ -34,7 +34,16 @@ export type Fault =
   | { kind: 'past-eod' } // I/O that starts/ends beyond the end of the device/file
   | { kind: 'fail-make-request'; times: number; probability: number; interval: number }
   | { kind: 'blkdebug-eio'; sector: number; op: 'read' | 'write' }
-  | { kind: 'over-limit'; bytes: number }; // one op of `bytes`, above the device's transfer limit
+  | { kind: 'over-limit'; bytes: number } // one op of `bytes`, above the device's transfer limit
+  // one RWF_NOWAIT op of `bytes`, more pages than one bio holds: the block layer pins the first
+  // bio's pages, releases them and refuses (EAGAIN) rather than block for a second bio
+  | { kind: 'nowait'; bytes: number }
+  // a write into a hole inside the file's size: fs/direct-io.c (DIO_SKIP_HOLES) gives back the
+  // pages it pinned (-ENOTBLK) and the write completes as buffered I/O
+  | { kind: 'hole-write' }
+  // fixed-buffer registration without CAP_IPC_LOCK over a tiny RLIMIT_MEMLOCK: io_uring pins the
+  // pages, fails to account them (ENOMEM) and must unpin every one
+  | { kind: 'memlock' };
 
 /**
  * What pinning the workload implies, independent of any kernel:
@@ -67,6 +76,12 @@ export interface WorkloadSpec {
    * into one bio_vec and each merge must release its duplicate pin).
    */
   segmentOrder?: 'reverse' | 'ascending';
+  /**
+   * io_uring engines: 'user' puts the ring and SQE memory in the workload's own pages
+   * (IORING_SETUP_NO_MMAP, 6.5+), which the kernel pins for the ring's life and unpins when the
+   * ring goes; a kernel without it (EINVAL) gets a normal ring.
+   */
+  ringMemory?: 'user';
   pinModel: PinModel;
   /** key kernel functions; each inner list is "any of these" (names differ across versions) */
   paths: string[][];
@@ -89,7 +104,8 @@ export interface Latency {
 export interface WorkloadIO {
   bytes: number; // bytes moved by successful operations
   ops: number; // operations issued
-  /** sum over operations of distinct user pages that operation's buffers span */
+  /** sum over operations of distinct user pages that operation's buffers span, plus the pages
+   * of user-provided io_uring ring memory (pinned once per ring) */
   userPageOps: number;
   /** pins expected regardless of I/O count (io_uring buffer registration) */
   fixedPins: number;

@@ -5,7 +5,7 @@
 // primitives on a machine that runs nothing else (e2e/suite.test.ts): the host's /proc/vmstat
 // counters are global, so an assertion on them here would depend on what else the host does.
 import { execa } from 'execa';
-import { existsSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 
@@ -165,6 +165,38 @@ for (const { fault, engine, errors } of faults) {
     }
   });
 }
+
+it('fault memlock: the registration without CAP_IPC_LOCK over a one-page RLIMIT_MEMLOCK fails ENOMEM; limit and capability come back', async (t) => {
+  const { io } = await measured(spec({ engine: 'uring-fixed', fault: { kind: 'memlock' } }), env());
+  t.deepEqual(io.errors, [{ code: 'ENOMEM', syscall: 'io_uring_register', count: 2 }]);
+  t.true(io.verify.ok, io.verify.detail);
+  // the normal phases registered afterwards: capability and limit were restored
+  t.is(io.fixedPins, 2 * PAGES_PER_MIB);
+});
+
+it('fault hole-write: a Direct I/O write into a hole inside the file size completes, and the file keeps its size', async (t) => {
+  const e = env();
+  const { io } = await measured(spec({ engine: 'psync', fault: { kind: 'hole-write' } }), e);
+  t.deepEqual(io.errors, []);
+  t.true(io.verify.ok, io.verify.detail);
+  t.is(io.bytes, 2 * MiB + 128 * KiB);
+  t.is(statSync(e.path).size, MiB, 'the hole the fault made is truncated away again');
+});
+
+it('fault nowait: one RWF_NOWAIT op of 512 one-page segments moves everything or nothing (EAGAIN)', async (t) => {
+  const { io } = await measured(spec({ engine: 'psyncv', blockSize: 2 * MiB, size: 2 * MiB, segments: 512, fault: { kind: 'nowait', bytes: 2 * MiB } }), env());
+  t.true(io.errors.every((x) => x.code === 'EAGAIN' && /^p(read|write)v2$/.test(x.syscall)), JSON.stringify(io.errors));
+  t.true(io.verify.ok, io.verify.detail);
+  const moved = 2 - io.errors.reduce((n, x) => n + x.count, 0);
+  t.is(io.bytes, 4 * MiB + moved * 2 * MiB);
+});
+
+it('uring with user ring memory: the ring pages count as pinned user pages where the kernel has IORING_SETUP_NO_MMAP (6.5+)', async (t) => {
+  const { io } = await measured(spec({ engine: 'uring', ringMemory: 'user' }), env());
+  t.true(io.verify.ok, io.verify.detail);
+  // one ring per batch (write, read), each with one page of rings and one of SQEs
+  t.is(io.userPageOps, 2 * PAGES_PER_MIB + (hostPinsDio() ? 4 : 0));
+});
 
 it('a misaligned-length spec without a fault is refused before any I/O', async (t) => {
   await t.throwsAsync(runWorkloadIO(spec({ engine: 'psync', blockSize: 1000 }), env()), { instanceOf: RangeError, message: /blockSize 1000/ });

@@ -186,6 +186,11 @@ test('bisect: usage errors exit 2 like every other command; --dry-run prints the
   t.is(dry.exitCode, 0, dry.stderr);
   t.regex(dry.stdout, /"bisect","start","--no-checkout"/);
   t.regex(dry.stdout, new RegExp(`"check","--source","git:${repo}@<commit>","-f","ext2.psync.anon"`));
+  t.notRegex(dry.stdout, /"--coverage"/);
+  // --coverage reaches every step's check, so each step's run directory reports its coverage
+  const cov = await pinlab('bisect', '--source', `git:${repo}`, '--good', 'HEAD~3', '--bad', 'HEAD', '-f', 'ext2.psync.anon', '--coverage', '--dry-run');
+  t.is(cov.exitCode, 0, cov.stderr);
+  t.regex(cov.stdout, new RegExp(`"check","--source","git:${repo}@<commit>","-f","ext2.psync.anon",[^\\n]*"--coverage"`));
 });
 
 test('check, bisect and repro have --help', async (t) => {

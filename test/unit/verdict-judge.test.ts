@@ -379,6 +379,26 @@ test('fault cases: wrong or missing errno', (t) => {
   t.is(mis.status, 'PASS', mis.message);
 });
 
+test('nowait, hole-write, memlock: their errnos, and the pins a refused op took and gave back', (t) => {
+  const nowait = faultSpec({ kind: 'nowait', bytes: 2 * 1024 * 1024 });
+  const again = [{ code: 'EAGAIN', syscall: 'preadv2', count: 1 }];
+  // the refused op pinned a bio's worth (256 pages) and moved nothing: balance decides
+  t.is(judge(obs({ spec: nowait, acquired: 768, io: { userPageOps: 512, errors: again } }), ctx).status, 'PASS');
+  t.deepEqual(judge(obs({ spec: nowait, acquired: 768, released: 512, io: { userPageOps: 512, errors: again } }), ctx).reasons, ['pin-leak']);
+  // a kernel that issues several bios without blocking may just do the I/O
+  t.is(judge(obs({ spec: nowait, acquired: 512, io: { userPageOps: 512 } }), ctx).status, 'PASS');
+  t.deepEqual(judge(obs({ spec: nowait, acquired: 512, io: { userPageOps: 512, errors: [{ code: 'EIO', syscall: 'preadv2', count: 1 }] } }), ctx).reasons, ['wrong-errno']);
+  const hole = faultSpec({ kind: 'hole-write' });
+  t.is(judge(obs({ spec: hole, acquired: 544, io: { userPageOps: 544 } }), ctx).status, 'PASS');
+  t.deepEqual(judge(obs({ spec: hole, acquired: 544, io: { userPageOps: 544, errors: [{ code: 'ENOTBLK', syscall: 'pwrite', count: 1 }] } }), ctx).reasons, ['wrong-errno']);
+  const memlock = makeSpec({ target: 'raw-virtio', engine: 'uring-fixed', fault: { kind: 'memlock' } });
+  const enomem = [{ code: 'ENOMEM', syscall: 'io_uring_register', count: 2 }];
+  t.is(judge(obs({ spec: memlock, acquired: 576, io: { fixedPins: 512, userPageOps: 0, errors: enomem } }), ctx).status, 'PASS');
+  t.deepEqual(judge(obs({ spec: memlock, acquired: 576, released: 544, io: { fixedPins: 512, userPageOps: 0, errors: enomem } }), ctx).reasons, ['pin-leak']);
+  // a registration that was never refused did not test the accounting failure
+  t.deepEqual(judge(obs({ spec: memlock, acquired: 512, io: { fixedPins: 512, userPageOps: 0 } }), ctx).reasons, ['wrong-errno']);
+});
+
 test('fail_make_request that never fired: ERROR harness', (t) => {
   const eio = faultSpec({ kind: 'fail-make-request', times: 1, probability: 100, interval: 1 });
   const v = judge(obs({ spec: eio, acquired: 512, extra: { faultsInjected: 0 } }), ctx);
