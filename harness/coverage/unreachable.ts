@@ -59,12 +59,14 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:pofs_unpin:unpin_folios', reason: MOVABLE },
   { site: 'mm/gup.c:pofs_unpin:unpin_user_pages', reason: MOVABLE },
   { site: 'mm/gup.c:gup_fast_undo_dev_pagemap:gup_put_folio', reason: DEVMAP },
+  { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio#2', reason: 'a long-term pin of a PMD-mapped folio of a disk file (not shmem): 6.12 maps no disk file by PMD in this guest (ext4 large folios came with 6.16, CONFIG_READ_ONLY_THP_FOR_FS is off); the small-page twin in gup_fast_pte_range is reached by ext4.uring-fixed.anon.longterm-file' },
   { site: 'mm/gup.c:__get_user_pages:gup_put_folio', reason: 'the grab of a large folio\'s further pages "should never fail" (a reference is already held): only a refcount overflow gets here' },
   { site: 'mm/gup.c:memfd_pin_folios:try_grab_folio', reason: MEMFD_PIN },
   { site: 'mm/gup.c:memfd_pin_folios:unpin_folios', reason: MEMFD_PIN },
   { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: 'unpin_folios() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
   { site: 'mm/gup.c:unpin_folio:gup_put_folio', reason: 'unpin_folio() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
+  { site: 'fs/direct-io.c:do_direct_IO:dio_unpin_page#2', reason: '6.7+: a Direct I/O write into a hole inside the file size; ext2 moved to iomap, and the one fs/direct-io.c file system the guest configures, vfat, has no holes (fat_direct_IO hands writes past its allocated size to buffered I/O)' },
   { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: 'reached through follow_page() only (FOLL_GET callers such as move_pages and KSM); __get_user_pages hands hugetlb VMAs to follow_hugetlb_page, so no pin comes here' },
 ];
 

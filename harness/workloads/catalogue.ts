@@ -153,6 +153,8 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'uring-fixed' },
   // fixed buffers on huge pages: 6.10+ coalesces each folio's pins at registration
   { target: 'raw-virtio', engine: 'uring-fixed', buffer: 'thp', blockSize: 1 * MiB, size: 2 * MiB },
+  // a buffer over two huge folios: the coalescing drops the extra pins of every folio after the first
+  { target: 'raw-nvme', engine: 'uring-fixed', buffer: 'thp', blockSize: 1 * MiB, size: 4 * MiB, variant: 'two-folios' },
   // ops of more pages than one bio holds: __blkdev_direct_IO's bio chain, and io_uring's first
   // (IOCB_NOWAIT) attempt, which releases its bios and asks for a blocking retry
   { target: 'raw-nvme', engine: 'uring', blockSize: 2 * MiB, size: 4 * MiB, variant: 'multi-bio' },
@@ -205,6 +207,8 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'psyncv', blockSize: 2 * MiB, size: 2 * MiB, segments: 512, fault: { kind: 'nowait', bytes: 2 * MiB } },
   // a registration io_uring cannot account (no CAP_IPC_LOCK, RLIMIT_MEMLOCK of one page)
   { target: 'raw-virtio', engine: 'uring-fixed', fault: { kind: 'memlock' } },
+  // long-term pins of a disk file's shared mapping are refused: what was grabbed goes back
+  { target: 'ext4', engine: 'uring-fixed', fault: { kind: 'longterm-file' } },
   // passthrough above the controller's MDTS (QEMU's default: 512 KiB): blk-map fills one bio,
   // releases the pages it could not add, and the command is refused
   { target: 'nvme-passthru', engine: 'passthru', blockSize: 64 * KiB, fault: { kind: 'over-limit', bytes: 2 * MiB } },

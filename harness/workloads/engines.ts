@@ -12,6 +12,7 @@
 // only the engine's own path. fork-race writes its pattern the same way.
 import { randomInt } from 'node:crypto';
 import { closeSync, constants, fsyncSync, ftruncateSync, fstatSync, openSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp, type PinlabAddon } from './addon.js';
@@ -415,11 +416,14 @@ class Workload {
     this.ops += ops.length;
     this.engineNs += result.elapsedNs;
     result.latencyNs.forEach((ns) => this.latencies.push(ns));
+    // a write into a hole may complete as buffered I/O (iomap's fallback pins nothing), so the
+    // hole-write fault's pages count against balance only
+    const countPages = pipePages === undefined && !(faultPhase && this.spec.fault?.kind === 'hole-write');
     ops.forEach((op, i) => {
       const r = result.results[i]!;
       if (r <= 0) return;
       this.bytes += r;
-      if (pipePages === undefined) this.userPageOps += opPages(op, r);
+      if (countPages) this.userPageOps += opPages(op, r);
     });
     // splice-read: the Direct I/O fills pipe pages, counted by the addon per splice call
     if (pipePages !== undefined) this.userPageOps += pipePages;
@@ -568,6 +572,16 @@ class Workload {
         } finally {
           this.faultOptions = {};
         }
+        b.free();
+        return;
+      }
+      case 'longterm-file': {
+        if (this.spec.engine !== 'uring-fixed' || this.isBlock) this.fail('the longterm-file fault needs uring-fixed on a file target');
+        // the buffer is a shared mapping of a file beside the target, on the same file system;
+        // the write phase's fill faults its pages in, so gup-fast finds them mapped
+        const b = new this.addon.AlignedBuffer(blockSize, { kind: 'shared-file', dir: dirname(this.device) });
+        this.buffers.push(b);
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
         b.free();
         return;
       }

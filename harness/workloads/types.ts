@@ -43,7 +43,11 @@ export type Fault =
   | { kind: 'hole-write' }
   // fixed-buffer registration without CAP_IPC_LOCK over a tiny RLIMIT_MEMLOCK: io_uring pins the
   // pages, fails to account them (ENOMEM) and must unpin every one
-  | { kind: 'memlock' };
+  | { kind: 'memlock' }
+  // a fixed-buffer registration of a MAP_SHARED mapping of a file on the target's disk file
+  // system: long-term pins of such pages are refused (gup-fast drops what it grabbed, 6.5+;
+  // io_uring gives back what it pinned, 6.1): EFAULT or EOPNOTSUPP
+  | { kind: 'longterm-file' };
 
 /**
  * What pinning the workload implies, independent of any kernel:

@@ -174,12 +174,23 @@ it('fault memlock: the registration without CAP_IPC_LOCK over a one-page RLIMIT_
   t.is(io.fixedPins, 2 * PAGES_PER_MIB);
 });
 
+it('fault longterm-file: registering a shared mapping of a disk file is refused (EFAULT 6.5+, EOPNOTSUPP before)', async (t) => {
+  const { io } = await measured(spec({ engine: 'uring-fixed', fault: { kind: 'longterm-file' } }), env());
+  t.is(io.errors.length, 1, JSON.stringify(io.errors));
+  t.is(io.errors[0]!.count, 2);
+  t.is(io.errors[0]!.syscall, 'io_uring_register');
+  t.true(['EFAULT', 'ENOTSUP'].includes(io.errors[0]!.code), io.errors[0]!.code);
+  t.true(io.verify.ok, io.verify.detail);
+  t.is(io.fixedPins, 2 * PAGES_PER_MIB);
+});
+
 it('fault hole-write: a Direct I/O write into a hole inside the file size completes, and the file keeps its size', async (t) => {
   const e = env();
   const { io } = await measured(spec({ engine: 'psync', fault: { kind: 'hole-write' } }), e);
   t.deepEqual(io.errors, []);
   t.true(io.verify.ok, io.verify.detail);
   t.is(io.bytes, 2 * MiB + 128 * KiB);
+  t.is(io.userPageOps, 2 * PAGES_PER_MIB, 'the hole write may complete buffered: its pages count against balance only');
   t.is(statSync(e.path).size, MiB, 'the hole the fault made is truncated away again');
 });
 

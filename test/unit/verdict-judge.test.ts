@@ -397,6 +397,13 @@ test('nowait, hole-write, memlock: their errnos, and the pins a refused op took 
   t.deepEqual(judge(obs({ spec: memlock, acquired: 576, released: 544, io: { fixedPins: 512, userPageOps: 0, errors: enomem } }), ctx).reasons, ['pin-leak']);
   // a registration that was never refused did not test the accounting failure
   t.deepEqual(judge(obs({ spec: memlock, acquired: 512, io: { fixedPins: 512, userPageOps: 0 } }), ctx).reasons, ['wrong-errno']);
+  // a refused long-term pin of a disk file: EFAULT (6.5+) or EOPNOTSUPP, which Node calls ENOTSUP
+  const longterm = makeSpec({ target: 'ext4', engine: 'uring-fixed', fault: { kind: 'longterm-file' } });
+  for (const code of ['EFAULT', 'ENOTSUP']) {
+    const v = judge(obs({ spec: longterm, acquired: 576, io: { fixedPins: 512, userPageOps: 0, errors: [{ code, syscall: 'io_uring_register', count: 2 }] } }), ctx);
+    t.is(v.status, 'PASS', `${code}: ${v.message}`);
+  }
+  t.deepEqual(judge(obs({ spec: longterm, acquired: 512, io: { fixedPins: 512, userPageOps: 0 } }), ctx).reasons, ['wrong-errno']);
 });
 
 test('fail_make_request that never fired: ERROR harness', (t) => {
