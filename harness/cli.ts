@@ -157,6 +157,7 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--cmdline <args>', 'extra kernel command line arguments')
     .option('--strict', 'known states count as failures')
     .option('--json <file>', 'write the table rows as JSON')
+    .option('--coverage', 'function coverage of the pin-path sources from the function tracer, per image (shipped kernels have no gcov)')
     .action(async (o) => setOutcome(await imageCommands.sweepCommand(ctx(), o)));
 
   reportOptions(

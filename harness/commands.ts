@@ -269,7 +269,7 @@ export async function parse(ctx: RunContext, opts: { runDir: string; strict?: bo
   stream.write(`${formatDiff(diffRuns(r.original, r.recomputed))}\n`);
   if (opts.coverage) {
     const c = await reportCoverage([opts.runDir], opts.runDir, ctx.signal);
-    if (!c) throw new UserError(`${opts.runDir} has no coverage counters: it was not a pinlab run --coverage of a kernel built with gcov`);
+    if (!c) throw new UserError(`${opts.runDir} has no coverage counters: it was not a pinlab run --coverage (gcov counts, or function hits on a kernel without gcov)`);
     r.recomputed.coverage = runCoverage(c.summary, c);
     stream.write(formatCoverageTable(r.recomputed.coverage));
   }

@@ -94,6 +94,8 @@ export const paths = {
   kernels: () => join(cacheRoot(), 'kernels'),
   images: () => join(cacheRoot(), 'images'),
   state: () => join(cacheRoot(), 'state'),
+  /** pin-path sources of a series' source package, for function coverage of prebuilt kernels */
+  coverageSources: () => join(cacheRoot(), 'coverage-sources'),
   /** apt-get's output of `pinlab setup` (and of a run that installs as root) */
   setupLog: () => join(cacheRoot(), 'logs', 'setup.log'),
 };

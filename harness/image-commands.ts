@@ -24,7 +24,7 @@ export async function kernels(ctx: RunContext, opts: { series?: string; flavour?
 
 export async function sweepCommand(
   ctx: RunContext,
-  opts: { series: string; flavour: string; filter?: string; cmdline?: string; strict?: boolean; last?: number; json?: string },
+  opts: { series: string; flavour: string; filter?: string; cmdline?: string; strict?: boolean; last?: number; json?: string; coverage?: boolean },
 ): Promise<Outcome> {
   const workloads = selectWorkloads(opts.filter);
   if (workloads.length === 0) throw new UserError(`no workload matches --filter '${opts.filter ?? ''}'`);
@@ -36,6 +36,7 @@ export async function sweepCommand(
     cmdline: opts.cmdline ? opts.cmdline.trim().split(/\s+/) : [],
     strict: Boolean(opts.strict),
     ...(opts.last ? { last: opts.last } : {}),
+    ...(opts.coverage ? { coverage: true } : {}),
     write: out,
   });
   out('');

@@ -24,7 +24,7 @@ import { applyKnownStates } from './verdict/known-states.js';
 import type { ErrorCause, KernelIdentity, RunCoverage, RunResult, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
 import { toRunJson } from './report/json.js';
-import { CALIBRATION_COVERAGE, keepCoverageInputs, reportCoverage, writeWorkloadGcda } from './coverage/run-coverage.js';
+import { CALIBRATION_COVERAGE, keepCoverageInputs, prepareFunctionCoverage, reportCoverage, writeFtraceTraceable, writeWorkloadGcda } from './coverage/run-coverage.js';
 import { runCoverage } from './coverage/summary.js';
 
 export interface RunRequest {
@@ -91,11 +91,14 @@ function causeOf(e: unknown): ErrorCause {
   return 'harness';
 }
 
-/** The run's coverage report (coverage builds only; a kernel without gcov says why in a phase line). */
-async function coverageOf(runDir: string, artifact: KernelArtifact | undefined, reporter: Reporter, signal: AbortSignal): Promise<RunCoverage | undefined> {
+/**
+ * The run's coverage report: gcov counts on a coverage build, function hits from the tracer on a
+ * kernel without gcov (a prebuilt image); neither: the phase line says why.
+ */
+async function coverageOf(runDir: string, artifact: KernelArtifact | undefined, traced: boolean, reporter: Reporter, signal: AbortSignal): Promise<RunCoverage | undefined> {
   if (!artifact) return undefined;
-  if (!artifact.coverage) {
-    reporter.onEvent({ type: 'phase-end', phase: 'coverage', elapsedMs: 0, ok: false, detail: 'this kernel was not built with gcov on the pin-path objects (prebuilt kernels cannot be)' });
+  if (!artifact.coverage && !traced) {
+    reporter.onEvent({ type: 'phase-end', phase: 'coverage', elapsedMs: 0, ok: false, detail: 'this kernel has no gcov on the pin-path objects, and no function coverage was traced' });
     return undefined;
   }
   // a report that cannot be made loses the coverage, never the run's verdicts
@@ -125,6 +128,8 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let infraFailure: PinlabError | undefined;
   let interrupted: unknown;
   let accelUsed = 'tcg';
+  /** function coverage of a kernel without gcov: the functions the runner traces */
+  let traceFunctions: string[] | undefined;
   const meta: Record<string, unknown> = { runId, startedAt, request: { ...req.kernel, cmdline: req.cmdline, strict: req.strict, workloads: req.workloads.map((w) => w.name) } };
 
   const phase = <T>(name: string, fn: (p: Phase) => Promise<T>, detail?: (r: T) => string): Promise<T> => inPhase(name, fn, detail, reporter);
@@ -142,6 +147,16 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     for (const p of req.kernel.patchFiles) copyFileSync(p, join(dirs.kernel, p.split('/').pop()!));
     writeFileSync(join(dirs.kernel, 'meta.json'), JSON.stringify(artifact.meta, null, 2));
     if (req.kernel.coverage && artifact.coverage) keepCoverageInputs(artifact.coverage, runDir);
+    // a kernel without gcov (a prebuilt image): function coverage from the function tracer, with
+    // the functions of its series' source; without that source the run goes on uncovered
+    if (req.kernel.coverage && !artifact.coverage) {
+      const release = artifact.meta.release;
+      const fc = await phase('coverage sources', () => prepareFunctionCoverage(release, runDir, ctx), (r) => `function coverage from the tracer: ${r.names.length} functions of linux-source-${r.series}`).catch((e: unknown) => {
+        if (e instanceof PinlabError && !ctx.signal.aborted) return undefined;
+        throw e;
+      });
+      traceFunctions = fc?.names;
+    }
 
     // what this kernel's config cannot run is SKIP, naming the symbol (kernel/requirements.ts)
     // (a prebuilt image's drivers built as modules count only when its guest loads them)
@@ -161,8 +176,9 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
       release = session.vm.kernelRelease;
       if (req.beforeWorkloads) await req.beforeWorkloads(session.vm);
 
-      const onHello = (bg: BackgroundNoise, c: PinControl | undefined, ev?: PinEvidenceInfo, gcda?: Record<string, string>) => {
+      const onHello = (bg: BackgroundNoise, c: PinControl | undefined, ev?: PinEvidenceInfo, gcda?: Record<string, string>, functionsTraceable?: string[]) => {
         if (gcda) writeWorkloadGcda(runDir, CALIBRATION_COVERAGE, gcda);
+        if (traceFunctions && functionsTraceable) writeFtraceTraceable(runDir, functionsTraceable);
         background = bg;
         control = c;
         // a calibration source that did not add up is a finding on its own path: a verdict
@@ -202,7 +218,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
         const logFile = join(dirs.logs, guestNo === 1 ? 'runner.log' : `runner-${guestNo}.log`);
         const guest = await phase(
           guestNo === 1 ? 'workloads' : `workloads (guest ${guestNo})`,
-          () => runWorkloadsInGuest(session.vm, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv }),
+          () => runWorkloadsInGuest(session.vm, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv, ...(traceFunctions ? { traceFunctions } : {}) }),
           (g) => (g.stall ? `gave up on ${g.stall.name ?? 'the runner'}: ${g.stall.detail}` : ''),
         );
         const stall = guest.stall;
@@ -246,7 +262,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     }
   }
 
-  const coverage = req.kernel.coverage && !interrupted ? await coverageOf(runDir, artifact, reporter, ctx.signal) : undefined;
+  const coverage = req.kernel.coverage && !interrupted ? await coverageOf(runDir, artifact, traceFunctions !== undefined, reporter, ctx.signal) : undefined;
   meta.background = background ?? { windowMs: 1, acquired: 0, released: 0 };
   writeFileSync(join(runDir, 'meta.json'), JSON.stringify(meta, null, 2));
   const result: RunResult = {

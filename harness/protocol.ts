@@ -3,7 +3,7 @@
 // object per line. Both sides use these types, and the host parses every line here, live or
 // from a saved log (the run directory's runner.log), so a log can be re-read without a VM.
 // Pure: imported by guest and host code alike, so it imports only types.
-import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation } from './workloads/types.js';
+import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 
 /** Where the built harness is in the guest (the repo is shared at /pinlab). */
 export const GUEST_DIST = '/pinlab/dist/harness';
@@ -11,6 +11,27 @@ export const GUEST_DIST = '/pinlab/dist/harness';
 export const GUEST_RUNNER_ARGV: readonly string[] = ['node', `${GUEST_DIST}/guest/main.js`];
 /** The bench side: a GuestBenchInput on stdin, BenchEvent lines on stdout. */
 export const GUEST_BENCH_ARGV: readonly string[] = ['node', `${GUEST_DIST}/guest/bench.js`];
+
+/**
+ * The runner's stdin: the workloads, and for function coverage (kernels without gcov) the
+ * functions of the pin-path sources to trace as well. A plain array is the workloads alone.
+ */
+export interface RunnerInput {
+  workloads: WorkloadSpec[];
+  traceFunctions?: string[];
+}
+
+export function runnerInputText(input: RunnerInput): string {
+  return JSON.stringify(input.traceFunctions ? input : input.workloads);
+}
+
+export function parseRunnerInput(text: string): RunnerInput {
+  const parsed = JSON.parse(text) as unknown;
+  if (Array.isArray(parsed)) return { workloads: parsed as WorkloadSpec[] };
+  const o = parsed as Partial<RunnerInput> | null;
+  if (o && Array.isArray(o.workloads) && (o.traceFunctions === undefined || Array.isArray(o.traceFunctions))) return o as RunnerInput;
+  throw new Error('expected a JSON array of WorkloadSpec, or { workloads, traceFunctions }');
+}
 
 /** One line of the workload runner's output stream. */
 export type RunnerEvent =
@@ -24,6 +45,8 @@ export type RunnerEvent =
       evidence?: PinEvidenceInfo;
       /** coverage builds: the gcov counters over the calibration and the control (as WorkloadObservation.gcda) */
       gcda?: Record<string, string>;
+      /** function coverage: the traceFunctions this kernel can trace */
+      functionsTraceable?: string[];
     }
   | { type: 'start'; name: string }
   | { type: 'result'; name: string; result: WorkloadObservation }

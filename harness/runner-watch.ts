@@ -9,7 +9,7 @@ import { InterruptedError, PinlabError } from './errors.js';
 import { lineSplitter } from './exec.js';
 import type { Vm } from './vm/runner.js';
 import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
-import { GUEST_RUNNER_ARGV, parseRunnerLine } from './protocol.js';
+import { GUEST_RUNNER_ARGV, parseRunnerLine, runnerInputText } from './protocol.js';
 import { classifyKernelLog } from './verdict/dmesg.js';
 import type { Splat, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
@@ -40,7 +40,7 @@ export interface RunnerHandlers {
   /** index of each workload in the whole suite (a fresh guest runs a tail of it) */
   index: Map<string, number>;
   total: number;
-  onHello: (background: BackgroundNoise, control: PinControl | undefined, evidence?: PinEvidenceInfo, gcda?: Record<string, string>) => void;
+  onHello: (background: BackgroundNoise, control: PinControl | undefined, evidence?: PinEvidenceInfo, gcda?: Record<string, string>, functionsTraceable?: string[]) => void;
   onObservation: (obs: WorkloadObservation) => void;
 }
 
@@ -66,7 +66,7 @@ export async function runWorkloadsInGuest(
   workloads: readonly WorkloadSpec[],
   h: RunnerHandlers,
   logFile: string,
-  opts: { signal: AbortSignal; bounds?: RunnerBounds; runnerArgv?: readonly string[] },
+  opts: { signal: AbortSignal; bounds?: RunnerBounds; runnerArgv?: readonly string[]; traceFunctions?: string[] },
 ): Promise<{ exitCode: number | null; stderr: string; stall?: Stall }> {
   const bounds = opts.bounds ?? DEFAULT_RUNNER_BOUNDS;
   const log: string[] = [];
@@ -103,7 +103,7 @@ export async function runWorkloadsInGuest(
     if (!ev) return; // not an event: kept in the log
     if (ev.type === 'hello' || ev.type === 'result') countSplats();
     if (ev.type === 'hello') {
-      h.onHello(ev.background, ev.control, ev.evidence, ev.gcda);
+      h.onHello(ev.background, ev.control, ev.evidence, ev.gcda, ev.functionsTraceable);
       deadline = Date.now() + bounds.setupMs;
     } else if (ev.type === 'start') {
       current = ev.name;
@@ -136,7 +136,7 @@ export async function runWorkloadsInGuest(
   const signal = AbortSignal.any([opts.signal, watchdog.signal]);
   try {
     const r = await vm.exec([...(opts.runnerArgv ?? GUEST_RUNNER_ARGV)], {
-      input: JSON.stringify(workloads),
+      input: runnerInputText({ workloads: [...workloads], ...(opts.traceFunctions ? { traceFunctions: opts.traceFunctions } : {}) }),
       // a backstop only: the watchdog above bounds every step
       timeoutMs: bounds.setupMs + workloads.length * (bounds.perWorkloadMs + bounds.setupMs),
       signal,

@@ -21,6 +21,8 @@ export interface SweepRow {
   infra?: string;
   /** why the first run of this image ended early, when it was run a second time */
   retried?: string;
+  /** sweep --coverage: what the tracer saw of the pin-path functions (coverage/ftrace.ts) */
+  coverage?: { pinFunctions: { hit: number; total: number }; sitesReached: number; sites: number };
 }
 
 const STATUSES: Status[] = ['PASS', 'FAIL', 'XFAIL', 'ERROR', 'SKIP'];
@@ -32,7 +34,9 @@ export function rowOf(image: SweepRow['image'], result: RunResult, runDir: strin
     counts[v.status] = (counts[v.status] ?? 0) + 1;
     statuses[v.name] = v.status;
   }
-  return { image, ...(result.kernel.release ? { release: result.kernel.release } : {}), runDir, counts, statuses, ...(infra ? { infra } : {}) };
+  const c = result.coverage;
+  const coverage = c ? { coverage: { pinFunctions: c.pinFunctions ?? { hit: 0, total: 0 }, sitesReached: c.sites.reached, sites: c.sites.total } } : {};
+  return { image, ...(result.kernel.release ? { release: result.kernel.release } : {}), runDir, counts, statuses, ...(infra ? { infra } : {}), ...coverage };
 }
 
 /** Workloads whose status differs between two rows (a workload in only one counts). Pure. */
@@ -65,13 +69,16 @@ export function firstChange(rows: readonly SweepRow[]): number | undefined {
 }
 
 export function formatSweep(rows: readonly SweepRow[]): string {
-  const head = ['SERIES', 'VERSION', 'RELEASE', ...STATUSES, 'CHANGED FROM PREVIOUS'];
+  // sweep --coverage: what each image's run covered, function level (no gcov in shipped kernels)
+  const covered = rows.some((r) => r.coverage);
+  const head = ['SERIES', 'VERSION', 'RELEASE', ...STATUSES, ...(covered ? ['PIN-SITE FUNCTIONS RAN', 'SITES'] : []), 'CHANGED FROM PREVIOUS'];
   const body = rows.map((r, i) => {
     const prev = previousRun(rows, i);
     const changed = prev ? changedVerdicts(prev, r) : [];
     const verdictNote = r.infra ? `infrastructure: ${r.infra}` : !prev ? '(first)' : changed.length ? changed.map((n) => `${n} ${prev.statuses[n] ?? '-'}->${r.statuses[n] ?? '-'}`).join(', ') : '-';
     const note = r.retried ? `${verdictNote} (second run; the first: ${r.retried.length > 60 ? `${r.retried.slice(0, 59)}…` : r.retried})` : verdictNote;
-    return [r.image.series, r.image.version, r.release ?? '?', ...STATUSES.map((s) => String(r.counts[s])), note];
+    const cov = !covered ? [] : r.coverage ? [`${r.coverage.pinFunctions.hit}/${r.coverage.pinFunctions.total}`, `${r.coverage.sitesReached}/${r.coverage.sites}`] : ['-', '-'];
+    return [r.image.series, r.image.version, r.release ?? '?', ...STATUSES.map((s) => String(r.counts[s])), ...cov, note];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c]!.length)));
   const fmt = (r: string[]) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ');
@@ -97,7 +104,7 @@ function progressReporter(label: string, write: (s: string) => void): Reporter {
 
 export async function sweep(
   ctx: RunContext,
-  opts: { series: string[]; flavour: string; workloads: WorkloadSpec[]; cmdline: string[]; strict: boolean; last?: number; write: (s: string) => void },
+  opts: { series: string[]; flavour: string; workloads: WorkloadSpec[]; cmdline: string[]; strict: boolean; last?: number; coverage?: boolean; write: (s: string) => void },
 ): Promise<SweepRow[]> {
   const all = await listDebianImages(ctx);
   const images = opts.series.flatMap((s) => {
@@ -109,7 +116,7 @@ export async function sweep(
   const rows: SweepRow[] = [];
   for (const image of images) {
     const label = `${image.pkg}=${image.version}`;
-    const kernel = kernelRequest({ profile: imageProfile(image) });
+    const kernel = kernelRequest({ profile: imageProfile(image), coverage: opts.coverage });
     const runImage = () => runOneKernel({ kernel, workloads: opts.workloads, cmdline: opts.cmdline, strict: opts.strict }, ctx, progressReporter(label, opts.write));
     let r = await runImage();
     // one boot failing on a loaded TCG host (a panic in the timer check, a stalled guest) should

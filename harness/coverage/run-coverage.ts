@@ -4,11 +4,20 @@
 //   coverage/gcda/<workload>/<src>.gcda (+ a .gcno symlink beside each, for gcov)
 // and what this module writes from them: coverage/summary.json, coverage/pinlab.info (an lcov
 // tracefile, SF paths relative to the tree) and coverage/html/ (genhtml).
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+// Kernels without gcov (prebuilt images) get function coverage from the function tracer
+// (coverage/ftrace.ts): kernel/coverage/src/<src> from the series' source, the functions the
+// kernel could trace in coverage/ftrace-traceable.json, and each workload's hits in its
+// observation (functionHits); the same reports follow, functions only.
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { runStep, type Step } from '../exec.js';
+import { HostError } from '../errors.js';
+import type { RunContext } from '../context.js';
+import { paths } from '../config.js';
+import type { WorkloadObservation } from '../workloads/types.js';
 import { COVERAGE_SOURCES } from './objects.js';
+import { ftraceCoverageData, planExtractSources, seriesOf, seriesSource, sourceFunctions, traceFunctionNames } from './ftrace.js';
 import { mergeCoverage, parseGcovByDataFile, planGcov, type CoverageData } from './gcov.js';
 import { summarizeCoverage, type CoverageSummary } from './summary.js';
 
@@ -24,6 +33,64 @@ export function keepCoverageInputs(kernelCoverageDir: string, runDir: string): v
 
 export function hasCoverageInputs(runDir: string): boolean {
   return existsSync(join(runDir, KERNEL_INPUTS, 'gcno'));
+}
+
+const FTRACE_TRACEABLE = join(COVERAGE_RUN_DIR, 'ftrace-traceable.json');
+
+function hasFtraceInputs(runDir: string): boolean {
+  return existsSync(join(runDir, FTRACE_TRACEABLE)) && existsSync(join(runDir, KERNEL_INPUTS, 'src'));
+}
+
+/**
+ * Function coverage for a kernel without gcov: the pin-path sources of its series (Debian's
+ * linux-source-X.Y, extracted once into the cache) kept in the run directory, and the names to
+ * trace. Throws HostError when the series has no source package here.
+ */
+export async function prepareFunctionCoverage(release: string, runDir: string, ctx: RunContext): Promise<{ series: string; names: string[] }> {
+  const series = seriesOf(release);
+  if (!series) throw new HostError(`function coverage: cannot tell the series of kernel release '${release}'`);
+  const { pkg, tarball } = seriesSource(series);
+  if (!existsSync(tarball)) throw new HostError(`function coverage needs the ${series} source: ${tarball} is missing`, { hint: `apt-get install -y ${pkg}` });
+  const dir = join(paths.coverageSources(), `${pkg}-${statSync(tarball).mtimeMs.toFixed(0)}`);
+  if (!existsSync(join(dir, '.done'))) {
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    await runStep(planExtractSources(tarball, dir, COVERAGE_SOURCES), { signal: ctx.signal });
+    writeFileSync(join(dir, '.done'), `${tarball}\n`);
+  }
+  const sources = new Map<string, string>();
+  for (const src of COVERAGE_SOURCES) {
+    const f = join(dir, src);
+    if (!existsSync(f)) continue;
+    const text = readFileSync(f, 'utf8');
+    sources.set(src, text);
+    mkdirSync(dirname(join(runDir, KERNEL_INPUTS, 'src', src)), { recursive: true });
+    writeFileSync(join(runDir, KERNEL_INPUTS, 'src', src), text);
+  }
+  return { series, names: traceFunctionNames(sourceFunctions(sources)) };
+}
+
+/** The functions of the trace list this kernel could trace (the runner's hello). */
+export function writeFtraceTraceable(runDir: string, names: readonly string[]): void {
+  mkdirSync(join(runDir, COVERAGE_RUN_DIR), { recursive: true });
+  writeFileSync(join(runDir, FTRACE_TRACEABLE), `${JSON.stringify([...names].sort(), null, 1)}\n`);
+}
+
+/** Each workload's function hits as coverage data, from the observations of one or more run directories. */
+function ftraceWorkloadCoverage(runDirs: readonly string[], sources: ReadonlyMap<string, string>): Map<string, CoverageData> {
+  const functions = sourceFunctions(sources);
+  const out = new Map<string, CoverageData>();
+  for (const runDir of runDirs) {
+    if (!existsSync(join(runDir, FTRACE_TRACEABLE))) continue;
+    const traceable = new Set(JSON.parse(readFileSync(join(runDir, FTRACE_TRACEABLE), 'utf8')) as string[]);
+    const obsDir = join(runDir, 'observations');
+    if (!existsSync(obsDir)) continue;
+    for (const f of readdirSync(obsDir).filter((n) => n.endsWith('.json')).sort()) {
+      const obs = JSON.parse(readFileSync(join(obsDir, f), 'utf8')) as WorkloadObservation;
+      if (obs.functionHits) out.set(obs.spec.name, ftraceCoverageData(obs.functionHits, traceable, functions));
+    }
+  }
+  return new Map([...out].sort(([a], [b]) => a.localeCompare(b)));
 }
 
 /** The sources this run's kernel was built with (the instrumented ones it has). */
@@ -103,17 +170,21 @@ export function lcovTracefile(data: CoverageData, testName = 'pinlab'): string {
       });
     }
     out.push(`BRF:${brf}`, `BRH:${brh}`);
-    const lines = Object.entries(fc.lines).sort(([a], [b]) => Number(a) - Number(b));
+    // function coverage (the tracer) has no line counts: each function's first line stands for
+    // its entry, so genhtml has lines to show
+    const entries = Object.keys(fc.lines).length === 0 ? Object.fromEntries(fc.functions.map((f) => [String(f.startLine), f.count])) : fc.lines;
+    const lines = Object.entries(entries).sort(([a], [b]) => Number(a) - Number(b));
     for (const [line, c] of lines) out.push(`DA:${line},${c}`);
     out.push(`LF:${lines.length}`, `LH:${lines.filter(([, c]) => c > 0).length}`, 'end_of_record');
   }
   return `${out.join('\n')}\n`;
 }
 
-export function planGenhtml(runDir: string): Step {
+export function planGenhtml(runDir: string, method: 'gcov' | 'ftrace' = 'gcov'): Step {
+  const what = method === 'gcov' ? ['--branch-coverage', '--title', 'pinlab pin-path coverage'] : ['--title', 'pinlab pin-path function coverage (function tracer)'];
   return {
     phase: 'coverage:genhtml',
-    argv: ['genhtml', '--quiet', '--branch-coverage', '--title', 'pinlab pin-path coverage', '--output-directory', join(runDir, COVERAGE_RUN_DIR, 'html'), join(runDir, COVERAGE_RUN_DIR, 'pinlab.info')],
+    argv: ['genhtml', '--quiet', ...what, '--output-directory', join(runDir, COVERAGE_RUN_DIR, 'html'), join(runDir, COVERAGE_RUN_DIR, 'pinlab.info')],
     cwd: join(runDir, KERNEL_INPUTS, 'src'),
     timeoutMs: 300_000,
   };
@@ -133,18 +204,20 @@ export interface CoverageReport {
  * workload and for the whole, the summary, the lcov tracefile and genhtml's HTML.
  */
 export async function reportCoverage(runDirs: readonly string[], outDir: string, signal?: AbortSignal): Promise<CoverageReport | undefined> {
-  const inputsFrom = runDirs.find(hasCoverageInputs);
+  const gcovFrom = runDirs.find(hasCoverageInputs);
+  const inputsFrom = gcovFrom ?? runDirs.find(hasFtraceInputs);
   if (!inputsFrom) return undefined;
-  if (outDir !== inputsFrom && !hasCoverageInputs(outDir)) cpSync(join(inputsFrom, KERNEL_INPUTS), join(outDir, KERNEL_INPUTS), { recursive: true });
-  const perWorkload = await workloadCoverage(runDirs, signal);
+  const method = gcovFrom ? 'gcov' : 'ftrace';
+  if (outDir !== inputsFrom && !existsSync(join(outDir, KERNEL_INPUTS, 'src'))) cpSync(join(inputsFrom, KERNEL_INPUTS), join(outDir, KERNEL_INPUTS), { recursive: true });
+  const perWorkload = method === 'gcov' ? await workloadCoverage(runDirs, signal) : ftraceWorkloadCoverage(runDirs, keptSources(outDir));
   const total = mergeCoverage([...perWorkload.values()]);
-  const summary = summarizeCoverage(perWorkload, total, keptSources(outDir));
+  const summary = summarizeCoverage(perWorkload, total, keptSources(outDir), method);
   const dir = join(outDir, COVERAGE_RUN_DIR);
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(join(dir, 'pinlab.info'), lcovTracefile(total));
   const report: CoverageReport = { summary, tracefile: `${COVERAGE_RUN_DIR}/pinlab.info` };
-  const r = await runStep(planGenhtml(outDir), { signal, allowFailure: true }).catch((e: Error) => ({ exitCode: -1, stderr: e.message, stdout: '', durationMs: 0 }));
+  const r = await runStep(planGenhtml(outDir, method), { signal, allowFailure: true }).catch((e: Error) => ({ exitCode: -1, stderr: e.message, stdout: '', durationMs: 0 }));
   if (r.exitCode === 0) report.html = `${COVERAGE_RUN_DIR}/html/index.html`;
   else report.htmlProblem = `genhtml exited ${r.exitCode}: ${r.stderr.trim().split('\n').pop() ?? ''}`;
   return report;

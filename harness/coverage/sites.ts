@@ -97,24 +97,30 @@ export function blankComments(text: string): string {
 
 const CALL = new RegExp(`\\b(${Object.keys(PIN_PRIMITIVES).sort((a, b) => b.length - a.length).join('|')})\\s*\\(`, 'g');
 
+/** A function body of a source file: its name and the lines of its `{` and `}` (1-based). */
+export interface FunctionBody {
+  name: string;
+  startLine: number;
+  endLine: number;
+}
+
 /**
- * The pin sites of one source file. Function bodies are found the kernel's way: a `{` in column 0
- * opens one (its name is the last identifier before a `(` above it), a `}` in column 0 closes it;
- * a primitive named outside a body (prototype, EXPORT_SYMBOL) or on a #define line is not a site.
+ * Function bodies found the kernel's way, in source with comments blanked: a `{` in column 0
+ * opens one (its name is the last identifier before a `(` above it), a `}` in column 0 closes it.
  */
-export function findPinSites(file: string, text: string): PinSite[] {
-  const lines = blankComments(text).split('\n');
-  const sites: PinSite[] = [];
-  let fn: string | undefined;
+export function functionBodies(blankedLines: readonly string[]): FunctionBody[] {
+  const out: FunctionBody[] = [];
+  let open: { name: string; startLine: number } | undefined;
   let header: string[] = [];
-  for (let i = 0; i < lines.length; i++) {
-    const l = lines[i]!;
-    if (fn === undefined) {
+  for (let i = 0; i < blankedLines.length; i++) {
+    const l = blankedLines[i]!;
+    if (open === undefined) {
       if (l.startsWith('{')) {
         const names = [...header.join(' ').matchAll(/\b([A-Za-z_]\w*)\s*\(/g)].map((m) => m[1]!);
-        fn = names.find((x) => !/^(__attribute__|__acquires|__releases|__must_hold|SYSCALL_DEFINE\d|COMPAT_SYSCALL_DEFINE\d)$/.test(x)) ?? '(unknown)';
+        let name = names.find((x) => !/^(__attribute__|__acquires|__releases|__must_hold|SYSCALL_DEFINE\d|COMPAT_SYSCALL_DEFINE\d)$/.test(x)) ?? '(unknown)';
         const sys = /\b(?:COMPAT_)?SYSCALL_DEFINE\d\s*\(\s*(\w+)/.exec(header.join(' '));
-        if (sys) fn = `sys_${sys[1]}`;
+        if (sys) name = `sys_${sys[1]}`;
+        open = { name, startLine: i + 1 };
         header = [];
         continue;
       }
@@ -123,13 +129,29 @@ export function findPinSites(file: string, text: string): PinSite[] {
       continue;
     }
     if (l.startsWith('}')) {
-      fn = undefined;
-      continue;
+      out.push({ ...open, endLine: i + 1 });
+      open = undefined;
     }
-    if (/^\s*#/.test(l)) continue;
-    for (const m of l.matchAll(CALL)) {
-      const callee = m[1]!;
-      sites.push({ file, line: i + 1, endLine: closingLine(lines, i, (m.index ?? 0) + m[0].length), function: fn, callee, kind: PIN_PRIMITIVES[callee]! });
+  }
+  return out;
+}
+
+/**
+ * The pin sites of one source file: calls of a primitive inside a function body (see
+ * functionBodies); a primitive named outside a body (prototype, EXPORT_SYMBOL) or on a #define
+ * line is not a site.
+ */
+export function findPinSites(file: string, text: string): PinSite[] {
+  const lines = blankComments(text).split('\n');
+  const sites: PinSite[] = [];
+  for (const fn of functionBodies(lines)) {
+    for (let i = fn.startLine; i < fn.endLine - 1; i++) {
+      const l = lines[i]!;
+      if (/^\s*#/.test(l)) continue;
+      for (const m of l.matchAll(CALL)) {
+        const callee = m[1]!;
+        sites.push({ file, line: i + 1, endLine: closingLine(lines, i, (m.index ?? 0) + m[0].length), function: fn.name, callee, kind: PIN_PRIMITIVES[callee]! });
+      }
     }
   }
   return sites;

@@ -16,17 +16,19 @@ export interface SiteRow extends PinSite {
   workloads: string[];
   /** reviewed: why user space cannot reach it (harness/coverage/unreachable.ts) */
   unreachable?: string;
+  /** function coverage (ftrace): the site's function cannot be traced on this kernel */
+  untraceable?: string;
 }
 
 /** The run's figures (run.json's coverage, without its file names) and every site's row. */
-export interface CoverageSummary extends Pick<RunCoverage, 'method' | 'files' | 'total' | 'pinFunctionLines' | 'sites'> {
+export interface CoverageSummary extends Pick<RunCoverage, 'method' | 'files' | 'total' | 'pinFunctionLines' | 'pinFunctions' | 'sites'> {
   siteRows: SiteRow[];
 }
 
 /** run.json's coverage: the figures, the gaps by id, and where the reports are. */
 export function runCoverage(s: CoverageSummary, files: { tracefile: string; html?: string; htmlProblem?: string }): RunCoverage {
   const { siteRows, ...figures } = s;
-  return { ...figures, notReached: siteRows.filter((r) => !r.reached && !r.unreachable).map((r) => r.id), ...files };
+  return { ...figures, notReached: siteRows.filter((r) => !r.reached && !r.unreachable && !r.untraceable).map((r) => r.id), ...files };
 }
 
 const ratio = (hit: number, total: number): Ratio => ({ hit, total });
@@ -56,6 +58,8 @@ export function siteCompiledOut(site: PinSite, fc: FileCoverage): boolean {
 
 export const COMPILED_OUT = 'no code was generated for this call in this build (its condition is constant under this config)';
 
+export const UNTRACEABLE = 'the function holding it is not traceable on this kernel (inlined, or not in this version): the function tracer cannot tell';
+
 /** A site ran when any line of its call ran. */
 export function siteReached(site: PinSite, fc: FileCoverage | undefined): boolean {
   if (!fc) return false;
@@ -66,9 +70,11 @@ export function siteReached(site: PinSite, fc: FileCoverage | undefined): boolea
 /**
  * The run's coverage. `perWorkload` holds each workload's own counts (counters reset before it,
  * read after it); the run's counts are their sum. `sources` maps each instrumented source to its
- * text (the pin-site finder reads the tree that was built).
+ * text (the pin-site finder reads the tree that was built). method 'ftrace': the counts are
+ * function hits from the function tracer (coverage/ftrace.ts), so a site counts as reached when
+ * its function ran, and a site whose function the kernel cannot trace is untraceable.
  */
-export function summarizeCoverage(perWorkload: ReadonlyMap<string, CoverageData>, total: CoverageData, sources: ReadonlyMap<string, string>): CoverageSummary {
+export function summarizeCoverage(perWorkload: ReadonlyMap<string, CoverageData>, total: CoverageData, sources: ReadonlyMap<string, string>, method: RunCoverage['method'] = 'gcov'): CoverageSummary {
   const files = [...sources.keys()].filter((f) => total[f]).sort().map((f) => fileSummary(f, total[f]!));
   const sum = files.reduce((acc, f) => ({ lines: add(acc.lines, f.lines), functions: add(acc.functions, f.functions), branches: add(acc.branches, f.branches) }), {
     lines: ratio(0, 0),
@@ -77,11 +83,22 @@ export function summarizeCoverage(perWorkload: ReadonlyMap<string, CoverageData>
   });
   const siteRows: SiteRow[] = [];
   let pinFunctionLines = ratio(0, 0);
+  const pinFunctionsSeen = new Map<string, boolean>();
   for (const [file, text] of [...sources].sort(([a], [b]) => a.localeCompare(b))) {
     const fc = total[file];
     if (!fc) continue; // not built into this kernel
     const sites = withIds(findPinSites(file, text));
     for (const s of sites) {
+      if (method === 'ftrace') {
+        const fn = fc.functions.find((f) => f.name === s.function);
+        const ranIn = (d: CoverageData): boolean => (d[file]?.functions.find((f) => f.name === s.function)?.count ?? 0) > 0;
+        const workloads = [...perWorkload].filter(([, d]) => ranIn(d)).map(([w]) => w).sort();
+        const reached = (fn?.count ?? 0) > 0;
+        if (fn) pinFunctionsSeen.set(`${file}:${fn.name}`, reached);
+        const extra = reached ? {} : !fn ? { untraceable: UNTRACEABLE } : unreachableReason(s) ? { unreachable: unreachableReason(s)! } : {};
+        siteRows.push({ ...s, reached, workloads, ...extra });
+        continue;
+      }
       const workloads = [...perWorkload].filter(([, d]) => siteReached(s, d[file])).map(([w]) => w).sort();
       const reached = siteReached(s, fc);
       const why = reached ? undefined : siteCompiledOut(s, fc) ? COMPILED_OUT : unreachableReason(s);
@@ -96,27 +113,38 @@ export function summarizeCoverage(perWorkload: ReadonlyMap<string, CoverageData>
   }
   const reached = siteRows.filter((s) => s.reached).length;
   const unreachable = siteRows.filter((s) => !s.reached && s.unreachable).length;
+  const untraceable = siteRows.filter((s) => !s.reached && s.untraceable).length;
+  const seen = [...pinFunctionsSeen.values()];
   return {
-    method: 'gcov',
+    method,
     files,
     total: sum,
     pinFunctionLines,
-    sites: { total: siteRows.length, reached, unreachable, notReached: siteRows.length - reached - unreachable },
+    ...(method === 'ftrace' ? { pinFunctions: ratio(seen.filter(Boolean).length, seen.length) } : {}),
+    sites: { total: siteRows.length, reached, unreachable, notReached: siteRows.length - reached - unreachable - untraceable, ...(method === 'ftrace' ? { untraceable } : {}) },
     siteRows,
   };
 }
 
 /** The terminal's short table (per file: lines, functions, branches hit) and the reachable pin sites no workload ran. */
 export function formatCoverageTable(c: RunCoverage): string {
-  const rows = c.files.map((f) => [f.file, fmt(f.lines), fmt(f.functions), fmt(f.branches)]);
-  rows.push(['total', fmt(c.total.lines), fmt(c.total.functions), fmt(c.total.branches)]);
+  // the function tracer sees functions only: no line or branch figures to show
+  const cell = (r: Ratio): string => (c.method === 'ftrace' && r.total === 0 ? '-' : fmt(r));
+  const rows = c.files.map((f) => [f.file, cell(f.lines), fmt(f.functions), cell(f.branches)]);
+  rows.push(['total', cell(c.total.lines), fmt(c.total.functions), cell(c.total.branches)]);
   const head = ['FILE', 'LINES', 'FUNCTIONS', 'BRANCHES'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
   const out = [line(head), ...rows.map(line)];
-  out.push(
-    `pin sites: ${c.sites.reached}/${c.sites.total} reached, ${c.sites.unreachable} unreachable (compiled out, or reviewed: harness/coverage/unreachable.ts), ${c.sites.notReached} reachable but not reached; lines of the functions holding a pin site ${fmt(c.pinFunctionLines)}`,
-  );
+  if (c.method === 'ftrace') {
+    out.push(
+      `pin sites (function level, from the function tracer): ${c.sites.reached}/${c.sites.total} in a function that ran, ${c.sites.unreachable} unreachable (reviewed), ${c.sites.untraceable ?? 0} in functions this kernel cannot trace, ${c.sites.notReached} reachable but not reached; functions holding a pin site ${fmt(c.pinFunctions ?? ratio(0, 0))} ran`,
+    );
+  } else {
+    out.push(
+      `pin sites: ${c.sites.reached}/${c.sites.total} reached, ${c.sites.unreachable} unreachable (compiled out, or reviewed: harness/coverage/unreachable.ts), ${c.sites.notReached} reachable but not reached; lines of the functions holding a pin site ${fmt(c.pinFunctionLines)}`,
+    );
+  }
   for (const id of c.notReached) out.push(`  not reached: ${id}`);
   out.push(c.html ? `coverage report: ${c.html} (tracefile ${c.tracefile})` : `coverage tracefile: ${c.tracefile}${c.htmlProblem ? ` (no HTML: ${c.htmlProblem})` : ''}`);
   return `${out.join('\n')}\n`;

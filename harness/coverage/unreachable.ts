@@ -38,6 +38,10 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page', reason: MOVABLE },
   { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page#2', reason: MOVABLE },
   { site: 'mm/gup.c:undo_dev_pagemap:unpin_user_page', reason: DEVMAP },
+  // compiled out where pinlab builds (no ZONE_DEVICE); present in Debian's images, seen by the tracer
+  { site: 'mm/gup.c:__gup_device_huge:try_grab_page', reason: DEVMAP },
+  { site: 'mm/huge_memory.c:follow_devmap_pmd:try_grab_page', reason: DEVMAP },
+  { site: 'mm/huge_memory.c:follow_devmap_pud:try_grab_page', reason: DEVMAP },
   { site: 'mm/gup.c:gup_pte_range:gup_put_folio#2', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pmd:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pud:try_grab_folio', reason: PUD_PAGES },

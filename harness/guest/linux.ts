@@ -186,6 +186,9 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
       writeKnob(join(tdir, 'tracing_on'), 1);
       tracing = true;
     },
+    growTraceBuffer(kb) {
+      if (tdir) writeKnob(join(tdir, 'buffer_size_kb'), kb);
+    },
     stopTrace() {
       if (!tdir || !tracing) return [];
       writeKnob(join(tdir, 'tracing_on'), 0);

@@ -3,8 +3,7 @@
 // and nothing else there.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { WorkloadSpec } from '../workloads/types.js';
-import { eventLine, type RunnerEvent } from '../protocol.js';
+import { eventLine, parseRunnerInput, type RunnerEvent, type RunnerInput } from '../protocol.js';
 import { errorInfo, runAll, type RunWorkloadIO } from './runner.js';
 import { linuxGuest } from './linux.js';
 
@@ -33,16 +32,14 @@ export async function main(): Promise<number> {
     process.stdout.write(eventLine(e));
   };
   const log = (message: string, name?: string): void => emit(name === undefined ? { type: 'log', message } : { type: 'log', name, message });
-  let specs: WorkloadSpec[];
+  let input: RunnerInput;
   try {
-    const parsed = JSON.parse(await readStdin()) as unknown;
-    if (!Array.isArray(parsed)) throw new Error('expected a JSON array of WorkloadSpec');
-    specs = parsed as WorkloadSpec[];
+    input = parseRunnerInput(await readStdin());
   } catch (e) {
     log(`bad input: ${errorInfo(e).message}`);
     return 2;
   }
-  await runAll(specs, linuxGuest(log), await loadEngine(), emit);
+  await runAll(input.workloads, linuxGuest(log), await loadEngine(), emit, input.traceFunctions ? { traceFunctions: input.traceFunctions } : {});
   return 0;
 }
 

@@ -12,6 +12,7 @@ import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { BackgroundNoise, EvidenceCounters, PinControl, PinCounters, PinEvidenceInfo, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
 import type { RunnerEvent } from '../protocol.js';
 import { dmName, targetRecord } from '../workloads/targets.js';
+import { baseName } from './trace-names.js';
 import type { TargetEnv } from '../workloads/engines.js';
 
 export type RunWorkloadIO = (spec: WorkloadSpec, env: TargetEnv) => Promise<WorkloadIO>;
@@ -153,6 +154,8 @@ export interface GuestSystem {
   startTrace(names: string[]): void;
   /** stop tracing and return distinct traced base names */
   stopTrace(): string[];
+  /** room for this many KiB of trace per CPU (function coverage traces hundreds of functions) */
+  growTraceBuffer?(kb: number): void;
   /** move the kmsg cursor to the end */
   kmsgSeekEnd(): void;
   /** kernel log lines since the cursor */
@@ -191,6 +194,8 @@ export interface RunnerOptions {
   evidence?: PinEvidenceInfo;
   /** set by runAll on a coverage build: counters reset before each workload, read after it */
   gcov?: GcovCounters;
+  /** function coverage (kernels without gcov): trace these too, report which ran per workload */
+  traceFunctions?: string[];
   quiesce?: Omit<QuiesceOptions, 'now' | 'sleep'>;
 }
 
@@ -239,7 +244,9 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   guard('kmsg cursor', () => sys.kmsgSeekEnd());
   const gcov = opts.gcov;
   if (gcov) guard('gcov reset', () => gcov.reset());
-  guard('ftrace setup', () => sys.startTrace(pathTraceable));
+  // function coverage: the pin-path sources' functions are traced along with the path
+  const coverFns = opts.traceFunctions ?? [];
+  guard('ftrace setup', () => sys.startTrace(coverFns.length > 0 ? [...new Set([...pathTraceable, ...coverFns])] : pathTraceable));
   if (spec.fault?.kind === 'fail-make-request' && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
   const snap = (): PinSnapshot => {
     const counters = sys.readCounters();
@@ -281,7 +288,10 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   if (spec.fault?.kind === 'blkdebug-eio') extra.blkdebug = { ...spec.fault, note: 'configured by QEMU at boot' };
   if (env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
   const q = await quiesce(snap, { ...opts.quiesce, now: () => sys.now(), sleep: (ms) => sys.sleep(ms) }, start);
-  const pathHits = guard('ftrace collect', () => sys.stopTrace()) ?? [];
+  const hits = guard('ftrace collect', () => sys.stopTrace()) ?? [];
+  const pathNames = new Set(pathTraceable.map(baseName));
+  const pathHits = coverFns.length > 0 ? hits.filter((h) => pathNames.has(h)) : hits;
+  const functionHits = coverFns.length > 0 ? hits.filter((h) => coverFns.includes(h)).sort() : undefined;
   const gcda = gcov ? guard('gcov read', () => gcov.read()) : undefined;
   const kmsg = guard('kmsg read', () => sys.kmsgRead()) ?? [];
   const end = q.snapshot;
@@ -302,9 +312,13 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   if (io) obs.io = io;
   if (ioError) obs.ioError = ioError;
   if (gcda) obs.gcda = gcda;
+  if (functionHits) obs.functionHits = functionHits;
   if (Object.keys(extra).length > 0) obs.extra = extra;
   return obs;
 }
+
+/** Trace buffer per CPU for function coverage: a workload calls the hot pin-path functions per page. */
+const FUNCTION_COVERAGE_TRACE_KB = 16384;
 
 export async function runAll(
   specs: readonly WorkloadSpec[],
@@ -319,11 +333,24 @@ export async function runAll(
   const gcov = sys.gcov?.();
   gcov?.reset();
   const evidence: PinEvidenceInfo = (await sys.setupEvidence?.()) ?? { mechanism: 'none', unavailable: 'this guest offers no pin evidence' };
-  const runOpts: RunnerOptions = { ...opts, evidence, ...(gcov ? { gcov } : {}) };
+  // function coverage: only what this kernel can trace (inlined functions are not there)
+  const functionsTraceable = opts.traceFunctions ? sys.traceable(opts.traceFunctions) : undefined;
+  if (functionsTraceable?.length) sys.growTraceBuffer?.(FUNCTION_COVERAGE_TRACE_KB);
+  const runOpts: RunnerOptions = { ...opts, evidence, ...(gcov ? { gcov } : {}), ...(functionsTraceable ? { traceFunctions: functionsTraceable } : {}) };
   const background = await measureBackground(sys, opts.backgroundWindowMs ?? 200);
   const control = sys.pinControl?.();
   const gcda = gcov?.read();
-  emit({ type: 'hello', kernel: sys.kernelRelease(), node: process.version, traceable: sys.traceable(wanted), background, evidence, ...(control ? { control } : {}), ...(gcda ? { gcda } : {}) });
+  emit({
+    type: 'hello',
+    kernel: sys.kernelRelease(),
+    node: process.version,
+    traceable: sys.traceable(wanted),
+    background,
+    evidence,
+    ...(control ? { control } : {}),
+    ...(gcda ? { gcda } : {}),
+    ...(functionsTraceable ? { functionsTraceable } : {}),
+  });
   for (const spec of specs) {
     emit({ type: 'start', name: spec.name });
     let result: WorkloadObservation;

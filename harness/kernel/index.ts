@@ -23,13 +23,16 @@ export interface KernelRequest {
   fragments: string[];
   /** true when the patch list starts with the profile's series */
   series: boolean;
-  /** sources to instrument with gcov (pinlab run --coverage): a build of its own */
+  /**
+   * pinlab run --coverage: the pin-path sources. A kernel pinlab builds instruments them with gcov
+   * (a build of its own); a prebuilt image cannot be, and gets function coverage from the tracer.
+   */
   coverage?: readonly string[];
 }
 
 export function kernelRequest(opts: { profile?: string; source?: SourceSpec; patch?: string[]; configFragment?: string[]; coverage?: boolean }): KernelRequest {
   const req = kernelRequestOf(opts);
-  return opts.coverage && req.source.kind !== 'image' ? { ...req, coverage: COVERAGE_SOURCES } : req;
+  return opts.coverage ? { ...req, coverage: COVERAGE_SOURCES } : req;
 }
 
 function kernelRequestOf(opts: { profile?: string; source?: SourceSpec; patch?: string[]; configFragment?: string[] }): KernelRequest {

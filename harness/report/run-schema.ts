@@ -89,7 +89,7 @@ export const RUN_SCHEMA = {
     },
     coverage: {
       type: 'object',
-      description: 'pinlab run --coverage: what the workloads ran of the pin-path sources (gcov counts; the full site list is in coverage/summary.json)',
+      description: 'pinlab run --coverage: what the workloads ran of the pin-path sources (gcov counts, or function hits from the function tracer on kernels without gcov; the full site list is in coverage/summary.json)',
       required: ['method', 'files', 'total', 'pinFunctionLines', 'sites', 'notReached', 'tracefile'],
       additionalProperties: false,
       properties: {
@@ -110,11 +110,12 @@ export const RUN_SCHEMA = {
           properties: { lines: { $ref: '#/definitions/ratio' }, functions: { $ref: '#/definitions/ratio' }, branches: { $ref: '#/definitions/ratio' } },
         },
         pinFunctionLines: { $ref: '#/definitions/ratio' },
+        pinFunctions: { $ref: '#/definitions/ratio' },
         sites: {
           type: 'object',
           required: ['total', 'reached', 'unreachable', 'notReached'],
           additionalProperties: false,
-          properties: { total: { type: 'integer' }, reached: { type: 'integer' }, unreachable: { type: 'integer' }, notReached: { type: 'integer' } },
+          properties: { total: { type: 'integer' }, reached: { type: 'integer' }, unreachable: { type: 'integer' }, notReached: { type: 'integer' }, untraceable: { type: 'integer' } },
         },
         notReached: { type: 'array', items: { type: 'string' }, description: 'reachable pin sites no workload ran (file:function:callee)' },
         tracefile: { type: 'string' },

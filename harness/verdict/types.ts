@@ -115,7 +115,10 @@ export interface RunCoverage {
   files: { file: string; lines: CoverageRatio; functions: CoverageRatio; branches: CoverageRatio }[];
   total: { lines: CoverageRatio; functions: CoverageRatio; branches: CoverageRatio };
   pinFunctionLines: CoverageRatio;
-  sites: { total: number; reached: number; unreachable: number; notReached: number };
+  /** ftrace: the functions holding a pin site that ran, of those the kernel can trace */
+  pinFunctions?: CoverageRatio;
+  /** ftrace: untraceable = sites in functions the kernel cannot trace */
+  sites: { total: number; reached: number; unreachable: number; notReached: number; untraceable?: number };
   /** reachable pin sites no workload ran (file:function:callee) */
   notReached: string[];
   tracefile: string;

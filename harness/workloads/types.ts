@@ -223,4 +223,6 @@ export interface WorkloadObservation {
    * from the saved observation.
    */
   gcda?: Record<string, string>;
+  /** function coverage (kernels without gcov): the pin-path sources' functions that ran */
+  functionHits?: string[];
 }

@@ -227,3 +227,37 @@ test('runAll on a kernel without gcov: no counters, nothing reset, no gcda in th
   t.is(result.gcda, undefined);
   t.false(sys.calls.includes('gcov reset'));
 });
+
+test('runAll with function coverage: the traceable functions are traced too, and each result splits path hits from function hits', async (t) => {
+  const sys = fakeSystem();
+  const traced: string[][] = [];
+  let buffer = 0;
+  Object.assign(sys, {
+    traceable: (wanted: Iterable<string>) => [...new Set(wanted)].filter((n) => n.startsWith('blkdev') || n === 'bio_iov_iter_get_pages' || n === 'gup_pte_range' || n === 'try_grab_folio'),
+    startTrace: (names: string[]) => void traced.push([...names].sort()),
+    stopTrace: () => ['blkdev_read_iter', 'bio_iov_iter_get_pages', 'gup_pte_range'],
+    growTraceBuffer: (kb: number) => void (buffer = kb),
+  });
+  const events: RunnerEvent[] = [];
+  await runAll([makeSpec({ target: 'raw-virtio', engine: 'psync' })], sys, async () => goodIO, (e) => events.push(e), {
+    backgroundWindowMs: 10,
+    quiesce: { stablePolls: 1 },
+    traceFunctions: ['gup_pte_range', 'try_grab_folio', 'an_inlined_helper'],
+  });
+  const hello = events[0] as Extract<RunnerEvent, { type: 'hello' }>;
+  t.deepEqual(hello.functionsTraceable, ['gup_pte_range', 'try_grab_folio'], 'only what the kernel can trace');
+  t.true(buffer > 0, 'the trace buffer grows for hundreds of functions');
+  t.true(traced[0]!.includes('gup_pte_range') && traced[0]!.includes('blkdev_read_iter'));
+  const result = (events.find((e) => e.type === 'result') as Extract<RunnerEvent, { type: 'result' }>).result;
+  t.deepEqual(result.pathHits, ['blkdev_read_iter', 'bio_iov_iter_get_pages']);
+  t.deepEqual(result.functionHits, ['gup_pte_range']);
+});
+
+test('runAll without function coverage: no function hits, the trace list is the path alone', async (t) => {
+  const sys = fakeSystem();
+  const events: RunnerEvent[] = [];
+  await runAll([makeSpec({ target: 'raw-virtio', engine: 'psync' })], sys, async () => goodIO, (e) => events.push(e), { backgroundWindowMs: 10, quiesce: { stablePolls: 1 } });
+  const result = (events.find((e) => e.type === 'result') as Extract<RunnerEvent, { type: 'result' }>).result;
+  t.is(result.functionHits, undefined);
+  t.is((events[0] as Extract<RunnerEvent, { type: 'hello' }>).functionsTraceable, undefined);
+});

@@ -62,3 +62,12 @@ test('a row whose run failed for infrastructure is no change, and the next row i
   t.regex(table, /first change: linux-image-4=4 \(against 3\)/);
   t.is(firstChange([broken, row('3', { a: 'PASS' })]), undefined, 'after only a broken row the next one is the first');
 });
+
+test('sweep --coverage: each row says how many pin-site functions ran and how many sites were in a function that ran; without it, no column', (t) => {
+  const covered = { ...row('1', { a: 'PASS' }), coverage: { pinFunctions: { hit: 12, total: 26 }, sitesReached: 15, sites: 56 } };
+  const table = formatSweep([covered, row('2', { a: 'PASS' })]);
+  t.regex(table.split('\n')[0]!, /PIN-SITE FUNCTIONS RAN\s+SITES/);
+  t.regex(table, /^6\.1\s+1 .* 12\/26\s+15\/56\s+\(first\)$/m);
+  t.regex(table, /^6\.1\s+2 .* -\s+-\s+-$/m, 'a row without coverage (an infra failure) shows dashes');
+  t.notRegex(formatSweep([row('1', { a: 'PASS' })]), /PIN-SITE/);
+});
