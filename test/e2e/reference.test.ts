@@ -66,9 +66,10 @@ const PLANTED: Planted[] = [
   { patch: '6.12-iomap-write-leak.patch', kernel: 'git-6.12', filter: 'ext4.psync.anon,ext4.uring-fixed.anon,raw-virtio.psync.anon,vfat.psync.anon', catches: ['ext4.psync.anon'], reasons: ['pin-leak'] },
   { patch: '6.12-bio-merge-leak.patch', kernel: 'git-6.12', filter: 'raw-virtio.psyncv.anon.subpage,ext4.psyncv.anon,raw-virtio.psync.thp', catches: ['raw-virtio.psyncv.anon.subpage', 'ext4.psyncv.anon.subpage'], reasons: ['pin-leak'] },
   { patch: '6.12-blkmap-unmap-leak.patch', kernel: 'git-6.12', filter: 'nvme-passthru.passthru.anon,raw-nvme.psync.anon', catches: ['nvme-passthru.passthru.anon'], reasons: ['pin-leak'] },
-  // only the small-MDTS variant fills a passthrough bio before the buffer ends: the leak of the
-  // pages that did not fit shows there and nowhere else (default NVMe passthrough stays balanced)
-  { patch: 'blkmap-leftover-leak.patch', kernel: 'patched-6.1', hw: ['nvme-mdts'], filter: 'nvme-passthru,nvme-mdts', catches: ['nvme-mdts.nvme-passthru.passthru.anon.over-limit'], reasons: ['pin-leak'] },
+  // a passthrough above the controller's limit fills a bio before the buffer ends: the leak of the
+  // pages that did not fit shows on the small-MDTS variant and on the default controller's 2 MiB
+  // over-limit command, nowhere else (passthrough within the limit stays balanced)
+  { patch: 'blkmap-leftover-leak.patch', kernel: 'patched-6.1', hw: ['nvme-mdts'], filter: 'nvme-passthru,nvme-mdts', catches: ['nvme-mdts.nvme-passthru.passthru.anon.over-limit', 'nvme-passthru.passthru.anon.over-limit'], reasons: ['pin-leak'] },
   { patch: 'fops-simple-over-release.patch', kernel: 'patched-6.1', filter: 'raw-virtio.psync.anon,raw-virtio.libaio.anon,ext2.psync.anon', catches: ['raw-virtio.psync.anon'], reasons: ['over-released'], calibration: ['calibration.odirect-loop'] },
 ];
 
