@@ -9,6 +9,12 @@
 //   patched  npx pinlab run -p patched-6.1                 the series applied, pin evidence
 //   hw       npx pinlab run -p patched-6.1 --hw nvme-mdts -f 'nvme-mdts.*'  a hardware variant
 //   stock    npx pinlab run -p stock-6.1 -f raw-virtio.psync.anon            the unpatched reference
+//            (the small run below has that workload too: stock=SMALL_RUN_DIR)
+//   small    node scripts/record-small-run.js RUN_DIR: stock-6.1 with every status (XFAIL, PASS,
+//            SKIP, and ERROR timeout and FAIL kernel-splat from a runner that hangs on purpose),
+//            copied whole to test/fixtures/report/recorded-small/: the run the report tests and
+//            their goldens in test/fixtures/report/golden/ render (UPDATE_GOLDEN=1 npx ava
+//            dist/test/unit/report-golden.test.js)
 //   report   npx pinlab run -p patched-6.1 --patch test/fixtures/planted/put-instead-of-unpin.patch \
 //              --hw nvme-mdts -f 'ext2.psync.anon,raw-virtio.psync.anon,nvme-mdts.raw.psync.anon,raw-virtio.psync.thp'
 //            a non-empty patchset (the series and a planted bug: FAIL pin-leak beside PASS), pin
@@ -38,8 +44,10 @@ const RECORDINGS = {
   hw: [{ workload: 'nvme-mdts.nvme-passthru.passthru.anon.over-limit', why: 'a hardware variant: passthrough over a small MDTS; the commands over the limit fail, and pin and release their pages too' }],
   stock: [{ workload: 'raw-virtio.psync.anon', why: 'the unpatched reference: references, not pins' }],
   report: [],
+  small: [],
 };
 const RECORDED_RUN = join(root, 'test/fixtures/report/recorded');
+const SMALL_RUN = join(root, 'test/fixtures/report/recorded-small');
 
 function readJson(file) {
   return JSON.parse(readFileSync(file, 'utf8'));
@@ -69,6 +77,18 @@ if (reportRun) {
   rmSync(RECORDED_RUN, { recursive: true, force: true });
   cpSync(reportRun, RECORDED_RUN, { recursive: true });
   process.stdout.write(`report: ${RECORDED_RUN} from ${basename(reportRun)} (${run.verdicts.length} verdicts); now UPDATE_GOLDEN=1 npx ava dist/test/unit/report-recorded.test.js\n`);
+}
+
+const smallRun = given.get('small');
+if (smallRun) {
+  const run = readJson(join(smallRun, 'run.json'));
+  const statuses = new Set(run.verdicts.map((v) => v.status));
+  const missing = ['PASS', 'FAIL', 'XFAIL', 'ERROR', 'SKIP'].filter((s) => !statuses.has(s));
+  if (run.kernel.profile !== 'stock-6.1') missing.push(`profile stock-6.1 (got ${run.kernel.profile})`);
+  if (missing.length > 0) throw new Error(`small run ${smallRun} lacks ${missing.join(', ')} (make it with scripts/record-small-run.js)`);
+  rmSync(SMALL_RUN, { recursive: true, force: true });
+  cpSync(smallRun, SMALL_RUN, { recursive: true });
+  process.stdout.write(`small: ${SMALL_RUN} from ${basename(smallRun)} (${run.verdicts.length} verdicts); now UPDATE_GOLDEN=1 npx ava dist/test/unit/report-golden.test.js\n`);
 }
 
 const indexFile = join(out, 'index.json');
