@@ -53,7 +53,10 @@ const POLL_MS = 1000;
 const STOPPING: ReadonlySet<Splat['kind']> = new Set(['bug', 'oops', 'gpf', 'bad-page', 'kasan', 'panic']);
 
 export function stoppingSplats(consoleText: string): Splat[] {
-  return classifyKernelLog(consoleText.split('\n')).filter((s) => STOPPING.has(s.kind));
+  // the serial console ends lines with CRLF; the splat keeps its lines as the kernel wrote them
+  const lines = consoleText.replace(/\r\n/g, '\n').split('\n');
+  if (lines.at(-1) === '') lines.pop();
+  return classifyKernelLog(lines).filter((s) => STOPPING.has(s.kind));
 }
 
 /**

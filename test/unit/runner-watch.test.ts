@@ -2,7 +2,8 @@ import test from 'ava';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_RUNNER_BOUNDS, runWorkloadsInGuest } from '../../harness/runner-watch.js';
+import { repoRoot } from '../../harness/config.js';
+import { DEFAULT_RUNNER_BOUNDS, runWorkloadsInGuest, stoppingSplats } from '../../harness/runner-watch.js';
 import type { Vm } from '../../harness/vm/runner.js';
 import type { WorkloadSpec } from '../../harness/workloads/types.js';
 
@@ -43,4 +44,14 @@ test('a splat that reaches the console before the start event still ends the wai
   t.is(r.stall?.name, 'raw-virtio.psync.anon');
   t.regex(r.stall?.splats[0]?.title ?? '', /BUG/);
   t.true(Date.now() - t0 < 10_000, 'ended by the splat, not by the one-hour bound');
+});
+
+test('splats from a real console log (CRLF, as the serial port writes it) carry no carriage return or trailing blank line', (t) => {
+  // recorded by scripts/record-small-run.js: the guest whose runner went silent after a BUG line
+  const text = readFileSync(join(repoRoot, 'test/fixtures/report/recorded-small/vm-2/console.log'), 'utf8');
+  t.true(text.includes('\r\n'), 'the recorded console has CRLF line ends');
+  const splats = stoppingSplats(text);
+  t.is(splats.length, 1);
+  t.is(splats[0]!.title, 'BUG: pinlab test splat while ext4.libaio.anon.efault-midway ran');
+  t.deepEqual(splats[0]!.lines.filter((l) => l.includes('\r') || l === ''), []);
 });
