@@ -31,7 +31,8 @@
 import { patchsetHash, sha256 } from '../hash.js';
 import { basename } from 'node:path';
 import { UserError } from '../errors.js';
-import type { RunResult, Verdict } from '../verdict/types.js';
+import type { EvidenceHealth, RunResult, Verdict } from '../verdict/types.js';
+import { CALIBRATION_TARGET } from '../verdict/calibration.js';
 import { numbersText, reportNames, sortVerdicts, workloadDurationMs } from './common.js';
 import { shardRunIds } from './merge.js';
 
@@ -136,6 +137,8 @@ export interface KcidbRunFiles {
   files: readonly string[];
   /** the compiler that built the kernel (kernel/meta.json) */
   compiler?: string;
+  /** workloads that ran in a later guest (after a stall): its number; the rest ran in guest 1 */
+  guests?: Readonly<Record<string, number>>;
 }
 
 /**
@@ -430,10 +433,12 @@ function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport
     const shard = shards.find((s) => s.workloads.includes(v.name));
     // The kernel's console is the log a kernel developer (and KernelCI's log analysis) reads
     // first: splats are there. A test that never ran for want of a kernel points at the build log.
-    const logUrl = (v.cause === 'build' ? fileUrl(opts, shard, 'logs/build.log') : undefined) ?? fileUrl(opts, shard, 'vm/console.log');
+    // a workload after a stall ran in a fresh guest: its console and runner log are that guest's
+    const guest = shard?.guests?.[v.name] ?? 1;
+    const logUrl = (v.cause === 'build' ? fileUrl(opts, shard, 'logs/build.log') : undefined) ?? fileUrl(opts, shard, guest === 1 ? 'vm/console.log' : `vm-${guest}/console.log`);
     const outputs = resources(opts, shard, [
       ['observation.json', `observations/${v.name}.json`],
-      ['runner.log', 'logs/runner.log'],
+      ['runner.log', guest === 1 ? 'logs/runner.log' : `logs/runner-${guest}.log`],
     ]);
     const test: KcidbTest = {
       id,
@@ -523,6 +528,24 @@ function field<K extends string>(key: K, value: string | undefined): { [P in K]?
 }
 
 /**
+ * A merged build's pin evidence: one shard's calibration stands for all (each calibrated its own
+ * guest the same way), findings of any shard are kept, and the workloads judged are counted again
+ * from the merged tests of that build (a shard passed twice counts once).
+ */
+function withMergedEvidence(build: KcidbBuild, all: readonly KcidbBuild[], tests: readonly KcidbTest[]): KcidbBuild {
+  const evidence = build.misc?.['pin_evidence'] as EvidenceHealth | undefined;
+  if (!evidence) return build;
+  const findings = new Set(all.filter((b) => b.id === build.id).flatMap((b) => (b.misc?.['pin_evidence'] as EvidenceHealth | undefined)?.findings ?? []));
+  const judgedBy: Record<string, number> = {};
+  for (const x of tests) {
+    const by = x.misc?.['pin_evidence'];
+    if (x.build_id !== build.id || typeof by !== 'string' || String(x.misc?.['workload']).startsWith(`${CALIBRATION_TARGET}.`)) continue;
+    judgedBy[by] = (judgedBy[by] ?? 0) + 1;
+  }
+  return { ...build, misc: { ...build.misc, pin_evidence: { ...evidence, findings: [...findings], judgedBy } } };
+}
+
+/**
  * Merge KCIDB reports (e.g. one per CI shard) into one: objects deduplicated by id, sorted by
  * id; tests sorted by path then id. A checkout starts when its first shard started and its tests
  * finish when the last one finished; a build starts with its first shard. Only reports of major
@@ -535,6 +558,7 @@ export function mergeKcidb(reports: readonly KcidbReport[]): KcidbReport {
     }
   }
   const minor = Math.max(0, ...reports.map((r) => r.version.minor ?? 0));
+  const allBuilds = reports.flatMap((r) => r.builds ?? []);
   const tests = byId(reports.flatMap((r) => r.tests ?? [])).sort((a, b) => {
     const pa = a.path ?? '';
     const pb = b.path ?? '';
@@ -548,7 +572,7 @@ export function mergeKcidb(reports: readonly KcidbReport[]): KcidbReport {
       ...field('start_time', extreme('first', a.start_time, b.start_time)),
       ...field('origin_tests_finish_time', extreme('last', a.origin_tests_finish_time, b.origin_tests_finish_time)),
     })),
-    builds: byId(reports.flatMap((r) => r.builds ?? []), (a, b) => ({ ...a, ...b, ...field('start_time', extreme('first', a.start_time, b.start_time)) })),
+    builds: byId(allBuilds, (a, b) => ({ ...a, ...b, ...field('start_time', extreme('first', a.start_time, b.start_time)) })).map((b) => withMergedEvidence(b, allBuilds, tests)),
     tests,
     issues: byId(reports.flatMap((r) => r.issues ?? [])),
     incidents: byId(reports.flatMap((r) => r.incidents ?? [])),

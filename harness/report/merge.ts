@@ -4,8 +4,9 @@
 // every report format uses.
 import { isDeepStrictEqual } from 'node:util';
 import { UserError } from '../errors.js';
-import type { KernelIdentity, RunResult, Verdict } from '../verdict/types.js';
+import type { EvidenceHealth, KernelIdentity, RunResult, Verdict } from '../verdict/types.js';
 import { sortVerdicts } from './common.js';
+import { CALIBRATION_TARGET } from '../verdict/calibration.js';
 
 const SHARD_RUN_ID_SEPARATOR = '+';
 
@@ -17,6 +18,22 @@ export function shardRunIds(r: RunResult): string[] {
 /** Kernels are the same when every identifying field is; key order in the JSON does not matter. */
 export function kernelKey(k: KernelIdentity): string {
   return JSON.stringify([k.profile ?? null, k.source, k.release ?? null, k.patches.map((p) => [p.file, p.sha256]), k.patchsetHash ?? null, k.configSha256 ?? null, k.buildKey ?? null]);
+}
+
+/**
+ * The shards' pin evidence as one: the first shard's calibration stands for all (each calibrated
+ * its own guest the same way), findings of any shard are kept, and the workloads judged are
+ * counted again from the merged verdicts (a shard passed twice counts once).
+ */
+function mergeEvidence(ordered: readonly RunResult[], verdicts: readonly Verdict[]): EvidenceHealth | undefined {
+  const all = ordered.flatMap((s) => (s.evidence ? [s.evidence] : []));
+  if (all.length === 0) return undefined;
+  const judgedBy: Record<string, number> = {};
+  for (const v of verdicts) {
+    if (v.target === CALIBRATION_TARGET || !v.numbers?.evidence) continue;
+    judgedBy[v.numbers.evidence] = (judgedBy[v.numbers.evidence] ?? 0) + 1;
+  }
+  return { ...all[0]!, findings: [...new Set(all.flatMap((e) => e.findings))], judgedBy };
 }
 
 function mergeOneKernel(shards: readonly RunResult[]): RunResult {
@@ -50,6 +67,8 @@ function mergeOneKernel(shards: readonly RunResult[]): RunResult {
     strict: first.strict,
   };
   if (finished.every((f): f is string => f !== undefined)) merged.finishedAt = finished.sort().at(-1)!;
+  const evidence = mergeEvidence(ordered, merged.verdicts);
+  if (evidence) merged.evidence = evidence;
   return merged;
 }
 

@@ -8,7 +8,23 @@ import type { KcidbRunFiles } from './kcidb.js';
 
 /** The folders of a run directory whose files reports link to; vm/ holds disks, so only its console. */
 const LINKED_FOLDERS = ['kernel', 'logs', 'observations'];
-const CONSOLE_LOG = 'vm/console.log';
+/** Each guest's console: vm/ for the first, vm-N/ for the fresh guest after a stall. */
+const CONSOLE_DIR = /^vm(-\d+)?$/;
+/** Each guest's runner log: logs/runner.log for the first, logs/runner-N.log after. */
+const RUNNER_LOG = /^runner(?:-(\d+))?\.log$/;
+
+/** Which guest ran each workload, from the start events in the runner logs (guest 1 when none). */
+function guestsOf(runDir: string): Record<string, number> {
+  const guests: Record<string, number> = {};
+  const logs = join(runDir, 'logs');
+  if (!existsSync(logs)) return guests;
+  for (const name of readdirSync(logs)) {
+    const m = RUNNER_LOG.exec(name);
+    if (!m || !m[1]) continue;
+    for (const s of readFileSync(join(logs, name), 'utf8').matchAll(/"type":"start","name":"([^"]+)"/g)) guests[s[1]!] = Number(m[1]);
+  }
+  return guests;
+}
 
 function compilerOf(runDir: string): string | undefined {
   try {
@@ -31,7 +47,10 @@ export function readRunFiles(runDir: string, result: RunResult, root = process.c
     if (!existsSync(dir)) continue;
     for (const entry of readdirSync(dir, { withFileTypes: true })) if (entry.isFile()) files.push(`${folder}/${entry.name}`);
   }
-  if (existsSync(join(runDir, CONSOLE_LOG))) files.push(CONSOLE_LOG);
+  for (const entry of readdirSync(runDir, { withFileTypes: true })) {
+    if (entry.isDirectory() && CONSOLE_DIR.test(entry.name) && existsSync(join(runDir, entry.name, 'console.log'))) files.push(`${entry.name}/console.log`);
+  }
+  const guests = guestsOf(runDir);
   const rel = relative(root, runDir);
   const outside = isAbsolute(rel) || rel === '..' || rel.startsWith(`..${sep}`);
   const compiler = compilerOf(runDir);
@@ -41,6 +60,7 @@ export function readRunFiles(runDir: string, result: RunResult, root = process.c
     workloads: result.verdicts.map((v) => v.name),
     ...(outside ? {} : { dir: rel.split(sep).join('/') }),
     files: files.sort(),
+    ...(Object.keys(guests).length > 0 ? { guests } : {}),
     ...(compiler ? { compiler } : {}),
   };
 }

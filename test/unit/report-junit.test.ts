@@ -12,7 +12,7 @@ import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 import { validateXML } from 'xmllint-wasm';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
+const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/recorded-small/run.json'), 'utf8')) as RunResult;
 const junit10 = readFileSync(join(root, 'vendor/junit/junit-10.xsd'), 'utf8');
 
 async function schemaErrors(xml: string): Promise<string[]> {
@@ -135,15 +135,16 @@ test('JUnit output is valid against junit-10.xsd, well-formed, and carries every
   await assertJunit10(t, xml);
   const doc = parseXml(xml);
   t.is(doc.name, 'testsuites');
-  t.deepEqual(doc.attrs, { name: 'pinlab', tests: '5', failures: '1', errors: '1', time: '0.050' });
+  // time: the workloads' I/O seconds (observation durationMs), summed
+  t.deepEqual(doc.attrs, { name: 'pinlab', tests: '6', failures: '1', errors: '1', time: '1.554' });
   const [suite] = child(doc, 'testsuite');
   t.truthy(suite);
   // XFAIL counts as skipped: a <skipped> element for each
-  t.like(suite!.attrs, { tests: '5', failures: '1', errors: '1', skipped: '2' });
+  t.like(suite!.attrs, { tests: '6', failures: '1', errors: '1', skipped: '3' });
   const cases = child(suite!, 'testcase');
   t.deepEqual(
     cases.map((c) => `${c.attrs['classname']} ${c.attrs['name']}`),
-    ['pinlab.ext4 libaio.anon.efault-midway', 'pinlab.nvme-passthru passthru.anon', 'pinlab.raw-nvme uring-fixed.thp', 'pinlab.raw-virtio psync.anon', 'pinlab.vfat psync.anon'],
+    ['pinlab.ext4 libaio.anon.efault-midway', 'pinlab.nvme-passthru passthru.anon', 'pinlab.raw-virtio psync.anon', 'pinlab.raw-virtio uring-fixed.anon', 'pinlab.raw-virtio uring-fixed.thp', 'pinlab.vfat psync.anon'],
   );
   t.true(cases.every((c) => child(c, 'properties').length === 0), 'no per-testcase properties (junit-10 has none)');
 });
@@ -152,7 +153,7 @@ test('the vendored schema rejects what Jenkins rejects (it is really being appli
   const xml = toJUnit(run);
   const skippedOnRoot = xml.replace('<testsuites name="pinlab"', '<testsuites name="pinlab" skipped="2"');
   t.true((await schemaErrors(skippedOnRoot)).some((e) => /attribute 'skipped'/.test(e)));
-  const caseProperties = xml.replace('<testcase classname="pinlab.raw-virtio" name="psync.anon" time="0.050">', '$&<properties><property name="a" value="b"/></properties>');
+  const caseProperties = xml.replace('<testcase classname="pinlab.raw-virtio" name="psync.anon" time="0.555">', '$&<properties><property name="a" value="b"/></properties>');
   t.true((await schemaErrors(caseProperties)).some((e) => /properties/.test(e)));
 });
 
@@ -161,26 +162,27 @@ test('each status maps as documented', (t) => {
   const fail = caseNamed(suite, 'pinlab.ext4', 'libaio.anon.efault-midway');
   t.deepEqual(fail.children.map((c) => c.name), ['failure']);
   const failure = child(fail, 'failure')[0]!;
-  t.is(failure.attrs['message'], '2 pins not released after quiesce (acquired 130 > released 128)', 'the verdict\'s message');
-  t.is(failure.attrs['type'], 'pin-leak,kernel-splat', 'the reasons');
-  t.true(failure.text.includes('acquired=130 released=128 expected=128'));
-  t.true(failure.text.includes('Call Trace: <TASK> & "quotes" \'apos\' \\x07bell'));
+  const splatMessage = 'BUG: pinlab test splat while ext4.libaio.anon.efault-midway ran while it ran; the guest was replaced (BUG: pinlab test splat while ext4.libaio.anon.efault-midway ran on the console, runner silent for 15 s)';
+  t.is(failure.attrs['message'], splatMessage, 'the verdict\'s message');
+  t.is(failure.attrs['type'], 'kernel-splat', 'the reasons');
+  t.true(failure.text.includes('] BUG: pinlab test splat while ext4.libaio.anon.efault-midway ran'), 'the splat as the console had it');
 
   const error = child(caseNamed(suite, 'pinlab.nvme-passthru', 'passthru.anon'), 'error')[0]!;
-  t.like(error.attrs, { type: 'path-not-reached', message: 'none of bio_map_user_iov ran: the workload did not reach the path it exists for' });
+  t.like(error.attrs, { type: 'timeout', message: 'no result for nvme-passthru.passthru.anon within 20 s; the guest was replaced' });
 
-  const skip = child(caseNamed(suite, 'pinlab.raw-nvme', 'uring-fixed.thp'), 'skipped')[0]!;
-  t.deepEqual(skip.attrs, { message: 'kernel lacks CONFIG_IO_URING' });
-  t.is(skip.text, 'kernel lacks CONFIG_IO_URING', 'the reason as text too');
+  const skip = child(caseNamed(suite, 'pinlab.raw-virtio', 'uring-fixed.thp'), 'skipped')[0]!;
+  const why = 'the thp buffer is not huge-page backed (AnonHugePages 0: THP disabled or no huge page available)';
+  t.deepEqual(skip.attrs, { message: why });
+  t.is(skip.text, why, 'the reason as text too');
 
-  const pass = caseNamed(suite, 'pinlab.raw-virtio', 'psync.anon');
+  const pass = caseNamed(suite, 'pinlab.raw-virtio', 'uring-fixed.anon');
   t.deepEqual(pass.children.map((c) => c.name), ['system-out']);
-  t.true(child(pass, 'system-out')[0]!.text.includes('acquired=256 released=256'));
+  t.true(child(pass, 'system-out')[0]!.text.includes('acquired=512 released=512'));
 
   const xfail = caseNamed(suite, 'pinlab.vfat', 'psync.anon');
   t.deepEqual(xfail.children.map((c) => c.name), ['skipped']);
   const skipped = child(xfail, 'skipped')[0]!;
-  t.like(skipped.attrs, { type: 'xfail', message: 'known state stock-6.1/dio-not-pinned: Direct I/O took plain page references: 0 pins for 256 user pages' });
+  t.like(skipped.attrs, { type: 'xfail', message: 'known state stock-6.1/dio-not-pinned: not-pinned: acquired 0, released 0, expected 512 [kprobe-hist evidence]; path: __blockdev_direct_IO [expected: stock-6.1/dio-not-pinned]' });
   t.true(skipped.text.startsWith('XFAIL: known state stock-6.1/dio-not-pinned: not-pinned\n'));
 });
 
@@ -188,10 +190,10 @@ test('under --strict an XFAIL is a failure, so CI agrees with the exit code', as
   const xml = toJUnit({ ...run, strict: true });
   await assertJunit10(t, xml);
   const suite = child(parseXml(xml), 'testsuite')[0]!;
-  t.like(suite.attrs, { failures: '2', skipped: '1' });
+  t.like(suite.attrs, { failures: '3', skipped: '1' });
   const failure = child(caseNamed(suite, 'pinlab.vfat', 'psync.anon'), 'failure')[0]!;
   t.is(failure.attrs['type'], 'not-pinned');
-  t.regex(failure.attrs['message']!, /^Direct I\/O took plain page references.*\(known state stock-6\.1\/dio-not-pinned, failing under --strict\)$/);
+  t.regex(failure.attrs['message']!, /^not-pinned: acquired 0, released 0.*\(known state stock-6\.1\/dio-not-pinned, failing under --strict\)$/);
 });
 
 test('a matrix gives one testsuite per kernel and summed totals', async (t) => {
@@ -199,17 +201,21 @@ test('a matrix gives one testsuite per kernel and summed totals', async (t) => {
   const xml = toJUnit([run, other]);
   await assertJunit10(t, xml);
   const doc = parseXml(xml);
-  t.deepEqual(child(doc, 'testsuite').map((s) => s.attrs['name']), ['pinlab stock-6.1 (6.1.192-pinlab)', 'pinlab patched-6.1 (6.1.192-pinlab)']);
-  t.deepEqual(doc.attrs, { name: 'pinlab', tests: '10', failures: '2', errors: '2', time: '0.100' });
+  t.deepEqual(child(doc, 'testsuite').map((s) => s.attrs['name']), ['pinlab stock-6.1 (6.1.192+)', 'pinlab patched-6.1 (6.1.192+)']);
+  t.deepEqual(doc.attrs, { name: 'pinlab', tests: '12', failures: '2', errors: '2', time: '3.108' });
 });
 
 test('hostile text (control bytes, markup, long splats) and a failed build stay schema-valid', async (t) => {
   const nasty: Verdict = {
-    ...run.verdicts[2]!,
+    ...run.verdicts.find((v) => v.status === 'FAIL')!,
     message: 'a<b>&c"d\'e\u0001\u0000 \ud800 ]]> end',
     splats: [{ kind: 'oops', title: 'Oops: <0000> [#1]', lines: Array.from({ length: 500 }, (_, i) => `line ${i} \u001b[0m <x> &amp;`) }],
   };
   await assertJunit10(t, toJUnit({ ...run, verdicts: [nasty] }));
+  // a splat line with markup, quotes and a control byte reaches the failure text, escaped
+  const callTrace = { ...nasty, splats: [{ kind: 'warning' as const, title: 'WARNING in f', lines: ['Call Trace: <TASK> & "quotes" \'apos\' \u0007bell'] }] };
+  const suite = child(parseXml(toJUnit({ ...run, verdicts: [callTrace] })), 'testsuite')[0]!;
+  t.true(child(caseNamed(suite, 'pinlab.ext4', 'libaio.anon.efault-midway'), 'failure')[0]!.text.includes('Call Trace: <TASK> & "quotes" \'apos\' \\x07bell'));
   const failed = run.verdicts.map((v): Verdict => ({ ...v, status: 'ERROR', cause: 'build', reasons: [], splats: [], message: 'make bzImage failed' }));
   await assertJunit10(t, toJUnit({ ...run, verdicts: failed }));
   await assertJunit10(t, toJUnit({ ...run, verdicts: [] }));

@@ -36,8 +36,8 @@ import { testTempDir } from '../tmp.js';
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const schema = JSON.parse(readFileSync(join(root, 'vendor/kcidb/kcidb-io.schema.v5.3.json'), 'utf8')) as object;
 const fixtures = join(root, 'test/fixtures/report');
-const run = JSON.parse(readFileSync(join(fixtures, 'run-small.json'), 'utf8')) as RunResult;
-const runDirFiles = readRunFiles(join(fixtures, 'run-dir'), run, fixtures);
+const run = JSON.parse(readFileSync(join(fixtures, 'recorded-small', 'run.json'), 'utf8')) as RunResult;
+const runDirFiles = readRunFiles(join(fixtures, 'recorded-small'), run, fixtures);
 
 // kcidb-io validates with draft-07 semantics and format checking (its README); so do we.
 const ajv = new Ajv({ allErrors: true, strict: false });
@@ -160,7 +160,9 @@ test('patchset hash follows the KCIDB definition (sha256sum *.patch | cut -c-64 
   );
   t.is(patchsetHash(each), shell);
   t.is(patchsetHash([]), '');
-  t.is(toKcidb(patched).checkouts![0]!.patchset_hash, patchsetHash(['a'.repeat(64), 'b'.repeat(64)]));
+  // the checkout carries the hash of its patches' sha256 lines, computed here by sha256sum alone
+  const ofLines = execFileSync('sh', ['-c', `printf '%s\\n' ${'a'.repeat(64)} ${'b'.repeat(64)} | sha256sum | cut -c-64`], { encoding: 'utf8' }).trim();
+  t.is(toKcidb(patched).checkouts![0]!.patchset_hash, ofLines);
 });
 
 test('a patched-6.1 run carries the patchset hash sha256sum gives for patches/, in run.json and in KCIDB', (t) => {
@@ -188,16 +190,17 @@ test('status mapping: XFAIL is a FAIL linked to a known-state issue; harness err
   t.is(xfail.status, 'FAIL');
   t.is(xfail.misc?.['pinlab_status'], 'XFAIL');
   t.is(xfail.misc?.['known_state'], 'stock-6.1/dio-not-pinned');
-  t.deepEqual(report.issues!.map((i) => i.id), ['pinlab:known-state.stock-6.1/dio-not-pinned']);
-  t.is(report.incidents!.length, 1);
-  t.is(report.incidents![0]!.test_id, xfail.id);
-  t.is(report.incidents![0]!.issue_id, report.issues![0]!.id);
+  t.deepEqual(report.issues!.map((i) => i.id), ['pinlab:known-state.stock-6.1/dio-not-pinned'], 'one issue for the known state');
+  // one incident per XFAIL (raw-virtio.psync.anon and vfat.psync.anon), both of that issue
+  t.is(report.incidents!.length, 2);
+  t.true(report.incidents!.some((i) => i.test_id === xfail.id));
+  t.true(report.incidents!.every((i) => i.issue_id === report.issues![0]!.id));
 
   const error = byName.get('nvme-passthru.passthru.anon')!;
   t.is(kcidbStatus(error), 'ERROR');
   t.is(kcidbStatus({ ...error, cause: 'harness' }), 'MISS');
   t.is(kcidbStatus({ ...error, cause: 'build' }), 'MISS');
-  t.is(kcidbStatus(byName.get('raw-nvme.uring-fixed.thp')!), 'SKIP');
+  t.is(kcidbStatus(byName.get('raw-virtio.uring-fixed.thp')!), 'SKIP');
   t.is(kcidbTestPath(byName.get('raw-virtio.psync.anon')!), 'pinlab.raw-virtio.psync.anon');
   t.is(kcidbTestPath(byName.get('ext4.libaio.anon.efault-midway')!), 'pinlab.ext4.libaio.anon.efault-midway');
 });
@@ -319,39 +322,56 @@ test('with an artifacts URL, builds link config and build log, tests their conso
   assertSubmittable(t, report);
   const b = report.builds![0]!;
   t.like(b, {
-    config_url: 'https://gitlab.example.org/g/p/-/jobs/7/artifacts/raw/run-dir/kernel/config',
-    log_url: 'https://gitlab.example.org/g/p/-/jobs/7/artifacts/raw/run-dir/logs/build.log',
-    compiler: 'gcc (Debian 12.2.0-14) 12.2.0',
+    config_url: 'https://gitlab.example.org/g/p/-/jobs/7/artifacts/raw/recorded-small/kernel/config',
+    log_url: 'https://gitlab.example.org/g/p/-/jobs/7/artifacts/raw/recorded-small/logs/build.log',
+    compiler: 'gcc (Debian 12.2.0-14+deb12u1) 12.2.0',
   });
-  const pass = report.tests!.find((x) => x.misc?.['workload'] === 'raw-virtio.psync.anon')!;
-  t.is(pass.log_url, `${base}run-dir/vm/console.log`);
-  t.deepEqual(pass.output_files, [
-    { name: 'observation.json', url: `${base}run-dir/observations/raw-virtio.psync.anon.json` },
-    { name: 'runner.log', url: `${base}run-dir/logs/runner.log` },
+  const ran = report.tests!.find((x) => x.misc?.['workload'] === 'raw-virtio.psync.anon')!;
+  t.is(ran.log_url, `${base}recorded-small/vm/console.log`);
+  t.deepEqual(ran.output_files, [
+    { name: 'observation.json', url: `${base}recorded-small/observations/raw-virtio.psync.anon.json` },
+    { name: 'runner.log', url: `${base}recorded-small/logs/runner.log` },
   ]);
   // a test that never ran for want of a kernel points at the build log
   const failedBuild = toKcidb({ ...run, verdicts: run.verdicts.map((v) => ({ ...v, status: 'ERROR' as const, cause: 'build' as const })) }, { artifactsUrl: base, runFiles: [built] });
-  t.true(failedBuild.tests!.every((x) => x.log_url === `${base}run-dir/logs/build.log`));
+  t.true(failedBuild.tests!.every((x) => x.log_url === `${base}recorded-small/logs/build.log`));
 
   // no URL: no links, but the compiler is still known
   const local = toKcidb(run, { runFiles: [built] });
-  t.is(local.builds![0]!.compiler, 'gcc (Debian 12.2.0-14) 12.2.0');
+  t.is(local.builds![0]!.compiler, 'gcc (Debian 12.2.0-14+deb12u1) 12.2.0');
   t.false(JSON.stringify(local).includes('"log_url"') || JSON.stringify(local).includes('config_url') || JSON.stringify(local).includes('output_files'));
   // a cache hit has no build log to link; a run directory outside the published root has no links
   t.is(toKcidb(run, { artifactsUrl: base, runFiles: [runDirFiles] }).builds![0]!.log_url, undefined);
-  const outside = readRunFiles(join(fixtures, 'run-dir'), run, join(fixtures, 'golden'));
+  const outside = readRunFiles(join(fixtures, 'recorded-small'), run, join(fixtures, 'golden'));
   t.is(outside.dir, undefined);
   t.false(JSON.stringify(toKcidb(run, { artifactsUrl: base, runFiles: [outside] })).includes(base));
 });
 
+test('a workload that ran in a fresh guest links that guest\'s console and runner log', (t) => {
+  // the recorded run: nvme-passthru.passthru.anon hung guest 1, the rest ran in guest 2 (vm-2/)
+  const base = 'https://ci.example.org/a/';
+  const report = toKcidb(run, { artifactsUrl: base, runFiles: [runDirFiles] });
+  const linksOf = (name: string) => {
+    const x = report.tests!.find((y) => y.misc?.['workload'] === name)!;
+    return [x.log_url, ...(x.output_files ?? []).map((f) => f.url)];
+  };
+  const dir = `${base}recorded-small`;
+  t.deepEqual(linksOf('raw-virtio.psync.anon'), [`${dir}/vm/console.log`, `${dir}/observations/raw-virtio.psync.anon.json`, `${dir}/logs/runner.log`]);
+  t.deepEqual(linksOf('nvme-passthru.passthru.anon'), [`${dir}/vm/console.log`, `${dir}/logs/runner.log`], 'the hung workload: the guest it hung');
+  t.deepEqual(linksOf('ext4.libaio.anon.efault-midway'), [`${dir}/vm-2/console.log`, `${dir}/logs/runner-2.log`], 'the splat is on the second guest\'s console');
+  t.true(readFileSync(join(fixtures, 'recorded-small/vm-2/console.log'), 'utf8').includes('BUG: pinlab test splat'));
+});
+
 test('a merged run links each test into the run directory of the shard that ran it', (t) => {
   const shards = [0, 1].map((k) => ({ ...run, runId: `shard-${k}`, verdicts: run.verdicts.filter((_, i) => i % 2 === k) }));
-  const files: KcidbRunFiles[] = shards.map((s, k) => ({ ...readRunFiles(join(fixtures, 'run-dir'), s, fixtures), dir: `results/stock-6.1-${k + 1}/run` }));
+  const files: KcidbRunFiles[] = shards.map((s, k) => ({ ...readRunFiles(join(fixtures, 'recorded-small'), s, fixtures), dir: `results/stock-6.1-${k + 1}/run` }));
   const report = toKcidb(mergeRuns(shards), { artifactsUrl: 'https://ci.example.org/a', runFiles: files, runId: 'ci-1' });
   assertSubmittable(t, report);
   for (const x of report.tests!) {
-    const k = shards.findIndex((s) => s.verdicts.some((v) => v.name === x.misc?.['workload']));
-    t.is(x.log_url, `https://ci.example.org/a/results/stock-6.1-${k + 1}/run/vm/console.log`);
+    const name = x.misc?.['workload'] as string;
+    const k = shards.findIndex((s) => s.verdicts.some((v) => v.name === name));
+    const vm = runDirFiles.guests?.[name] ? `vm-${runDirFiles.guests[name]}` : 'vm';
+    t.is(x.log_url, `https://ci.example.org/a/results/stock-6.1-${k + 1}/run/${vm}/console.log`);
   }
 });
 
@@ -362,18 +382,22 @@ test('patch files link into the published run directory when it holds them', (t)
 });
 
 test('a run directory outside the published directory is one warning line naming it', (t) => {
-  const outside = readRunFiles(join(fixtures, 'run-dir'), run, join(fixtures, 'golden'));
+  const outside = readRunFiles(join(fixtures, 'recorded-small'), run, join(fixtures, 'golden'));
   const warnings = unlinkedRunWarnings({ artifactsUrl: 'https://ci.example.org/a', runFiles: [outside, runDirFiles] });
   t.is(warnings.length, 1);
-  t.regex(warnings[0]!, /run-dir is outside the current directory.*no link/);
+  t.regex(warnings[0]!, /recorded-small is outside the current directory.*no link/);
   t.false(warnings[0]!.includes('\n'));
   t.deepEqual(unlinkedRunWarnings({ runFiles: [outside] }), [], 'no URL asked for: nothing is missing');
 });
 
 test('readRunFiles lists what a run directory holds and reads its compiler', (t) => {
-  t.like(runDirFiles, { runId: run.runId, dir: 'run-dir', compiler: 'gcc (Debian 12.2.0-14) 12.2.0' });
+  t.like(runDirFiles, { runId: run.runId, dir: 'recorded-small', compiler: 'gcc (Debian 12.2.0-14+deb12u1) 12.2.0' });
   t.deepEqual(runDirFiles.workloads, run.verdicts.map((v) => v.name));
   t.true(runDirFiles.files.includes('vm/console.log'));
+  t.true(runDirFiles.files.includes('vm-2/console.log'), 'the console of the guest after the stall');
+  t.false(runDirFiles.files.some((f) => f.endsWith('.raw')), 'no disk image');
+  // the workloads after nvme-passthru.passthru.anon's stall ran in guest 2
+  t.deepEqual(runDirFiles.guests, { 'raw-virtio.uring-fixed.anon': 2, 'raw-virtio.uring-fixed.thp': 2, 'ext4.libaio.anon.efault-midway': 2 });
   t.true(runDirFiles.files.includes('kernel/config'));
   t.false(runDirFiles.files.includes('README.md'));
 });

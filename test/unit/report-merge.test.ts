@@ -16,17 +16,20 @@ import type { RunResult } from '../../harness/verdict/types.js';
 import { testTempDir } from '../tmp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
+const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/recorded-small/run.json'), 'utf8')) as RunResult;
 
-/** What `--shard K/3` would produce: every third workload, its own clock and host. */
+/** What `--shard K/3` would produce: every third workload, its own clock and host, its pin evidence judging its own workloads. */
 function shard(k: number, n: number, runId = run.runId): RunResult {
+  const verdicts = run.verdicts.filter((_, i) => i % n === k).reverse();
+  const judged = verdicts.filter((v) => v.numbers?.evidence).length;
   return {
     ...run,
     runId,
     startedAt: `2025-01-01T12:0${k}:00.000Z`,
     finishedAt: `2025-01-01T12:1${k}:00.000Z`,
     host: { ...run.host, node: `v20.19.${k}` },
-    verdicts: run.verdicts.filter((_, i) => i % n === k).reverse(),
+    verdicts,
+    evidence: { ...run.evidence!, judgedBy: judged > 0 ? { 'kprobe-hist': judged } : {} },
   };
 }
 
@@ -39,6 +42,7 @@ test('three shards merge into the unsharded run', (t) => {
   t.is(merged[0]!.runId, run.runId);
   t.is(merged[0]!.startedAt, '2025-01-01T12:00:00.000Z');
   t.is(merged[0]!.finishedAt, '2025-01-01T12:12:00.000Z');
+  t.deepEqual(merged[0]!.evidence, run.evidence, 'the pin evidence, with the workloads each shard judged summed');
   // Reports that carry no clock are byte-identical.
   t.is(toKtap(merged[0]!), toKtap(run));
   t.is(formatSummary(merged[0]!), formatSummary(run));
@@ -50,12 +54,15 @@ test('three shards\' KCIDB files merge into the unsharded KCIDB report', (t) => 
   const withoutClocks = (r: KcidbReport) => ({
     ...r,
     checkouts: r.checkouts!.map(({ start_time: _s, origin_tests_finish_time: _f, ...rest }) => rest),
+    builds: r.builds!.map(({ start_time: _s, ...rest }) => rest),
     tests: r.tests!.map(({ environment: _, start_time: _s, ...rest }) => rest),
   });
   const merged = mergeKcidb([1, 0, 2].map((k) => toKcidb(shard(k, 3))));
   t.deepEqual(withoutClocks(merged), withoutClocks(toKcidb(run)));
-  t.deepEqual(merged.tests!.map((x) => x.environment?.misc?.['node']), ['v20.19.2', 'v20.19.0', 'v20.19.1', 'v20.19.1', 'v20.19.0']);
+  t.deepEqual(merged.tests!.map((x) => x.environment?.misc?.['node']), ['v20.19.0', 'v20.19.1', 'v20.19.2', 'v20.19.0', 'v20.19.1', 'v20.19.2']);
   t.like(merged.checkouts![0], { start_time: '2025-01-01T12:00:00.000Z', origin_tests_finish_time: '2025-01-01T12:12:00.000Z' });
+  t.is(merged.builds![0]!.start_time, '2025-01-01T12:00:00.000Z', 'the build starts with the first shard');
+  t.deepEqual(mergeKcidb([0, 1, 2, 1].map((k) => toKcidb(shard(k, 3)))).builds, merged.builds, 'a shard passed twice counts once');
 });
 
 test('merging is insensitive to shard order and to a shard passed twice', (t) => {
@@ -87,26 +94,26 @@ test('different kernels stay separate results', (t) => {
 
 test('diff finds a verdict that changed status, reasons and pins', (t) => {
   const after = structuredClone(run);
-  const pass = after.verdicts.find((v) => v.name === 'raw-virtio.psync.anon')!;
+  const pass = after.verdicts.find((v) => v.name === 'raw-virtio.uring-fixed.anon')!;
   Object.assign(pass, { status: 'FAIL', reasons: ['pin-leak'], message: '3 pins not released' });
-  pass.numbers!.released = 253;
+  pass.numbers!.released = 509;
   const d = diffRuns(run, after);
   t.is(d.verdicts.length, 1);
   const change = d.verdicts[0]!;
   t.is(change.kind, 'changed');
   if (change.kind !== 'changed') return;
-  t.is(change.name, 'raw-virtio.psync.anon');
+  t.is(change.name, 'raw-virtio.uring-fixed.anon');
   t.true(change.regression);
   t.deepEqual(change.changes.map((c) => c.field), ['status', 'reasons', 'released']);
   t.is(d.unchanged, run.verdicts.length - 1);
-  t.deepEqual(regressions(d).map((v) => v.name), ['raw-virtio.psync.anon']);
+  t.deepEqual(regressions(d).map((v) => v.name), ['raw-virtio.uring-fixed.anon']);
   t.is(
     formatDiff(d),
     [
       `A: ${run.runId} stock-6.1`,
       `B: ${run.runId} stock-6.1`,
-      '! raw-virtio.psync.anon: PASS -> FAIL (pin-leak); reasons - -> pin-leak; released 256 -> 253',
-      '1 changed (1 worse), 0 only in B, 0 only in A, 4 unchanged',
+      '! raw-virtio.uring-fixed.anon: PASS -> FAIL (pin-leak); reasons - -> pin-leak; released 512 -> 509',
+      '1 changed (1 worse), 0 only in B, 0 only in A, 5 unchanged',
       '',
     ].join('\n'),
   );
@@ -117,10 +124,10 @@ test('diff reports added and removed workloads, kernel changes, and honours the 
   after.kernel.profile = 'patched-6.1';
   after.verdicts = after.verdicts.filter((v) => v.name !== 'vfat.psync.anon');
   after.verdicts.push({ ...after.verdicts[0]!, name: 'loop.psync.anon', target: 'loop' });
-  after.verdicts.find((v) => v.name === 'raw-virtio.psync.anon')!.numbers!.acquired = 257;
+  after.verdicts.find((v) => v.name === 'raw-virtio.uring-fixed.anon')!.numbers!.acquired = 513;
   const strictDiff = diffRuns(run, after);
   t.deepEqual(strictDiff.kernelChanges, [{ field: 'profile', before: 'stock-6.1', after: 'patched-6.1' }]);
-  t.deepEqual(strictDiff.verdicts.map((v) => `${v.kind} ${v.name}`), ['added loop.psync.anon', 'changed raw-virtio.psync.anon', 'removed vfat.psync.anon']);
+  t.deepEqual(strictDiff.verdicts.map((v) => `${v.kind} ${v.name}`), ['added loop.psync.anon', 'changed raw-virtio.uring-fixed.anon', 'removed vfat.psync.anon']);
   const tolerant = diffRuns(run, after, { pinTolerance: 1 });
   t.deepEqual(tolerant.verdicts.map((v) => v.kind), ['added', 'removed']);
   t.deepEqual(diffRuns(run, run).verdicts, []);
@@ -130,7 +137,7 @@ test('pinlab merge writes KCIDB named by --run-id (or PINLAB_RUN_ID), with links
   const work = testTempDir('pinlab-merge-');
   const dirs = [0, 1].map((k) => {
     const dir = join('results', `stock-6.1-${k + 1}`, 'run');
-    cpSync(join(root, 'test/fixtures/report/run-dir'), join(work, dir), { recursive: true });
+    cpSync(join(root, 'test/fixtures/report/recorded-small'), join(work, dir), { recursive: true });
     writeFileSync(join(work, dir, 'run.json'), toRunJson(shard(k, 2, `shard-${k}`)));
     return dir;
   });
@@ -151,7 +158,9 @@ test('pinlab merge writes KCIDB named by --run-id (or PINLAB_RUN_ID), with links
     kcidb.tests!.map((x) => x.log_url),
     kcidb.tests!.map((x) => {
       const k = shard(0, 2).verdicts.some((v) => v.name === x.misc?.['workload']) ? 1 : 2;
-      return `https://ci.example.org/jobs/9/artifacts/raw/results/stock-6.1-${k}/run/vm/console.log`;
+      // the workloads after the recorded run's stall ran in its second guest (vm-2/)
+      const vm = ['raw-virtio.uring-fixed.anon', 'raw-virtio.uring-fixed.thp', 'ext4.libaio.anon.efault-midway'].includes(x.misc?.['workload'] as string) ? 'vm-2' : 'vm';
+      return `https://ci.example.org/jobs/9/artifacts/raw/results/stock-6.1-${k}/run/${vm}/console.log`;
     }),
   );
 });

@@ -12,8 +12,9 @@ import type { WorkloadObservation } from '../../harness/workloads/types.js';
 import { testTempDir } from '../tmp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
-const observation = run.verdicts.find((v) => v.observation)!.observation!;
+const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/recorded-small/run.json'), 'utf8')) as RunResult;
+// the recorded PASS: 512 pins taken and released by registered buffers
+const observation = run.verdicts.find((v) => v.name === 'raw-virtio.uring-fixed.anon')!.observation!;
 
 // Stand-ins for harness/verdict/judge.ts and known-states.ts: just enough rules to see that
 // parse feeds them the saved observations, the background and the kernel.
@@ -52,18 +53,18 @@ test('verdicts with an observation are judged again; the others are kept', async
   const leaking = structuredClone(observation);
   leaking.after.released -= 3;
   const result = await recomputeRun(runDir({ observations: [leaking] }), { judge, applyKnownStates });
-  t.deepEqual(result.rejudged, ['raw-virtio.psync.anon']);
-  t.deepEqual(result.kept, run.verdicts.map((v) => v.name).filter((n) => n !== 'raw-virtio.psync.anon').sort());
+  t.deepEqual(result.rejudged, ['raw-virtio.uring-fixed.anon']);
+  t.deepEqual(result.kept, run.verdicts.map((v) => v.name).filter((n) => n !== 'raw-virtio.uring-fixed.anon').sort());
   const d = diffRuns(result.original, result.recomputed);
-  t.deepEqual(d.verdicts.map((v) => v.name), ['raw-virtio.psync.anon']);
-  const after = result.recomputed.verdicts.find((v) => v.name === 'raw-virtio.psync.anon')!;
+  t.deepEqual(d.verdicts.map((v) => v.name), ['raw-virtio.uring-fixed.anon']);
+  const after = result.recomputed.verdicts.find((v) => v.name === 'raw-virtio.uring-fixed.anon')!;
   t.is(after.status, 'FAIL');
   t.deepEqual(after.reasons, ['pin-leak']);
 });
 
 test('the background from meta.json reaches the judge', async (t) => {
   const result = await recomputeRun(runDir({ meta: { background: { windowMs: 1000, acquired: 6, released: 6 } } }), { judge, applyKnownStates });
-  t.is(result.recomputed.verdicts.find((v) => v.name === 'raw-virtio.psync.anon')!.numbers!.acquired, 250);
+  t.is(result.recomputed.verdicts.find((v) => v.name === 'raw-virtio.uring-fixed.anon')!.numbers!.acquired, 512 - 6);
 });
 
 test('--strict can be overridden when re-judging', async (t) => {
@@ -84,13 +85,19 @@ test('a directory that is not a run directory is a user error naming the file', 
 test('a run whose pin-accounting control failed re-parses to ERROR, as the live run judged it', async (t) => {
   const { judgeRun } = await import('../../harness/verdict/judge.js');
   const control = { ok: false, acquired: 0, released: 0, expected: 256, message: 'gup_test pinned 0 of 256' };
-  const dir = runDir({ meta: { background: { windowMs: 1000, acquired: 0, released: 0 }, control } });
-  const result = await recomputeRun(dir, { judge: judgeRun, applyKnownStates });
-  const v = result.recomputed.verdicts.find((x) => x.name === 'raw-virtio.psync.anon')!;
+  const name = 'raw-virtio.uring-fixed.anon';
+  // the control only matters for a workload vmstat counted: the recorded one without its pin evidence
+  const { evidence: _, ...onVmstat } = observation;
+  const meta = (c: typeof control) => ({ background: { windowMs: 1000, acquired: 0, released: 0 }, control: c });
+  const result = await recomputeRun(runDir({ observations: [onVmstat], meta: meta(control) }), { judge: judgeRun, applyKnownStates });
+  const v = result.recomputed.verdicts.find((x) => x.name === name)!;
   t.is(v.status, 'ERROR');
   t.is(v.cause, 'harness');
   t.regex(v.message, /control failed/);
   // a passing control leaves the judgement to the observation
-  const ok = await recomputeRun(runDir({ meta: { background: { windowMs: 1000, acquired: 0, released: 0 }, control: { ...control, ok: true } } }), { judge: judgeRun, applyKnownStates });
-  t.not(ok.recomputed.verdicts.find((x) => x.name === 'raw-virtio.psync.anon')!.status, 'ERROR');
+  const ok = await recomputeRun(runDir({ observations: [onVmstat], meta: meta({ ...control, ok: true }) }), { judge: judgeRun, applyKnownStates });
+  t.is(ok.recomputed.verdicts.find((x) => x.name === name)!.status, 'PASS');
+  // a workload judged on the pin evidence does not lean on the vmstat control
+  const onEvidence = await recomputeRun(runDir({ meta: meta(control) }), { judge: judgeRun, applyKnownStates });
+  t.is(onEvidence.recomputed.verdicts.find((x) => x.name === name)!.status, 'PASS');
 });

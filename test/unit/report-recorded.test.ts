@@ -1,7 +1,7 @@
 // Every report format rendered from a run directory recorded from a real `pinlab run` by
 // scripts/record-fixtures.js (test/fixtures/report/recorded: the series plus a planted pin bug,
 // FAIL pin-leak beside PASS, kprobe-hist pin evidence, an nvme-mdts hardware variant), beside
-// the hand-made run-small.json whose verdicts cover every status (report-golden.test.ts).
+// the recorded small run whose verdicts cover every status (report-golden.test.ts).
 // After a new recording or an intended format change:
 //   UPDATE_GOLDEN=1 npx ava dist/test/unit/report-recorded.test.js
 import test from 'ava';

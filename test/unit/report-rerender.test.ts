@@ -1,53 +1,33 @@
 // Every report from a saved run: `pinlab parse RUN_DIR --json --junit --ktap --kcidb` writes the
-// same bytes the live run wrote. The live side is the run's own path without the VM: each saved
-// observation judged as pipeline.ts judges it as it arrives, run.json written, then the reports
-// written by the function `pinlab run` calls; the parse side is the real CLI in a child process.
+// same bytes the live run wrote. The live side is a real run directory (recorded-small, from
+// scripts/record-small-run.js: every status, a stall and a second guest) with the reports
+// written from its run.json by the function `pinlab run` calls; the parse side is the real CLI
+// in a child process, judging each saved observation again.
 import test from 'ava';
 import { execa } from 'execa';
-import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
-import { toRunJson } from '../../harness/report/json.js';
 import { writeReports } from '../../harness/report/outputs.js';
 import { readRunFiles } from '../../harness/report/run-files.js';
-import { judgeRun } from '../../harness/verdict/judge.js';
-import { applyKnownStates } from '../../harness/verdict/known-states.js';
 import type { RunResult } from '../../harness/verdict/types.js';
-import type { WorkloadObservation } from '../../harness/workloads/types.js';
 import { testTempDir } from '../tmp.js';
 
 const fixtures = join(repoRoot, 'test/fixtures/report');
-const observed = join(repoRoot, 'test/fixtures/verdict/observations');
-const saved = JSON.parse(readFileSync(join(fixtures, 'run-small.json'), 'utf8')) as RunResult;
+const saved = JSON.parse(readFileSync(join(fixtures, 'recorded-small', 'run.json'), 'utf8')) as RunResult;
 const kcidbArgs = ['--kcidb-artifacts-url', 'https://ci.example.org/jobs/7/artifacts', '--run-id', 'ci-7', '--kcidb-origin', 'example_ci'];
 const kcidbOpts = { kcidbArtifactsUrl: 'https://ci.example.org/jobs/7/artifacts', runId: 'ci-7', kcidbOrigin: 'example_ci' };
 const FILES = ['run.json', 'junit.xml', 'ktap.txt', 'kcidb.json'];
 
-/** A run directory as `pinlab run` leaves it, and the reports the live run wrote into live/. */
+/** A run directory as `pinlab run` left it (recorded), and the reports the live run wrote into live/. */
 async function liveRun(): Promise<string> {
   const work = testTempDir('pinlab-rerender-');
   const runDir = join(work, 'run');
-  cpSync(join(fixtures, 'run-dir'), runDir, { recursive: true });
-  // whole observations of real runs (the run-dir fixture's are cut down to their spec)
-  rmSync(join(runDir, 'observations'), { recursive: true });
-  mkdirSync(join(runDir, 'observations'));
-  for (const f of readdirSync(observed)) {
-    const { observation: obs } = JSON.parse(readFileSync(join(observed, f), 'utf8')) as { observation?: WorkloadObservation };
-    if (!obs) continue; // index.json lists them
-    writeFileSync(join(runDir, 'observations', `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
-  }
-  const background = { windowMs: 1000, acquired: 0, released: 0 };
-  writeFileSync(join(runDir, 'meta.json'), JSON.stringify({ background }));
-  const observations = readdirSync(join(runDir, 'observations')).map((f) => JSON.parse(readFileSync(join(runDir, 'observations', f), 'utf8')) as WorkloadObservation);
-  const judged = observations.map((obs) => applyKnownStates([judgeRun(obs, { background })], saved.kernel, saved.strict)[0]!);
-  // the verdicts without an observation (SKIP before the boot, build and boot errors) are kept
-  const skipped = saved.verdicts.filter((v) => !observations.some((o) => o.spec.name === v.name));
-  const result: RunResult = { ...saved, verdicts: [...judged, ...skipped] };
-  writeFileSync(join(runDir, 'run.json'), toRunJson(result));
+  cpSync(join(fixtures, 'recorded-small'), runDir, { recursive: true });
   const live = join(work, 'live');
   mkdirSync(live);
   const [json, junit, ktap, kcidb] = FILES.map((f) => join(live, f));
-  await writeReports([result], { json, junit, ktap, kcidb, ...kcidbOpts }, () => [readRunFiles(runDir, result, work)], () => undefined);
+  await writeReports([saved], { json, junit, ktap, kcidb, ...kcidbOpts }, () => [readRunFiles(runDir, saved, work)], () => undefined);
   return work;
 }
 

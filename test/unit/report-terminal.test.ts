@@ -12,7 +12,7 @@ import type { RunResult } from '../../harness/verdict/types.js';
 import { testTempDir } from '../tmp.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
-const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/run-small.json'), 'utf8')) as RunResult;
+const run = JSON.parse(readFileSync(join(root, 'test/fixtures/report/recorded-small/run.json'), 'utf8')) as RunResult;
 
 function capture(): { stream: NodeJS.WriteStream; text: () => string } {
   let out = '';
@@ -26,7 +26,8 @@ function capture(): { stream: NodeJS.WriteStream; text: () => string } {
 }
 
 function events(): RunEvent[] {
-  const [first, second] = run.verdicts;
+  const first = run.verdicts.find((v) => v.name === 'vfat.psync.anon');
+  const second = run.verdicts.find((v) => v.name === 'raw-virtio.uring-fixed.anon');
   return [
     { type: 'run-start', runId: run.runId, kernel: run.kernel, workloads: 2, strict: false },
     { type: 'phase-start', phase: 'build' },
@@ -47,13 +48,13 @@ test('plain progress lines, then the summary', async (t) => {
   for (const e of events()) reporter.onEvent(e);
   await reporter.finish();
   const expected = [
-    'pinlab run 20250101-120000-abcd: stock-6.1, 2 workloads',
+    'pinlab run 20261205-055113-cf766c: stock-6.1, 2 workloads',
     'build ...',
     'build done in 1m23s',
     'boot ...',
     'boot done in 4.1s',
     '[1/2] vfat.psync.anon XFAIL not-pinned (known: stock-6.1/dio-not-pinned) 1.2s',
-    '[2/2] raw-virtio.psync.anon PASS 300ms',
+    '[2/2] raw-virtio.uring-fixed.anon PASS 300ms',
     '',
     formatSummary(run),
   ].join('\n');

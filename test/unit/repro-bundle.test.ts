@@ -48,7 +48,7 @@ test('tar --zstd argv', (t) => {
 
 test('a bundle round-trips, and a changed file is refused', async (t) => {
   const run = testTempDir('pinlab-run-');
-  copyFileSync(join(repoRoot, 'test/fixtures/report/run-small.json'), join(run, 'run.json'));
+  copyFileSync(join(repoRoot, 'test/fixtures/report/recorded-small/run.json'), join(run, 'run.json'));
   writeFileSync(join(run, 'meta.json'), '{"request":{}}');
   mkdirSync(join(run, 'vm'));
   writeFileSync(join(run, 'vm', 'console.log'), 'Linux version 6.1\n');
@@ -104,7 +104,7 @@ test('a bundle of an image kernel carries its modules and identity, and boots as
   const img = fakeImageKernel(testTempDir('pinlab-image-src-'));
   const artifact = await prepareImageKernel({ kind: 'file', kernel: img.kernel, modules: img.modules }, ctx);
   const run = testTempDir('pinlab-run-');
-  copyFileSync(join(repoRoot, 'test/fixtures/report/run-small.json'), join(run, 'run.json'));
+  copyFileSync(join(repoRoot, 'test/fixtures/report/recorded-small/run.json'), join(run, 'run.json'));
   const recorded = parseRunJson(readFileSync(join(run, 'run.json'), 'utf8'));
   const kernel = { ...recorded.kernel, profile: 'debian-image:linux-image-6.1.0-99-amd64', source: 'debian-image:linux-image-6.1.0-99-amd64=6.1.999-1', release: FAKE_RELEASE, patches: [], buildKey: artifact.key };
   const out = join(testTempDir('pinlab-out-'), 'image.tar.zst');

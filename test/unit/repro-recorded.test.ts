@@ -14,7 +14,7 @@ import { testTempDir } from '../tmp.js';
 /** A run directory like pipeline.ts writes: run.json, meta.json, kernel/, observations/. */
 function runDir(): string {
   const dir = testTempDir('pinlab-repro-unit-');
-  copyFileSync(join(repoRoot, 'test/fixtures/report/run-small.json'), join(dir, 'run.json'));
+  copyFileSync(join(repoRoot, 'test/fixtures/report/recorded-small/run.json'), join(dir, 'run.json'));
   mkdirSync(join(dir, 'kernel'));
   mkdirSync(join(dir, 'observations'));
   writeFileSync(join(dir, 'kernel', 'leak.patch'), 'diff --git a/x b/x\n');
@@ -43,7 +43,7 @@ function runDir(): string {
 test('default cases: every case that did not pass (FAIL, XFAIL, ERROR), with the spec that ran', (t) => {
   const run = loadRecordedRun(runDir());
   const cases = pickCases(run);
-  t.deepEqual(cases.map((c) => c.name).sort(), ['ext4.libaio.anon.efault-midway', 'nvme-passthru.passthru.anon', 'vfat.psync.anon']);
+  t.deepEqual(cases.map((c) => c.name).sort(), ['ext4.libaio.anon.efault-midway', 'nvme-passthru.passthru.anon', 'raw-virtio.psync.anon', 'vfat.psync.anon']);
   const fromObservation = cases.find((c) => c.name === 'ext4.libaio.anon.efault-midway')!;
   t.is(fromObservation.size, 12345 * 4096, 'the observation spec, renamed to the case name');
   t.is(recordedBuildKey(run), 'k'.repeat(32), 'kernel/meta.json key first');
@@ -51,7 +51,7 @@ test('default cases: every case that did not pass (FAIL, XFAIL, ERROR), with the
 
 test('--case names a case; an unknown one is a usage error listing the cases', (t) => {
   const run = loadRecordedRun(runDir());
-  t.deepEqual(pickCases(run, ['raw-virtio.psync.anon']).map((c) => c.name), ['raw-virtio.psync.anon']);
+  t.deepEqual(pickCases(run, ['raw-virtio.uring-fixed.anon']).map((c) => c.name), ['raw-virtio.uring-fixed.anon'], 'a PASS, when named');
   t.throws(() => pickCases(run, ['nope']), { message: /--case nope: not a case of/ });
   t.throws(() => loadRecordedRun(tmpdir()), { message: /no run\.json there/ });
 });
