@@ -20,6 +20,11 @@
 //            a non-empty patchset (the series and a planted bug: FAIL pin-leak beside PASS), pin
 //            evidence, a hardware variant: copied whole to test/fixtures/report/recorded/ (then
 //            UPDATE_GOLDEN=1 npx ava dist/test/unit/report-recorded.test.js renders its goldens)
+//   splat    npx pinlab run -p patched-6.1 --patch test/fixtures/planted/fops-simple-over-release.patch \
+//              -f raw-virtio.psync.anon: the planted over-release makes the kernel WARN in mm/gup.c;
+//            each verdict's kernel log as the guest read it (the observation's kmsg lines) becomes
+//            test/fixtures/verdict/dmesg/recorded.<profile>.<workload>.log, and dmesg/index.json
+//            lists the splats (kind, title) the run found in it, which the classifier test re-finds
 //
 // For each workload: test/fixtures/verdict/observations/<profile>.<workload>.json holds the
 // run's kernel identity, the run's background sample (meta.json), the observation file as the
@@ -45,6 +50,7 @@ const RECORDINGS = {
   stock: [{ workload: 'raw-virtio.psync.anon', why: 'the unpatched reference: references, not pins' }],
   report: [],
   small: [],
+  splat: [],
 };
 const RECORDED_RUN = join(root, 'test/fixtures/report/recorded');
 const SMALL_RUN = join(root, 'test/fixtures/report/recorded-small');
@@ -89,6 +95,25 @@ if (smallRun) {
   rmSync(SMALL_RUN, { recursive: true, force: true });
   cpSync(smallRun, SMALL_RUN, { recursive: true });
   process.stdout.write(`small: ${SMALL_RUN} from ${basename(smallRun)} (${run.verdicts.length} verdicts); now UPDATE_GOLDEN=1 npx ava dist/test/unit/report-golden.test.js\n`);
+}
+
+const splatRun = given.get('splat');
+if (splatRun) {
+  const dmesgDir = join(root, 'test/fixtures/verdict/dmesg');
+  const run = readJson(join(splatRun, 'run.json'));
+  const withSplats = run.verdicts.filter((v) => v.splats.length > 0 && existsSync(join(splatRun, 'observations', `${v.name}.json`)));
+  if (withSplats.length === 0) throw new Error(`splat run ${splatRun}: no workload with a splat in its observation (see the header for the run to record)`);
+  const dmesgIndexFile = join(dmesgDir, 'index.json');
+  const dmesgIndex = new Map((existsSync(dmesgIndexFile) ? readJson(dmesgIndexFile) : []).map((e) => [e.file, e]));
+  for (const v of withSplats) {
+    const file = `recorded.${run.kernel.profile ?? 'kernel'}.${v.name}.log`;
+    const { kmsg } = readJson(join(splatRun, 'observations', `${v.name}.json`));
+    writeFileSync(join(dmesgDir, file), `${kmsg.join('\n')}\n`);
+    const splats = v.splats.map((x) => ({ kind: x.kind, title: x.title, lines: x.lines.length }));
+    dmesgIndex.set(file, { file, runId: run.runId, patches: run.kernel.patches.map((p) => p.file), splats });
+    process.stdout.write(`splat: ${file} (${splats.map((x) => x.title).join('; ')}) from ${basename(splatRun)}\n`);
+  }
+  writeFileSync(dmesgIndexFile, `${JSON.stringify([...dmesgIndex.values()].sort((a, b) => a.file.localeCompare(b.file)), null, 2)}\n`);
 }
 
 const indexFile = join(out, 'index.json');

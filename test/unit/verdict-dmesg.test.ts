@@ -83,3 +83,17 @@ test('inline headers: 6.12 GPF spelling, page fault, sleeping in atomic, KASAN',
   );
   t.deepEqual(titles(['BUG: KASAN: use-after-free in __bio_release_pages+0x3d/0x90']), ['KASAN: use-after-free in __bio_release_pages']);
 });
+
+test('kernel logs recorded from real runs classify to the splats their runs found, line for line', (t) => {
+  // scripts/record-fixtures.js splat=RUN_DIR: the kmsg lines of each workload that splatted
+  const index = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg/index.json'), 'utf8')) as { file: string; splats: { kind: string; title: string; lines: number }[] }[];
+  t.true(index.length > 0);
+  for (const { file, splats } of index) {
+    const found = classifyKernelLog(log(file));
+    t.deepEqual(
+      found.map((s) => ({ kind: s.kind, title: s.title, lines: s.lines.length })),
+      splats,
+      file,
+    );
+  }
+});
