@@ -7,7 +7,7 @@ import { classifyBootFailure, consoleTail, parseConsole } from '../../harness/vm
 const fixture = (name: string) => readFileSync(join(repoRoot, 'test/fixtures/vm', name), 'utf8');
 
 test('panic: classified with the panic message as title', (t) => {
-  t.deepEqual(classifyBootFailure(fixture('panic.log'), 'qemu-exited'), { kind: 'panic', title: 'sysrq triggered crash' });
+  t.deepEqual(classifyBootFailure(fixture('recorded.sysrq-panic.log'), 'qemu-exited'), { kind: 'panic', title: 'sysrq triggered crash' });
 });
 
 test('oops: the oops wins over the "Fatal exception" panic it caused', (t) => {
@@ -24,7 +24,7 @@ test('oops: the oops wins over the "Fatal exception" panic it caused', (t) => {
 });
 
 test('init died: a missing rdinit falls through to "unable to mount root"', (t) => {
-  t.deepEqual(classifyBootFailure(fixture('init-died.log'), 'qemu-exited'), {
+  t.deepEqual(classifyBootFailure(fixture('recorded.init-died.log'), 'qemu-exited'), {
     kind: 'init-died',
     title: 'VFS: Unable to mount root fs on unknown-block(0,0)',
   });
@@ -55,4 +55,17 @@ test('readiness marker and init warnings are parsed; timestamps and CRs do not m
 test('console tail keeps the last lines', (t) => {
   t.is(consoleTail('a\nb\nc\n', 2), 'c\n');
   t.is(consoleTail('a\r\nb\r\nc', 2), 'b\nc');
+});
+
+test('consoles of real failed boots classify as the live harness classified them', (t) => {
+  // scripts/record-boot-failures.js: the kernel booted as pinlab run boots it, failed on purpose
+  const { cases } = JSON.parse(fixture('recorded.json')) as { cases: { file: string; kind: string; title: string }[] };
+  t.deepEqual(cases.map((c) => c.kind).sort(), ['init-died', 'panic']);
+  for (const c of cases) {
+    const text = fixture(c.file);
+    t.true(text.includes('\r\n'), `${c.file}: the serial console's CRLF, as recorded`);
+    t.deepEqual(classifyBootFailure(text, 'qemu-exited'), { kind: c.kind, title: c.title }, c.file);
+  }
+  // the panic came after the readiness marker: the guest had booted
+  t.true(parseConsole(fixture('recorded.sysrq-panic.log')).ready);
 });
