@@ -67,7 +67,7 @@ export async function prepareFunctionCoverage(release: string, runDir: string, c
     mkdirSync(dirname(join(runDir, KERNEL_INPUTS, 'src', src)), { recursive: true });
     writeFileSync(join(runDir, KERNEL_INPUTS, 'src', src), text);
   }
-  return { series, names: traceFunctionNames(sourceFunctions(sources)) };
+  return { series, names: traceFunctionNames(sources) };
 }
 
 /** The functions of the trace list this kernel could trace (the runner's hello). */

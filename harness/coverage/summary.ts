@@ -132,7 +132,8 @@ export function formatCoverageTable(c: RunCoverage): string {
   const cell = (r: Ratio): string => (c.method === 'ftrace' && r.total === 0 ? '-' : fmt(r));
   const rows = c.files.map((f) => [f.file, cell(f.lines), fmt(f.functions), cell(f.branches)]);
   rows.push(['total', cell(c.total.lines), fmt(c.total.functions), cell(c.total.branches)]);
-  const head = ['FILE', 'LINES', 'FUNCTIONS', 'BRANCHES'];
+  // ftrace: the functions traced are those holding a pin site (coverage/ftrace.ts)
+  const head = ['FILE', 'LINES', c.method === 'ftrace' ? 'PIN-SITE FUNCTIONS' : 'FUNCTIONS', 'BRANCHES'];
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (r: string[]) => r.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
   const out = [line(head), ...rows.map(line)];

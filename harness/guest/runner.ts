@@ -335,7 +335,12 @@ export async function runAll(
   const evidence: PinEvidenceInfo = (await sys.setupEvidence?.()) ?? { mechanism: 'none', unavailable: 'this guest offers no pin evidence' };
   // function coverage: only what this kernel can trace (inlined functions are not there)
   const functionsTraceable = opts.traceFunctions ? sys.traceable(opts.traceFunctions) : undefined;
-  if (functionsTraceable?.length) sys.growTraceBuffer?.(FUNCTION_COVERAGE_TRACE_KB);
+  if (functionsTraceable?.length) {
+    sys.growTraceBuffer?.(FUNCTION_COVERAGE_TRACE_KB);
+    // the filter only grows: add every name now, in the set-up, not in the first workload's time
+    sys.startTrace([...new Set([...sys.traceable(wanted), ...functionsTraceable])]);
+    sys.stopTrace();
+  }
   const runOpts: RunnerOptions = { ...opts, evidence, ...(gcov ? { gcov } : {}), ...(functionsTraceable ? { traceFunctions: functionsTraceable } : {}) };
   const background = await measureBackground(sys, opts.backgroundWindowMs ?? 200);
   const control = sys.pinControl?.();

@@ -94,8 +94,17 @@ e2e("Debian's 6.1 image: Direct I/O takes references (XFAIL not-pinned, by the p
 
 e2e("Debian's 6.12 image: every workload it can run PASSes (0 FAIL, 0 XFAIL, 0 ERROR)", async (t) => {
   const profile = await pinnedImage(t, '6.12');
-  const { exitCode, result } = await pinlabRun(['-p', profile]);
+  const runDir = join(testTempDir('pinlab-e2e-image612-'), 'run');
+  const { exitCode, result } = await pinlabRun(['-p', profile, '--coverage', '--run-dir', runDir]);
   t.is(result.kernel.source, profile, 'the pinned image ran');
+  // no gcov in a shipped kernel: function coverage from the tracer, with the series' source
+  const c = result.coverage;
+  t.is(c?.method, 'ftrace');
+  t.true((c?.total.functions.hit ?? 0) > 0, 'some pin-site functions ran');
+  t.true((c?.sites.reached ?? 0) >= 10, `pin sites in a function that ran: ${c?.sites.reached}`);
+  const rows = (JSON.parse(readFileSync(join(runDir, 'coverage', 'summary.json'), 'utf8')) as { siteRows: { id: string; reached: boolean; workloads: string[] }[] }).siteRows;
+  const register = rows.find((r) => r.id === 'io_uring/rsrc.c:io_sqe_buffer_register:io_pin_pages');
+  t.true(register?.reached && register.workloads.includes('raw-virtio.uring-fixed.anon'), 'the fixed-buffer registration ran, in the uring-fixed workload');
   const bad = result.verdicts.filter((v) => v.status !== 'PASS' && v.status !== 'SKIP');
   t.deepEqual(bad.map(describe), []);
   t.is(exitCode, 0);
