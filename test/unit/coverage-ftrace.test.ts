@@ -105,3 +105,10 @@ test('runner input: a plain array is the workloads alone; an object carries the 
   t.deepEqual(parseRunnerInput(runnerInputText({ workloads, traceFunctions: ['gup_pte_range'] })), { workloads, traceFunctions: ['gup_pte_range'] });
   t.throws(() => parseRunnerInput('{"specs": []}'), { message: /expected a JSON array/ });
 });
+
+test('function coverage of a release whose series cannot be told is a host error, not a crash (the run goes on uncovered)', async (t) => {
+  const { prepareFunctionCoverage } = await import('../../harness/coverage/run-coverage.js');
+  const { createContext } = await import('../../harness/context.js');
+  const { HostError } = await import('../../harness/errors.js');
+  await t.throwsAsync(prepareFunctionCoverage('weird-release', '/nonexistent', createContext()), { instanceOf: HostError, message: /cannot tell the series of kernel release 'weird-release'/ });
+});
