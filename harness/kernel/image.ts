@@ -390,6 +390,11 @@ export function onDemandModulesOf(kernel: string): string[] {
   return imageMetaBeside(kernel)?.onDemandModules ?? [];
 }
 
+/** The wanted modules a kernel beside its meta.json has neither built in nor as a module; none for own builds. */
+export function missingModulesOf(kernel: string): string[] {
+  return imageMetaBeside(kernel)?.missingModules ?? [];
+}
+
 /** Image meta of a cached artifact, when it is an image kernel. */
 export function imageMetaOf(artifact: Pick<KernelArtifact, 'meta'>): ImageMeta['image'] | undefined {
   return (artifact.meta as Partial<ImageMeta>).image;

@@ -3,16 +3,18 @@
 // the boot, so a setup that fails half-way or an interrupt still ends it). `pinlab boot`, the run
 // (and so repro) and bench boot through here; the spec alone (vmSpecFor) serves --dry-run and
 // repro bundles.
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { BASE_CMDLINE, repoRoot } from '../config.js';
 import type { RunContext } from '../context.js';
-import { bootableKernel, isImageKernel, kernelInitrds, onDemandModulesOf } from '../kernel/image.js';
+import { bootableKernel, isImageKernel, kernelInitrds, missingModulesOf, onDemandModulesOf } from '../kernel/image.js';
 import { inPhase, silentPhases, type PhaseEvents } from '../progress.js';
 import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
 import { disksOfTargets, targetRecord } from '../workloads/targets.js';
 import { probeAccel } from './accel.js';
 import { hostTscKhz, kernelHz } from './clock.js';
+import { assertCanRunGuest, carryFiles, missing9p, prepareCarry } from './carry.js';
 import { ensureBaseImage, toolsShare, type BaseImage } from './image.js';
 import { bootToReady, type Vm } from './runner.js';
 import { DEFAULT_DISKS, disksFrom, makeVmSpec, type Accel, type DiskSpec, type VmSpec } from './spec.js';
@@ -50,6 +52,20 @@ export function onDemandWords(kernel: string, workloads: readonly WorkloadSpec[]
   return load.length ? [`pinlab.modules=${load.join(',')}`] : [];
 }
 
+/** The config beside a kernel file ('' when there is none: unknown). */
+function configBeside(kernel: string): string {
+  try {
+    return readFileSync(join(dirname(kernel), 'config'), 'utf8');
+  } catch {
+    return '';
+  }
+}
+
+/** The 9p symbol this kernel lacks (then the guest's files travel in the initramfs: carry.ts), or undefined. */
+export function kernelMissing9p(kernel: string): string | undefined {
+  return missing9p(configBeside(kernel), missingModulesOf(kernel));
+}
+
 /**
  * The VM for a kernel and its workloads (their disks, fault rules and throttles). A TCG guest
  * gets the host TSC rate (hostTscKhz: measured on the first call in the process) unless the
@@ -61,12 +77,13 @@ export function vmSpecFor(
   baseInitrd: string,
   opts: { accel: Accel; cmdline: readonly string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare>; tscKhz?: number | string },
 ): VmSpec {
+  // a kernel without 9p gets the repository and the tools in the initramfs instead (carry.ts)
+  const carry = kernelMissing9p(kernel) ? carryFiles({ dir: dirname(baseInitrd) }, vmDir) : undefined;
   const spec = makeVmSpec({
     kernel: bootableKernel(kernel),
     runDir: vmDir,
     baseInitrd,
-    repoDir: repoRoot,
-    toolsShare: opts.tools,
+    ...(carry ? {} : { repoDir: repoRoot, toolsShare: opts.tools }),
     accel: opts.accel,
     tcgSingleThread: isImageKernel(kernel),
     disks: disksFor(vmDir, opts.workloads),
@@ -76,7 +93,7 @@ export function vmSpecFor(
     kernelHz: kernelHz(kernel),
   });
   // a prebuilt image's modules travel beside its bzImage (kernel/image.ts)
-  spec.initrd.push(...kernelInitrds({ dir: dirname(kernel) }));
+  spec.initrd.push(...kernelInitrds({ dir: dirname(kernel) }), ...(carry ? [carry.tools, carry.repo] : []));
   return spec;
 }
 
@@ -116,7 +133,10 @@ const readyIn = (spec: VmSpec) => (vm: Vm) => `ready in ${(vm.bootMs / 1000).toF
 async function openVm(req: VmRequest, ctx: RunContext, adopt: (s: VmSession) => void): Promise<VmSession> {
   const events = req.events ?? silentPhases;
   const image = req.image ?? (await inPhase('guest image', () => ensureBaseImage(ctx), (i) => `${(i.sizeBytes / 1e6).toFixed(0)} MB ${i.key.slice(0, 12)}`, events));
+  // what no carrying replaces is said before the boot, naming the symbol
+  assertCanRunGuest(configBeside(req.kernel), missingModulesOf(req.kernel));
   const accel = req.accel ?? (await probeAccel(ctx, req.kernel)).accel;
+  if (kernelMissing9p(req.kernel)) await prepareCarry(image, repoRoot, req.vmDir, ctx);
   const spec = vmSpecFor(req.kernel, req.vmDir, image.cpio, { accel, cmdline: req.cmdline, workloads: req.workloads, tools: toolsShare(image) });
   req.beforeBoot?.(spec);
   let current: Vm | undefined;
