@@ -234,16 +234,20 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
         }
         const stuck = todo.find((w) => w.name === stall.name);
         if (stuck) setVerdict(stalledVerdict(stuck, stall));
+        // a splat the kernel printed while no workload ran (guest timestamps) is no workload's:
+        // said once, and the rest go on in a fresh guest when this one got any result
+        const progressed = todo.some((w) => verdicts.has(w.name));
+        if (stall.between) reporter.onEvent({ type: 'phase-end', phase: `workloads (guest ${guestNo})`, elapsedMs: 0, ok: false, detail: stall.detail });
         await session.shutdown();
         const rest = runnable.filter((w) => !verdicts.has(w.name));
-        if (!stuck) {
+        if (!stuck && !(stall.between && progressed)) {
           // no workload to blame (the runner hung before its first one): a fresh guest would too
           for (const w of rest) setVerdict(errorVerdict(w, stall.why === 'timeout' ? 'timeout' : 'guest', `${stall.detail}; see ${logFile.slice(runDir.length + 1)}`));
           break;
         }
         if (rest.length === 0) break;
         guestNo++;
-        await session.fresh(`${dirs.vm}-${guestNo}`, `boot (guest ${guestNo})`, (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s after ${stall.name}: ${stall.why}`);
+        await session.fresh(`${dirs.vm}-${guestNo}`, `boot (guest ${guestNo})`, (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s after ${stall.name ?? 'a splat between workloads'}: ${stall.why}`);
       }
     });
   } catch (e) {

@@ -33,7 +33,11 @@ export function parseRunnerInput(text: string): RunnerInput {
   throw new Error('expected a JSON array of WorkloadSpec, or { workloads, traceFunctions }');
 }
 
-/** One line of the workload runner's output stream. */
+/**
+ * One line of the workload runner's output stream. `t` on hello, start and result: the guest
+ * kernel's timestamp of the event (seconds, the clock of the console's "[  12.345678]" prefixes;
+ * absent when the guest could not stamp it), so a splat is charged by when the kernel printed it.
+ */
 export type RunnerEvent =
   | {
       type: 'hello';
@@ -47,9 +51,10 @@ export type RunnerEvent =
       gcda?: Record<string, string>;
       /** function coverage: the traceFunctions this kernel can trace */
       functionsTraceable?: string[];
+      t?: number;
     }
-  | { type: 'start'; name: string }
-  | { type: 'result'; name: string; result: WorkloadObservation }
+  | { type: 'start'; name: string; t?: number }
+  | { type: 'result'; name: string; result: WorkloadObservation; t?: number }
   | { type: 'log'; name?: string; message: string }
   | { type: 'done' };
 

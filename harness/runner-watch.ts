@@ -33,6 +33,8 @@ export interface Stall {
   why: 'timeout' | 'splat' | 'guest-died';
   detail: string;
   splats: Splat[];
+  /** the splat came while no workload ran (guest timestamps): after this one, before that one */
+  between?: { after?: string; before?: string };
 }
 
 export interface RunnerHandlers {
@@ -59,6 +61,43 @@ export function stoppingSplats(consoleText: string): Splat[] {
   return classifyKernelLog(lines).filter((s) => STOPPING.has(s.kind));
 }
 
+/** The guest kernel's timestamp of a splat (seconds): its first line's "[  12.345678]" prefix. Pure. */
+export function splatTime(s: Splat): number | undefined {
+  const m = /^\s*(?:<\d+>)?\[\s*(\d+\.\d+)\]/.exec(s.lines[0] ?? '');
+  return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * The splats printed after the last event the runner finished (`since`, guest seconds): by the
+ * kernel's timestamps when the runner stamps its events and the console has them, else those
+ * past the `seen` first (counted when the host took that event). Pure.
+ */
+export function splatsAfter(splats: readonly Splat[], since: number | undefined, seen: number): Splat[] {
+  if (since !== undefined && splats.every((s) => splatTime(s) !== undefined)) return splats.filter((s) => splatTime(s)! > since);
+  return splats.slice(seen);
+}
+
+/**
+ * Whom a splat is charged to: the workload that had started when the kernel printed it, by the
+ * guest timestamps of both; undefined when it came before that workload's start (between two
+ * workloads). Without timestamps, the workload that had started as the host saw it. Pure.
+ */
+export function chargedTo(splat: Splat, current: { name: string; t?: number } | undefined): string | undefined {
+  if (!current) return undefined;
+  const t = splatTime(splat);
+  if (t === undefined || current.t === undefined) return current.name;
+  return t >= current.t ? current.name : undefined;
+}
+
+/** The stall a splat on a silent runner makes, charged by chargedTo. Pure. */
+export function splatStall(fresh: readonly Splat[], current: { name: string; t?: number } | undefined, lastDone: string | undefined, why: 'splat' | 'guest-died', detail: string): Stall {
+  const name = chargedTo(fresh[0]!, current);
+  if (name !== undefined || !fresh.length) return { name, why, detail, splats: [...fresh] };
+  const between = { ...(lastDone ? { after: lastDone } : {}), ...(current ? { before: current.name } : {}) };
+  const where = `between workloads (${lastDone ?? 'start'} .. ${current?.name ?? 'next'})`;
+  return { why, detail: `${detail}; printed ${where}`, splats: [...fresh], between };
+}
+
 /**
  * Run the guest runner on `workloads` and stream its events to the handlers. Resolves when the
  * runner exits, or with a Stall when the watchdog gave up on it (the guest is then unusable: the
@@ -73,7 +112,11 @@ export async function runWorkloadsInGuest(
 ): Promise<{ exitCode: number | null; stderr: string; stall?: Stall }> {
   const bounds = opts.bounds ?? DEFAULT_RUNNER_BOUNDS;
   const log: string[] = [];
-  let current: string | undefined;
+  /** the workload that started and has no result yet, with the guest's timestamp of its start */
+  let running: { name: string; t?: number } | undefined;
+  /** the last event the runner finished (hello, a result): guest timestamp and workload */
+  let doneAt: number | undefined;
+  let lastDone: string | undefined;
   let deadline = Date.now() + bounds.setupMs;
   let lastOutput = Date.now();
   /**
@@ -104,16 +147,20 @@ export async function runWorkloadsInGuest(
     log.push(line);
     const ev = parseRunnerLine(line);
     if (!ev) return; // not an event: kept in the log
-    if (ev.type === 'hello' || ev.type === 'result') countSplats();
+    if (ev.type === 'hello' || ev.type === 'result') {
+      countSplats();
+      doneAt = ev.t;
+    }
     if (ev.type === 'hello') {
       h.onHello(ev.background, ev.control, ev.evidence, ev.gcda, ev.functionsTraceable);
       deadline = Date.now() + bounds.setupMs;
     } else if (ev.type === 'start') {
-      current = ev.name;
+      running = { name: ev.name, ...(ev.t === undefined ? {} : { t: ev.t }) };
       deadline = Date.now() + bounds.perWorkloadMs;
       h.reporter.onEvent({ type: 'workload-start', name: ev.name, index: h.index.get(ev.name) ?? 0, total: h.total });
     } else if (ev.type === 'result') {
-      current = undefined;
+      running = undefined;
+      lastDone = ev.name;
       deadline = Date.now() + bounds.setupMs;
       h.onObservation(ev.result);
     }
@@ -124,14 +171,13 @@ export async function runWorkloadsInGuest(
   const poll = setInterval(() => {
     void vm.consoleText().then((text) => {
       const now = Date.now();
-      const splats = stoppingSplats(text);
-      if (splats.length > splatsSeen && now - lastOutput >= bounds.splatSilenceMs) {
-        const fresh = splats.slice(splatsSeen);
-        give({ name: current, why: 'splat', detail: `${fresh[0]!.title} on the console, runner silent for ${Math.round((now - lastOutput) / 1000)} s`, splats: fresh });
+      const fresh = splatsAfter(stoppingSplats(text), doneAt, splatsSeen);
+      if (fresh.length > 0 && now - lastOutput >= bounds.splatSilenceMs) {
+        give(splatStall(fresh, running, lastDone, 'splat', `${fresh[0]!.title} on the console, runner silent for ${Math.round((now - lastOutput) / 1000)} s`));
       } else if (now > deadline) {
-        const what = current ? `no result for ${current}` : 'the runner did not go on';
-        const bound = current ? bounds.perWorkloadMs : bounds.setupMs;
-        give({ name: current, why: 'timeout', detail: `${what} within ${Math.round(bound / 1000)} s`, splats: [] });
+        const what = running ? `no result for ${running.name}` : 'the runner did not go on';
+        const bound = running ? bounds.perWorkloadMs : bounds.setupMs;
+        give({ name: running?.name, why: 'timeout', detail: `${what} within ${Math.round(bound / 1000)} s`, splats: [] });
       }
     });
   }, POLL_MS);
@@ -156,8 +202,9 @@ export async function runWorkloadsInGuest(
     if (!stall) {
       if (!(error instanceof PinlabError)) throw error;
       // the guest died (panic, reboot) or its channel did: what the console says is the cause
-      const fresh = stoppingSplats(await vm.consoleText()).slice(splatsSeen);
-      give({ name: current, why: 'guest-died', detail: error.message.split('\n')[0]!, splats: fresh });
+      const fresh = splatsAfter(stoppingSplats(await vm.consoleText()), doneAt, splatsSeen);
+      const detail = error.message.split('\n')[0]!;
+      give(fresh.length ? splatStall(fresh, running, lastDone, 'guest-died', detail) : { name: running?.name, why: 'guest-died', detail, splats: [] });
     }
     writeFileSync(logFile, `${log.join('\n')}\n--- the wait ended: ${stall!.why}: ${stall!.detail} ---\n`);
     return { exitCode: null, stderr: '', stall };

@@ -36,9 +36,16 @@ class Kmsg {
   private fd: number | undefined;
   private readonly buf = Buffer.alloc(16384);
 
+  constructor(private readonly mode = constants.O_RDONLY) {}
+
   private open(): number {
-    this.fd ??= openSync('/dev/kmsg', constants.O_RDONLY | constants.O_NONBLOCK);
+    this.fd ??= openSync('/dev/kmsg', this.mode | constants.O_NONBLOCK);
     return this.fd;
+  }
+
+  /** One record into the kernel log (a line of text, no newline). */
+  write(text: string): void {
+    writeSync(this.open(), `${text}\n`);
   }
 
   /** Read records until EAGAIN; EPIPE means records were overwritten: keep reading. */
@@ -107,8 +114,42 @@ function kallsymsHas(name: string): boolean {
   }
 }
 
+/**
+ * A mark in the kernel log, "pinlab: TEXT", and the kernel's own timestamp of it in seconds (the
+ * clock of the console's "[  12.345678]" prefixes), read back through a cursor of its own; undefined
+ * when the log cannot be written or the record is not found. User writes to /dev/kmsg are rate
+ * limited (10 per 5 s) unless printk_devkmsg is "on": the first mark turns it on.
+ */
+function kmsgMarker(): (text: string) => number | undefined {
+  const marks = new Kmsg(constants.O_RDWR);
+  let first = true;
+  return (text) => {
+    try {
+      if (first) {
+        first = false;
+        try {
+          writeKnob('/proc/sys/kernel/printk_devkmsg', 'on');
+        } catch {
+          // a kernel booted with printk.devkmsg= keeps its setting: marks may then be limited
+        }
+        marks.drain();
+      }
+      const line = `pinlab: ${text}`;
+      marks.write(`<5>${line}`);
+      return marks
+        .drain()
+        .filter((r) => r.text === line)
+        .map((r) => r.usec / 1e6)
+        .pop();
+    } catch {
+      return undefined;
+    }
+  };
+}
+
 export function linuxGuest(log: (message: string, name?: string) => void): GuestSystem {
   const kmsg = new Kmsg();
+  const mark = kmsgMarker();
   const tdir = tracingDir();
   let available: Map<string, string[]> | undefined;
   const availableFunctions = (): Map<string, string[]> => {
@@ -200,6 +241,7 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
       kmsg.drain();
     },
     kmsgRead: () => kmsg.drain().map(formatKmsgRecord),
+    logMark: mark,
     setupFault(spec, env) {
       if (spec.fault?.kind !== 'fail-make-request') return undefined;
       const f = spec.fault;

@@ -160,6 +160,12 @@ export interface GuestSystem {
   kmsgSeekEnd(): void;
   /** kernel log lines since the cursor */
   kmsgRead(): string[];
+  /**
+   * Write "pinlab: TEXT" into the kernel log and return the kernel's timestamp of it (seconds, the
+   * console's clock); absent or undefined: this guest gives none. Stamps the runner's events, so
+   * the host charges a splat on the console to the workload that ran when it was printed.
+   */
+  logMark?(text: string): number | undefined;
   setupFault(spec: WorkloadSpec, env: TargetPlace): FaultHandle | undefined;
   /** set up the target's stack (env.dm: device-mapper) once, before the workload's window; nothing for plain targets */
   prepareTarget?(env: TargetPlace): void;
@@ -345,6 +351,10 @@ export async function runAll(
   const background = await measureBackground(sys, opts.backgroundWindowMs ?? 200);
   const control = sys.pinControl?.();
   const gcda = gcov?.read();
+  const at = (text: string): { t?: number } => {
+    const t = sys.logMark?.(text);
+    return t === undefined ? {} : { t };
+  };
   emit({
     type: 'hello',
     kernel: sys.kernelRelease(),
@@ -355,9 +365,10 @@ export async function runAll(
     ...(control ? { control } : {}),
     ...(gcda ? { gcda } : {}),
     ...(functionsTraceable ? { functionsTraceable } : {}),
+    ...at('ready'),
   });
   for (const spec of specs) {
-    emit({ type: 'start', name: spec.name });
+    emit({ type: 'start', name: spec.name, ...at(`start ${spec.name}`) });
     let result: WorkloadObservation;
     try {
       result = await observeWorkload(spec, sys, runIO, runOpts);
@@ -366,7 +377,7 @@ export async function runAll(
       const zero = { acquired: 0, released: 0 };
       result = { spec, before: zero, after: zero, quiesce: { polls: 0, settled: false, ms: 0 }, ioError: errorInfo(e), pathHits: [], pathTraceable: [], kmsg: [] };
     }
-    emit({ type: 'result', name: spec.name, result });
+    emit({ type: 'result', name: spec.name, result, ...at(`end ${spec.name}`) });
   }
   emit({ type: 'done' });
 }
