@@ -120,7 +120,8 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--shard <k/n>', 'run shard k of n (1-based)')
     .option('--strict', 'known states of reference kernels fail the run too')
     .option('--run-dir <dir>', 'where to keep this run (default: runs/<id>)')
-    .option('--coverage', 'instrument the pin-path objects with gcov (a kernel build of its own) and report what each workload ran');
+    .option('--coverage', 'instrument the pin-path objects with gcov (a kernel build of its own) and report what each workload ran')
+    .option('--vms <k>', 'VMs at once: the kernels of a matrix side by side, or one kernel\'s suite split over K guests (default: pinlab doctor)', positiveInt('--vms'));
   reportOptions(run)
     .option('--no-setup', 'never install packages, even as root')
     .action(async (o, cmd: Command) => {
@@ -151,9 +152,10 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .command('sweep')
     .description('run the suite on every Debian image version of a series; table of verdicts, first version where any changed')
     .requiredOption('--series <x.y,...>', 'series, e.g. 6.1 or 6.1,6.12')
-    .option('--flavour <f>', 'amd64 (default), cloud-amd64 or rt-amd64', 'amd64')
+    .option('--flavour <f,...>', 'amd64 (default), cloud-amd64, rt-amd64, or several, comma-separated', 'amd64')
     .option('-f, --filter <pattern>', 'only workloads whose name matches (glob, comma-separated)')
     .option('--last <n>', 'only the newest n versions of each series', positiveInt('--last'))
+    .option('--vms <k>', 'images side by side, K VMs at once (default: pinlab doctor)', positiveInt('--vms'))
     .option('--cmdline <args>', 'extra kernel command line arguments')
     .option('--strict', 'known states count as failures')
     .option('--json <file>', 'write the table rows as JSON')

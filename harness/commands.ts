@@ -9,7 +9,10 @@ import { runStep } from './exec.js';
 import { checkPackages, installCommand, isRoot, neededPackages, planInstall } from './host.js';
 import { kernelRequest, prepareKernel } from './kernel/index.js';
 import { formatPlan, planKernel, type PlannedStep } from './plan.js';
-import { newRunId, runOneKernel } from './pipeline.js';
+import { laneEvents, newRunId, runOneKernel } from './pipeline.js';
+import { runPool, serialGate } from './pool.js';
+import { describeVms, hostCapacity, planVms, vmBounds } from './vm/slots.js';
+import type { Reporter, RunEvent } from './report/events.js';
 import { DEFAULT_SUITE, HW_SUITE, hwWorkloads, parseShard, selectWorkloads, suiteWithHw, type Shard } from './workloads/catalogue.js';
 import { HW_VARIANTS } from './workloads/targets.js';
 import type { WorkloadSpec } from './workloads/types.js';
@@ -75,6 +78,7 @@ export async function doctor(ctx: RunContext, opts: { profiles?: string[] }): Pr
   out(`${Number(process.versions.node.split('.')[0]) >= 20 ? 'OK     ' : 'MISSING'} node ${process.version.padEnd(13)} host and guest Node.js (N-API 9)`);
   const [probe] = cachedProbes();
   out(probe ? `OK      ${describeAccel(probe)}` : 'OK      acceleration: not probed yet (the first boot probes KVM once and falls back to TCG)');
+  out(`OK      ${describeVms(hostCapacity())}`);
   const missing = status.filter((s) => !s.installed && required.has(s.pkg)).map((s) => s.pkg);
   if (missing.length > 0) {
     out(`\nto install what is missing (as root):\n  ${installCommand(missing)}\n(or: npx pinlab setup)`);
@@ -144,6 +148,8 @@ export interface RunOpts extends Omit<KernelOpts, 'profile'>, ReportOptions {
   setup?: boolean;
   /** gcov on the pin-path objects (a build of its own), coverage per workload and for the run */
   coverage?: boolean;
+  /** VMs at once (default: vm/slots.ts, from the host's cores and memory) */
+  vms?: number;
 }
 
 function selected(opts: { filter?: string; shard?: string; hw?: string[] }): WorkloadSpec[] {
@@ -203,8 +209,22 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
   const results: RunResult[] = [];
   const runDirs: string[] = [];
   let infra = false;
-  for (const kernel of requests) {
-    const r = await runOneKernel({ kernel, workloads, cmdline: splitCmdline(opts.cmdline), strict: Boolean(opts.strict), runDir: opts.runDir, jobs: opts.jobs }, ctx, terminal);
+  // K VMs at once (--vms): kernels of a matrix side by side, one guest each; a single kernel's
+  // suite split over K guests. Builds pass one at a time; what each reports comes out in order.
+  const plan = planVms(requests.length, vmBounds(opts.vms, hostCapacity()));
+  const buildGate = serialGate();
+  const held: RunEvent[][] = requests.map(() => []);
+  const outputs = await runPool(requests, plan.kernelsAtOnce, (kernel, i) => {
+    const side = plan.kernelsAtOnce > 1 ? laneEvents(terminal, ` (${kernel.profile ?? kernel.source.kind})`) : terminal;
+    const reporter: Reporter = plan.kernelsAtOnce > 1 ? { onEvent: (e) => (e.type === 'run-end' ? held[i]!.push(e) : side.onEvent(e)), finish: async () => {} } : terminal;
+    return runOneKernel(
+      { kernel, workloads, cmdline: splitCmdline(opts.cmdline), strict: Boolean(opts.strict), runDir: opts.runDir, jobs: opts.jobs, vms: plan.guestsPerKernel, ...(plan.bounds ? { vmBounds: plan.bounds } : {}), buildGate },
+      ctx,
+      reporter,
+    );
+  });
+  for (const [i, r] of outputs.entries()) {
+    for (const e of held[i]!) terminal.onEvent(e);
     results.push(r.result);
     runDirs.push(r.runDir);
     if (r.infraFailure) {

@@ -7,6 +7,7 @@ import { formatImageList, listDebianImages } from './kernel/debian-images.js';
 import { writeFileAtomic } from './report/file.js';
 import { formatSweep, sweep } from './sweep.js';
 import { selectWorkloads } from './workloads/catalogue.js';
+import { hostCapacity, vmBounds } from './vm/slots.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 
@@ -24,7 +25,7 @@ export async function kernels(ctx: RunContext, opts: { series?: string; flavour?
 
 export async function sweepCommand(
   ctx: RunContext,
-  opts: { series: string; flavour: string; filter?: string; cmdline?: string; strict?: boolean; last?: number; json?: string; coverage?: boolean },
+  opts: { series: string; flavour: string; filter?: string; cmdline?: string; strict?: boolean; last?: number; json?: string; coverage?: boolean; vms?: number },
 ): Promise<Outcome> {
   const workloads = selectWorkloads(opts.filter);
   if (workloads.length === 0) throw new UserError(`no workload matches --filter '${opts.filter ?? ''}'`);
@@ -38,6 +39,7 @@ export async function sweepCommand(
     ...(opts.last ? { last: opts.last } : {}),
     ...(opts.coverage ? { coverage: true } : {}),
     write: out,
+    vms: vmBounds(opts.vms, hostCapacity()),
   });
   out('');
   out(`sweep started ${started}, ${workloads.length} workloads per image`);

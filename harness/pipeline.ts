@@ -16,6 +16,8 @@ import type { Vm } from './vm/runner.js';
 import type { VmSpec } from './vm/spec.js';
 import { withVm } from './vm/session.js';
 import { inPhase, type Phase } from './progress.js';
+import { dealLanes, runPool } from './pool.js';
+import type { VmBounds } from './vm/slots.js';
 import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { runWorkloadsInGuest, stalledVerdict, type RunnerBounds } from './runner-watch.js';
 import { judgeRun } from './verdict/judge.js';
@@ -42,6 +44,20 @@ export interface RunRequest {
   runnerBounds?: RunnerBounds;
   /** the in-guest runner command (tests substitute one that hangs) */
   runnerArgv?: string[];
+  /** guests of this kernel to split the suite over (--vms; default 1) */
+  vms?: number;
+  /** what each VM may use when several run at once (vm/slots.ts) */
+  vmBounds?: VmBounds;
+  /** kernel preparation passes through it: one build at a time when kernels run side by side */
+  buildGate?: <T>(fn: () => Promise<T>) => Promise<T>;
+}
+
+/** A reporter whose phase names say which of several guests they are about. */
+export function laneEvents(reporter: Reporter, suffix: string): Reporter {
+  return {
+    onEvent: (e) => reporter.onEvent('phase' in e && (e.type === 'phase-start' || e.type === 'phase-progress' || e.type === 'phase-end') ? { ...e, phase: `${e.phase}${suffix}` } : e),
+    finish: () => reporter.finish(),
+  };
 }
 
 export interface RunOutput {
@@ -123,7 +139,6 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let artifact: KernelArtifact | undefined;
   let release: string | undefined;
   let background: BackgroundNoise | undefined;
-  let control: PinControl | undefined;
   let evidence: PinEvidenceInfo | undefined;
   let infraFailure: PinlabError | undefined;
   let interrupted: unknown;
@@ -138,7 +153,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   try {
     const k = await phase(
       `build ${req.kernel.profile ?? req.kernel.source.kind}`,
-      (p) => (req.prebuilt ? Promise.resolve({ artifact: req.prebuilt }) : prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs, onProgress: (text) => p.update(text) })),
+      (p) => (req.prebuilt ? Promise.resolve({ artifact: req.prebuilt }) : (req.buildGate ?? ((fn) => fn()))(() => prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs, onProgress: (text) => p.update(text) }))),
       (r) => (r.artifact.cacheHit ? `cache hit ${r.artifact.key.slice(0, 12)}` : `built ${r.artifact.meta.release}`),
     );
     artifact = k.artifact;
@@ -163,93 +178,112 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     const image = imageMetaOf(artifact);
     const loadedModules = image ? [...(image.modules ?? []), ...(image.onDemandModules ?? [])] : undefined;
     const { runnable, skipped } = partitionByConfig(req.workloads, readFileSync(artifact.config, 'utf8'), loadedModules);
+    let skippedShown = false;
     const beforeBoot = (spec: VmSpec) => {
       accelUsed = spec.accel;
-      for (const v of skipped) {
-        verdicts.set(v.name, v);
-        reporter.onEvent({ type: 'verdict', verdict: v });
+      if (!skippedShown) {
+        skippedShown = true;
+        for (const v of skipped) {
+          verdicts.set(v.name, v);
+          reporter.onEvent({ type: 'verdict', verdict: v });
+        }
       }
-      meta.vm = { accel: spec.accel, argvFile: 'vm/qemu-argv.json' };
+      meta.vm = { accel: spec.accel, argvFile: 'vm/qemu-argv.json', ...(lanes.length > 1 ? { vms: lanes.length } : {}) };
     };
-    // only the runnable workloads' disks: a skipped variant's device could have no driver
-    await withVm({ kernel: artifact.bzImage, vmDir: dirs.vm, cmdline: req.cmdline, workloads: runnable, events: reporter, beforeBoot }, ctx, async (session) => {
-      release = session.vm.kernelRelease;
-      if (req.beforeWorkloads) await req.beforeWorkloads(session.vm);
+    const setVerdict = (v: Verdict) => {
+      verdicts.set(v.name, v);
+      reporter.onEvent({ type: 'verdict', verdict: v });
+    };
+    const index = new Map(runnable.map((w, i) => [w.name, i + 1]));
+    // the suite split over K guests of this kernel (--vms): each lane boots its own VM with the
+    // disks of its own workloads; verdicts are judged one by one as in a single guest
+    const lanes = runnable.length ? dealLanes(runnable, req.vms ?? 1) : [[]];
+    const runLane = async (laneWorkloads: WorkloadSpec[], lane: number): Promise<void> => {
+      const many = lanes.length > 1;
+      const vmDir = lane === 0 ? dirs.vm : `${dirs.vm}.${lane + 1}`;
+      const events: Reporter = many ? laneEvents(reporter, ` (vm ${lane + 1}/${lanes.length})`) : reporter;
+      const laneLog = (guestNo: number) => join(dirs.logs, `runner${lane === 0 ? '' : `.vm${lane + 1}`}${guestNo === 1 ? '' : `-${guestNo}`}.log`);
+      // each guest's own idle-window background and control judge its own workloads
+      let laneBackground: BackgroundNoise | undefined;
+      let laneControl: PinControl | undefined;
+      await withVm({ kernel: artifact!.bzImage, vmDir, cmdline: req.cmdline, workloads: laneWorkloads, events, beforeBoot, ...(req.vmBounds ? { bounds: req.vmBounds } : {}) }, ctx, async (session) => {
+        release = session.vm.kernelRelease;
+        if (req.beforeWorkloads) await req.beforeWorkloads(session.vm);
 
-      const onHello = (bg: BackgroundNoise, c: PinControl | undefined, ev?: PinEvidenceInfo, gcda?: Record<string, string>, functionsTraceable?: string[]) => {
-        if (gcda) writeWorkloadGcda(runDir, CALIBRATION_COVERAGE, gcda);
-        if (traceFunctions && functionsTraceable) writeFtraceTraceable(runDir, functionsTraceable);
-        background = bg;
-        control = c;
-        // a calibration source that did not add up is a finding on its own path: a verdict
-        // (the first guest's; a fresh guest after a stall calibrates again, judged the same way)
-        if (!evidence) for (const v of calibrationVerdicts(ev)) reporter.onEvent({ type: 'verdict', verdict: v });
-        evidence ??= ev;
-        if (ev) meta.evidence ??= ev;
-        meta.control = c ?? { skipped: 'the guest runner ran no control' };
-        if (c && !c.ok && !c.skipped) reporter.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
-      };
-      const handlers = {
-        reporter,
-        index: new Map(runnable.map((w, i) => [w.name, i + 1])),
-        total: runnable.length,
-        onHello,
-        onObservation: (obs: WorkloadObservation) => {
-          if (obs.gcda) {
-            writeWorkloadGcda(runDir, obs.spec.name, obs.gcda);
-            delete obs.gcda;
+        const onHello = (bg: BackgroundNoise, c: PinControl | undefined, ev?: PinEvidenceInfo, gcda?: Record<string, string>, functionsTraceable?: string[]) => {
+          if (gcda && lane === 0) writeWorkloadGcda(runDir, CALIBRATION_COVERAGE, gcda);
+          if (traceFunctions && functionsTraceable && lane === 0) writeFtraceTraceable(runDir, functionsTraceable);
+          laneBackground = bg;
+          laneControl = c;
+          background ??= bg;
+          // a calibration source that did not add up is a finding on its own path: a verdict
+          // (the first guest's; a fresh guest after a stall calibrates again, judged the same way)
+          if (!evidence) for (const v of calibrationVerdicts(ev)) reporter.onEvent({ type: 'verdict', verdict: v });
+          evidence ??= ev;
+          if (ev) meta.evidence ??= ev;
+          if (lane === 0) meta.control = c ?? { skipped: 'the guest runner ran no control' };
+          if (c && !c.ok && !c.skipped) events.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
+        };
+        const handlers = {
+          reporter: events,
+          index,
+          total: runnable.length,
+          onHello,
+          onObservation: (obs: WorkloadObservation) => {
+            if (obs.gcda) {
+              writeWorkloadGcda(runDir, obs.spec.name, obs.gcda);
+              delete obs.gcda;
+            }
+            writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
+            const v = judgeRun(obs, { background: laneBackground ?? { windowMs: 1, acquired: 0, released: 0 }, ...(laneControl ? { control: laneControl } : {}) });
+            const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
+            setVerdict(known!);
+          },
+        };
+        // A workload the watchdog gave up on is judged as it stands; the rest go on in a fresh guest
+        // (its own vm-N directory, so each guest's console log is kept).
+        let guestNo = 1;
+        for (;;) {
+          const todo = laneWorkloads.filter((w) => !verdicts.has(w.name));
+          const logFile = laneLog(guestNo);
+          const phaseName = guestNo === 1 ? 'workloads' : `workloads (guest ${guestNo})`;
+          const guest = await inPhase(
+            phaseName,
+            () => runWorkloadsInGuest(session.vm, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv, ...(traceFunctions ? { traceFunctions } : {}) }),
+            (g) => (g.stall ? `gave up on ${g.stall.name ?? 'the runner'}: ${g.stall.detail}` : ''),
+            events,
+          );
+          const stall = guest.stall;
+          // every wait that ended early is kept in meta.json, with its splats (also one that came
+          // after the last workload, which no verdict holds)
+          if (stall) meta.stalls = [...((meta.stalls as unknown[]) ?? []), { guest: guestNo, ...(many ? { vm: lane + 1 } : {}), ...stall }];
+          if (!stall) {
+            for (const w of todo) {
+              if (verdicts.has(w.name)) continue;
+              setVerdict(errorVerdict(w, 'guest', `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see ${logFile.slice(runDir.length + 1)}`));
+            }
+            break;
           }
-          writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
-          const v = judgeRun(obs, { background: background ?? { windowMs: 1, acquired: 0, released: 0 }, ...(control ? { control } : {}) });
-          const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
-          verdicts.set(obs.spec.name, known!);
-          reporter.onEvent({ type: 'verdict', verdict: known! });
-        },
-      };
-      const setVerdict = (v: Verdict) => {
-        verdicts.set(v.name, v);
-        reporter.onEvent({ type: 'verdict', verdict: v });
-      };
-      // A workload the watchdog gave up on is judged as it stands; the rest go on in a fresh guest
-      // (its own vm-N directory, so each guest's console log is kept).
-      let guestNo = 1;
-      for (;;) {
-        const todo = runnable.filter((w) => !verdicts.has(w.name));
-        const logFile = join(dirs.logs, guestNo === 1 ? 'runner.log' : `runner-${guestNo}.log`);
-        const guest = await phase(
-          guestNo === 1 ? 'workloads' : `workloads (guest ${guestNo})`,
-          () => runWorkloadsInGuest(session.vm, todo, handlers, logFile, { signal: ctx.signal, bounds: req.runnerBounds, runnerArgv: req.runnerArgv, ...(traceFunctions ? { traceFunctions } : {}) }),
-          (g) => (g.stall ? `gave up on ${g.stall.name ?? 'the runner'}: ${g.stall.detail}` : ''),
-        );
-        const stall = guest.stall;
-        // every wait that ended early is kept in meta.json, with its splats (also one that came
-        // after the last workload, which no verdict holds)
-        if (stall) meta.stalls = [...((meta.stalls as unknown[]) ?? []), { guest: guestNo, ...stall }];
-        if (!stall) {
-          for (const w of todo) {
-            if (verdicts.has(w.name)) continue;
-            setVerdict(errorVerdict(w, 'guest', `the guest runner produced no result (exit ${guest.exitCode}; ${guest.stderr.trim().split('\n').pop() ?? ''}); see ${logFile.slice(runDir.length + 1)}`));
+          const stuck = todo.find((w) => w.name === stall.name);
+          if (stuck) setVerdict(stalledVerdict(stuck, stall));
+          // a splat the kernel printed while no workload ran (guest timestamps) is no workload's:
+          // said once, and the rest go on in a fresh guest when this one got any result
+          const progressed = todo.some((w) => verdicts.has(w.name));
+          if (stall.between) events.onEvent({ type: 'phase-end', phase: `workloads (guest ${guestNo})`, elapsedMs: 0, ok: false, detail: stall.detail });
+          await session.shutdown();
+          const rest = laneWorkloads.filter((w) => !verdicts.has(w.name));
+          if (!stuck && !(stall.between && progressed)) {
+            // no workload to blame (the runner hung before its first one): a fresh guest would too
+            for (const w of rest) setVerdict(errorVerdict(w, stall.why === 'timeout' ? 'timeout' : 'guest', `${stall.detail}; see ${logFile.slice(runDir.length + 1)}`));
+            break;
           }
-          break;
+          if (rest.length === 0) break;
+          guestNo++;
+          await session.fresh(`${vmDir}-${guestNo}`, `boot (guest ${guestNo})`, (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s after ${stall.name ?? 'a splat between workloads'}: ${stall.why}`);
         }
-        const stuck = todo.find((w) => w.name === stall.name);
-        if (stuck) setVerdict(stalledVerdict(stuck, stall));
-        // a splat the kernel printed while no workload ran (guest timestamps) is no workload's:
-        // said once, and the rest go on in a fresh guest when this one got any result
-        const progressed = todo.some((w) => verdicts.has(w.name));
-        if (stall.between) reporter.onEvent({ type: 'phase-end', phase: `workloads (guest ${guestNo})`, elapsedMs: 0, ok: false, detail: stall.detail });
-        await session.shutdown();
-        const rest = runnable.filter((w) => !verdicts.has(w.name));
-        if (!stuck && !(stall.between && progressed)) {
-          // no workload to blame (the runner hung before its first one): a fresh guest would too
-          for (const w of rest) setVerdict(errorVerdict(w, stall.why === 'timeout' ? 'timeout' : 'guest', `${stall.detail}; see ${logFile.slice(runDir.length + 1)}`));
-          break;
-        }
-        if (rest.length === 0) break;
-        guestNo++;
-        await session.fresh(`${dirs.vm}-${guestNo}`, `boot (guest ${guestNo})`, (v) => `ready in ${(v.bootMs / 1000).toFixed(2)} s after ${stall.name ?? 'a splat between workloads'}: ${stall.why}`);
-      }
-    });
+      });
+    };
+    await runPool(lanes, lanes.length, runLane);
   } catch (e) {
     // bad input (a patch that does not apply, a missing fragment) is the user's to fix: exit 2
     if (e instanceof UserError) throw e;

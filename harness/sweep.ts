@@ -10,6 +10,8 @@ import type { Reporter } from './report/events.js';
 import type { RunResult, Status } from './verdict/types.js';
 import type { WorkloadSpec } from './workloads/types.js';
 import { UserError } from './errors.js';
+import { runPool } from './pool.js';
+import { planVms, type VmBounds } from './vm/slots.js';
 
 export interface SweepRow {
   image: Pick<DebianImage, 'pkg' | 'version' | 'series' | 'flavour'>;
@@ -78,7 +80,7 @@ export function formatSweep(rows: readonly SweepRow[]): string {
     const verdictNote = r.infra ? `infrastructure: ${r.infra}` : !prev ? '(first)' : changed.length ? changed.map((n) => `${n} ${prev.statuses[n] ?? '-'}->${r.statuses[n] ?? '-'}`).join(', ') : '-';
     const note = r.retried ? `${verdictNote} (second run; the first: ${r.retried.length > 60 ? `${r.retried.slice(0, 59)}…` : r.retried})` : verdictNote;
     const cov = !covered ? [] : r.coverage ? [`${r.coverage.pinFunctions.hit}/${r.coverage.pinFunctions.total}`, `${r.coverage.sitesReached}/${r.coverage.sites}`] : ['-', '-'];
-    return [r.image.series, r.image.version, r.release ?? '?', ...STATUSES.map((s) => String(r.counts[s])), ...cov, note];
+    return [r.image.flavour === 'amd64' ? r.image.series : `${r.image.series} ${r.image.flavour}`, r.image.version, r.release ?? '?', ...STATUSES.map((s) => String(r.counts[s])), ...cov, note];
   });
   const widths = head.map((h, c) => Math.max(h.length, ...body.map((r) => r[c]!.length)));
   const fmt = (r: string[]) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]!))).join('  ');
@@ -104,20 +106,25 @@ function progressReporter(label: string, write: (s: string) => void): Reporter {
 
 export async function sweep(
   ctx: RunContext,
-  opts: { series: string[]; flavour: string; workloads: WorkloadSpec[]; cmdline: string[]; strict: boolean; last?: number; coverage?: boolean; write: (s: string) => void },
+  opts: { series: string[]; flavour: string; workloads: WorkloadSpec[]; cmdline: string[]; strict: boolean; last?: number; coverage?: boolean; write: (s: string) => void; vms?: VmBounds },
 ): Promise<SweepRow[]> {
   const all = await listDebianImages(ctx);
-  const images = opts.series.flatMap((s) => {
-    const list = seriesImages(all, s, opts.flavour);
-    return opts.last ? list.slice(-opts.last) : list;
-  });
+  const flavours = opts.flavour.split(',').filter(Boolean);
+  const images = opts.series.flatMap((s) =>
+    flavours.flatMap((f) => {
+      const list = seriesImages(all, s, f);
+      return opts.last ? list.slice(-opts.last) : list;
+    }),
+  );
   if (images.length === 0) throw new UserError(`apt offers no ${opts.flavour} image of series ${opts.series.join(', ')}`, { hint: 'pinlab kernels lists what apt offers' });
   opts.write(`sweep: ${images.length} images: ${images.map((i) => `${i.pkg}=${i.version}`).join(', ')}`);
-  const rows: SweepRow[] = [];
-  for (const image of images) {
+  // K VMs at once (--vms): images side by side; rows in version order whatever finishes first
+  const plan = planVms(images.length, opts.vms ?? { vms: 1, hostThreads: 2, memoryMiB: 1024 });
+  const vmOpts = { vms: plan.guestsPerKernel, ...(plan.bounds ? { vmBounds: plan.bounds } : {}) };
+  return runPool(images, plan.kernelsAtOnce, async (image) => {
     const label = `${image.pkg}=${image.version}`;
     const kernel = kernelRequest({ profile: imageProfile(image), coverage: opts.coverage });
-    const runImage = () => runOneKernel({ kernel, workloads: opts.workloads, cmdline: opts.cmdline, strict: opts.strict }, ctx, progressReporter(label, opts.write));
+    const runImage = () => runOneKernel({ kernel, workloads: opts.workloads, cmdline: opts.cmdline, strict: opts.strict, ...vmOpts }, ctx, progressReporter(label, opts.write));
     let r = await runImage();
     // one boot failing on a loaded TCG host (a panic in the timer check, a stalled guest) should
     // not cost a version its row: an infrastructure failure gets one more run, and the row says so
@@ -126,7 +133,6 @@ export async function sweep(
       opts.write(`${label}: infrastructure failure (${first}); running it once more`);
       r = await runImage();
     }
-    rows.push({ ...rowOf(image, r.result, r.runDir, r.infraFailure?.message.split('\n')[0]), ...(first !== undefined ? { retried: first } : {}) });
-  }
-  return rows;
+    return { ...rowOf(image, r.result, r.runDir, r.infraFailure?.message.split('\n')[0]), ...(first !== undefined ? { retried: first } : {}) };
+  });
 }

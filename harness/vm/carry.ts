@@ -90,7 +90,7 @@ export function repoPayload(repoDir: string): string[] {
 async function ensureToolsCpio(image: BaseImage, out: string, ctx: RunContext): Promise<void> {
   if (existsSync(out) && statSync(out).size > 0) return;
   if (!image.toolsDir) throw new Error('the guest image has no tools tree to carry');
-  const tmp = `${out}.${process.pid}.tmp`;
+  const tmp = `${out}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   const step = await cpioStep(image.toolsDir, tmp, 'vm:carry:tools');
   // the names are those of the tools tree; archived from its parent they land under /tools
   const under = TOOLS_GUEST_PATH.replace(/^\//, '');

@@ -17,6 +17,7 @@ import { hostTscKhz, kernelHz } from './clock.js';
 import { assertCanRunGuest, carryFiles, missing9p, prepareCarry } from './carry.js';
 import { ensureBaseImage, toolsShare, type BaseImage } from './image.js';
 import { bootToReady, type Vm } from './runner.js';
+import type { VmBounds } from './slots.js';
 import { DEFAULT_DISKS, disksFrom, makeVmSpec, type Accel, type DiskSpec, type VmSpec } from './spec.js';
 
 /**
@@ -75,7 +76,7 @@ export function vmSpecFor(
   kernel: string,
   vmDir: string,
   baseInitrd: string,
-  opts: { accel: Accel; cmdline: readonly string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare>; tscKhz?: number | string },
+  opts: { accel: Accel; cmdline: readonly string[]; workloads: readonly WorkloadSpec[]; tools?: ReturnType<typeof toolsShare>; tscKhz?: number | string; bounds?: VmBounds },
 ): VmSpec {
   // a kernel without 9p gets the repository and the tools in the initramfs instead (carry.ts)
   const carry = kernelMissing9p(kernel) ? carryFiles({ dir: dirname(baseInitrd) }, vmDir) : undefined;
@@ -85,7 +86,9 @@ export function vmSpecFor(
     baseInitrd,
     ...(carry ? {} : { repoDir: repoRoot, toolsShare: opts.tools }),
     accel: opts.accel,
-    tcgSingleThread: isImageKernel(kernel),
+    // one host thread for the vCPUs when several VMs share the host (vm/slots.ts)
+    tcgSingleThread: isImageKernel(kernel) || opts.bounds?.hostThreads === 1,
+    ...(opts.bounds ? { memoryMiB: opts.bounds.memoryMiB } : {}),
     disks: disksFor(vmDir, opts.workloads),
     baseCmdline: BASE_CMDLINE,
     extraCmdline: [...opts.cmdline, ...onDemandWords(kernel, opts.workloads)],
@@ -113,6 +116,8 @@ export interface VmRequest {
   events?: PhaseEvents;
   /** called with the spec once it is known, before the boot */
   beforeBoot?: (spec: VmSpec) => void;
+  /** what this VM may use when several run at once (vm/slots.ts) */
+  bounds?: VmBounds;
 }
 
 export interface VmSession {
@@ -137,7 +142,7 @@ async function openVm(req: VmRequest, ctx: RunContext, adopt: (s: VmSession) => 
   assertCanRunGuest(configBeside(req.kernel), missingModulesOf(req.kernel));
   const accel = req.accel ?? (await probeAccel(ctx, req.kernel)).accel;
   if (kernelMissing9p(req.kernel)) await prepareCarry(image, repoRoot, req.vmDir, ctx);
-  const spec = vmSpecFor(req.kernel, req.vmDir, image.cpio, { accel, cmdline: req.cmdline, workloads: req.workloads, tools: toolsShare(image) });
+  const spec = vmSpecFor(req.kernel, req.vmDir, image.cpio, { accel, cmdline: req.cmdline, workloads: req.workloads, tools: toolsShare(image), ...(req.bounds ? { bounds: req.bounds } : {}) });
   req.beforeBoot?.(spec);
   let current: Vm | undefined;
   const session: VmSession = {
