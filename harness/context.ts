@@ -2,6 +2,8 @@
 // Teardown is registered *before* the setup it undoes, so a setup that fails half-way still
 // gets cleaned up; teardowns run in reverse order, each at most once, errors collected.
 
+import { setMaxListeners } from 'node:events';
+
 export type Teardown = () => Promise<void> | void;
 
 export class TeardownStack {
@@ -47,9 +49,18 @@ export interface RunContext {
   log: (message: string) => void;
 }
 
+/**
+ * Every VM, step and wait of a run listens on the one signal; with several VMs at once (--vms)
+ * that passes node's default of 10 listeners, and its leak warning would be noise.
+ */
+function listenable(signal: AbortSignal): AbortSignal {
+  setMaxListeners(256, signal);
+  return signal;
+}
+
 export function createContext(opts: { signal?: AbortSignal; verbose?: boolean; log?: (m: string) => void } = {}): RunContext {
   return {
-    signal: opts.signal ?? new AbortController().signal,
+    signal: listenable(opts.signal ?? new AbortController().signal),
     teardown: new TeardownStack(),
     verbose: opts.verbose ?? false,
     log: opts.log ?? ((m) => process.stderr.write(`${m}\n`)),
