@@ -90,6 +90,17 @@ export function formatSweep(rows: readonly SweepRow[]): string {
   return lines.join('\n');
 }
 
+/**
+ * Why a run gave no workload any result though it booted: every verdict that is not a SKIP is
+ * ERROR timeout (the runner never sent its first event within its bound: a guest starved on a
+ * loaded host), or undefined. Pure.
+ */
+export function noResult(result: Pick<RunResult, 'verdicts'>): string | undefined {
+  const ran = result.verdicts.filter((v) => v.status !== 'SKIP');
+  if (ran.length === 0 || !ran.every((v) => v.status === 'ERROR' && v.cause === 'timeout')) return undefined;
+  return `no workload gave a result: ${ran[0]!.message ?? 'timeout'}`;
+}
+
 /** One line per workload verdict as the runs go; the table comes at the end. */
 function progressReporter(label: string, write: (s: string) => void): Reporter {
   return {
@@ -128,7 +139,7 @@ export async function sweep(
     let r = await runImage();
     // one boot failing on a loaded TCG host (a panic in the timer check, a stalled guest) should
     // not cost a version its row: an infrastructure failure gets one more run, and the row says so
-    const first = r.infraFailure?.message.split('\n')[0];
+    const first = r.infraFailure?.message.split('\n')[0] ?? noResult(r.result);
     if (first !== undefined) {
       opts.write(`${label}: infrastructure failure (${first}); running it once more`);
       r = await runImage();

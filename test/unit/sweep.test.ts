@@ -1,7 +1,7 @@
 import test from 'ava';
 import { parseAptShow, parseImageName, seriesImages, type DebianImage } from '../../harness/kernel/debian-images.js';
-import { changedVerdicts, firstChange, formatSweep, type SweepRow } from '../../harness/sweep.js';
-import type { Status } from '../../harness/verdict/types.js';
+import { changedVerdicts, firstChange, formatSweep, noResult, type SweepRow } from '../../harness/sweep.js';
+import type { RunResult, Status } from '../../harness/verdict/types.js';
 
 test('image names: series, ABI, flavour, signing; meta-packages and debug symbols are not images', (t) => {
   t.like(parseImageName('linux-image-6.1.0-57-rt-amd64-unsigned'), { series: '6.1', abi: 57, flavour: 'rt-amd64', signed: false });
@@ -70,4 +70,20 @@ test('sweep --coverage: each row says how many pin-site functions ran and how ma
   t.regex(table, /^6\.1\s+1 .* 12\/26\s+15\/56\s+\(first\)$/m);
   t.regex(table, /^6\.1\s+2 .* -\s+-\s+-$/m, 'a row without coverage (an infra failure) shows dashes');
   t.notRegex(formatSweep([row('1', { a: 'PASS' })]), /PIN-SITE/);
+});
+
+test('a run whose runner never answered is run once more; one with any result is not', (t) => {
+  const v = (status: 'PASS' | 'ERROR' | 'SKIP', cause?: 'timeout' | 'guest') => ({ name: `w${status}${cause ?? ''}`, status, ...(cause ? { cause } : {}), message: 'the runner did not go on within 60 s' }) as RunResult['verdicts'][number];
+  t.regex(noResult({ verdicts: [v('ERROR', 'timeout'), v('ERROR', 'timeout'), v('SKIP')] }) ?? '', /^no workload gave a result: the runner did not go on/);
+  t.is(noResult({ verdicts: [v('ERROR', 'timeout'), v('PASS')] }), undefined);
+  t.is(noResult({ verdicts: [v('ERROR', 'guest')] }), undefined, 'a guest error is a verdict on the kernel');
+  t.is(noResult({ verdicts: [v('SKIP')] }), undefined);
+});
+
+test('the flavour shows beside the series when it is not the generic one', (t) => {
+  const row = (flavour: string, w: Status) => ({ image: { pkg: `linux-image-6.1.0-57-${flavour}`, version: '6.1.192-3', series: '6.1', flavour }, runDir: '/r', counts: { PASS: 1, FAIL: 0, XFAIL: 0, ERROR: 0, SKIP: 0 }, statuses: { w } });
+  const table = formatSweep([row('amd64', 'PASS'), row('cloud-amd64', 'FAIL')]);
+  t.regex(table, /^6\.1 +6\.1\.192-3/m);
+  t.regex(table, /^6\.1 cloud-amd64 +6\.1\.192-3/m);
+  t.regex(table, /first change: none/, 'each flavour is compared with its own previous version only');
 });
