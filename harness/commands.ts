@@ -211,7 +211,7 @@ export async function run(ctx: RunContext, opts: RunOpts): Promise<Outcome> {
   let infra = false;
   // K VMs at once (--vms): kernels of a matrix side by side, one guest each; a single kernel's
   // suite split over K guests. Builds pass one at a time; what each reports comes out in order.
-  const plan = planVms(requests.length, vmBounds(opts.vms, hostCapacity()));
+  const plan = planVms(requests.length, vmBounds(opts.vms, hostCapacity(), requests.length));
   const buildGate = serialGate();
   const held: RunEvent[][] = requests.map(() => []);
   const outputs = await runPool(requests, plan.kernelsAtOnce, (kernel, i) => {

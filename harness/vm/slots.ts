@@ -38,15 +38,20 @@ export function maxVms(host: HostCapacity): number {
   return Math.max(1, Math.min(host.cores, byMemory));
 }
 
-/** The default K: every core, as memory allows. Pure. */
-export function defaultVms(host: HostCapacity): number {
-  return maxVms(host);
+/**
+ * The default K: every core, as memory allows, for several kernels (a matrix, a sweep); one VM
+ * for a single kernel, whose multi-threaded TCG guest already keeps every core busy (measured:
+ * `--hw all` on patched-6.1, K=2/K=1 wall time 1.03, no gain; docs/benchmarks.md), so splitting
+ * its suite would only add boots. Pure.
+ */
+export function defaultVms(host: HostCapacity, kernels = 2): number {
+  return kernels > 1 ? maxVms(host) : 1;
 }
 
-/** K as asked (undefined: the default), refused past what the host holds. Pure. */
-export function vmBounds(asked: number | undefined, host: HostCapacity): VmBounds {
+/** K as asked (undefined: the default for that many kernels), refused past what the host holds. Pure. */
+export function vmBounds(asked: number | undefined, host: HostCapacity, kernels = 2): VmBounds {
   const most = maxVms(host);
-  const vms = asked ?? defaultVms(host);
+  const vms = asked ?? defaultVms(host, kernels);
   if (!Number.isInteger(vms) || vms < 1) throw new UserError(`--vms ${asked}: expected a whole number >= 1`);
   if (vms > most) {
     throw new UserError(`--vms ${vms}: this host runs at most ${most} at once (${host.cores} cores, ${host.availableMiB} MiB available; a VM takes 1 core and ${VM_MEMORY_MIB + QEMU_OVERHEAD_MIB} MiB)`);
@@ -56,7 +61,7 @@ export function vmBounds(asked: number | undefined, host: HostCapacity): VmBound
 
 /** The line `pinlab doctor` prints. Pure. */
 export function describeVms(host: HostCapacity): string {
-  return `VMs at once (--vms default): ${defaultVms(host)} (${host.cores} cores, ${host.availableMiB} MiB available; each VM: 1 host core when several run, ${VM_MEMORY_MIB} MiB guest RAM + ~${QEMU_OVERHEAD_MIB} MiB QEMU)`;
+  return `VMs at once (--vms default): ${defaultVms(host)} for several kernels (a matrix, a sweep), 1 for one kernel's suite (${host.cores} cores, ${host.availableMiB} MiB available; each VM: 1 host core when several run, ${VM_MEMORY_MIB} MiB guest RAM + ~${QEMU_OVERHEAD_MIB} MiB QEMU)`;
 }
 
 /** How K VMs are spent on N kernels: kernels side by side first, the rest splits each kernel's suite. */

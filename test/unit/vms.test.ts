@@ -11,8 +11,11 @@ test('K defaults to the cores, as memory allows; never past either', (t) => {
   t.is(maxVms(host(16, HOST_RESERVE_MIB + 3 * perVm)), 3, 'memory bounds a big-core host');
   t.is(maxVms(host(1, 500)), 1, 'at least one');
   t.is(vmBounds(undefined, host(2, 23000)).vms, 2);
+  // one kernel: its multi-threaded guest already uses every core, so its suite is not split by default
+  t.is(vmBounds(undefined, host(2, 23000), 1).vms, 1);
+  t.is(vmBounds(2, host(2, 23000), 1).vms, 2, 'asked for, a single kernel suite is split');
   t.throws(() => vmBounds(3, host(2, 23000)), { message: /--vms 3: this host runs at most 2 at once \(2 cores/ });
-  t.regex(describeVms(host(2, 23000)), /^VMs at once \(--vms default\): 2 \(2 cores/);
+  t.regex(describeVms(host(2, 23000)), /^VMs at once \(--vms default\): 2 for several kernels \(a matrix, a sweep\), 1 for one kernel.s suite \(2 cores/);
 });
 
 test('several VMs at once: one host thread each; one VM: as before', (t) => {
