@@ -6,9 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 #include "args.h"
@@ -39,7 +37,6 @@ Napi::Function AlignedBuffer::Define(Napi::Env env) {
           InstanceAccessor<&AlignedBuffer::GetReadOnly>("readOnly"),
           InstanceAccessor<&AlignedBuffer::GetFreed>("freed"),
           InstanceAccessor<&AlignedBuffer::GetBusy>("busy"),
-          InstanceAccessor<&AlignedBuffer::GetHugePages>("hugePageBytes"),
       });
 }
 
@@ -274,29 +271,6 @@ Napi::Value AlignedBuffer::GetFreed(const Napi::CallbackInfo& info) {
 }
 Napi::Value AlignedBuffer::GetBusy(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), busy_);
-}
-
-// AnonHugePages of the mappings inside this buffer, from /proc/self/smaps.
-Napi::Value AlignedBuffer::GetHugePages(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  CheckAlive(env);
-  std::ifstream smaps("/proc/self/smaps");
-  std::string line;
-  bool inside = false;
-  uint64_t kb = 0;
-  uintptr_t lo = reinterpret_cast<uintptr_t>(map_), hi = lo + map_len_;
-  while (std::getline(smaps, line)) {
-    unsigned long start, end;
-    if (std::sscanf(line.c_str(), "%lx-%lx ", &start, &end) == 2 && line.find(':') > line.find('-')) {
-      inside = start >= lo && end <= hi;
-      continue;
-    }
-    unsigned long v;
-    if (inside && (std::sscanf(line.c_str(), "AnonHugePages: %lu kB", &v) == 1 ||
-                   std::sscanf(line.c_str(), "ShmemPmdMapped: %lu kB", &v) == 1))
-      kb += v;
-  }
-  return Napi::Number::New(env, double(kb * 1024));
 }
 
 void InitBuffers(Napi::Env env, Napi::Object exports) {

@@ -43,7 +43,6 @@ class AlignedBuffer : public Napi::ObjectWrap<AlignedBuffer> {
   Napi::Value GetReadOnly(const Napi::CallbackInfo& info);
   Napi::Value GetFreed(const Napi::CallbackInfo& info);
   Napi::Value GetBusy(const Napi::CallbackInfo& info);
-  Napi::Value GetHugePages(const Napi::CallbackInfo& info);
 
   void CheckAlive(Napi::Env env) const;
   // Validates (offset, length) args at idx, idx+1; length defaults to the rest of the buffer.

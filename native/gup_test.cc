@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <string>
 
 #include "args.h"
 #include "engines.h"
@@ -20,7 +21,9 @@ static Napi::Value GupTest(const Napi::CallbackInfo& info) {
   auto request = static_cast<unsigned long>(ToInteger(env, Arg(info, 1), "request", 0, UINT32_MAX));
   if (!Arg(info, 2).IsBuffer()) ThrowType(env, "The \"struct\" argument must be a Buffer");
   auto buf = info[2].As<Napi::Buffer<uint8_t>>();
-  if (buf.Length() < 80) ThrowRange(env, "gupTest: struct gup_test needs 80 bytes");
+  // the struct's size is the one the caller encoded in the request (harness/verdict/gup-test.ts)
+  if (buf.Length() < _IOC_SIZE(request))
+    ThrowRange(env, "gupTest: the request's struct needs " + std::to_string(_IOC_SIZE(request)) + " bytes");
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
   if (fd < 0) throw ErrnoError(env, errno, "open", path);
   int rc = ioctl(fd, request, buf.Data());

@@ -30,8 +30,6 @@ export interface AlignedBuffer {
   readonly freed: boolean;
   /** operations in flight that hold this buffer */
   readonly busy: number;
-  /** bytes of this buffer mapped by huge pages (AnonHugePages/ShmemPmdMapped in smaps) */
-  readonly hugePageBytes: number;
   /** stamp the pattern for file positions [position, position+length) into [offset, offset+length) */
   fill(seed: number, position: number, offset?: number, length?: number): void;
   /** file position of the first byte differing from the pattern, or -1 */
@@ -173,7 +171,7 @@ export interface PinlabAddon {
   shareCopyOnWrite(): void;
   /** this CPU's TSC rate in kHz against CLOCK_MONOTONIC_RAW (x86-64; undefined when unsure) */
   tscKhz(sampleMs?: number): number | undefined;
-  /** one debugfs gup_test ioctl with an encoded struct gup_test (80 bytes, updated in place) */
+  /** one debugfs gup_test ioctl with an encoded struct gup_test (the size the request encodes, updated in place) */
   gupTest(path: string, request: number, struct: Buffer): void;
   /** register the buffer with a fresh io_uring and unregister it: pins and unpins each page; returns pages */
   uringRegisterBuffer(buffer: AlignedBuffer): number;

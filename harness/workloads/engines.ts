@@ -20,6 +20,7 @@ import type { Engine, Latency, WorkloadIO, WorkloadSpec } from './types.js';
 import { quantileSorted } from '../bench/stats.js';
 import { enginesOf, PASSTHROUGH_ENGINES, targetRecord } from './targets.js';
 import { bufferBacking } from './buffers.js';
+import { hugePageBytes, readSmaps } from './smaps.js';
 
 export interface TargetEnv {
   /** block device or file; for target 'loop' the backing file of the loop device */
@@ -123,38 +124,6 @@ function reserveHugePages(bytes: number): void {
   if (free < need) writeFileSync(`${HUGEPAGES_2M}/nr_hugepages`, `${read('nr_hugepages') + need - free}\n`);
 }
 
-function readSmaps(): string {
-  try {
-    return readFileSync('/proc/self/smaps', 'utf8');
-  } catch {
-    return '';
-  }
-}
-
-/**
- * Bytes of [address, address+length) backed by transparent huge pages, from /proc/self/smaps:
- * the AnonHugePages of the mappings that overlap the range, capped at the overlap.
- */
-export function hugePageBytes(smaps: string, address: bigint, length: number): number {
-  const end = address + BigInt(length);
-  let total = 0;
-  let overlap = 0;
-  for (const line of smaps.split('\n')) {
-    const range = /^([0-9a-f]+)-([0-9a-f]+)\s/.exec(line);
-    if (range) {
-      const lo = BigInt(`0x${range[1]}`);
-      const hi = BigInt(`0x${range[2]}`);
-      const a = lo > address ? lo : address;
-      const b = hi < end ? hi : end;
-      overlap = b > a ? Number(b - a) : 0;
-      continue;
-    }
-    const huge = /^AnonHugePages:\s+(\d+) kB/.exec(line);
-    if (huge && overlap > 0) total += Math.min(overlap, Number(huge[1]) * 1024);
-  }
-  return total;
-}
-
 export function latencyOf(samplesNs: readonly number[]): Latency | undefined {
   if (samplesNs.length === 0) return undefined;
   const us = samplesNs.map((n) => n / 1000).sort((a, b) => a - b);
@@ -210,7 +179,7 @@ class Workload {
    */
   private readonly undefinedRanges: [number, number][] = [];
   private engineNs = 0;
-  /** thp buffers: huge-page-backed bytes of the least backed buffer (AnonHugePages, smaps) */
+  /** thp buffers: huge-page-backed bytes of the least backed buffer (smaps.ts) */
   private hugeBytes: number | undefined;
   private readonly errors = new Map<string, { code: string; syscall: string; count: number }>();
   /** set by a fault phase for its own operations only (RWF_NOWAIT, a registration's RLIMIT_MEMLOCK) */

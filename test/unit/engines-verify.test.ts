@@ -1,5 +1,6 @@
 import test from 'ava';
-import { definedPieces, hugePageBytes } from '../../harness/workloads/engines.js';
+import { definedPieces } from '../../harness/workloads/engines.js';
+import { hugePageBytes } from '../../harness/workloads/smaps.js';
 
 test('verification skips file ranges a faulted write left undefined', (t) => {
   t.deepEqual(definedPieces(0, 100, []), [[0, 100]]);
@@ -9,7 +10,7 @@ test('verification skips file ranges a faulted write left undefined', (t) => {
   t.deepEqual(definedPieces(0, 10, [[20, 30]]), [[0, 10]]);
 });
 
-test('hugePageBytes: AnonHugePages of the mappings over the range, capped at the overlap', (t) => {
+test('hugePageBytes: AnonHugePages and ShmemPmdMapped of the mappings over the range, capped at the overlap', (t) => {
   const smaps = [
     '7f0000000000-7f0000400000 rw-p 00000000 00:00 0',
     'Size:               4096 kB',
@@ -21,4 +22,13 @@ test('hugePageBytes: AnonHugePages of the mappings over the range, capped at the
   t.is(hugePageBytes(smaps, 0x7f0000000000n, 2 * 1024 * 1024), 2 * 1024 * 1024);
   t.is(hugePageBytes(smaps, 0x7f0000400000n, 2 * 1024 * 1024), 0);
   t.is(hugePageBytes('', 0x7f0000000000n, 4096), 0);
+  const shmem = [
+    '7f0000000000-7f0000400000 rw-s 00000000 00:05 12 /dev/shm/x',
+    'AnonHugePages:         0 kB',
+    'ShmemPmdMapped:     4096 kB',
+    '',
+  ].join('\n');
+  t.is(hugePageBytes(shmem, 0x7f0000000000n, 4 * 1024 * 1024), 4 * 1024 * 1024);
+  // both fields on one mapping still count no more than the overlap
+  t.is(hugePageBytes(shmem.replace('AnonHugePages:         0', 'AnonHugePages:      4096'), 0x7f0000000000n, 2 * 1024 * 1024), 2 * 1024 * 1024);
 });
