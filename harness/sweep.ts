@@ -7,7 +7,7 @@ import { kernelRequest } from './kernel/index.js';
 import { imageProfile, listDebianImages, seriesImages, type DebianImage } from './kernel/debian-images.js';
 import { runOneKernel } from './pipeline.js';
 import type { Reporter } from './report/events.js';
-import type { RunResult, Status } from './verdict/types.js';
+import { STATUSES, type RunResult, type Status } from './verdict/types.js';
 import type { WorkloadSpec } from './workloads/types.js';
 import { UserError } from './errors.js';
 import { runPool } from './pool.js';
@@ -26,8 +26,6 @@ export interface SweepRow {
   /** sweep --coverage: what the tracer saw of the pin-path functions (coverage/ftrace.ts) */
   coverage?: { pinFunctions: { hit: number; total: number }; sitesReached: number; sites: number };
 }
-
-const STATUSES: Status[] = ['PASS', 'FAIL', 'XFAIL', 'ERROR', 'SKIP'];
 
 export function rowOf(image: SweepRow['image'], result: RunResult, runDir: string, infra?: string): SweepRow {
   const counts = Object.fromEntries(STATUSES.map((s) => [s, 0])) as Record<Status, number>;

@@ -1,21 +1,11 @@
 // JSON Schema (draft-07) of 'pinlab.run/1', the --json output and the run directory's run.json.
-// It mirrors harness/verdict/types.ts; a test checks a sample run against it and that
-// run.schema.json (for consumers outside pinlab) is this object verbatim.
+// It mirrors harness/verdict/types.ts, whose arrays give its enums (statuses, reasons, causes,
+// splat kinds); a test checks a sample run against it and that run.schema.json (for consumers
+// outside pinlab) is this object verbatim.
 // A change that adds or renames a field bumps the schema id to pinlab.run/2.
 
-const statusEnum = ['PASS', 'FAIL', 'XFAIL', 'ERROR', 'SKIP'];
-const failReasons = [
-  'pin-leak',
-  'not-pinned',
-  'over-released',
-  'unexpected-pins',
-  'data-corruption',
-  'fork-data-loss',
-  'wrong-errno',
-  'kernel-splat',
-];
-const errorCauses = ['build', 'boot', 'guest', 'timeout', 'path-not-reached', 'harness', 'background', 'evidence'];
-const splatKinds = ['warning', 'bug', 'oops', 'gpf', 'bad-page', 'lockdep', 'hung-task', 'soft-lockup', 'rcu-stall', 'panic', 'kasan', 'other'];
+import { ERROR_CAUSES, FAIL_REASONS, PINNINGS, SPLAT_KINDS, STATUSES } from '../verdict/types.js';
+import { CALIBRATION_STATES } from '../workloads/types.js';
 
 export const RUN_SCHEMA_ID = 'pinlab.run/1';
 
@@ -69,7 +59,7 @@ export const RUN_SCHEMA = {
               source: { type: 'string' },
               path: { type: 'string' },
               pages: { type: 'integer' },
-              state: { enum: ['agrees', 'disagrees', 'skipped', 'error'] },
+              state: { enum: [...CALIBRATION_STATES] },
               acquired: { type: 'integer' },
               released: { type: 'integer' },
               vmstatAcquired: { type: 'integer' },
@@ -169,7 +159,7 @@ export const RUN_SCHEMA = {
       required: ['kind', 'title', 'lines'],
       additionalProperties: false,
       properties: {
-        kind: { enum: splatKinds },
+        kind: { enum: [...SPLAT_KINDS] },
         title: { type: 'string' },
         lines: { type: 'array', items: { type: 'string' } },
       },
@@ -182,13 +172,13 @@ export const RUN_SCHEMA = {
         name: { type: 'string', minLength: 1 },
         target: { type: 'string' },
         engine: { type: 'string' },
-        status: { enum: statusEnum },
-        reasons: { type: 'array', items: { enum: failReasons } },
-        cause: { enum: errorCauses },
+        status: { enum: [...STATUSES] },
+        reasons: { type: 'array', items: { enum: [...FAIL_REASONS] } },
+        cause: { enum: [...ERROR_CAUSES] },
         skipReason: { type: 'string' },
         knownState: { type: 'string' },
         path: { type: 'array', items: { type: 'string' } },
-        pinning: { enum: ['pinned', 'not-pinned', 'no-per-io-pins', 'unknown'] },
+        pinning: { enum: [...PINNINGS] },
         numbers: { $ref: '#/definitions/numbers' },
         splats: { type: 'array', items: { $ref: '#/definitions/splat' } },
         message: { type: 'string' },

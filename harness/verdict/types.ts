@@ -1,22 +1,32 @@
 // Verdicts: what pinlab concludes per workload, with the numbers behind it.
 import type { CalibrationOutcome, WorkloadObservation } from '../workloads/types.js';
 
-export type Status = 'PASS' | 'FAIL' | 'XFAIL' | 'ERROR' | 'SKIP';
+// The vocabularies below are arrays so that report/run-schema.ts derives its enums from them:
+// one list each, the union types follow.
+export const STATUSES = ['PASS', 'FAIL', 'XFAIL', 'ERROR', 'SKIP'] as const;
+export type Status = (typeof STATUSES)[number];
 
-export type FailReason =
-  | 'pin-leak' // released < acquired after quiesce
-  | 'not-pinned' // user memory reached Direct I/O and was not pinned (plain references)
-  | 'over-released' // released > acquired
-  | 'unexpected-pins' // a path that must not pin per I/O did
-  | 'data-corruption' // read-back did not match what was written
-  | 'fork-data-loss' // fork during in-flight DIO lost the read's data in the parent
-  | 'wrong-errno' // a fault case returned another error than expected
-  | 'kernel-splat'; // WARNING/BUG/Oops/... attributed to the workload
+export const FAIL_REASONS = [
+  'pin-leak', // released < acquired after quiesce
+  'not-pinned', // user memory reached Direct I/O and was not pinned (plain references)
+  'over-released', // released > acquired
+  'unexpected-pins', // a path that must not pin per I/O did
+  'data-corruption', // read-back did not match what was written
+  'fork-data-loss', // fork during in-flight DIO lost the read's data in the parent
+  'wrong-errno', // a fault case returned another error than expected
+  'kernel-splat', // WARNING/BUG/Oops/... attributed to the workload
+] as const;
+export type FailReason = (typeof FAIL_REASONS)[number];
 
-export type ErrorCause = 'build' | 'boot' | 'guest' | 'timeout' | 'path-not-reached' | 'harness' | 'background' | 'evidence';
+export const ERROR_CAUSES = ['build', 'boot', 'guest', 'timeout', 'path-not-reached', 'harness', 'background', 'evidence'] as const;
+export type ErrorCause = (typeof ERROR_CAUSES)[number];
+
+export const SPLAT_KINDS = ['warning', 'bug', 'oops', 'gpf', 'bad-page', 'lockdep', 'hung-task', 'soft-lockup', 'rcu-stall', 'panic', 'kasan', 'other'] as const;
+
+export const PINNINGS = ['pinned', 'not-pinned', 'no-per-io-pins', 'unknown'] as const;
 
 export interface Splat {
-  kind: 'warning' | 'bug' | 'oops' | 'gpf' | 'bad-page' | 'lockdep' | 'hung-task' | 'soft-lockup' | 'rcu-stall' | 'panic' | 'kasan' | 'other';
+  kind: (typeof SPLAT_KINDS)[number];
   title: string; // e.g. "WARNING in __bio_release_pages"
   lines: string[];
 }
@@ -52,7 +62,7 @@ export interface Verdict {
   /** the path the kernel took: key functions that ran */
   path: string[];
   /** "pinned" | "referenced" (not pinned) | "none" (no per-I/O pins expected and none seen) */
-  pinning: 'pinned' | 'not-pinned' | 'no-per-io-pins' | 'unknown';
+  pinning: (typeof PINNINGS)[number];
   numbers?: Numbers;
   splats: Splat[];
   message: string; // one line a human reads first

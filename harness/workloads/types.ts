@@ -134,6 +134,8 @@ export interface EvidenceCounters {
 }
 
 /** One calibration source of the pin evidence: a route to the pin primitives over known pages. */
+export const CALIBRATION_STATES = ['agrees', 'disagrees', 'skipped', 'error'] as const;
+
 export interface CalibrationOutcome {
   /** e.g. 'io_uring-register', 'gup_test-longterm', 'odirect-loop' */
   source: string;
@@ -142,7 +144,7 @@ export interface CalibrationOutcome {
   /** pages pinned and unpinned (each side must count exactly these) */
   pages: number;
   /** agrees: added up with FOLL_PIN; disagrees: a kernel finding on `path`; skipped/error: did not run */
-  state: 'agrees' | 'disagrees' | 'skipped' | 'error';
+  state: (typeof CALIBRATION_STATES)[number];
   /** what the probes counted with the FOLL_PIN the agreeing sources found */
   acquired?: number;
   released?: number;
