@@ -6,6 +6,11 @@ import { BootError, BuildError, CommandError, InterruptedError, PinlabError, Use
 
 export const EXIT = { ok: 0, failed: 1, usage: 2, infra: 3, nothingRan: 4, interrupted: 130 } as const;
 
+/** Did a `pinlab run` that exited with this code reach verdicts (all passed, or a test failed)? */
+export function reachedVerdicts(exitCode: number | undefined): boolean {
+  return exitCode === EXIT.ok || exitCode === EXIT.failed;
+}
+
 /** Outcome of a command. 'code' is for protocols with their own numbers (git bisect run, a guest command's status). */
 export type Outcome = { kind: 'ok' } | { kind: 'failed' } | { kind: 'nothing-ran' } | { kind: 'infra' } | { kind: 'code'; code: number };
 

@@ -15,7 +15,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, write
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
-import type { Outcome } from '../outcome.js';
+import { reachedVerdicts, type Outcome } from '../outcome.js';
 import { cacheRoot, DEFAULT_PROFILE, getProfile, paths, repoRoot, runsRoot } from '../config.js';
 import type { RunContext } from '../context.js';
 import { HarnessTimeoutError, InterruptedError, UserError } from '../errors.js';
@@ -267,8 +267,7 @@ class Bench {
         this.result.host.accel ??= run?.host.accel;
         const key = run?.kernel.buildKey;
         if (key && key !== original.key) editedKeys.add(key);
-        // 0 and 1 are verdicts (pass, fail); anything else means no verdict was reached
-        if ((r.exitCode !== 0 && r.exitCode !== 1) || !run) throw new Error(`pinlab run with the edited series exited ${r.exitCode}; see ${join(this.dir, 'logs', `edit-${i}.log`)}`);
+        if (!reachedVerdicts(r.exitCode) || !run) throw new Error(`pinlab run with the edited series exited ${r.exitCode}; see ${join(this.dir, 'logs', `edit-${i}.log`)}`);
         verdicts = run.verdicts.map((v) => v.status).join(',');
         if (!key || key === original.key) throw new Error('the edited series did not produce a new kernel: the edit was not rebuilt');
         if (i > 0) samples.push(r.durationMs);
@@ -329,7 +328,7 @@ class Bench {
           (s) => `${(s.durationMs / 1000).toFixed(0)} s, exit ${s.exitCode}`,
         );
         const tl = freshTimeline(lines);
-        if ((r.exitCode !== 0 && r.exitCode !== 1) || tl.firstVerdictMs === undefined) {
+        if (!reachedVerdicts(r.exitCode) || tl.firstVerdictMs === undefined) {
           throw new Error(`the fresh pinlab run exited ${r.exitCode}${tl.firstVerdictMs === undefined ? ' without a verdict' : ''}; see ${join(this.dir, 'logs', `fresh-${i}.log`)}`);
         }
         first.push(tl.firstVerdictMs);

@@ -163,9 +163,9 @@ export function exitCodeOfDecision(d: Decision): number {
 
 /** What `git bisect run` makes of an exit code (git's own rules). */
 export function bisectVerb(exitCode: number): 'good' | 'bad' | 'skip' | 'abort' {
-  if (exitCode === 0) return 'good';
-  if (exitCode === 125) return 'skip';
-  if (exitCode >= 1 && exitCode < 128) return 'bad';
+  if (exitCode === CHECK_EXIT.good) return 'good';
+  if (exitCode === CHECK_EXIT.skip) return 'skip';
+  if (exitCode >= CHECK_EXIT.bad && exitCode < 128) return 'bad';
   return 'abort';
 }
 

@@ -4,6 +4,7 @@
 // (and so repro) and bench boot through here; the spec alone (vmSpecFor) serves --dry-run and
 // repro bundles.
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
 import { BASE_CMDLINE, repoRoot } from '../config.js';
 import type { RunContext } from '../context.js';
@@ -31,7 +32,7 @@ export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): Di
   for (const rule of blkdebugRules(workloads)) {
     const disk = disks.find((d) => d.id === diskOf(rule.target));
     if (!disk) continue;
-    disk.blkdebug = [...(disk.blkdebug ?? []), { event: rule.op === 'read' ? 'read_aio' : 'write_aio', sector: rule.sector, errno: 5 }];
+    disk.blkdebug = [...(disk.blkdebug ?? []), { event: rule.op === 'read' ? 'read_aio' : 'write_aio', sector: rule.sector, errno: constants.errno.EIO }];
   }
   for (const target of forkRaceTargets(workloads)) {
     const disk = disks.find((d) => d.id === diskOf(target));
