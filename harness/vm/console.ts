@@ -1,55 +1,55 @@
 // Pure parser of a guest's serial console: readiness marker and classified failures. It runs on
 // live output during boot and on saved logs (test/fixtures/vm/*.log), so a failure can be
-// re-judged without booting again.
+// re-judged without booting again. The kernel's reports are found by verdict/dmesg.ts, which
+// also classifies the splats of a workload: one table for both, as syzkaller's report package
+// serves boot failures and crashes.
 import type { BootFailure } from '../errors.js';
+import { classifyKernelLog, stripLogPrefix } from '../verdict/dmesg.js';
+import type { Splat } from '../verdict/types.js';
 
 export const READY_MARKER = 'PINLAB-READY';
 export const INIT_FAILED_MARKER = 'PINLAB-INIT-FAILED:';
 
 export interface ConsoleReport {
   kind: Extract<BootFailure, 'panic' | 'oops' | 'init-died'>;
-  /** one line, like a syzkaller report title */
+  /** one line, the syzkaller-like title of verdict/dmesg.ts (a panic: its message) */
   title: string;
-  /** the console line the title came from (0-based) */
-  line: number;
 }
 
 export interface ConsoleState {
   ready: boolean;
-  /** every failure line, in console order */
+  /** every failure, in console order */
   reports: ConsoleReport[];
   /** setup problems the guest's init reported (a disk or share missing); not fatal by themselves */
   initWarnings: string[];
 }
 
-// The first matching pattern on a line wins: init death is more specific than the panic that
-// reports it.
-const PATTERNS: { kind: ConsoleReport['kind']; re: RegExp }[] = [
-  { kind: 'init-died', re: /Kernel panic - not syncing: (Attempted to kill init!.*)/ },
-  { kind: 'init-died', re: /Kernel panic - not syncing: (No working init found\..*)/ },
-  { kind: 'init-died', re: /Kernel panic - not syncing: (VFS: Unable to mount root fs.*)/ },
-  { kind: 'panic', re: /Kernel panic - not syncing: (.*)/ },
-  { kind: 'oops', re: /(BUG: (?:unable to handle|kernel NULL pointer|Bad page|KASAN|sleeping function).*)/ },
-  { kind: 'oops', re: /(general protection fault.*)/ },
-  { kind: 'oops', re: /(kernel BUG at .*)/ },
-  { kind: 'oops', re: /(Oops: .*)/ },
-  { kind: 'oops', re: /(BUG: .*)/ },
-];
+/** Splat kinds that end a boot: the kernel is broken. Warnings, lockdep, hung tasks, stalls and
+ * UBSAN reports are not boot failures (a panic they cause is, below). */
+const FATAL = new Set<Splat['kind']>(['oops', 'bug', 'gpf', 'bad-page', 'kasan', 'soft-lockup']);
+const PANIC = /^Kernel panic - not syncing: (.*)/;
+/** Panics that say init could not start or ended: more specific than the panic itself. */
+const INIT_DIED = [/^Attempted to kill init!/, /^No working init found\./, /^VFS: Unable to mount root fs/];
 
-/** Strip the printk timestamp and CR so titles compare across runs. */
-function clean(line: string): string {
-  return line.replace(/\r/g, '').replace(/^\[\s*\d+\.\d+\]\s*/, '').trim();
+/** The boot failures in a splat: the splat itself when it is fatal, and the panic in it. */
+function reportsOf(splat: Splat): ConsoleReport[] {
+  const out: ConsoleReport[] = [];
+  if (FATAL.has(splat.kind)) out.push({ kind: 'oops', title: splat.title });
+  const panic = splat.lines.map((l) => PANIC.exec(stripLogPrefix(l))?.[1]?.trim()).find((m) => m !== undefined);
+  if (panic !== undefined) out.push({ kind: INIT_DIED.some((re) => re.test(panic)) ? 'init-died' : 'panic', title: panic });
+  return out;
 }
 
 export function parseConsole(text: string): ConsoleState {
   const state: ConsoleState = { ready: false, reports: [], initWarnings: [] };
-  text.split('\n').forEach((raw, i) => {
-    const line = clean(raw);
+  const lines = text.split('\n');
+  for (const raw of lines) {
+    const line = stripLogPrefix(raw).trim();
     if (line === READY_MARKER) state.ready = true;
     if (line.startsWith(INIT_FAILED_MARKER)) state.initWarnings.push(line.slice(INIT_FAILED_MARKER.length).trim());
-    const p = PATTERNS.find((q) => q.re.test(line));
-    if (p) state.reports.push({ kind: p.kind, title: p.re.exec(line)![1]!.trim(), line: i });
-  });
+  }
+  // the kernel's own classification, the one table for boot failures and workload splats
+  state.reports = classifyKernelLog(lines).flatMap(reportsOf);
   return state;
 }
 

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
 import { classifyBootFailure, consoleTail, parseConsole } from '../../harness/vm/console.js';
+import { classifyKernelLog } from '../../harness/verdict/dmesg.js';
 
 const fixture = (name: string) => readFileSync(join(repoRoot, 'test/fixtures/vm', name), 'utf8');
 
@@ -13,14 +14,29 @@ test('panic: classified with the panic message as title', (t) => {
 test('oops: the oops wins over the "Fatal exception" panic it caused', (t) => {
   t.deepEqual(classifyBootFailure(fixture('oops.log'), 'qemu-exited'), {
     kind: 'oops',
-    title: 'BUG: kernel NULL pointer dereference, address: 0000000000000008',
+    title: 'BUG: kernel NULL pointer dereference in __bio_release_pages',
   });
   const state = parseConsole(fixture('oops.log'));
   t.true(state.ready);
   t.deepEqual(
     state.reports.map((r) => r.kind),
-    ['oops', 'oops', 'panic'],
+    ['oops', 'panic'],
   );
+});
+
+test('boot failures and workload splats come from one table: the same titles', (t) => {
+  // a splat a workload would be judged by is, on the console during boot, the same report
+  const dmesg = (name: string) => readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg', name), 'utf8');
+  for (const name of ['bug-null-deref.log', 'gpf.log', 'soft-lockup.log']) {
+    const splat = classifyKernelLog(dmesg(name).split('\n'))[0]!;
+    t.deepEqual(parseConsole(dmesg(name)).reports[0], { kind: 'oops', title: splat.title }, name);
+  }
+  // warnings are not boot failures, but a panic they cause (panic_on_warn) is
+  const warn = dmesg('warning-bio-release.log');
+  t.deepEqual(parseConsole(warn).reports, []);
+  t.deepEqual(parseConsole(`${warn}\n[   99.000000] Kernel panic - not syncing: kernel: panic_on_warn set ...\n`).reports, [
+    { kind: 'panic', title: 'kernel: panic_on_warn set ...' },
+  ]);
 });
 
 test('init died: a missing rdinit falls through to "unable to mount root"', (t) => {
