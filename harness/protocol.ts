@@ -2,11 +2,12 @@
 // guest/bench.ts, the addon side of `pinlab bench`) read on stdin and write on stdout, one JSON
 // object per line. Both sides use these types, and the host parses every line here, live or
 // from a saved log (the run directory's runner.log), so a log can be re-read without a VM.
-// Pure: imported by guest and host code alike, so it imports only types.
+// Pure: imported by guest and host code alike, so it imports only types and boot-protocol.ts.
+import { REPO_GUEST_PATH } from './boot-protocol.js';
 import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 
-/** Where the built harness is in the guest (the repo is shared at /pinlab). */
-export const GUEST_DIST = '/pinlab/dist/harness';
+/** Where the built harness is in the guest (the repository's share). */
+export const GUEST_DIST = `${REPO_GUEST_PATH}/dist/harness`;
 /** The workload runner: a JSON array of WorkloadSpec on stdin, RunnerEvent lines on stdout. */
 export const GUEST_RUNNER_ARGV: readonly string[] = ['node', `${GUEST_DIST}/guest/main.js`];
 /** The bench side: a GuestBenchInput on stdin, BenchEvent lines on stdout. */

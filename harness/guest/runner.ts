@@ -11,6 +11,7 @@ import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { BackgroundNoise, EvidenceCounters, PinControl, PinCounters, PinEvidenceInfo, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
 import type { RunnerEvent } from '../protocol.js';
+import { diskDevice, diskMount } from '../boot-protocol.js';
 import { dmName, targetRecord } from '../workloads/targets.js';
 import { baseName } from './trace-names.js';
 import type { TargetEnv } from '../workloads/engines.js';
@@ -95,8 +96,8 @@ export interface TargetPlace {
 /** Where each target's I/O goes inside the guest (workloads/targets.ts; images/init links the disks). */
 export function targetEnv(spec: WorkloadSpec): TargetPlace {
   const t = targetRecord(spec.target);
-  const dev = `/dev/pinlab/${t.disk}`;
-  const mnt = `/mnt/${t.disk}`;
+  const dev = diskDevice(t.disk);
+  const mnt = diskMount(t.disk);
   switch (t.kind) {
     case 'raw':
     case 'nvme-passthru':

@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, copyFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
+import { MODULES_LIST } from '../boot-protocol.js';
 import { isNoSpace, noSpaceError, publishEntry, recordContent } from '../cache-entry.js';
 import { cacheRoot, paths, type ImageRef } from '../config.js';
 import type { RunContext } from '../context.js';
@@ -355,7 +356,7 @@ async function buildModulesCpio(modRoot: string, release: string, out: string, w
   writeFileSync(join(dest, 'modules.dep'), plan.files.map((f) => `${plain(f)}: ${(deps.get(f) ?? []).map(plain).join(' ')}\n`).join(''));
   if (existsSync(builtinFile)) copyFileSync(builtinFile, join(dest, 'modules.builtin'));
   mkdirSync(join(tree, 'etc'), { recursive: true });
-  writeFileSync(join(tree, 'etc/pinlab-modules'), `${plan.load.join('\n')}\n`);
+  writeFileSync(join(tree, MODULES_LIST.slice(1)), `${plan.load.join('\n')}\n`);
   await runStep(await cpioStep(tree, out, 'kernel:image:cpio'), { signal: ctx.signal });
   rmSync(tree, { recursive: true, force: true });
   return plan;

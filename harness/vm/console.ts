@@ -3,12 +3,11 @@
 // re-judged without booting again. The kernel's reports are found by verdict/dmesg.ts, which
 // also classifies the splats of a workload: one table for both, as syzkaller's report package
 // serves boot failures and crashes.
+import { INIT_FAILED_MARKER, READY_MARKER } from '../boot-protocol.js';
 import type { BootFailure } from '../errors.js';
 import { classifyKernelLog, stripLogPrefix } from '../verdict/dmesg.js';
 import type { Splat } from '../verdict/types.js';
 
-export const READY_MARKER = 'PINLAB-READY';
-export const INIT_FAILED_MARKER = 'PINLAB-INIT-FAILED:';
 
 export interface ConsoleReport {
   kind: Extract<BootFailure, 'panic' | 'oops' | 'init-died'>;

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
+import { cmdlineWord } from '../boot-protocol.js';
 import { BASE_CMDLINE, repoRoot } from '../config.js';
 import type { RunContext } from '../context.js';
 import { bootableKernel, isImageKernel, kernelInitrds, missingModulesOf, onDemandModulesOf } from '../kernel/image.js';
@@ -51,7 +52,7 @@ export function onDemandWords(kernel: string, workloads: readonly WorkloadSpec[]
   if (shipped.length === 0) return [];
   const needed = new Set(workloads.flatMap((w) => targetRecord(w.target).requires.flatMap((r) => (r.module ? [r.module] : []))));
   const load = shipped.filter((m) => needed.has(m));
-  return load.length ? [`pinlab.modules=${load.join(',')}`] : [];
+  return load.length ? [cmdlineWord('modules', load)] : [];
 }
 
 /** The config beside a kernel file ('' when there is none: unknown). */

@@ -4,6 +4,7 @@
 // and read-only 9p shares.
 import { join } from 'node:path';
 
+import { cmdlineWord, REPO_GUEST_PATH, REPO_TAG, SSH_PORT_NAME } from '../boot-protocol.js';
 import { ALL_DISKS, DEFAULT_DISKS, type DiskBus, type DiskDevice, type DiskFs } from '../workloads/targets.js';
 
 export type { DiskBus, DiskFs };
@@ -77,8 +78,6 @@ export interface VmSpec {
 
 export const QEMU_BINARY = 'qemu-system-x86_64';
 export const QBOOT_ROM = '/usr/share/qemu/qboot.rom';
-/** name of the virtio-serial port sshd listens on in the guest */
-export const SSH_PORT_NAME = 'pinlab.ssh';
 
 /** Files in the run directory, derived from the spec so every part agrees on them. */
 export function runFiles(runDir: string) {
@@ -129,11 +128,10 @@ export function tcgGuestCmdline(accel: Accel, tscKhz: number | string | undefine
 }
 
 /** Kernel command line words telling the guest's init what to set up (parsed by images/init). */
-
 export function guestCmdline(disks: readonly DiskSpec[], shares: readonly ShareSpec[]): string[] {
   const words: string[] = [];
-  if (disks.length > 0) words.push(`pinlab.disks=${disks.map((d) => `${guestSerial(d, disks)}:${d.id}:${d.fs}`).join(',')}`);
-  if (shares.length > 0) words.push(`pinlab.shares=${shares.map((s) => `${s.tag}:${s.guestPath}`).join(',')}`);
+  if (disks.length > 0) words.push(cmdlineWord('disks', disks.map((d) => `${guestSerial(d, disks)}:${d.id}:${d.fs}`)));
+  if (shares.length > 0) words.push(cmdlineWord('shares', shares.map((s) => `${s.tag}:${s.guestPath}`)));
   return words;
 }
 
@@ -288,8 +286,8 @@ export function disksFrom(runDir: string, devices: readonly DiskDevice[], sizeMi
 
 export { ALL_DISKS };
 
-export const REPO_TAG = 'pinlab';
-export const REPO_GUEST_PATH = '/pinlab';
+// defined in boot-protocol.ts; importable from here too for the VM code that names them so
+export { REPO_GUEST_PATH, REPO_TAG };
 
 export interface VmOptions {
   kernel: string;
