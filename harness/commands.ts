@@ -34,6 +34,7 @@ import { diskDevices, disksFrom, qemuArgv } from './vm/spec.js';
 import { inPhase, phaseLines } from './progress.js';
 import { describeError, type Outcome } from './outcome.js';
 import { GUEST_RUNNER_ARGV } from './protocol.js';
+import { RUN_LAYOUT } from './rundir.js';
 import { reportCoverage } from './coverage/run-coverage.js';
 import { formatCoverageTable, runCoverage } from './coverage/summary.js';
 
@@ -273,11 +274,11 @@ export async function boot(ctx: RunContext, opts: KernelOpts & { cmd: string[] }
 
 /** A run directory, or a run.json file (whose folder is then taken as its run directory). */
 function runDirOf(path: string): string {
-  return existsSync(join(path, 'run.json')) ? path : dirname(path);
+  return existsSync(join(path, RUN_LAYOUT.run)) ? path : dirname(path);
 }
 
 function loadRun(path: string): RunResult {
-  const file = existsSync(join(path, 'run.json')) ? join(path, 'run.json') : path;
+  const file = existsSync(join(path, RUN_LAYOUT.run)) ? join(path, RUN_LAYOUT.run) : path;
   if (!existsSync(file) || statSync(file).isDirectory()) throw new UserError(`${path}: no run.json there (not a pinlab run directory)`);
   return parseRunJson(readFileSync(file, 'utf8'), file);
 }

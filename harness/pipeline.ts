@@ -1,13 +1,13 @@
 // The main job for one kernel: build -> guest image -> boot -> workloads (in-guest runner) ->
 // verdicts -> run directory + reports. Each phase is a function of its own module; this file
 // only sequences them, keeps the run directory, and turns phase failures into ERROR verdicts.
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { runsRoot } from './config.js';
 import type { RunContext } from './context.js';
 import { BootError, BuildError, InterruptedError, PinlabError, UserError } from './errors.js';
-import { prepareKernel, type KernelRequest } from './kernel/index.js';
+import { prepareKernel, type KernelRequest, type KernelStepsMs } from './kernel/index.js';
 import type { KernelArtifact } from './kernel/build.js';
 import { imageMetaOf } from './kernel/image.js';
 import { partitionByConfig } from './kernel/requirements.js';
@@ -25,7 +25,7 @@ import { calibrationVerdicts, evidenceHealth } from './verdict/calibration.js';
 import { applyKnownStates } from './verdict/known-states.js';
 import type { ErrorCause, KernelIdentity, RunCoverage, RunResult, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
-import { toRunJson } from './report/json.js';
+import { makeRunDir, RUN_LAYOUT, writeKernelMeta, writeObservation, writeRunJson, writeRunMeta, type RunMeta } from './rundir.js';
 import { CALIBRATION_COVERAGE, keepCoverageInputs, prepareFunctionCoverage, reportCoverage, writeFtraceTraceable, writeWorkloadGcda } from './coverage/run-coverage.js';
 import { runCoverage } from './coverage/summary.js';
 
@@ -131,8 +131,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   const runId = newRunId();
   // absolute: some steps run in another directory (the guest image's cpio runs in its tree)
   const runDir = resolve(req.runDir ?? join(runsRoot(), runId));
-  const dirs = { logs: join(runDir, 'logs'), obs: join(runDir, 'observations'), vm: join(runDir, 'vm'), kernel: join(runDir, 'kernel') };
-  for (const d of Object.values(dirs)) mkdirSync(d, { recursive: true, mode: 0o700 });
+  const dirs = makeRunDir(runDir);
   const startedAt = new Date().toISOString();
   const t0 = Date.now();
   const verdicts = new Map<string, Verdict>();
@@ -145,7 +144,8 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let accelUsed = 'tcg';
   /** function coverage of a kernel without gcov: the functions the runner traces */
   let traceFunctions: string[] | undefined;
-  const meta: Record<string, unknown> = { runId, startedAt, request: { ...req.kernel, cmdline: req.cmdline, strict: req.strict, workloads: req.workloads.map((w) => w.name) } };
+  // background is set when the run ends (the guest's idle window, or none)
+  const meta: Omit<RunMeta, 'background'> = { runId, startedAt, request: { ...req.kernel, cmdline: req.cmdline, strict: req.strict, workloads: req.workloads.map((w) => w.name) } };
 
   const phase = <T>(name: string, fn: (p: Phase) => Promise<T>, detail?: (r: T) => string): Promise<T> => inPhase(name, fn, detail, reporter);
 
@@ -153,14 +153,14 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   try {
     const k = await phase(
       `build ${req.kernel.profile ?? req.kernel.source.kind}`,
-      (p) => (req.prebuilt ? Promise.resolve({ artifact: req.prebuilt }) : (req.buildGate ?? ((fn) => fn()))(() => prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs, onProgress: (text) => p.update(text) }))),
+      (p) => (req.prebuilt ? Promise.resolve<{ artifact: KernelArtifact; stepsMs?: KernelStepsMs }>({ artifact: req.prebuilt }) : (req.buildGate ?? ((fn) => fn()))(() => prepareKernel(req.kernel, ctx, { logDir: dirs.logs, jobs: req.jobs, onProgress: (text) => p.update(text) }))),
       (r) => (r.artifact.cacheHit ? `cache hit ${r.artifact.key.slice(0, 12)}` : `built ${r.artifact.meta.release}`),
     );
     artifact = k.artifact;
-    if ('stepsMs' in k && k.stepsMs) meta.kernelStepsMs = k.stepsMs;
+    if (k.stepsMs) meta.kernelStepsMs = k.stepsMs;
     copyFileSync(artifact.config, join(dirs.kernel, 'config'));
     for (const p of req.kernel.patchFiles) copyFileSync(p, join(dirs.kernel, p.split('/').pop()!));
-    writeFileSync(join(dirs.kernel, 'meta.json'), JSON.stringify(artifact.meta, null, 2));
+    writeKernelMeta(runDir, artifact.meta);
     if (req.kernel.coverage && artifact.coverage) keepCoverageInputs(artifact.coverage, runDir);
     // a kernel without gcov (a prebuilt image): function coverage from the function tracer, with
     // the functions of its series' source; without that source the run goes on uncovered
@@ -188,7 +188,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
           reporter.onEvent({ type: 'verdict', verdict: v });
         }
       }
-      meta.vm = { accel: spec.accel, argvFile: 'vm/qemu-argv.json', ...(lanes.length > 1 ? { vms: lanes.length } : {}) };
+      meta.vm = { accel: spec.accel, argvFile: RUN_LAYOUT.qemuArgv, ...(lanes.length > 1 ? { vms: lanes.length } : {}) };
     };
     const setVerdict = (v: Verdict) => {
       verdicts.set(v.name, v);
@@ -234,7 +234,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
               writeWorkloadGcda(runDir, obs.spec.name, obs.gcda);
               delete obs.gcda;
             }
-            writeFileSync(join(dirs.obs, `${obs.spec.name}.json`), JSON.stringify(obs, null, 2));
+            writeObservation(runDir, obs);
             const v = judgeRun(obs, { background: laneBackground ?? { windowMs: 1, acquired: 0, released: 0 }, ...(laneControl ? { control: laneControl } : {}) });
             const [known] = applyKnownStates([v], kernelIdentity(req.kernel, artifact, release), req.strict);
             setVerdict(known!);
@@ -256,7 +256,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
           const stall = guest.stall;
           // every wait that ended early is kept in meta.json, with its splats (also one that came
           // after the last workload, which no verdict holds)
-          if (stall) meta.stalls = [...((meta.stalls as unknown[]) ?? []), { guest: guestNo, ...(many ? { vm: lane + 1 } : {}), ...stall }];
+          if (stall) meta.stalls = [...(meta.stalls ?? []), { guest: guestNo, ...(many ? { vm: lane + 1 } : {}), ...stall }];
           if (!stall) {
             for (const w of todo) {
               if (verdicts.has(w.name)) continue;
@@ -301,8 +301,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   }
 
   const coverage = req.kernel.coverage && !interrupted ? await coverageOf(runDir, artifact, traceFunctions !== undefined, reporter, ctx.signal) : undefined;
-  meta.background = background ?? { windowMs: 1, acquired: 0, released: 0 };
-  writeFileSync(join(runDir, 'meta.json'), JSON.stringify(meta, null, 2));
+  writeRunMeta(runDir, { ...meta, background: background ?? { windowMs: 1, acquired: 0, released: 0 } });
   const result: RunResult = {
     schema: 'pinlab.run/1',
     runId,
@@ -315,7 +314,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     ...(coverage ? { coverage } : {}),
   };
   result.evidence = evidenceHealth(evidence, result.verdicts);
-  writeFileSync(join(runDir, 'run.json'), toRunJson(result));
+  writeRunJson(runDir, result);
   if (interrupted) throw interrupted;
   reporter.onEvent({ type: 'run-end', result, elapsedMs: Date.now() - t0 });
   return { result, runDir, infraFailure };

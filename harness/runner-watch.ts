@@ -13,6 +13,7 @@ import { GUEST_RUNNER_ARGV, parseRunnerLine, runnerInputText } from './protocol.
 import { classifyKernelLog } from './verdict/dmesg.js';
 import type { Splat, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
+import type { Stall } from './rundir.js';
 
 export interface RunnerBounds {
   /** runner start -> hello, and one result -> the next start (setup, idle window, control) */
@@ -26,16 +27,6 @@ export interface RunnerBounds {
 export const DEFAULT_RUNNER_BOUNDS: RunnerBounds = { setupMs: 60_000, perWorkloadMs: 180_000, splatSilenceMs: 15_000 };
 
 
-/** Why the wait for a guest's runner ended before it finished. */
-export interface Stall {
-  /** the workload that had started and given no result (undefined: none had started) */
-  name?: string;
-  why: 'timeout' | 'splat' | 'guest-died';
-  detail: string;
-  splats: Splat[];
-  /** the splat came while no workload ran (guest timestamps): after this one, before that one */
-  between?: { after?: string; before?: string };
-}
 
 export interface RunnerHandlers {
   reporter: Reporter;

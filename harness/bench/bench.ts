@@ -11,7 +11,7 @@
 //   pinned  the addon jobs on the first two profiles, one boot per kernel per repeat
 //   fresh   (only with --only fresh) `pinlab run` with empty caches and ccache: cold import,
 //           build and guest image, timed to the first verdict
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { join, resolve } from 'node:path';
@@ -20,7 +20,7 @@ import { cacheRoot, DEFAULT_PROFILE, getProfile, paths, repoRoot, runsRoot } fro
 import type { RunContext } from '../context.js';
 import { HarnessTimeoutError, InterruptedError, UserError } from '../errors.js';
 import { runStep } from '../exec.js';
-import { kernelRequest, prepareKernel, type KernelStepsMs } from '../kernel/index.js';
+import { kernelRequest, prepareKernel } from '../kernel/index.js';
 import { isDebianImageProfile } from '../kernel/image.js';
 import type { KernelArtifact } from '../kernel/build.js';
 import { seriesPatchFiles } from '../kernel/source.js';
@@ -28,6 +28,7 @@ import { newRunId, runOneKernel } from '../pipeline.js';
 import { inPhase } from '../progress.js';
 import type { Reporter, RunEvent } from '../report/events.js';
 import { writeFileAtomic } from '../report/file.js';
+import { runJsonIfAny, runMetaIfAny } from '../rundir.js';
 import type { BaseImage } from '../vm/image.js';
 import type { Vm } from '../vm/runner.js';
 import { withVm, type VmSession } from '../vm/session.js';
@@ -71,12 +72,6 @@ export function parseOnly(only?: string): FigureName[] {
 }
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
-
-/** A JSON file a `pinlab run` child left in its run directory; undefined when it wrote none. */
-function readRunFile<T>(runDir: string, name: 'run.json' | 'meta.json'): T | undefined {
-  const f = join(runDir, name);
-  return existsSync(f) ? (JSON.parse(readFileSync(f, 'utf8')) as T) : undefined;
-}
 
 const CLOCKSOURCE_BOOTS = 3;
 
@@ -263,7 +258,7 @@ class Bench {
           () => this.pinlabRun({ phase: 'bench:edit', profile, runDir, args: ['--filter', EDIT_FILTER], env: { PINLAB_PATCHES_DIR: series }, log: `edit-${i}.log`, timeoutMs: 60 * 60_000 }),
           (s) => `${(s.durationMs / 1000).toFixed(1)} s, exit ${s.exitCode}`,
         );
-        const run = readRunFile<{ kernel: { buildKey?: string }; host: { accel: string }; verdicts: { status: string }[] }>(runDir, 'run.json');
+        const run = runJsonIfAny(runDir);
         this.result.host.accel ??= run?.host.accel;
         const key = run?.kernel.buildKey;
         if (key && key !== original.key) editedKeys.add(key);
@@ -333,13 +328,13 @@ class Bench {
         }
         first.push(tl.firstVerdictMs);
         whole.push(r.durationMs);
-        const k = readRunFile<{ kernelStepsMs?: KernelStepsMs }>(runDir, 'meta.json')?.kernelStepsMs;
+        const k = runMetaIfAny(runDir)?.kernelStepsMs;
         const s = (ms: number | undefined) => (ms === undefined ? '?' : `${(ms / 1000).toFixed(1)} s`);
         const phase = tl.phasesMs;
         note =
           `empty PINLAB_CACHE and CCACHE_DIR, \`pinlab run -p ${profile} --no-setup\` (npm ci and apt not included); last: source import ${s(k?.import)}, ` +
           `patched tree ${s(k?.tree)}, config ${s(k?.config)}, make ${s(k?.build)}, guest image ${s(phase['guest image'])}, boot ${s(phase.boot)}, first verdict at ${s(tl.firstVerdictMs)}, all workloads ${s(phase.workloads)}`;
-        this.result.host.accel ??= readRunFile<{ host: { accel: string } }>(runDir, 'run.json')?.host.accel;
+        this.result.host.accel ??= runJsonIfAny(runDir)?.host.accel;
       } finally {
         await remove();
       }

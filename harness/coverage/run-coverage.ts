@@ -16,15 +16,16 @@ import { HostError } from '../errors.js';
 import type { RunContext } from '../context.js';
 import { paths } from '../config.js';
 import type { WorkloadObservation } from '../workloads/types.js';
+import { RUN_LAYOUT } from '../rundir.js';
 import { COVERAGE_SOURCES } from './objects.js';
 import { ftraceCoverageData, planExtractSources, seriesOf, seriesSource, sourceFunctions, traceFunctionNames } from './ftrace.js';
 import { mergeCoverage, parseGcovByDataFile, planGcov, type CoverageData } from './gcov.js';
 import { summarizeCoverage, type CoverageSummary } from './summary.js';
 
-export const COVERAGE_RUN_DIR = 'coverage';
+export const COVERAGE_RUN_DIR = RUN_LAYOUT.coverage;
 /** The counts over the guest's pin-evidence calibration and control, kept like a workload's. */
 export const CALIBRATION_COVERAGE = '(calibration)';
-const KERNEL_INPUTS = join('kernel', 'coverage');
+const KERNEL_INPUTS = join(RUN_LAYOUT.kernel, 'coverage');
 
 /** Copy the kernel's gcov notes and sources into the run directory. */
 export function keepCoverageInputs(kernelCoverageDir: string, runDir: string): void {

@@ -31,6 +31,7 @@
 import { patchsetHash, sha256 } from '../hash.js';
 import { basename } from 'node:path';
 import { UserError } from '../errors.js';
+import { consoleFile, observationFile, RUN_LAYOUT, runnerLogFile } from '../rundir.js';
 import type { EvidenceHealth, RunResult, Verdict } from '../verdict/types.js';
 import { CALIBRATION_TARGET } from '../verdict/calibration.js';
 import { numbersText, reportNames, sortVerdicts, workloadDurationMs } from './common.js';
@@ -399,9 +400,9 @@ function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport
   };
   const buildFailed = r.verdicts.some((v) => v.status === 'ERROR' && v.cause === 'build');
   const compiler = shards.find((s) => s.compiler)?.compiler;
-  const configUrl = fileUrl(opts, holding('kernel/config'), 'kernel/config');
+  const configUrl = fileUrl(opts, holding(RUN_LAYOUT.kernelConfig), RUN_LAYOUT.kernelConfig);
   // only a run that compiled the kernel has its build log; a cache hit has none to link
-  const buildLogUrl = fileUrl(opts, holding('logs/build.log'), 'logs/build.log');
+  const buildLogUrl = fileUrl(opts, holding(RUN_LAYOUT.buildLog), RUN_LAYOUT.buildLog);
   const build: KcidbBuild = {
     id: ids.build,
     origin,
@@ -435,10 +436,10 @@ function runToKcidb(r: RunResult, opts: KcidbOptions): Required<Omit<KcidbReport
     // first: splats are there. A test that never ran for want of a kernel points at the build log.
     // a workload after a stall ran in a fresh guest: its console and runner log are that guest's
     const guest = shard?.guests?.[v.name] ?? 1;
-    const logUrl = (v.cause === 'build' ? fileUrl(opts, shard, 'logs/build.log') : undefined) ?? fileUrl(opts, shard, guest === 1 ? 'vm/console.log' : `vm-${guest}/console.log`);
+    const logUrl = (v.cause === 'build' ? fileUrl(opts, shard, RUN_LAYOUT.buildLog) : undefined) ?? fileUrl(opts, shard, consoleFile(guest));
     const outputs = resources(opts, shard, [
-      ['observation.json', `observations/${v.name}.json`],
-      ['runner.log', guest === 1 ? 'logs/runner.log' : `logs/runner-${guest}.log`],
+      ['observation.json', observationFile(v.name)],
+      ['runner.log', runnerLogFile(guest)],
     ]);
     const test: KcidbTest = {
       id,

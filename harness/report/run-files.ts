@@ -3,11 +3,12 @@
 // from the formats, which stay pure functions of the run and of this description.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
+import { readKernelMeta, RUN_LAYOUT } from '../rundir.js';
 import type { RunResult } from '../verdict/types.js';
 import type { KcidbRunFiles } from './kcidb.js';
 
 /** The folders of a run directory whose files reports link to; vm/ holds disks, so only its console. */
-const LINKED_FOLDERS = ['kernel', 'logs', 'observations'];
+const LINKED_FOLDERS = [RUN_LAYOUT.kernel, RUN_LAYOUT.logs, RUN_LAYOUT.observations];
 /** Each guest's console: vm/ for the first, vm-N/ for the fresh guest after a stall. */
 const CONSOLE_DIR = /^vm(-\d+)?$/;
 /** Each guest's runner log: logs/runner.log for the first, logs/runner-N.log after. */
@@ -16,7 +17,7 @@ const RUNNER_LOG = /^runner(?:-(\d+))?\.log$/;
 /** Which guest ran each workload, from the start events in the runner logs (guest 1 when none). */
 function guestsOf(runDir: string): Record<string, number> {
   const guests: Record<string, number> = {};
-  const logs = join(runDir, 'logs');
+  const logs = join(runDir, RUN_LAYOUT.logs);
   if (!existsSync(logs)) return guests;
   for (const name of readdirSync(logs)) {
     const m = RUNNER_LOG.exec(name);
@@ -26,10 +27,11 @@ function guestsOf(runDir: string): Record<string, number> {
   return guests;
 }
 
+/** The compiler of the kernel that ran; none when the run did not get a kernel or its meta is unreadable. */
 function compilerOf(runDir: string): string | undefined {
   try {
-    const meta = JSON.parse(readFileSync(join(runDir, 'kernel', 'meta.json'), 'utf8')) as { compiler?: unknown };
-    return typeof meta.compiler === 'string' ? meta.compiler : undefined;
+    const compiler = readKernelMeta(runDir)?.compiler;
+    return typeof compiler === 'string' ? compiler : undefined;
   } catch {
     return undefined;
   }

@@ -15,6 +15,7 @@ import { runStep, type Step } from '../exec.js';
 import type { KernelArtifact, KernelMeta } from '../kernel/build.js';
 import { sha256 } from '../hash.js';
 import { parseRunJson } from '../report/json.js';
+import { RUN_LAYOUT } from '../rundir.js';
 import type { KernelIdentity, RunResult } from '../verdict/types.js';
 import type { WorkloadSpec } from '../workloads/types.js';
 import { kernelInitrds, PVH_KERNEL, restorePvhKernel, type ImageMeta } from '../kernel/image.js';
@@ -118,17 +119,17 @@ export async function writeBundle(input: BundleInput, out: string, ctx: RunConte
     write(BUNDLE_FILES.qemuArgv, `${JSON.stringify(input.qemuArgv, null, 2)}\n`);
     // the original run: verdicts, request, logs, console, the observations of the bundled cases
     const runDir = input.run.dir;
-    for (const f of ['run.json', 'meta.json', 'check.json']) if (existsSync(join(runDir, f))) put(join(BUNDLE_FILES.run, f), join(runDir, f));
-    for (const sub of ['logs', 'vm', 'kernel']) {
+    for (const f of [RUN_LAYOUT.run, RUN_LAYOUT.meta, RUN_LAYOUT.check]) if (existsSync(join(runDir, f))) put(join(BUNDLE_FILES.run, f), join(runDir, f));
+    for (const sub of [RUN_LAYOUT.logs, RUN_LAYOUT.vm, RUN_LAYOUT.kernel]) {
       const d = join(runDir, sub);
       if (!existsSync(d)) continue;
       for (const f of walk(d)) if (statSync(f).size < 64 << 20) put(join(BUNDLE_FILES.run, relative(runDir, f)), f);
     }
-    const obsDir = join(runDir, 'observations');
+    const obsDir = join(runDir, RUN_LAYOUT.observations);
     const cases = new Set(input.specs.map((s) => s.name));
     if (existsSync(obsDir)) {
       for (const f of readdirSync(obsDir)) {
-        if (cases.has(f.replace(/(#\d+)?\.json$/, ''))) put(join(BUNDLE_FILES.run, 'observations', f), join(obsDir, f));
+        if (cases.has(f.replace(/(#\d+)?\.json$/, ''))) put(join(BUNDLE_FILES.run, RUN_LAYOUT.observations, f), join(obsDir, f));
       }
     }
     const files: Record<string, string> = {};
@@ -195,6 +196,6 @@ export async function openBundle(file: string, ctx: RunContext): Promise<OpenedB
     ctx.log(`repro: could not decompress the bundle's kernel for PVH: the replay boots the bzImage (the run booted ${PVH_KERNEL})`);
   }
   const specs = JSON.parse(readFileSync(join(dir, BUNDLE_FILES.workloads), 'utf8')) as WorkloadSpec[];
-  const recorded = parseRunJson(readFileSync(join(dir, BUNDLE_FILES.run, 'run.json'), 'utf8'), `${basename(file)}:run/run.json`);
+  const recorded = parseRunJson(readFileSync(join(dir, BUNDLE_FILES.run, RUN_LAYOUT.run), 'utf8'), `${basename(file)}:run/run.json`);
   return { dir, manifest, artifact, specs, patchFiles, recorded };
 }

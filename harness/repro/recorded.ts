@@ -1,28 +1,15 @@
 // A saved run directory read back as everything needed to run its cases again: the verdicts
 // (run.json), the request (meta.json: kernel source, patches, fragments, command line), the
 // kernel that ran (kernel/meta.json: build key) and the exact workload specs (observations/).
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { SourceSpec } from '../config.js';
 import { UserError } from '../errors.js';
 import type { KernelMeta } from '../kernel/build.js';
-import { parseRunJson } from '../report/json.js';
+import { readKernelMeta, readObservations, readRunJson, readRunMeta, RUN_LAYOUT, type RecordedRequest } from '../rundir.js';
 import type { RunResult, Verdict } from '../verdict/types.js';
 import { ALL_WORKLOADS } from '../workloads/catalogue.js';
-import type { WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
+import type { WorkloadSpec } from '../workloads/types.js';
 import { splitRepeatName } from '../workloads/repeat.js';
-
-/** meta.json's request, as pipeline.ts records it. */
-export interface RecordedRequest {
-  profile?: string;
-  source: SourceSpec;
-  patchFiles: string[];
-  fragments: string[];
-  series: boolean;
-  cmdline: string[];
-  strict: boolean;
-  workloads: string[];
-}
 
 export interface RecordedRun {
   dir: string;
@@ -33,26 +20,14 @@ export interface RecordedRun {
   specs: Map<string, WorkloadSpec>;
 }
 
-function readJson<T>(file: string): T {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch (e) {
-    throw new UserError(`${file}: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
 export function loadRecordedRun(dir: string): RecordedRun {
-  const runJson = join(dir, 'run.json');
-  if (!existsSync(runJson)) throw new UserError(`${dir}: no run.json there (not a pinlab run directory)`);
-  const result = parseRunJson(readFileSync(runJson, 'utf8'), runJson);
-  if (!existsSync(join(dir, 'meta.json'))) throw new UserError(`${dir}: no meta.json (the run's request is not recorded)`);
-  const request = readJson<{ request: RecordedRequest }>(join(dir, 'meta.json')).request;
-  const kernelMetaFile = join(dir, 'kernel', 'meta.json');
-  const kernelMeta = existsSync(kernelMetaFile) ? readJson<KernelMeta>(kernelMetaFile) : undefined;
+  if (!existsSync(join(dir, RUN_LAYOUT.run))) throw new UserError(`${dir}: no run.json there (not a pinlab run directory)`);
+  const result = readRunJson(dir);
+  if (!existsSync(join(dir, RUN_LAYOUT.meta))) throw new UserError(`${dir}: no meta.json (the run's request is not recorded)`);
+  const request = readRunMeta(dir).request;
+  const kernelMeta = readKernelMeta(dir);
   const specs = new Map<string, WorkloadSpec>();
-  const obsDir = join(dir, 'observations');
-  for (const f of existsSync(obsDir) ? readdirSync(obsDir).filter((n) => n.endsWith('.json')) : []) {
-    const obs = readJson<WorkloadObservation>(join(obsDir, f));
+  for (const obs of readObservations(dir)) {
     const base = splitRepeatName(obs.spec.name).workload;
     if (!specs.has(base)) specs.set(base, { ...obs.spec, name: base });
   }
