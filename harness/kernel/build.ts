@@ -152,7 +152,7 @@ export function rememberRequest(reqKey: string, key: string): void {
 
 /**
  * The kernel as an ELF with the PVH entry note, beside its bzImage, which QEMU boots directly
- * (kernel/image.ts bootableKernel). For pinlab's builds it is the build's own stripped vmlinux
+ * (kernel/boot-form.ts). For pinlab's builds it is the build's own stripped vmlinux
  * (arch/x86/boot/compressed/vmlinux.bin, what the bzImage compresses); for shipped images it is
  * decompressed on the host. Under TCG this skips the bzImage's decompressor and relocation.
  */

@@ -212,12 +212,6 @@ export { PVH_KERNEL };
  */
 export const IMAGE_CONTENT = ['bzImage', PVH_KERNEL, 'modules.cpio', 'config', 'changelog.gz', 'meta.json'];
 
-/** The kernel QEMU boots: the host-decompressed ELF when the image has one (see below), else the file itself. */
-export function bootableKernel(kernel: string): string {
-  const pvh = join(dirname(kernel), PVH_KERNEL);
-  return existsSync(pvh) ? pvh : kernel;
-}
-
 /**
  * The shipped kernel decompressed on the host, for QEMU's PVH entry. Under TCG the bzImage's
  * own decompressor (xz on Debian 6.1, zstd on 6.12) is what took most of the boot: measured on
@@ -368,27 +362,13 @@ export function kernelInitrds(artifact: Pick<KernelArtifact, 'dir'>): string[] {
   return existsSync(f) ? [f] : [];
 }
 
-/**
- * Is the kernel at `kernel` (a cached or bundled entry) a prebuilt image? Those boot under
- * single-threaded TCG (vm/spec.ts tcgSingleThread): Debian's 6.12 image oopsed on a stale int3
- * under multi-threaded TCG while patching its own code at boot (README).
- */
-export function isImageKernel(kernel: string): boolean {
-  return imageMetaBeside(kernel) !== undefined;
-}
-
 /** The image meta in the meta.json beside a kernel file; undefined for own builds and unreadable meta. */
-function imageMetaBeside(kernel: string): ImageMeta['image'] | undefined {
+export function imageMetaBeside(kernel: string): ImageMeta['image'] | undefined {
   try {
     return (JSON.parse(readFileSync(join(dirname(kernel), 'meta.json'), 'utf8')) as Partial<ImageMeta>).image;
   } catch {
     return undefined;
   }
-}
-
-/** The on-demand modules (ON_DEMAND_MODULES) a kernel beside its meta.json ships; none for own builds. */
-export function onDemandModulesOf(kernel: string): string[] {
-  return imageMetaBeside(kernel)?.onDemandModules ?? [];
 }
 
 /** The wanted modules a kernel beside its meta.json has neither built in nor as a module; none for own builds. */

@@ -9,7 +9,8 @@ import { dirname, join } from 'node:path';
 import { cmdlineWord } from '../boot-protocol.js';
 import { BASE_CMDLINE, repoRoot } from '../config.js';
 import type { RunContext } from '../context.js';
-import { bootableKernel, isImageKernel, kernelInitrds, missingModulesOf, onDemandModulesOf } from '../kernel/image.js';
+import { bootFormOf, type BootForm } from '../kernel/boot-form.js';
+import { missingModulesOf } from '../kernel/image.js';
 import { inPhase, silentPhases, type PhaseEvents } from '../progress.js';
 import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
@@ -47,8 +48,8 @@ export function disksFor(runDir: string, workloads: readonly WorkloadSpec[]): Di
  * workloads' targets need (their requirements name the modules), so a run without a SCSI disk
  * or a device-mapper stack loads neither.
  */
-export function onDemandWords(kernel: string, workloads: readonly WorkloadSpec[]): string[] {
-  const shipped = onDemandModulesOf(kernel);
+export function onDemandWords(boot: Pick<BootForm, 'onDemandModules'>, workloads: readonly WorkloadSpec[]): string[] {
+  const shipped = boot.onDemandModules;
   if (shipped.length === 0) return [];
   const needed = new Set(workloads.flatMap((w) => targetRecord(w.target).requires.flatMap((r) => (r.module ? [r.module] : []))));
   const load = shipped.filter((m) => needed.has(m));
@@ -82,23 +83,24 @@ export function vmSpecFor(
 ): VmSpec {
   // a kernel without 9p gets the repository and the tools in the initramfs instead (carry.ts)
   const carry = kernelMissing9p(kernel) ? carryFiles({ dir: dirname(baseInitrd) }, vmDir) : undefined;
+  const boot = bootFormOf(kernel);
   const spec = makeVmSpec({
-    kernel: bootableKernel(kernel),
+    kernel: boot.kernel,
     runDir: vmDir,
     baseInitrd,
     ...(carry ? {} : { repoDir: repoRoot, toolsShare: opts.tools }),
     accel: opts.accel,
     // one host thread for the vCPUs when several VMs share the host (vm/slots.ts)
-    tcgSingleThread: isImageKernel(kernel) || opts.bounds?.hostThreads === 1,
+    tcgSingleThread: boot.tcgSingleThread || opts.bounds?.hostThreads === 1,
     ...(opts.bounds ? { memoryMiB: opts.bounds.memoryMiB } : {}),
     disks: disksFor(vmDir, opts.workloads),
     baseCmdline: BASE_CMDLINE,
-    extraCmdline: [...opts.cmdline, ...onDemandWords(kernel, opts.workloads)],
+    extraCmdline: [...opts.cmdline, ...onDemandWords(boot, opts.workloads)],
     tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
     kernelHz: kernelHz(kernel),
   });
   // a prebuilt image's modules travel beside its bzImage (kernel/image.ts)
-  spec.initrd.push(...kernelInitrds({ dir: dirname(kernel) }), ...(carry ? [carry.tools, carry.repo] : []));
+  spec.initrd.push(...boot.initrds, ...(carry ? [carry.tools, carry.repo] : []));
   return spec;
 }
 

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { CONTENT_FILE, contentProblem, publishEntry, recordContent } from '../../harness/cache-entry.js';
 import { createContext } from '../../harness/context.js';
 import { lookupArtifact, storeKernel, type KernelMeta } from '../../harness/kernel/build.js';
-import { bootableKernel, isImageKernel, kernelInitrds, prepareImageKernel, PVH_KERNEL } from '../../harness/kernel/image.js';
+import { bootFormOf } from '../../harness/kernel/boot-form.js';
+import { prepareImageKernel, PVH_KERNEL } from '../../harness/kernel/image.js';
 import { stagingPath } from '../../harness/owner.js';
 import { fakeImageKernel } from '../fake-image.js';
 import { testTempDir } from '../tmp.js';
@@ -81,7 +82,7 @@ test('a kernel entry from before content records is adopted when its bzImage has
     writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta(key)));
     const hit = lookupArtifact(key, () => undefined);
     t.is(Boolean(hit), good, key);
-    if (hit) t.false(isImageKernel(hit.bzImage), 'a built kernel keeps multi-threaded TCG');
+    if (hit) t.false(bootFormOf(hit.bzImage).tcgSingleThread, 'a built kernel keeps multi-threaded TCG');
     t.is(existsSync(join(dir, 'content.json')), good, 'recorded from now on');
   }
 });
@@ -96,9 +97,10 @@ test('an image kernel entry records modules.cpio and vmlinux.pvh: either truncat
   const recorded = JSON.parse(readFileSync(join(first.dir, CONTENT_FILE), 'utf8')) as { files: Record<string, unknown> };
   t.deepEqual(Object.keys(recorded.files).sort(), ['bzImage', 'config', 'meta.json', 'modules.cpio', PVH_KERNEL].sort());
   t.deepEqual(readFileSync(join(first.dir, PVH_KERNEL)), img.elf, 'the payload decompressed on the host');
-  t.is(bootableKernel(first.bzImage), join(first.dir, PVH_KERNEL));
-  t.deepEqual(kernelInitrds(first), [join(first.dir, 'modules.cpio')]);
-  t.true(isImageKernel(first.bzImage), 'boots under single-threaded TCG');
+  const boot = bootFormOf(first.bzImage);
+  t.is(boot.kernel, join(first.dir, PVH_KERNEL));
+  t.deepEqual(boot.initrds, [join(first.dir, 'modules.cpio')]);
+  t.true(boot.tcgSingleThread, 'boots under single-threaded TCG');
   for (const f of ['modules.cpio', PVH_KERNEL]) {
     const size = statSync(join(first.dir, f)).size;
     truncateSync(join(first.dir, f), 100);

@@ -99,6 +99,7 @@ test('a driver built as a module counts only when the guest loads it (prebuilt i
 
 test('image kernels: pinlab.modules names the on-demand drivers the workloads need, and only those', async (t) => {
   const { onDemandWords } = await import('../../harness/vm/session.js');
+  const { bootFormOf } = await import('../../harness/kernel/boot-form.js');
   const { mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
   const { join } = await import('node:path');
   const { tmpdir } = await import('node:os');
@@ -106,11 +107,11 @@ test('image kernels: pinlab.modules names the on-demand drivers the workloads ne
   try {
     const kernel = join(dir, 'bzImage');
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ image: { modules: ['virtio_blk'], onDemandModules: ['virtio_scsi', 'sd_mod', 'dm_mod', 'dm_crypt', 'essiv'] } }));
-    t.deepEqual(onDemandWords(kernel, DEFAULT_SUITE), [], 'the default suite loads none');
-    t.deepEqual(onDemandWords(kernel, [spec('scsi.raw.psync.anon')]), ['pinlab.modules=virtio_scsi,sd_mod']);
-    t.deepEqual(onDemandWords(kernel, [spec('dm.crypt.psync.anon')]), ['pinlab.modules=dm_mod,dm_crypt,essiv']);
+    t.deepEqual(onDemandWords(bootFormOf(kernel), DEFAULT_SUITE), [], 'the default suite loads none');
+    t.deepEqual(onDemandWords(bootFormOf(kernel), [spec('scsi.raw.psync.anon')]), ['pinlab.modules=virtio_scsi,sd_mod']);
+    t.deepEqual(onDemandWords(bootFormOf(kernel), [spec('dm.crypt.psync.anon')]), ['pinlab.modules=dm_mod,dm_crypt,essiv']);
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ compiler: 'gcc' }));
-    t.deepEqual(onDemandWords(kernel, [spec('scsi.raw.psync.anon')]), [], "pinlab's own builds have the drivers built in");
+    t.deepEqual(onDemandWords(bootFormOf(kernel), [spec('scsi.raw.psync.anon')]), [], "pinlab's own builds have the drivers built in");
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -5,7 +5,7 @@ import test from 'ava';
 import { existsSync, readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { lookupArtifact, PVH_KERNEL, storeKernel, type KernelMeta } from '../../harness/kernel/build.js';
-import { bootableKernel } from '../../harness/kernel/image.js';
+import { bootFormOf } from '../../harness/kernel/boot-form.js';
 import { testTempDir } from '../tmp.js';
 
 const cache = testTempDir('pinlab-cache-pvh-');
@@ -27,7 +27,7 @@ test('the PVH kernel is stored beside the bzImage, booted instead of it, and a t
   const stored = storeKernel(key, { ...files(src), configText: 'CONFIG_PVH=y\n', patches: [] }, meta(key));
   const pvh = join(stored.dir, PVH_KERNEL);
   t.deepEqual(readFileSync(pvh), readFileSync(join(src, 'vmlinux.bin')));
-  t.is(bootableKernel(stored.bzImage), pvh);
+  t.like(bootFormOf(stored.bzImage), { kernel: pvh, pvh: true });
   const recorded = JSON.parse(readFileSync(join(stored.dir, 'content.json'), 'utf8')) as { files: Record<string, unknown> };
   t.deepEqual(Object.keys(recorded.files).sort(), ['bzImage', 'config', 'meta.json', PVH_KERNEL].sort());
   t.truthy(lookupArtifact(key, () => undefined));
@@ -43,6 +43,6 @@ test('without a PVH kernel the entry boots its bzImage', (t) => {
   const key = 'e'.repeat(32);
   const stored = storeKernel(key, { bzImage: files(src).bzImage, configText: '', patches: [] }, meta(key));
   t.false(existsSync(join(stored.dir, PVH_KERNEL)));
-  t.is(bootableKernel(stored.bzImage), stored.bzImage);
+  t.like(bootFormOf(stored.bzImage), { kernel: stored.bzImage, pvh: false });
   t.truthy(lookupArtifact(key, () => undefined));
 });

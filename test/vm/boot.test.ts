@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createContext } from '../../harness/context.js';
 import { BootError, HarnessTimeoutError } from '../../harness/errors.js';
-import { bootableKernel } from '../../harness/kernel/image.js';
+import { bootFormOf } from '../../harness/kernel/boot-form.js';
 import type { VmSpec } from '../../harness/vm/spec.js';
 import { bootToReady, type Vm } from '../../harness/vm/runner.js';
 import { isAlive, kernel, leftovers, processesMentioning, SKIP_REASON, tempParent, vmTest } from './helpers.js';
@@ -55,7 +55,7 @@ vmt('boots to ready and reports a boot time the wall clock bounds, marker before
 vmt('boots what pinlab run boots: vmlinux.pvh when there is one, the TCG clock words, the TSC as clocksource', async (t) => {
   const qemu = processesMentioning(runDir).find((p) => p.cmdline.startsWith('qemu-system'));
   t.truthy(qemu, 'QEMU is running');
-  t.true(qemu!.cmdline.includes(` -kernel ${bootableKernel(kernel!)} `), `QEMU boots ${bootableKernel(kernel!)}: ${qemu!.cmdline.slice(0, 300)}`);
+  t.true(qemu!.cmdline.includes(` -kernel ${bootFormOf(kernel!).kernel} `), `QEMU boots ${bootFormOf(kernel!).kernel}: ${qemu!.cmdline.slice(0, 300)}`);
   const cmdline = (await vm!.exec('cat /proc/cmdline')).stdout.trim().split(/\s+/);
   if (spec!.accel === 'tcg') {
     for (const word of ['tsc=reliable', 'noapictimer']) t.true(cmdline.includes(word), `${word} in ${cmdline.join(' ')}`);
