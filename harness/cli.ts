@@ -12,7 +12,7 @@ import { check } from './bisect/check.js';
 import { bisect, bisectRequest } from './bisect/bisect.js';
 import { bisectImagesCommand } from './bisect/images.js';
 import { repro } from './repro/repro.js';
-import { kcidbArg, perKernelArg } from './report/kcidb.js';
+import { kcidbArg, perKernelArg } from './report/kcidb-options.js';
 import { bench } from './bench/bench.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];

@@ -6,7 +6,9 @@ import type { RunResult } from '../verdict/types.js';
 import { writeFileAtomic } from './file.js';
 import { toRunJson } from './json.js';
 import { toJUnit } from './junit.js';
-import { kcidbOptionsFrom, toKcidbJson, unlinkedRunWarnings, type KcidbCliOptions, type KcidbRunFiles } from './kcidb.js';
+import { toKcidbJson, unlinkedRunWarnings } from './kcidb.js';
+import { kcidbOptionsFrom, type KcidbCliOptions } from './kcidb-options.js';
+import type { KcidbRunFiles } from './kcidb-schema.js';
 import { toKtap } from './ktap.js';
 
 export interface ReportOptions extends KcidbCliOptions {

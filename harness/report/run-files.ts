@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, sep } from 'node:path';
 import { readKernelMeta, RUN_LAYOUT } from '../rundir.js';
 import type { RunResult } from '../verdict/types.js';
-import type { KcidbRunFiles } from './kcidb.js';
+import type { KcidbRunFiles } from './kcidb-schema.js';
 
 /** The folders of a run directory whose files reports link to; vm/ holds disks, so only its console. */
 const LINKED_FOLDERS = [RUN_LAYOUT.kernel, RUN_LAYOUT.logs, RUN_LAYOUT.observations];

@@ -10,19 +10,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { UserError } from '../../harness/errors.js';
-import {
-  kcidbArg,
-  kcidbIds,
-  kcidbStatus,
-  kcidbTestPath,
-  mergeKcidb,
-  perKernelArg,
-  perKernelValue,
-  toKcidb,
-  unlinkedRunWarnings,
-  type KcidbReport,
-  type KcidbRunFiles,
-} from '../../harness/report/kcidb.js';
+import { kcidbIds, kcidbStatus, kcidbTestPath, toKcidb, unlinkedRunWarnings } from '../../harness/report/kcidb.js';
+import { mergeKcidb } from '../../harness/report/kcidb-merge.js';
+import { kcidbArg, perKernelArg, perKernelValue } from '../../harness/report/kcidb-options.js';
+import type { KcidbReport, KcidbRunFiles } from '../../harness/report/kcidb-schema.js';
 import { patchsetHash } from '../../harness/hash.js';
 import { kernelRequest } from '../../harness/kernel/index.js';
 import type { KernelArtifact } from '../../harness/kernel/build.js';
