@@ -13,7 +13,7 @@ import { imageMetaOf } from './kernel/image.js';
 import { partitionByConfig } from './kernel/requirements.js';
 import { patchsetHash } from './hash.js';
 import type { Vm } from './vm/runner.js';
-import type { VmSpec } from './vm/spec.js';
+import { qemuArgv, type VmSpec } from './vm/spec.js';
 import { withVm } from './vm/session.js';
 import { inPhase, type Phase } from './progress.js';
 import { dealLanes, runPool } from './pool.js';
@@ -25,7 +25,7 @@ import { calibrationVerdicts, evidenceHealth } from './verdict/calibration.js';
 import { applyKnownStates } from './verdict/known-states.js';
 import type { ErrorCause, KernelIdentity, RunCoverage, RunResult, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
-import { makeRunDir, RUN_LAYOUT, writeKernelMeta, writeObservation, writeRunJson, writeRunMeta, type RunMeta } from './rundir.js';
+import { makeRunDir, RUN_LAYOUT, writeKernelMeta, writeObservation, writeQemuArgv, writeRunJson, writeRunMeta, type RunMeta } from './rundir.js';
 import { CALIBRATION_COVERAGE, keepCoverageInputs, prepareFunctionCoverage, reportCoverage, writeFtraceTraceable, writeWorkloadGcda } from './coverage/run-coverage.js';
 import { runCoverage } from './coverage/summary.js';
 
@@ -188,6 +188,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
           reporter.onEvent({ type: 'verdict', verdict: v });
         }
       }
+      if (!meta.vm) writeQemuArgv(runDir, qemuArgv(spec));
       meta.vm = { accel: spec.accel, argvFile: RUN_LAYOUT.qemuArgv, ...(lanes.length > 1 ? { vms: lanes.length } : {}) };
     };
     const setVerdict = (v: Verdict) => {

@@ -174,6 +174,11 @@ export function readObservations(runDir: string): WorkloadObservation[] {
     });
 }
 
+/** The first guest's QEMU argv (meta.json's vm.argvFile names it). */
+export function writeQemuArgv(runDir: string, argv: readonly string[]): void {
+  writeJson(join(runDir, RUN_LAYOUT.qemuArgv), argv);
+}
+
 export function writeKernelMeta(runDir: string, meta: KernelMeta): void {
   writeJson(join(runDir, RUN_LAYOUT.kernelMeta), meta);
 }

@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
+import { readRunMeta } from '../../harness/rundir.js';
 import { HW_SUITE } from '../../harness/workloads/catalogue.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
 import { testTempDir } from '../tmp.js';
@@ -80,7 +81,7 @@ e2e('patched-6.1: the default suite and every hardware variant pass, every user-
 });
 
 e2e('stock-6.1: user-memory Direct I/O is reported not-pinned (XFAIL: known state), the run does not fail', async (t) => {
-  const { exitCode, result } = await pinlabRun(['-p', 'stock-6.1', '-f', 'raw-virtio.psync.anon,ext4.psync.anon,ext2.psync.anon,raw-virtio.uring-fixed.anon']);
+  const { exitCode, result, runDir } = await pinlabRun(['-p', 'stock-6.1', '-f', 'raw-virtio.psync.anon,ext4.psync.anon,ext2.psync.anon,raw-virtio.uring-fixed.anon']);
   const v = byName(result);
   for (const name of ['raw-virtio.psync.anon', 'ext4.psync.anon', 'ext2.psync.anon']) {
     const w = v.get(name)!;
@@ -92,6 +93,12 @@ e2e('stock-6.1: user-memory Direct I/O is reported not-pinned (XFAIL: known stat
   // io_uring registration pins on every kernel: a control that pin accounting works here
   t.is(v.get('raw-virtio.uring-fixed.anon')!.status, 'PASS', describe(v.get('raw-virtio.uring-fixed.anon')!));
   t.is(exitCode, 0);
+  // the run directory as rundir.ts types it: the request, and the QEMU argv meta.json names
+  const meta = readRunMeta(runDir);
+  // (the filter's names also match their fault variants: the request lists what ran)
+  t.deepEqual([...meta.request.workloads].sort(), result.verdicts.map((x) => x.name).filter((n) => !n.startsWith('calibration.')).sort());
+  const argv = JSON.parse(readFileSync(join(runDir, meta.vm!.argvFile), 'utf8')) as string[];
+  t.is(argv[0], 'qemu-system-x86_64', `${meta.vm!.argvFile}: the argv the run booted`);
   const strict = await pinlabRun(['-p', 'stock-6.1', '--strict', '-f', 'raw-virtio.psync.anon']);
   t.is(strict.exitCode, 1, '--strict: a known state fails the run');
 });
