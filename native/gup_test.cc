@@ -21,7 +21,7 @@ static Napi::Value GupTest(const Napi::CallbackInfo& info) {
   auto request = static_cast<unsigned long>(ToInteger(env, Arg(info, 1), "request", 0, UINT32_MAX));
   if (!Arg(info, 2).IsBuffer()) ThrowType(env, "The \"struct\" argument must be a Buffer");
   auto buf = info[2].As<Napi::Buffer<uint8_t>>();
-  // the struct's size is the one the caller encoded in the request (harness/verdict/gup-test.ts)
+  // the struct's size is the one the caller encoded in the request (harness/guest/gup-test.ts)
   if (buf.Length() < _IOC_SIZE(request))
     ThrowRange(env, "gupTest: the request's struct needs " + std::to_string(_IOC_SIZE(request)) + " bytes");
   int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);

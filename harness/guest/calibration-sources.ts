@@ -4,7 +4,7 @@
 // instrument off, and a bug on a source's own path shows as that source's finding.
 import { closeSync, constants, existsSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { loadAddon } from '../workloads/addon.js';
-import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH } from '../verdict/gup-test.js';
+import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH } from './gup-test.js';
 import type { CalibrationSource } from './pin-evidence.js';
 
 const PAGE = 4096;

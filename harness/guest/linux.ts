@@ -14,7 +14,7 @@ import type { PinControl, PinCounters } from '../workloads/types.js';
 import { loadAddon } from '../workloads/addon.js';
 import { setupPinEvidence, type PinEvidence } from './pin-evidence.js';
 import { calibrationSources } from './calibration-sources.js';
-import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH, judgeGupControl } from '../verdict/gup-test.js';
+import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH, judgeGupControl } from './gup-test.js';
 import { baseName, devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseTrace, parseVmstat, resolveTraceable, type KmsgRecord } from './parse.js';
 import { errorInfo, type GuestSystem } from './runner.js';
 import { linuxGcov } from './gcov.js';

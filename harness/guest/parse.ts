@@ -1,7 +1,7 @@
 // Parsers of what the guest kernel writes (vmstat, available_filter_functions, the trace, /dev/kmsg
 // records): pure, so they are tested on saved text without a kernel.
 import type { PinCounters } from '../workloads/types.js';
-import { baseName } from './trace-names.js';
+import { baseName } from '../trace-names.js';
 
 export function parseVmstat(text: string): PinCounters {
   let acquired: number | undefined;

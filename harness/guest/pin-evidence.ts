@@ -36,7 +36,7 @@
 import { appendFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CalibrationOutcome, EvidenceCounters, PinEvidenceInfo } from '../workloads/types.js';
-import { baseName } from './trace-names.js';
+import { baseName } from '../trace-names.js';
 
 export type ProbeSide = 'acquire' | 'release';
 

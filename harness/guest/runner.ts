@@ -13,7 +13,7 @@ import type { BackgroundNoise, EvidenceCounters, PinControl, PinCounters, PinEvi
 import type { RunnerEvent } from '../protocol.js';
 import { diskDevice, diskMount } from '../boot-protocol.js';
 import { dmName, targetRecord } from '../workloads/targets.js';
-import { baseName } from './trace-names.js';
+import { baseName } from '../trace-names.js';
 import type { TargetEnv } from '../workloads/engines.js';
 
 export type RunWorkloadIO = (spec: WorkloadSpec, env: TargetEnv) => Promise<WorkloadIO>;

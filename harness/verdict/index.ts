@@ -2,4 +2,3 @@
 export { judge, pathEvidence, expectedErrnos, type JudgeContext, type PathEvidence, type GroupState } from './judge.js';
 export { classifyKernelLog, stripLogPrefix } from './dmesg.js';
 export { applyKnownStates, knownStatesFor, KNOWN_STATES, type KnownState, type KernelMatch } from './known-states.js';
-export { encodeGupTest, decodeGupTest, judgeGupControl, GUP_TEST_IOCTL, type GupControlInput, type GupControlVerdict } from './gup-test.js';

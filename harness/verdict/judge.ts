@@ -54,7 +54,7 @@
 //     run and `pinlab parse` both use it). Workloads judged on the pin evidence do not rest on
 //     the counters and are judged as usual.
 import type { BackgroundNoise, Fault, PinControl, WorkloadIO, WorkloadObservation } from '../workloads/types.js';
-import { baseName } from '../guest/trace-names.js';
+import { baseName } from '../trace-names.js';
 import { classifyKernelLog } from './dmesg.js';
 import type { FailReason, Numbers, Splat, Verdict } from './types.js';
 import { bufferBacking } from '../workloads/buffers.js';

@@ -11,7 +11,7 @@ import test from 'ava';
 
 import { loadAddon, type AlignedBuffer } from '../../harness/workloads/addon.js';
 import { hugePageBytes } from '../../harness/workloads/smaps.js';
-import { GUP_TEST_IOCTL, GUP_TEST_STRUCT_SIZE } from '../../harness/verdict/gup-test.js';
+import { GUP_TEST_IOCTL, GUP_TEST_STRUCT_SIZE } from '../../harness/guest/gup-test.js';
 import { firstMismatch, patternBytes } from '../../harness/workloads/pattern.js';
 import { assertErrno } from './fixture.js';
 

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { decodeGupTest, encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, judgeGupControl } from '../../harness/verdict/gup-test.js';
+import { decodeGupTest, encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, judgeGupControl } from '../../harness/guest/gup-test.js';
 
 test('ioctl numbers match _IOWR(\'g\', n, struct gup_test)', (t) => {
   t.is(GUP_TEST_IOCTL.GUP_FAST_BENCHMARK, 0xc0506701);
