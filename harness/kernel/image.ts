@@ -15,7 +15,7 @@ import { UserError } from '../errors.js';
 import { runStep } from '../exec.js';
 import { withLock } from '../lock.js';
 import { stagingPath, sweepStaging } from '../owner.js';
-import { cpioStep } from '../vm/image.js';
+import { cpioStep } from '../cpio.js';
 import { lookupArtifact, PVH_KERNEL, type KernelArtifact, type KernelMeta } from './build.js';
 import { sha256 } from '../hash.js';
 

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { paths } from '../config.js';
 import type { RunContext } from '../context.js';
 import { runStep } from '../exec.js';
-import { cpioStep } from './image.js';
+import { cpioStep } from '../cpio.js';
 import { QBOOT_ROM, QEMU_BINARY, type Accel } from './spec.js';
 
 export interface AccelProbe {

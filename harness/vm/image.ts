@@ -4,11 +4,12 @@
 // the recipe files and the identity (path, size, mtime) of every host file copied in, so a
 // package upgrade on the host rebuilds the image. Per-run secrets go in a separate small cpio.
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, readdir, readFile, realpath, rm, stat, symlink, writeFile, lstat } from 'node:fs/promises';
+import { chmod, copyFile, mkdir, open, readFile, realpath, rm, stat, symlink, writeFile, lstat } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { paths } from '../config.js';
-import { runStep, type Step } from '../exec.js';
+import { cpioStep } from '../cpio.js';
+import { runStep } from '../exec.js';
 import type { RunContext } from '../context.js';
 import type { ShareSpec } from './spec.js';
 import { contentProblem, hasContentRecord, isNoSpace, noSpaceError, publishEntry, recordContent } from '../cache-entry.js';
@@ -104,30 +105,8 @@ async function imageKey(recipe: Recipe, files: PlannedFile[]): Promise<string> {
   return h.digest('hex').slice(0, 16);
 }
 
-async function listTree(root: string): Promise<string[]> {
-  const out: string[] = [];
-  async function walk(dir: string): Promise<void> {
-    for (const e of await readdir(dir, { withFileTypes: true })) {
-      const p = join(dir, e.name);
-      out.push(relative(root, p));
-      if (e.isDirectory()) await walk(p);
-    }
-  }
-  await walk(root);
-  return out.sort();
-}
-
-/** `cpio -o` of a whole directory tree, owned by root. */
-export async function cpioStep(tree: string, out: string, phase: string): Promise<Step> {
-  const names = await listTree(tree);
-  return {
-    phase,
-    argv: ['cpio', '-o', '-H', 'newc', '-R', '0:0', '--reproducible', '--quiet', '-O', out],
-    cwd: tree,
-    input: `${names.join('\n')}\n`,
-    timeoutMs: 120_000,
-  };
-}
+// cpio.ts is where the step is planned now; VM code that imports it from here keeps working
+export { cpioStep };
 
 async function place(root: string, guestPath: string): Promise<string> {
   const dest = join(root, guestPath);
