@@ -1,6 +1,7 @@
 // Pure statistics for `pinlab bench`: min/median/max of repeated figures, quantiles of latency
 // samples, addon/fio ratios, and whether two kernels differ: the Mann-Whitney U test with the
 // Hodges-Lehmann shift and its confidence interval (compareShift).
+import { quantileSorted } from '../workloads/latency.js';
 
 export interface Summary {
   n: number;
@@ -16,13 +17,6 @@ export function summarize(samples: readonly number[]): Summary | undefined {
   const mid = Math.floor(xs.length / 2);
   const median = xs.length % 2 === 1 ? xs[mid]! : (xs[mid - 1]! + xs[mid]!) / 2;
   return { n: xs.length, min: xs[0]!, median, max: xs[xs.length - 1]! };
-}
-
-/** Nearest-rank quantile of an ascending array, p in [0, 100]. */
-export function quantileSorted(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) throw new RangeError('quantile of no samples');
-  const rank = Math.ceil((p / 100) * sorted.length);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank - 1))]!;
 }
 
 /** The percentiles the bench records for latency distributions (and asks fio for). */

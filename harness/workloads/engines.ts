@@ -16,11 +16,11 @@ import { dirname } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { loadAddon, type AlignedBuffer, type BatchResult, type Direction, type IoOp, type PinlabAddon } from './addon.js';
-import type { Engine, Latency, WorkloadIO, WorkloadSpec } from './types.js';
-import { quantileSorted } from '../bench/stats.js';
+import type { Engine, WorkloadIO, WorkloadSpec } from './types.js';
 import { enginesOf, PASSTHROUGH_ENGINES, targetRecord } from './targets.js';
 import { bufferBacking } from './buffers.js';
 import { hugePageBytes, readSmaps } from './smaps.js';
+import { latencyOf } from './latency.js';
 
 export interface TargetEnv {
   /** block device or file; for target 'loop' the backing file of the loop device */
@@ -122,14 +122,6 @@ function reserveHugePages(bytes: number): void {
   const need = Math.ceil(bytes / HUGE_PAGE);
   const free = read('free_hugepages');
   if (free < need) writeFileSync(`${HUGEPAGES_2M}/nr_hugepages`, `${read('nr_hugepages') + need - free}\n`);
-}
-
-export function latencyOf(samplesNs: readonly number[]): Latency | undefined {
-  if (samplesNs.length === 0) return undefined;
-  const us = samplesNs.map((n) => n / 1000).sort((a, b) => a - b);
-  const rank = (p: number): number => quantileSorted(us, p);
-  const round = (v: number): number => Math.round(v * 10) / 10;
-  return { p50us: round(rank(50)), p90us: round(rank(90)), p99us: round(rank(99)), maxus: round(us[us.length - 1]!) };
 }
 
 /** [from, to) minus the undefined ranges, as a list of pieces. */

@@ -1,5 +1,6 @@
 import test from 'ava';
-import { compareShift, hodgesLehmann, mannWhitney, mannWhitneyCdf, meanCurve, normalCdf, normalQuantile, quantiles, quantileSorted, ratioSummary, summarize } from '../../harness/bench/stats.js';
+import { compareShift, hodgesLehmann, mannWhitney, mannWhitneyCdf, meanCurve, normalCdf, normalQuantile, quantiles, ratioSummary, summarize } from '../../harness/bench/stats.js';
+import { quantileSorted } from '../../harness/workloads/latency.js';
 
 test('summarize gives n, min, median, max; even counts average the middle two', (t) => {
   t.deepEqual(summarize([3, 1, 2]), { n: 3, min: 1, median: 2, max: 3 });
