@@ -53,6 +53,25 @@ function guestViolations(g: Map<string, string[]>, harness: string): string[] {
     });
 }
 
+/**
+ * Imports that would run against the data flow (from a stage to one that comes after it, or
+ * between the two sides of the guest line), direct ones: each pair of folders kept apart, why.
+ */
+const AGAINST_FLOW: { from: RegExp; to: RegExp; why: string }[] = [
+  { from: /^kernel\//, to: /^vm\//, why: 'the kernel phase comes before the VM (a shared helper goes below both)' },
+  { from: /^workloads\//, to: /^bench\//, why: 'bench measures the workloads; they do not build on it' },
+  { from: /^guest\//, to: /^verdict\//, why: 'the guest observes, the host judges' },
+  { from: /^verdict\//, to: /^guest\//, why: "verdicts come from what the guest sent, not from the guest's code" },
+];
+
+/** Direct imports that break AGAINST_FLOW, as "from -> to (why)". */
+function againstFlow(g: Map<string, string[]>, harness: string): string[] {
+  const rel = (f: string): string => (f.startsWith('pkg:') ? f : relative(harness, f));
+  return [...g].flatMap(([f, deps]) =>
+    deps.flatMap((d) => AGAINST_FLOW.filter((r) => r.from.test(rel(f)) && r.to.test(rel(d))).map((r) => `${rel(f)} -> ${rel(d)} (${r.why})`)),
+  );
+}
+
 function cycles(g: Map<string, string[]>): string[][] {
   const state = new Map<string, 1 | 2>();
   const found: string[][] = [];
@@ -109,4 +128,22 @@ test('the guest check sees a guest module that reaches the VM code through a sha
     ['/h/guest/parse.ts', []],
   ]);
   t.deepEqual(guestViolations(g, h), ['guest/main.ts -> pkg:ssh2, vm/channel.ts']);
+});
+
+test('no import runs against the data flow (kernel -> vm, workloads -> bench, guest <-> verdict)', (t) => {
+  const harness = join(repoRoot, 'harness');
+  t.deepEqual(againstFlow(importGraph(harness), harness), []);
+});
+
+test('the flow check sees each kind of backward import', (t) => {
+  const g = new Map([
+    ['/h/kernel/image.ts', ['/h/vm/image.ts', '/h/cpio.ts']],
+    ['/h/workloads/engines.ts', ['/h/bench/stats.ts']],
+    ['/h/guest/linux.ts', ['/h/verdict/gup-test.ts']],
+    ['/h/verdict/judge.ts', ['/h/guest/trace-names.ts', '/h/trace-names.ts']],
+  ]);
+  t.deepEqual(
+    againstFlow(g, '/h').map((l) => l.replace(/ \(.*\)$/, '')),
+    ['kernel/image.ts -> vm/image.ts', 'workloads/engines.ts -> bench/stats.ts', 'guest/linux.ts -> verdict/gup-test.ts', 'verdict/judge.ts -> guest/trace-names.ts'],
+  );
 });
