@@ -33,7 +33,7 @@ import { vmSpecFor, withVm } from './vm/session.js';
 import { diskDevices, disksFrom, qemuArgv } from './vm/spec.js';
 import { inPhase, phaseLines } from './progress.js';
 import { describeError, type Outcome } from './outcome.js';
-import { GUEST_RUNNER_ARGV } from './protocol.js';
+import { GUEST_RUNNER_ARGV } from './guest-runner/protocol.js';
 import { RUN_LAYOUT } from './rundir.js';
 import { reportCoverage } from './coverage/run-coverage.js';
 import { formatCoverageTable, runCoverage } from './coverage/summary.js';

@@ -19,7 +19,7 @@ import { inPhase, type Phase } from './progress.js';
 import { dealLanes, runPool } from './pool.js';
 import type { VmBounds } from './vm/slots.js';
 import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
-import { runWorkloadsInGuest, stalledVerdict, type RunnerBounds } from './runner-watch.js';
+import { runWorkloadsInGuest, stalledVerdict, type RunnerBounds } from './guest-runner/watch.js';
 import { judgeRun } from './verdict/judge.js';
 import { calibrationVerdicts, evidenceHealth } from './verdict/calibration.js';
 import { applyKnownStates } from './verdict/known-states.js';

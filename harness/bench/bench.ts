@@ -37,7 +37,7 @@ import { editPatchLine } from './edit.js';
 import { freshTimeline, type TimedLine } from './fresh.js';
 import { DEFAULT_BENCH_DEVICE, DEFAULT_BENCH_SIZE, benchJobs, fioArgv, parseFioJson, type IoFigures, type IoJob } from './jobs.js';
 import { GUEST_CLOCKSOURCE, isJiffies } from '../guest/bench.js';
-import { GUEST_BENCH_ARGV, parseBenchLine, type GuestBenchInput } from '../protocol.js';
+import { GUEST_BENCH_ARGV, parseBenchLine, type GuestBenchInput } from '../guest-runner/protocol.js';
 import { FIO_GOAL_RATIO, fioPair, formatBenchTable, pinnedRow, timedFigure, type BenchResult, type KernelSide } from './report.js';
 import { LATENCY_PERCENTILES, meanCurve, RESOLVE_PCT } from './stats.js';
 import { renderLatencyCdf } from './svg.js';

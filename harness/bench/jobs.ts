@@ -1,7 +1,7 @@
 // The I/O jobs `pinlab bench` runs both with fio and with the addon (harness/guest/bench.ts), and the
 // fio argv and JSON parsing. Pure: the same job description drives both sides, so size,
 // block size, queue depth, device and runtime cannot drift apart.
-import type { BenchEngine, BenchRw, IoFigures, IoJob } from '../protocol.js';
+import type { BenchEngine, BenchRw, IoFigures, IoJob } from '../guest-runner/protocol.js';
 import { LATENCY_PERCENTILES } from './stats.js';
 
 export type { BenchEngine, BenchRw, IoFigures, IoJob };

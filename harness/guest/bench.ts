@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { loadAddon, type AlignedBuffer, type BatchResult, type IoOp, type PinlabAddon, type UniformOps } from '../workloads/addon.js';
-import { eventLine, type GuestBenchInput, type IoFigures, type IoJob } from '../protocol.js';
+import { eventLine, type GuestBenchInput, type IoFigures, type IoJob } from '../guest-runner/protocol.js';
 import { quantiles } from '../bench/stats.js';
 
 /** Batches aim at this long, so the queue drains (QD -> 0) between batches only rarely. */

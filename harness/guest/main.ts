@@ -3,7 +3,7 @@
 // and nothing else there.
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { eventLine, parseRunnerInput, type RunnerEvent, type RunnerInput } from '../protocol.js';
+import { eventLine, parseRunnerInput, type RunnerEvent, type RunnerInput } from '../guest-runner/protocol.js';
 import { errorInfo, runAll, type RunWorkloadIO } from './runner.js';
 import { linuxGuest } from './linux.js';
 

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepMs } from 'node:timers/promises';
 import type { BackgroundNoise, EvidenceCounters, PinControl, PinCounters, PinEvidenceInfo, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
-import type { RunnerEvent } from '../protocol.js';
+import type { RunnerEvent } from '../guest-runner/protocol.js';
 import { diskDevice, diskMount } from '../boot-protocol.js';
 import { dmName, targetRecord } from '../workloads/targets.js';
 import { baseName } from '../trace-names.js';

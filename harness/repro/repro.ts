@@ -26,7 +26,7 @@ import { pinNumbers } from '../bisect/decision.js';
 import { repeatWorkloads, splitRepeatName } from '../workloads/repeat.js';
 import { openBundle, recipeSha256, writeBundle } from './bundle.js';
 import { loadRecordedRun, pickCases, recordedVerdict, verdictWords, type RecordedRun } from './recorded.js';
-import { GUEST_RUNNER_ARGV } from '../protocol.js';
+import { GUEST_RUNNER_ARGV } from '../guest-runner/protocol.js';
 
 const out = (s: string) => process.stdout.write(`${s}\n`);
 

@@ -12,7 +12,7 @@ import { runOneKernel } from '../../harness/pipeline.js';
 import { selectWorkloads } from '../../harness/workloads/catalogue.js';
 import type { RunEvent } from '../../harness/report/events.js';
 import type { RunResult, Status } from '../../harness/verdict/types.js';
-import { DEFAULT_RUNNER_BOUNDS } from '../../harness/runner-watch.js';
+import { DEFAULT_RUNNER_BOUNDS } from '../../harness/guest-runner/watch.js';
 import { kernel, SKIP_REASON, vmTest } from '../vm/helpers.js';
 import { testTempDir } from '../tmp.js';
 

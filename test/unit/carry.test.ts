@@ -33,7 +33,7 @@ test('what no carrying replaces is one line naming the symbol', (t) => {
 
 test('the repository part the guest runs: the runner, the protocol, the addon, package.json', (t) => {
   const files = repoPayload(repoRoot);
-  for (const f of ['package.json', 'build/Release/pinlab.node', 'dist/harness/guest/main.js', 'dist/harness/protocol.js']) t.true(files.includes(f), f);
+  for (const f of ['package.json', 'build/Release/pinlab.node', 'dist/harness/guest/main.js', 'dist/harness/guest-runner/protocol.js']) t.true(files.includes(f), f);
   t.false(files.some((f) => f.startsWith('dist/test/') || f.startsWith('node_modules/')));
 });
 

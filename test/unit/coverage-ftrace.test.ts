@@ -5,7 +5,7 @@ import { ftraceCoverageData, planExtractSources, seriesOf, seriesSource, sourceF
 import { formatCoverageTable, runCoverage, summarizeCoverage, UNTRACEABLE } from '../../harness/coverage/summary.js';
 import { lcovTracefile } from '../../harness/coverage/run-coverage.js';
 import { mergeCoverage } from '../../harness/coverage/gcov.js';
-import { parseRunnerInput, runnerInputText } from '../../harness/protocol.js';
+import { parseRunnerInput, runnerInputText } from '../../harness/guest-runner/protocol.js';
 import { makeSpec } from '../../harness/workloads/catalogue.js';
 
 const GUP = `// SPDX

@@ -40,7 +40,7 @@ function reach(g: Map<string, string[]>, from: string): Set<string> {
 }
 
 /** Host-only modules: what the guest must never load (it has no QEMU, no ssh client, no kernel tree). */
-const HOST_ONLY = [/^vm\//, /^kernel\//, /^exec\.ts$/, /^pipeline\.ts$/, /^commands\.ts$/, /^cli\.ts$/, /^runner-watch\.ts$/, /^pkg:(ssh2|execa|commander)$/];
+const HOST_ONLY = [/^vm\//, /^kernel\//, /^exec\.ts$/, /^pipeline\.ts$/, /^commands\.ts$/, /^cli\.ts$/, /^guest-runner\/watch\.ts$/, /^pkg:(ssh2|execa|commander)$/];
 
 /** Guest files (harness/guest/*) that reach a host-only module, with the first such module. */
 function guestViolations(g: Map<string, string[]>, harness: string): string[] {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { eventLine, parseBenchLine, parseRunnerLine, parseRunnerLog, type BenchEvent, type RunnerEvent } from '../../harness/protocol.js';
+import { eventLine, parseBenchLine, parseRunnerLine, parseRunnerLog, type BenchEvent, type RunnerEvent } from '../../harness/guest-runner/protocol.js';
 import { makeSpec } from '../../harness/workloads/catalogue.js';
 import type { WorkloadObservation } from '../../harness/workloads/types.js';
 

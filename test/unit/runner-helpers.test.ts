@@ -9,7 +9,7 @@ import {
 } from '../../harness/guest/runner.js';
 import { HW_SUITE, makeSpec } from '../../harness/workloads/catalogue.js';
 import type { PinCounters, WorkloadIO } from '../../harness/workloads/types.js';
-import type { RunnerEvent } from '../../harness/protocol.js';
+import type { RunnerEvent } from '../../harness/guest-runner/protocol.js';
 
 test('parseVmstat reads the two pin counters', (t) => {
   const text = 'nr_free_pages 5000\nnr_foll_pin_acquired 4092\nnr_foll_pin_released 4090\npgfault 77\n';

@@ -3,7 +3,7 @@ import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
-import { DEFAULT_RUNNER_BOUNDS, runWorkloadsInGuest, stoppingSplats } from '../../harness/runner-watch.js';
+import { DEFAULT_RUNNER_BOUNDS, runWorkloadsInGuest, stoppingSplats } from '../../harness/guest-runner/watch.js';
 import type { Vm } from '../../harness/vm/runner.js';
 import type { WorkloadSpec } from '../../harness/workloads/types.js';
 

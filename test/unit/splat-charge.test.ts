@@ -4,9 +4,9 @@
 import test from 'ava';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chargedTo, DEFAULT_RUNNER_BOUNDS, runWorkloadsInGuest, splatsAfter, splatTime } from '../../harness/runner-watch.js';
+import { chargedTo, DEFAULT_RUNNER_BOUNDS, runWorkloadsInGuest, splatsAfter, splatTime } from '../../harness/guest-runner/watch.js';
 import { runAll, type GuestSystem } from '../../harness/guest/runner.js';
-import type { RunnerEvent } from '../../harness/protocol.js';
+import type { RunnerEvent } from '../../harness/guest-runner/protocol.js';
 import type { Splat } from '../../harness/verdict/types.js';
 import type { Vm } from '../../harness/vm/runner.js';
 import { makeSpec } from '../../harness/workloads/catalogue.js';

@@ -3,8 +3,8 @@
 // object per line. Both sides use these types, and the host parses every line here, live or
 // from a saved log (the run directory's runner.log), so a log can be re-read without a VM.
 // Pure: imported by guest and host code alike, so it imports only types and boot-protocol.ts.
-import { REPO_GUEST_PATH } from './boot-protocol.js';
-import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import { REPO_GUEST_PATH } from '../boot-protocol.js';
+import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
 
 /** Where the built harness is in the guest (the repository's share). */
 export const GUEST_DIST = `${REPO_GUEST_PATH}/dist/harness`;

@@ -5,15 +5,15 @@
 // Measured before this existed: a kernel that BUGged after the last workload kept pinlab
 // waiting for the whole-suite timeout (about 2 hours for 39 workloads), splat already on the console.
 import { readFileSync, writeFileSync } from 'node:fs';
-import { InterruptedError, PinlabError } from './errors.js';
-import { lineSplitter } from './exec.js';
-import type { Vm } from './vm/runner.js';
-import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
+import { InterruptedError, PinlabError } from '../errors.js';
+import { lineSplitter } from '../exec.js';
+import type { Vm } from '../vm/runner.js';
+import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
 import { GUEST_RUNNER_ARGV, parseRunnerLine, runnerInputText } from './protocol.js';
-import { classifyKernelLog } from './verdict/dmesg.js';
-import type { Splat, Verdict } from './verdict/types.js';
-import type { Reporter } from './report/events.js';
-import type { Stall } from './rundir.js';
+import { classifyKernelLog } from '../verdict/dmesg.js';
+import type { Splat, Verdict } from '../verdict/types.js';
+import type { Reporter } from '../report/events.js';
+import type { Stall } from '../rundir.js';
 
 export interface RunnerBounds {
   /** runner start -> hello, and one result -> the next start (setup, idle window, control) */
