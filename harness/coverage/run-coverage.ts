@@ -15,8 +15,7 @@ import { runStep, type Step } from '../exec.js';
 import { HostError } from '../errors.js';
 import type { RunContext } from '../context.js';
 import { paths } from '../config.js';
-import type { WorkloadObservation } from '../workloads/types.js';
-import { RUN_LAYOUT } from '../rundir.js';
+import { readObservations, RUN_LAYOUT } from '../rundir.js';
 import { COVERAGE_SOURCES } from './objects.js';
 import { ftraceCoverageData, planExtractSources, seriesOf, seriesSource, sourceFunctions, traceFunctionNames } from './ftrace.js';
 import { mergeCoverage, parseGcovByDataFile, planGcov, type CoverageData } from './gcov.js';
@@ -84,10 +83,7 @@ function ftraceWorkloadCoverage(runDirs: readonly string[], sources: ReadonlyMap
   for (const runDir of runDirs) {
     if (!existsSync(join(runDir, FTRACE_TRACEABLE))) continue;
     const traceable = new Set(JSON.parse(readFileSync(join(runDir, FTRACE_TRACEABLE), 'utf8')) as string[]);
-    const obsDir = join(runDir, 'observations');
-    if (!existsSync(obsDir)) continue;
-    for (const f of readdirSync(obsDir).filter((n) => n.endsWith('.json')).sort()) {
-      const obs = JSON.parse(readFileSync(join(obsDir, f), 'utf8')) as WorkloadObservation;
+    for (const obs of readObservations(runDir)) {
       if (obs.functionHits) out.set(obs.spec.name, ftraceCoverageData(obs.functionHits, traceable, functions));
     }
   }
