@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { reachedVerdicts } from '../outcome.js';
 import { cacheRoot, getProfile, paths } from '../config.js';
 import { kernelRequest, prepareKernel } from '../kernel/index.js';
-import { isDebianImageProfile } from '../kernel/image.js';
+import { isDebianImageProfile } from '../kernel/debian-images.js';
 import { seriesPatchFiles } from '../kernel/source.js';
 import { newRunId, runOneKernel } from '../pipeline.js';
 import { inPhase } from '../progress.js';

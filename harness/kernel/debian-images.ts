@@ -1,9 +1,68 @@
-// What Debian's archive offers as prebuilt kernels, from apt's local lists (apt-cache; no
-// download): linux-image-6.1.0-NN-FLAVOUR and linux-image-6.12.NNN+deb12-FLAVOUR, with or without
-// -unsigned (same kernel and modules; the signed one exists for every version).
+// What Debian's archive offers as prebuilt kernels, from apt's local lists (apt-cache):
+// linux-image-6.1.0-NN-FLAVOUR and linux-image-6.12.NNN+deb12-FLAVOUR, with or without -unsigned
+// (same kernel and modules; the signed one exists for every version); how a profile names one
+// (debian-image:PACKAGE[=VERSION]); and the one download, `apt-get download` into the cache.
+import { existsSync, mkdirSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { cacheRoot, type ImageRef } from '../config.js';
 import type { RunContext } from '../context.js';
+import { UserError } from '../errors.js';
 import { runStep } from '../exec.js';
-import { DEBIAN_IMAGE_PREFIX } from './image.js';
+import { withLock } from '../lock.js';
+
+/** Profile spelling of a Debian image: `debian-image:PACKAGE` or `debian-image:PACKAGE=VERSION`. */
+export const DEBIAN_IMAGE_PREFIX = 'debian-image:';
+
+export function isDebianImageProfile(name: string | undefined): boolean {
+  return !!name && name.startsWith(DEBIAN_IMAGE_PREFIX);
+}
+
+export function parseDebianImageProfile(name: string): ImageRef {
+  const body = name.slice(DEBIAN_IMAGE_PREFIX.length);
+  const eq = body.indexOf('=');
+  const pkg = eq < 0 ? body : body.slice(0, eq);
+  const version = eq < 0 ? undefined : body.slice(eq + 1);
+  if (!/^linux-image-[a-z0-9.+~-]+$/.test(pkg) || version === '') {
+    throw new UserError(`-p ${name}: expected debian-image:linux-image-RELEASE[=VERSION], e.g. debian-image:linux-image-6.1.0-57-amd64`, {
+      hint: 'pinlab kernels lists the images apt offers',
+    });
+  }
+  return { kind: 'debian', pkg, ...(version ? { version } : {}) };
+}
+
+function debsDir(): string {
+  return join(cacheRoot(), 'debs');
+}
+
+/** The candidate (or given) version of a package, from apt's lists. */
+async function aptVersion(pkg: string, version: string | undefined, ctx: RunContext): Promise<string> {
+  const r = await runStep(
+    { phase: 'kernel:image', argv: ['apt-cache', 'show', '--no-all-versions', version ? `${pkg}=${version}` : pkg], timeoutMs: 60_000 },
+    { signal: ctx.signal, allowFailure: true },
+  );
+  const v = /^Version: (\S+)$/m.exec(r.stdout)?.[1];
+  if (r.exitCode !== 0 || !v) {
+    throw new UserError(`apt knows no package ${pkg}${version ? ` version ${version}` : ''}`, { hint: 'pinlab kernels lists the images apt offers (apt-get update refreshes the lists)' });
+  }
+  return v;
+}
+
+/** `apt-get download` into the cache (once per package version): the .deb's path. */
+export async function fetchDebianPackage(pkg: string, version: string | undefined, ctx: RunContext): Promise<{ deb: string; version: string }> {
+  const v = await aptVersion(pkg, version, ctx);
+  const dir = debsDir();
+  mkdirSync(dir, { recursive: true });
+  const deb = join(dir, `${pkg}_${v.replace(/:/g, '%3a')}_amd64.deb`);
+  if (existsSync(deb)) return { deb, version: v };
+  return withLock(join(dir, pkg), ctx, async () => {
+    if (!existsSync(deb)) {
+      ctx.log(`kernel: apt-get download ${pkg}=${v}`);
+      await runStep({ phase: 'kernel:image', argv: ['apt-get', 'download', '-q', `${pkg}=${v}`], cwd: dir, timeoutMs: 15 * 60_000 }, { signal: ctx.signal });
+      if (!existsSync(deb)) throw new UserError(`apt-get download ${pkg}=${v} wrote no ${basename(deb)}`);
+    }
+    return { deb, version: v };
+  });
+}
 
 export interface DebianImage {
   pkg: string;

@@ -11,7 +11,8 @@ import { configure } from './config.js';
 import { checkKernelFile } from './magic.js';
 import { BuildProgress, recordObjects } from './build-progress.js';
 import { sha256 } from '../hash.js';
-import { isDebianImageProfile, parseDebianImageProfile, prepareImageKernel } from './image.js';
+import { isDebianImageProfile, parseDebianImageProfile } from './debian-images.js';
+import { prepareImageKernel } from './image.js';
 import { prepareTree, readPatches, requireSpace, resolveSource, seriesPatchFiles, slotName, type ResolvedSource } from './source.js';
 
 export interface KernelRequest {

@@ -1,5 +1,8 @@
 import test from 'ava';
-import { bzImagePayload, bzImageRelease, hasPvhNote, imageIdentity, moduleName, parseDebianImageProfile, planModules } from '../../harness/kernel/image.js';
+import { bzImagePayload, bzImageRelease, hasPvhNote } from '../../harness/kernel/bzimage.js';
+import { parseDebianImageProfile } from '../../harness/kernel/debian-images.js';
+import { imageIdentity } from '../../harness/kernel/image.js';
+import { moduleName, planModules } from '../../harness/kernel/image-modules.js';
 import { kernelRequest } from '../../harness/kernel/index.js';
 import { partitionByConfig } from '../../harness/kernel/requirements.js';
 import { applyKnownStates } from '../../harness/verdict/known-states.js';
