@@ -14,6 +14,7 @@ import { bisectImagesCommand } from './bisect/images.js';
 import { repro } from './repro/repro.js';
 import { kcidbArg, perKernelArg } from './report/kcidb-options.js';
 import { bench } from './bench/bench.js';
+import { mutate } from './mutate/mutate.js';
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
 const positiveInt = (name: string) => (v: string) => {
@@ -261,6 +262,18 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--run-dir <dir>', 'where to keep the replay (default: runs/repro-<id>)')
     .option('-j, --jobs <n>', 'make -j, when the kernel has to be rebuilt', positiveInt('--jobs'))
     .action(async (target: string, o) => setOutcome(await repro(ctx(), { target, ...o })));
+
+  kernelOptions(program.command('mutate').description('plant small pin bugs at every pin and unpin site, rebuild each incrementally, run the workloads that reach it: what would pinlab catch?'))
+    .option('-f, --filter <pattern>', 'only mutants whose id matches: words of file, function, site or operator, or globs (comma-separated)')
+    .option('--shard <k/n>', 'run shard k of n of the mutants (1-based; merge the reports with --merge)')
+    .option('--max <n>', 'at most n mutants (after filter and shard)', positiveInt('--max'))
+    .option('--coverage <run-dir>', 'a pinlab run --coverage directory of the same kernel (repeatable, for its shards): each mutant runs only the workloads that reached its lines', collect)
+    .option('--out <dir>', 'where mutation.json and mutation.html go (default: beside the coverage report, or runs/mutate-<tree>)')
+    .option('--json <file>', 'also write the report as JSON here')
+    .option('--html <file>', 'also write the HTML page here')
+    .option('--merge <reports...>', "merge shards' mutation.json files into one report (runs nothing)")
+    .option('--dry-run', 'list the mutants (id, line, change); build nothing')
+    .action(async (o) => setOutcome(await mutate(ctx(), { ...o, source: src(o), command: ['pinlab', ...process.argv.slice(2)].join(' ') })));
 
   program
     .command('bench')

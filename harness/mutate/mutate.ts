@@ -1,0 +1,250 @@
+// `pinlab mutate`: plant each small pin bug of the plan (plan.ts) in the tree, rebuild
+// incrementally in the slot's worktree (the mutant is one more --patch after the series, so only
+// the mutated file and the link run), boot, run the workloads that reach the mutated lines, and
+// judge the mutant by their verdicts (outcome.ts). Every finished mutant is appended to a state
+// file in the cache, so the same command run again goes on where it stopped.
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative, resolve } from 'node:path';
+import { paths, runsRoot, type SourceSpec } from '../config.js';
+import type { RunContext } from '../context.js';
+import { InterruptedError, UserError } from '../errors.js';
+import { sha256 } from '../hash.js';
+import type { Outcome } from '../outcome.js';
+import { kernelRequest, type KernelRequest } from '../kernel/index.js';
+import { runOneKernel } from '../pipeline.js';
+import type { Reporter } from '../report/events.js';
+import { writeFileAtomic } from '../report/file.js';
+import { COVERAGE_SOURCES } from '../coverage/objects.js';
+import { ALL_WORKLOADS, DEFAULT_SUITE, parseShard } from '../workloads/catalogue.js';
+import type { WorkloadSpec } from '../workloads/types.js';
+import type { Verdict } from '../verdict/types.js';
+import { equivalentReason } from './equivalent.js';
+import { judgeMutant, type MutantResult } from './outcome.js';
+import { planMutants, selectMutants, type Mutant } from './plan.js';
+import { reachOf, readReach, type Reach, type ReachData } from './reach.js';
+import { buildReport, formatMutationReport, mergeReports, mutationHtml, type MutationReport } from './report.js';
+import { appendState, isFinal, mutateStateDir, readState, treeKey } from './state.js';
+import { mutationTree } from './tree.js';
+
+export interface MutateOpts {
+  profile?: string;
+  source?: SourceSpec;
+  patch?: string[];
+  configFragment?: string[];
+  cmdline?: string;
+  jobs?: number;
+  filter?: string;
+  shard?: string;
+  max?: number;
+  dryRun?: boolean;
+  /** `pinlab run --coverage` directories of this tree (or its shards): the reach of each mutant */
+  coverage?: string[];
+  /** where mutation.json and mutation.html go */
+  out?: string;
+  json?: string;
+  html?: string;
+  /** mutation.json files of shards to merge instead of running */
+  merge?: string[];
+  /** the command line as typed, for the report */
+  command?: string;
+}
+
+const out = (s: string) => process.stdout.write(`${s}\n`);
+const silent: Reporter = { onEvent: () => undefined, finish: async () => undefined };
+const CALIBRATION_PREFIX = 'calibration.';
+
+/** A mutant's result that needs no kernel: equivalent (reviewed or compiled out), unreachable, not reached. */
+export function staticResult(m: Mutant, reach: Reach, reviewed = equivalentReason(m.id)): MutantResult | undefined {
+  const base = { id: m.id, file: m.file, site: m.site, operator: m.operator, line: m.line, workloads: [], diff: m.diff };
+  if (reviewed) return { ...base, outcome: 'equivalent', detail: reviewed };
+  if (reach.status === 'compiled-out') return { ...base, outcome: 'equivalent', detail: reach.reason };
+  if (reach.status === 'unreachable') return { ...base, outcome: 'unreachable', detail: reach.reason };
+  if (reach.status === 'not-reached') return { ...base, outcome: 'not-reached', detail: 'no workload of the coverage run ran these lines' };
+  return undefined;
+}
+
+/** The workloads that judge a mutant: those that reached it (all, without coverage), minus baseline problems. */
+export function judgingWorkloads(reach: Reach, usable: readonly WorkloadSpec[]): WorkloadSpec[] {
+  if (reach.status !== 'reached') return [...usable];
+  return usable.filter((w) => reach.workloads.includes(w.name));
+}
+
+function patchFileOf(stateDir: string, m: Mutant): string {
+  return join(stateDir, 'patches', `mutant-${sha256(m.id).slice(0, 12)}.patch`);
+}
+
+export async function mutate(ctx: RunContext, opts: MutateOpts): Promise<Outcome> {
+  if (opts.merge?.length) return mergeCommand(opts);
+  const t0 = Date.now();
+  const startedAt = new Date().toISOString();
+  const req = kernelRequest({ profile: opts.profile, source: opts.source, patch: opts.patch, configFragment: opts.configFragment });
+  const tree = await mutationTree(req, COVERAGE_SOURCES, ctx);
+  let shard;
+  if (opts.shard !== undefined) {
+    const s = parseShard(opts.shard);
+    if (typeof s === 'string') throw new UserError(s);
+    shard = s;
+  }
+  const all = planMutants(tree.sources);
+  const selected = selectMutants(all, { filter: opts.filter, shard, max: opts.max });
+  if (selected.length === 0) throw new UserError(`no mutant matches${opts.filter ? ` --filter '${opts.filter}'` : ''}${opts.shard ? ` in shard ${opts.shard}` : ''} (${all.length} in all)`);
+  if (opts.dryRun) {
+    for (const m of selected) out(`${m.id}  ${m.file}:${m.line}  ${m.before.trim().replace(/\s+/g, ' ')}  ->  ${m.after.trim().replace(/\s+/g, ' ')}`);
+    out(`# ${selected.length} of ${all.length} mutants of ${tree.source.identity} (tree ${tree.tree.slice(0, 12)})`);
+    return { kind: 'ok' };
+  }
+
+  const reachData: ReachData | undefined = opts.coverage?.length ? await readReach(opts.coverage.map((d) => resolve(d)), tree.sources, ctx.signal) : undefined;
+  const stateDir = mutateStateDir(treeKey(tree.source.identity, tree.tree, req.fragments));
+  mkdirSync(stateDir, { recursive: true });
+  const done = readState(stateDir);
+  const reaches = new Map(selected.map((m) => [m.id, reachOf(m, reachData)]));
+  const results = new Map<string, MutantResult>();
+  const toRun: Mutant[] = [];
+  for (const m of selected) {
+    const fixed = staticResult(m, reaches.get(m.id)!);
+    if (fixed) results.set(m.id, fixed);
+    else if (isFinal(done.get(m.id))) results.set(m.id, done.get(m.id)!);
+    else toRun.push(m);
+  }
+  out(`pinlab mutate: ${selected.length} mutants of ${req.profile ?? tree.source.identity} (tree ${tree.tree.slice(0, 12)}): ${toRun.length} to run, ${results.size} decided (${[...results.values()].filter((r) => done.has(r.id)).length} in ${stateDir})`);
+
+  const outDir = resolve(opts.out ?? (opts.coverage?.length ? join(opts.coverage[0]!, 'mutation') : join(runsRoot(), `mutate-${stateDir.split('/').pop()}`)));
+  const report = (): MutationReport =>
+    buildReport({
+      kernel: { ...(req.profile ? { profile: req.profile } : {}), source: tree.source.identity, tree: tree.tree, patches: req.patchFiles.map((p) => p.split('/').pop()!) },
+      command: opts.command ?? 'pinlab mutate',
+      startedAt,
+      finishedAt: new Date().toISOString(),
+      elapsedMs: Date.now() - t0,
+      ...(reachData ? { coverage: reachData.from } : {}),
+      ...coverageHtmlOf(reachData, outDir),
+      baselineProblems,
+      mutants: [...results.values()],
+      pending: selected.filter((m) => !results.has(m.id)).map((m) => m.id),
+    });
+
+  let baselineProblems: string[] = [];
+  let interrupted: unknown;
+  try {
+    if (toRun.length) {
+      // with coverage, whichever workloads reached a mutant (hardware variants' too); without, the default suite
+      const candidates = reachData ? ALL_WORKLOADS : DEFAULT_SUITE;
+      const wanted = new Set(toRun.flatMap((m) => judgingWorkloads(reaches.get(m.id)!, candidates).map((w) => w.name)));
+      const baseline = await runBaseline(ctx, req, stateDir, candidates.filter((w) => wanted.has(w.name)), opts);
+      baselineProblems = baseline.problems;
+      const usable = candidates.filter((w) => wanted.has(w.name) && !baselineProblems.includes(w.name));
+      for (const [i, m] of toRun.entries()) {
+        const r = await runMutant(ctx, req, m, reaches.get(m.id)!, usable, stateDir, baseline.buildKey, opts);
+        results.set(m.id, r);
+        appendState(stateDir, r);
+        out(`[${i + 1}/${toRun.length}] ${r.outcome.toUpperCase().padEnd(11)} ${m.id}  ${r.detail}  (${((r.elapsedMs ?? 0) / 1000).toFixed(1)} s, build ${((r.buildMs ?? 0) / 1000).toFixed(1)} s)`);
+      }
+    }
+  } catch (e) {
+    if (!(e instanceof InterruptedError) && !ctx.signal.aborted) throw e;
+    interrupted = e;
+  }
+  const r = report();
+  await writeReportFiles(r, outDir, opts);
+  process.stdout.write(formatMutationReport(r));
+  out(`mutation report: ${join(outDir, 'mutation.html')} (${join(outDir, 'mutation.json')})`);
+  if (interrupted) throw interrupted;
+  return r.score.survived + r.score.notReached > 0 ? { kind: 'failed' } : { kind: 'ok' };
+}
+
+function coverageHtmlOf(reach: ReachData | undefined, outDir: string): { coverageHtml?: string } {
+  const html = reach?.from.map((d) => join(d, 'coverage', 'html', 'index.html')).find((f) => existsSync(f));
+  return html ? { coverageHtml: relative(outDir, html) } : {};
+}
+
+async function writeReportFiles(r: MutationReport, outDir: string, opts: Pick<MutateOpts, 'json' | 'html'>): Promise<void> {
+  const json = `${JSON.stringify(r, null, 2)}\n`;
+  await writeFileAtomic(join(outDir, 'mutation.json'), json);
+  await writeFileAtomic(join(outDir, 'mutation.html'), mutationHtml(r));
+  if (opts.json) await writeFileAtomic(opts.json, json);
+  if (opts.html) await writeFileAtomic(opts.html, mutationHtml(r));
+}
+
+interface Baseline {
+  problems: string[];
+  buildKey?: string;
+}
+
+/**
+ * The unmutated tree with every workload the mutants need, once per tree and workload set: it
+ * warms the worktree (each mutant then rebuilds one file) and names the workloads that do not
+ * pass without any mutant, which would otherwise kill mutants they never judged.
+ */
+async function runBaseline(ctx: RunContext, req: KernelRequest, stateDir: string, workloads: WorkloadSpec[], opts: MutateOpts): Promise<Baseline> {
+  const file = join(stateDir, `baseline-${sha256(workloads.map((w) => w.name).join(',')).slice(0, 12)}.json`);
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Baseline;
+  out(`baseline: the unmutated tree with ${workloads.length} workloads`);
+  const r = await runOneKernel({ kernel: req, workloads, cmdline: splitCmdline(opts.cmdline), strict: false, runDir: join(stateDir, 'baseline'), jobs: opts.jobs }, ctx, silent);
+  if (r.infraFailure) throw r.infraFailure;
+  const problems = r.result.verdicts.filter((v) => v.status !== 'PASS' && v.status !== 'SKIP' && !v.name.startsWith(CALIBRATION_PREFIX)).map((v) => v.name);
+  const calibration = r.result.verdicts.filter((v) => v.name.startsWith(CALIBRATION_PREFIX) && v.status !== 'PASS');
+  if (calibration.length) throw new UserError(`the unmutated tree fails its pin-evidence calibration (${calibration.map((v) => v.name).join(', ')}): mutants cannot be judged on it`);
+  const b: Baseline = { problems, ...(r.result.kernel.buildKey ? { buildKey: r.result.kernel.buildKey } : {}) };
+  writeFileSync(file, `${JSON.stringify(b, null, 2)}\n`);
+  out(`baseline: ${r.result.verdicts.length - problems.length} passed${problems.length ? `; left out: ${problems.join(', ')}` : ''}`);
+  return b;
+}
+
+const splitCmdline = (c?: string) => (c ? c.trim().split(/\s+/) : []);
+
+async function runMutant(ctx: RunContext, req: KernelRequest, m: Mutant, reach: Reach, usable: readonly WorkloadSpec[], stateDir: string, baselineKey: string | undefined, opts: MutateOpts): Promise<MutantResult> {
+  const t0 = Date.now();
+  const patch = patchFileOf(stateDir, m);
+  mkdirSync(join(stateDir, 'patches'), { recursive: true });
+  writeFileSync(patch, m.diff);
+  const workloads = judgingWorkloads(reach, usable);
+  const kernel = kernelRequest({ profile: opts.profile, source: opts.source, patch: [...(opts.patch ?? []), patch], configFragment: opts.configFragment });
+  const runDir = join(stateDir, 'runs', `mutant-${sha256(m.id).slice(0, 12)}`);
+  rmSync(runDir, { recursive: true, force: true });
+  const base = { id: m.id, file: m.file, site: m.site, operator: m.operator, line: m.line, diff: m.diff, runDir };
+  let verdicts: Verdict[];
+  try {
+    const r = await runOneKernel({ kernel, workloads, cmdline: splitCmdline(opts.cmdline), strict: false, runDir, jobs: opts.jobs }, ctx, silent);
+    verdicts = r.result.verdicts;
+    const key = r.result.kernel.buildKey;
+    // a mutant's kernel is of no use once judged: keep the cache to real kernels
+    if (key && key !== baselineKey && /^[0-9a-f]{32}$/.test(key)) rmSync(join(paths.kernels(), key), { recursive: true, force: true });
+  } catch (e) {
+    if (e instanceof UserError) return { ...base, outcome: 'unbuildable', detail: e.message.split('\n')[0]!, workloads: [], elapsedMs: Date.now() - t0, finishedAt: new Date().toISOString() };
+    throw e;
+  }
+  const meta = JSON.parse(readFileSync(join(runDir, 'meta.json'), 'utf8')) as { kernelStepsMs?: { build?: number } };
+  const judged = judgeMutant(verdicts);
+  return {
+    ...base,
+    outcome: judged.outcome,
+    detail: judged.detail,
+    ...(judged.killedBy ? { killedBy: judged.killedBy } : {}),
+    workloads: [...workloads.map((w) => w.name), ...verdicts.filter((v) => v.name.startsWith(CALIBRATION_PREFIX)).map((v) => v.name)],
+    elapsedMs: Date.now() - t0,
+    ...(meta.kernelStepsMs?.build !== undefined ? { buildMs: meta.kernelStepsMs.build } : {}),
+    finishedAt: new Date().toISOString(),
+  };
+}
+
+/** `--merge A.json B.json ...`: the shards' reports as one. */
+async function mergeCommand(opts: MutateOpts): Promise<Outcome> {
+  const reports = opts.merge!.map((f) => {
+    if (!existsSync(f)) throw new UserError(`${f}: no such file`);
+    const doc = JSON.parse(readFileSync(f, 'utf8')) as MutationReport;
+    if (doc.schema !== 'pinlab.mutation/1') throw new UserError(`${f}: not a pinlab mutation report (schema ${String(doc.schema)})`);
+    return doc;
+  });
+  let merged: MutationReport;
+  try {
+    merged = mergeReports(reports);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  const outDir = resolve(opts.out ?? join(runsRoot(), 'mutate-merged'));
+  await writeReportFiles(merged, outDir, opts);
+  process.stdout.write(formatMutationReport(merged));
+  out(`mutation report: ${join(outDir, 'mutation.html')} (${join(outDir, 'mutation.json')})`);
+  return merged.score.survived + merged.score.notReached > 0 ? { kind: 'failed' } : { kind: 'ok' };
+}

@@ -1,0 +1,77 @@
+// Which workloads reach a mutant: the lines it changes, counted per workload by a prior
+// `pinlab run --coverage` of the same tree (its saved .gcda files, read again with gcov). Without
+// coverage every workload reaches every mutant. Pure but for reading the coverage run.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { UserError } from '../errors.js';
+import type { CoverageData } from '../coverage/gcov.js';
+import { COVERAGE_SOURCES } from '../coverage/objects.js';
+import { workloadCoverage } from '../coverage/run-coverage.js';
+import { COMPILED_OUT } from '../coverage/summary.js';
+import { unreachableReason } from '../coverage/unreachable.js';
+import type { Mutant } from './plan.js';
+
+export type Reach =
+  | { status: 'reached'; workloads: string[] }
+  | { status: 'not-reached' }
+  /** no line of the change carries a counter: no code was generated for it in this build */
+  | { status: 'compiled-out'; reason: string }
+  /** not reached, and its site is reviewed unreachable from user space */
+  | { status: 'unreachable'; reason: string }
+  /** no coverage given: every workload */
+  | { status: 'unknown' };
+
+export interface ReachData {
+  perWorkload: ReadonlyMap<string, CoverageData>;
+  /** the coverage run directories it came from */
+  from: string[];
+}
+
+/** A mutant's reach from per-workload line counts. */
+export function reachOf(m: Pick<Mutant, 'file' | 'line' | 'endLine' | 'site'>, data: ReachData | undefined): Reach {
+  if (!data) return { status: 'unknown' };
+  const workloads: string[] = [];
+  let counted = false;
+  for (const [w, cov] of data.perWorkload) {
+    const fc = cov[m.file];
+    if (!fc) continue;
+    let hit = false;
+    for (let l = m.line; l <= m.endLine; l++) {
+      const c = fc.lines[l];
+      if (c === undefined) continue;
+      counted = true;
+      if (c > 0) hit = true;
+    }
+    if (hit) workloads.push(w);
+  }
+  if (workloads.length) return { status: 'reached', workloads: workloads.sort() };
+  if (!counted) return { status: 'compiled-out', reason: COMPILED_OUT };
+  const why = unreachableReason({ ...parseSite(m.site), id: m.site });
+  return why ? { status: 'unreachable', reason: why } : { status: 'not-reached' };
+}
+
+function parseSite(id: string): { file: string; function: string; callee: string } {
+  const [file = '', fn = '', callee = ''] = id.split(':');
+  return { file, function: fn, callee: callee.replace(/#\d+$/, '') };
+}
+
+/**
+ * The per-workload counts of coverage runs (one run or its shards) of this tree. The run must
+ * have been made from the same sources: a kept source that differs from the tree's is refused.
+ */
+export async function readReach(runDirs: readonly string[], sources: ReadonlyMap<string, string>, signal?: AbortSignal): Promise<ReachData> {
+  for (const dir of runDirs) {
+    const kept = join(dir, 'kernel', 'coverage', 'src');
+    if (!existsSync(kept)) throw new UserError(`${dir}: no coverage inputs there (not a pinlab run --coverage directory)`);
+    for (const f of COVERAGE_SOURCES) {
+      const p = join(kept, f);
+      if (!existsSync(p) || !sources.has(f)) continue;
+      if (readFileSync(p, 'utf8') !== sources.get(f)) {
+        throw new UserError(`${dir}: its ${f} is not this tree's (the coverage run built other sources)`, { hint: 'run pinlab run --coverage with the same kernel options first' });
+      }
+    }
+  }
+  const perWorkload = await workloadCoverage(runDirs, signal);
+  if (perWorkload.size === 0) throw new UserError(`${runDirs.join(', ')}: no per-workload counters found`);
+  return { perWorkload, from: [...runDirs] };
+}
