@@ -271,6 +271,7 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('--out <dir>', 'where mutation.json and mutation.html go (default: beside the coverage report, or runs/mutate-<tree>)')
     .option('--json <file>', 'also write the report as JSON here')
     .option('--html <file>', 'also write the HTML page here')
+    .option('--state <dir>', 'where the results of finished mutants are kept, for a rerun to resume (default: in the cache, per tree)')
     .option('--merge <reports...>', "merge shards' mutation.json files into one report (runs nothing)")
     .option('--dry-run', 'list the mutants (id, line, change); build nothing')
     .action(async (o) => setOutcome(await mutate(ctx(), { ...o, source: src(o), command: ['pinlab', ...process.argv.slice(2)].join(' ') })));

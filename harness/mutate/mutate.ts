@@ -17,12 +17,13 @@ import { writeFileAtomic } from '../report/file.js';
 import { COVERAGE_SOURCES } from '../coverage/objects.js';
 import { ALL_WORKLOADS, DEFAULT_SUITE, parseShard } from '../workloads/catalogue.js';
 import type { WorkloadSpec } from '../workloads/types.js';
-import type { Verdict } from '../verdict/types.js';
+import type { RunResult, Verdict } from '../verdict/types.js';
 import { equivalentReason } from './equivalent.js';
 import { judgeMutant, type MutantResult } from './outcome.js';
 import { planMutants, selectMutants, type Mutant } from './plan.js';
 import { reachOf, readReach, type Reach, type ReachData } from './reach.js';
 import { buildReport, formatMutationReport, mergeReports, mutationHtml, type MutationReport } from './report.js';
+import { CALIBRATION_COVERAGE } from '../coverage/run-coverage.js';
 import { appendState, isFinal, mutateStateDir, readState, treeKey } from './state.js';
 import { mutationTree } from './tree.js';
 
@@ -43,6 +44,8 @@ export interface MutateOpts {
   out?: string;
   json?: string;
   html?: string;
+  /** the state directory (default: in the cache, named by the tree) */
+  state?: string;
   /** mutation.json files of shards to merge instead of running */
   merge?: string[];
   /** the command line as typed, for the report */
@@ -67,6 +70,27 @@ export function staticResult(m: Mutant, reach: Reach, reviewed = equivalentReaso
 export function judgingWorkloads(reach: Reach, usable: readonly WorkloadSpec[]): WorkloadSpec[] {
   if (reach.status !== 'reached') return [...usable];
   return usable.filter((w) => reach.workloads.includes(w.name));
+}
+
+/**
+ * A mutant reached only by workloads that cannot judge it here: ones this pinlab's catalogue
+ * lacks (a coverage run of another version) or ones that did not pass unmutated. It is a gap of
+ * this suite, not a survivor.
+ */
+export function lackingWorkloads(m: Mutant, reach: Reach, usable: readonly WorkloadSpec[]): MutantResult | undefined {
+  if (reach.status !== 'reached') return undefined;
+  if (reach.workloads.some((w) => w === CALIBRATION_COVERAGE || usable.some((u) => u.name === w))) return undefined;
+  return {
+    id: m.id,
+    file: m.file,
+    site: m.site,
+    operator: m.operator,
+    line: m.line,
+    outcome: 'not-reached',
+    detail: `reached only by workloads that cannot judge it here (not in this catalogue, or failing unmutated): ${reach.workloads.join(', ')}`,
+    workloads: [],
+    diff: m.diff,
+  };
 }
 
 function patchFileOf(stateDir: string, m: Mutant): string {
@@ -95,7 +119,7 @@ export async function mutate(ctx: RunContext, opts: MutateOpts): Promise<Outcome
   }
 
   const reachData: ReachData | undefined = opts.coverage?.length ? await readReach(opts.coverage.map((d) => resolve(d)), tree.sources, ctx.signal) : undefined;
-  const stateDir = mutateStateDir(treeKey(tree.source.identity, tree.tree, req.fragments));
+  const stateDir = opts.state ? resolve(opts.state) : mutateStateDir(treeKey(tree.source.identity, tree.tree, req.fragments));
   mkdirSync(stateDir, { recursive: true });
   const done = readState(stateDir);
   const reaches = new Map(selected.map((m) => [m.id, reachOf(m, reachData)]));
@@ -135,7 +159,9 @@ export async function mutate(ctx: RunContext, opts: MutateOpts): Promise<Outcome
       baselineProblems = baseline.problems;
       const usable = candidates.filter((w) => wanted.has(w.name) && !baselineProblems.includes(w.name));
       for (const [i, m] of toRun.entries()) {
-        const r = await runMutant(ctx, req, m, reaches.get(m.id)!, usable, stateDir, baseline.buildKey, opts);
+        const reach = reaches.get(m.id)!;
+        const lacking = lackingWorkloads(m, reach, usable);
+        const r = lacking ?? (await runMutant(ctx, req, m, reach, usable, stateDir, baseline.buildKey, opts));
         results.set(m.id, r);
         appendState(stateDir, r);
         out(`[${i + 1}/${toRun.length}] ${r.outcome.toUpperCase().padEnd(11)} ${m.id}  ${r.detail}  (${((r.elapsedMs ?? 0) / 1000).toFixed(1)} s, build ${((r.buildMs ?? 0) / 1000).toFixed(1)} s)`);
@@ -203,17 +229,32 @@ async function runMutant(ctx: RunContext, req: KernelRequest, m: Mutant, reach: 
   const runDir = join(stateDir, 'runs', `mutant-${sha256(m.id).slice(0, 12)}`);
   rmSync(runDir, { recursive: true, force: true });
   const base = { id: m.id, file: m.file, site: m.site, operator: m.operator, line: m.line, diff: m.diff, runDir };
+  // the first verdict that kills the mutant ends its run: the rest could only kill it again
+  const stop = new AbortController();
+  const onParent = () => stop.abort(ctx.signal.reason);
+  ctx.signal.addEventListener('abort', onParent, { once: true });
+  const untilKilled: Reporter = {
+    onEvent: (e) => {
+      if (e.type === 'verdict' && !stop.signal.aborted && judgeMutant([e.verdict]).outcome === 'killed') stop.abort(new InterruptedError(`killed by ${e.verdict.name}`));
+    },
+    finish: async () => undefined,
+  };
   let verdicts: Verdict[];
   try {
-    const r = await runOneKernel({ kernel, workloads, cmdline: splitCmdline(opts.cmdline), strict: false, runDir, jobs: opts.jobs }, ctx, silent);
+    const r = await runOneKernel({ kernel, workloads, cmdline: splitCmdline(opts.cmdline), strict: false, runDir, jobs: opts.jobs }, { ...ctx, signal: stop.signal }, untilKilled);
     verdicts = r.result.verdicts;
-    const key = r.result.kernel.buildKey;
-    // a mutant's kernel is of no use once judged: keep the cache to real kernels
-    if (key && key !== baselineKey && /^[0-9a-f]{32}$/.test(key)) rmSync(join(paths.kernels(), key), { recursive: true, force: true });
   } catch (e) {
+    if (ctx.signal.aborted) throw e;
     if (e instanceof UserError) return { ...base, outcome: 'unbuildable', detail: e.message.split('\n')[0]!, workloads: [], elapsedMs: Date.now() - t0, finishedAt: new Date().toISOString() };
-    throw e;
+    if (!stop.signal.aborted) throw e;
+    // stopped at its first kill: run.json holds the verdicts so far
+    verdicts = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RunResult).verdicts;
+  } finally {
+    ctx.signal.removeEventListener('abort', onParent);
   }
+  const key = (JSON.parse(readFileSync(join(runDir, 'run.json'), 'utf8')) as RunResult).kernel.buildKey;
+  // a mutant's kernel is of no use once judged: keep the cache to real kernels
+  if (key && key !== baselineKey && /^[0-9a-f]{32}$/.test(key)) rmSync(join(paths.kernels(), key), { recursive: true, force: true });
   const meta = JSON.parse(readFileSync(join(runDir, 'meta.json'), 'utf8')) as { kernelStepsMs?: { build?: number } };
   const judged = judgeMutant(verdicts);
   return {
@@ -221,7 +262,8 @@ async function runMutant(ctx: RunContext, req: KernelRequest, m: Mutant, reach: 
     outcome: judged.outcome,
     detail: judged.detail,
     ...(judged.killedBy ? { killedBy: judged.killedBy } : {}),
-    workloads: [...workloads.map((w) => w.name), ...verdicts.filter((v) => v.name.startsWith(CALIBRATION_PREFIX)).map((v) => v.name)],
+    // what actually judged it (a run stopped at its first kill did not get to the rest)
+    workloads: verdicts.filter((v) => v.status !== 'ERROR' || v.cause !== 'harness').map((v) => v.name),
     elapsedMs: Date.now() - t0,
     ...(meta.kernelStepsMs?.build !== undefined ? { buildMs: meta.kernelStepsMs.build } : {}),
     finishedAt: new Date().toISOString(),

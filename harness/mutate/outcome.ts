@@ -23,7 +23,16 @@ export type MutantOutcome =
   | 'error';
 
 /** ERROR causes that are the kernel's behaviour on the pin path, so they notice a mutant. */
-const NOTICING_ERRORS: readonly ErrorCause[] = ['path-not-reached', 'evidence', 'boot'];
+const NOTICING_ERRORS: readonly ErrorCause[] = ['path-not-reached', 'evidence'];
+
+/** A boot that died of the kernel (a panic, an oops, init killed), not of a slow host. */
+const KERNEL_DIED = /\((panic|oops|init-died)\)/;
+
+function notices(v: Verdict): boolean {
+  if (v.status === 'FAIL' || v.status === 'XFAIL' || v.splats.length > 0) return true;
+  if (v.status !== 'ERROR') return false;
+  return NOTICING_ERRORS.includes(v.cause!) || (v.cause === 'boot' && KERNEL_DIED.test(v.message));
+}
 
 export interface Judgement {
   outcome: MutantOutcome;
@@ -42,7 +51,7 @@ const describe = (v: Verdict) => `${v.name} ${v.status}${v.reasons.length ? ` ${
 export function judgeMutant(verdicts: readonly Verdict[]): Judgement {
   const build = verdicts.find((v) => v.status === 'ERROR' && v.cause === 'build');
   if (build) return { outcome: 'unbuildable', detail: build.message.split('\n')[0] ?? 'build failed' };
-  const killers = verdicts.filter((v) => v.status === 'FAIL' || v.status === 'XFAIL' || v.splats.length > 0 || (v.status === 'ERROR' && NOTICING_ERRORS.includes(v.cause!)));
+  const killers = verdicts.filter(notices);
   if (killers.length) return { outcome: 'killed', detail: describe(killers[0]!), killedBy: killers.map(describe) };
   const hung = verdicts.find((v) => v.status === 'ERROR' && v.cause === 'timeout');
   if (hung) return { outcome: 'timed-out', detail: describe(hung) };

@@ -119,7 +119,7 @@ export function formatMutationReport(r: MutationReport, opts: { diffs?: boolean 
   if (r.pending.length) out.push('', `${r.pending.length} mutants not run yet (run the same command again to go on)`);
   out.push(
     '',
-    `${r.mutants.length} mutants on ${r.kernel.profile ?? r.kernel.source}: score ${percentOf(r.score)} (killed ${r.score.killed + r.score.timedOut} of ${r.score.killed + r.score.timedOut + r.score.survived + r.score.notReached} non-equivalent); ` +
+    `${r.mutants.length + r.pending.length} mutants on ${r.kernel.profile ?? r.kernel.source}${r.pending.length ? ` (${r.pending.length} not run yet)` : ''}: score ${percentOf(r.score)} (killed ${r.score.killed + r.score.timedOut} of ${r.score.killed + r.score.timedOut + r.score.survived + r.score.notReached} non-equivalent); ` +
       `${r.timing.mutantsRun} run, median ${seconds(r.timing.medianMs)} per mutant (build ${seconds(r.timing.medianBuildMs)}), ${seconds(r.elapsedMs)} in all`,
   );
   return `${out.join('\n')}\n`;

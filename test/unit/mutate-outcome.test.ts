@@ -1,0 +1,125 @@
+// A mutant's outcome comes from the verdicts `pinlab run` gives; its reach from per-workload line
+// counts; the state file makes a rerun resume; shard reports merge into the unsharded one.
+import test from 'ava';
+import { mkdtempSync, rmSync, appendFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Verdict } from '../../harness/verdict/types.js';
+import { judgeMutant, scoreOf, type MutantResult } from '../../harness/mutate/outcome.js';
+import { reachOf, type ReachData } from '../../harness/mutate/reach.js';
+import { appendState, isFinal, readState } from '../../harness/mutate/state.js';
+import { buildReport, formatMutationReport, mergeReports, mutationHtml, type MutationReport } from '../../harness/mutate/report.js';
+import { judgingWorkloads, lackingWorkloads, staticResult } from '../../harness/mutate/mutate.js';
+import { DEFAULT_SUITE } from '../../harness/workloads/catalogue.js';
+import type { Mutant } from '../../harness/mutate/plan.js';
+
+const verdict = (name: string, over: Partial<Verdict> = {}): Verdict => ({ name, target: 't', engine: 'e', status: 'PASS', reasons: [], path: [], pinning: 'pinned', splats: [], message: '', ...over });
+
+test('judgeMutant: a FAIL kills, naming the verdict; passes survive', (t) => {
+  const k = judgeMutant([verdict('a'), verdict('b', { status: 'FAIL', reasons: ['pin-leak'] })]);
+  t.is(k.outcome, 'killed');
+  t.deepEqual(k.killedBy, ['b FAIL pin-leak']);
+  t.is(judgeMutant([verdict('a'), verdict('calibration.odirect-loop')]).outcome, 'survived');
+});
+
+test('judgeMutant: splats and pin-path errors kill; a build error is unbuildable; a hang times out; harness trouble is an error', (t) => {
+  t.is(judgeMutant([verdict('a', { splats: [{ kind: 'warning', title: 'WARNING in gup_put_folio', lines: [] }] })]).outcome, 'killed');
+  t.is(judgeMutant([verdict('a', { status: 'ERROR', cause: 'path-not-reached' })]).outcome, 'killed');
+  t.is(judgeMutant([verdict('a', { status: 'ERROR', cause: 'build', message: 'bio.c:12: error: x' })]).outcome, 'unbuildable');
+  t.is(judgeMutant([verdict('a', { status: 'ERROR', cause: 'timeout' }), verdict('b')]).outcome, 'timed-out');
+  t.is(judgeMutant([verdict('a', { status: 'ERROR', cause: 'guest' })]).outcome, 'error');
+  // a kernel that dies booting noticed the mutant; a boot that timed out on a busy host did not
+  t.is(judgeMutant([verdict('a', { status: 'ERROR', cause: 'boot', message: 'boot failed (oops): BUG: Bad page state' })]).outcome, 'killed');
+  t.is(judgeMutant([verdict('a', { status: 'ERROR', cause: 'boot', message: 'boot failed (timeout): no console output within 60 s' })]).outcome, 'error');
+  t.is(judgeMutant([verdict('a', { status: 'SKIP' })]).outcome, 'error', 'nothing judged is not a survivor');
+  // a FAIL outweighs a hang elsewhere: the mutant was noticed
+  t.is(judgeMutant([verdict('a', { status: 'ERROR', cause: 'timeout' }), verdict('b', { status: 'FAIL', reasons: ['over-released'] })]).outcome, 'killed');
+});
+
+test('scoreOf: killed and timed out over the non-equivalent; gaps count against, equivalents and unbuildables do not', (t) => {
+  const s = scoreOf(['killed', 'killed', 'timed-out', 'survived', 'not-reached', 'equivalent', 'unbuildable', 'unreachable'].map((outcome) => ({ outcome }) as MutantResult));
+  t.is(s.score, 3 / 5);
+  t.is(s.equivalent, 1);
+  t.is(scoreOf([]).score, undefined);
+});
+
+const m = (over: Partial<Mutant> = {}): Mutant => ({ id: 'block/bio.c:f:unpin_user_page/drop-release', file: 'block/bio.c', site: 'block/bio.c:f:unpin_user_page', kind: 'unpin', operator: 'drop-release', line: 10, endLine: 11, before: 'x', after: 'y', diff: 'd', ...over });
+
+const reachData = (counts: Record<string, Record<number, number>>): ReachData => ({
+  perWorkload: new Map(Object.entries(counts).map(([w, lines]) => [w, { 'block/bio.c': { lines: Object.fromEntries(Object.entries(lines).map(([l, c]) => [l, c])), functions: [], branches: {} } }])),
+  from: ['/cov'],
+});
+
+test('reachOf: workloads whose counts ran a line of the change; no counter is compiled out; a reviewed site is unreachable', (t) => {
+  const d = reachData({ 'w1': { 10: 0, 11: 3 }, 'w2': { 10: 0, 11: 0 }, '(calibration)': { 10: 1 } });
+  t.deepEqual(reachOf(m(), d), { status: 'reached', workloads: ['(calibration)', 'w1'] });
+  t.is(reachOf(m({ line: 20, endLine: 20 }), d).status, 'compiled-out');
+  t.is(reachOf(m(), reachData({ w1: { 10: 0 } })).status, 'not-reached');
+  t.is(reachOf(m({ site: 'block/bio.c:bio_dirty_fn:bio_release_pages' }), reachData({ w1: { 10: 0 } })).status, 'unreachable');
+  t.is(reachOf(m(), undefined).status, 'unknown');
+});
+
+test('static results: equivalents (reviewed or compiled out), unreachable and not reached need no kernel', (t) => {
+  t.is(staticResult(m(), { status: 'reached', workloads: ['w'] }), undefined);
+  t.is(staticResult(m(), { status: 'unknown' }), undefined);
+  t.is(staticResult(m(), { status: 'reached', workloads: ['w'] }, 'reviewed reason')?.outcome, 'equivalent');
+  t.is(staticResult(m(), { status: 'compiled-out', reason: 'r' })?.outcome, 'equivalent');
+  t.is(staticResult(m(), { status: 'not-reached' })?.outcome, 'not-reached');
+  t.is(staticResult(m(), { status: 'unreachable', reason: 'r' })?.outcome, 'unreachable');
+});
+
+test('judging workloads: the reaching ones of the catalogue; one reached only by unknown workloads is a gap', (t) => {
+  const a = DEFAULT_SUITE[0]!.name;
+  t.deepEqual(judgingWorkloads({ status: 'reached', workloads: [a, 'not-a-workload'] }, DEFAULT_SUITE).map((w) => w.name), [a]);
+  t.is(judgingWorkloads({ status: 'unknown' }, DEFAULT_SUITE).length, DEFAULT_SUITE.length);
+  t.is(lackingWorkloads(m(), { status: 'reached', workloads: ['not-a-workload'] }, DEFAULT_SUITE)?.outcome, 'not-reached');
+  t.is(lackingWorkloads(m(), { status: 'reached', workloads: ['(calibration)'] }, DEFAULT_SUITE), undefined, 'the calibration runs in every guest');
+});
+
+const result = (id: string, outcome: MutantResult['outcome'], over: Partial<MutantResult> = {}): MutantResult => ({ id, file: id.split(':')[0]!, site: id.split('/')[0]!, operator: 'drop-release', line: 1, outcome, detail: '', workloads: [], diff: '-a\n+b\n', ...over });
+
+test('state: appended results survive a torn last line; errors are not final', (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'pinlab-mutate-state-'));
+  try {
+    appendState(dir, result('a.c:f:x/drop-release', 'killed'));
+    appendFileSync(join(dir, 'results.jsonl'), '{"id":"b.c:f:x/drop-rel');
+    appendState(dir, result('c.c:f:x/drop-release', 'error'));
+    const s = readState(dir);
+    t.deepEqual([...s.keys()], ['a.c:f:x/drop-release', 'c.c:f:x/drop-release']);
+    t.true(isFinal(s.get('a.c:f:x/drop-release')));
+    t.false(isFinal(s.get('c.c:f:x/drop-release')));
+    t.false(isFinal(undefined));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+const report = (mutants: MutantResult[], pending: string[] = [], over: Partial<MutationReport> = {}) =>
+  buildReport({ kernel: { profile: 'patched-6.1', source: 's', tree: 'abc', patches: [] }, command: 'pinlab mutate', startedAt: '2026-12-05T06:00:00Z', finishedAt: '2026-12-05T06:10:00Z', elapsedMs: 600_000, baselineProblems: [], mutants, pending, ...over });
+
+test('shard reports merge into the unsharded report', (t) => {
+  const all = [result('a.c:f:x/drop-release', 'killed', { elapsedMs: 30_000 }), result('a.c:f:y/drop-release', 'survived', { elapsedMs: 20_000 }), result('b.c:g:x/put-for-unpin', 'not-reached')];
+  const whole = report(all);
+  const merged = mergeReports([report([all[0]!, all[2]!]), report([all[1]!])]);
+  t.deepEqual(merged.score, whole.score);
+  t.deepEqual(merged.files, whole.files);
+  t.deepEqual(merged.sites, whole.sites);
+  t.deepEqual(merged.mutants, whole.mutants);
+  t.is(merged.elapsedMs, 1_200_000);
+  // a final result in one shard beats an error or a pending entry in another
+  const again = mergeReports([report([result('a.c:f:x/drop-release', 'error')], ['a.c:f:y/drop-release']), report([all[0]!, all[1]!])]);
+  t.deepEqual(again.mutants.map((x) => x.outcome), ['killed', 'survived']);
+  t.deepEqual(again.pending, []);
+  t.throws(() => mergeReports([report([]), report([], [], { kernel: { source: 's', tree: 'other', patches: [] } })]), { message: /different trees/ });
+});
+
+test('the terminal report shows per-file scores, each survivor with its diff, the time per mutant', (t) => {
+  const r = report([result('a.c:f:x/drop-release', 'killed', { elapsedMs: 30_000, buildMs: 20_000 }), result('a.c:f:y/drop-release', 'survived', { elapsedMs: 40_000, workloads: ['w1'] })]);
+  const text = formatMutationReport(r);
+  t.regex(text, /^a\.c\s+1\s+0\s+1\s+0\s+0\s+0\s+0\s+0\s+50\.0%$/m);
+  t.regex(text, /SURVIVED a\.c:f:y\/drop-release \(line 1; ran w1\)\n {2}-a\n {2}\+b/);
+  t.regex(text, /score 50\.0% \(killed 1 of 2 non-equivalent\); 2 run, median 30\.0 s per mutant \(build 20\.0 s\)/);
+  const html = mutationHtml(r);
+  t.regex(html, /<h3>survived: a\.c:f:y\/drop-release<\/h3>/);
+  t.notRegex(html, /<script/);
+});
