@@ -27,25 +27,38 @@ export interface ReachData {
   from: string[];
 }
 
+/** How far back a change without a counter of its own may take the reach of the code before it. */
+const PROXY_LINES = 5;
+
+/**
+ * The lines whose counts tell whether a change ran: its own, or when none carries a counter
+ * (straight-line code gcc folded into the block before, such as `if (c) flag |= X`), the nearest
+ * counted line at most PROXY_LINES above it. Undefined: no code was generated there.
+ */
+export function countedLines(m: Pick<Mutant, 'file' | 'line' | 'endLine'>, data: ReachData): [number, number] | undefined {
+  const counted = (l: number) => [...data.perWorkload.values()].some((cov) => cov[m.file]?.lines[l] !== undefined);
+  for (let l = m.line; l <= m.endLine; l++) if (counted(l)) return [m.line, m.endLine];
+  for (let l = m.line - 1; l >= Math.max(1, m.line - PROXY_LINES); l--) if (counted(l)) return [l, l];
+  return undefined;
+}
+
 /** A mutant's reach from per-workload line counts. */
 export function reachOf(m: Pick<Mutant, 'file' | 'line' | 'endLine' | 'site'>, data: ReachData | undefined): Reach {
   if (!data) return { status: 'unknown' };
+  const range = countedLines(m, data);
+  if (!range) return { status: 'compiled-out', reason: COMPILED_OUT };
   const workloads: string[] = [];
-  let counted = false;
   for (const [w, cov] of data.perWorkload) {
-    const fc = cov[m.file];
-    if (!fc) continue;
-    let hit = false;
-    for (let l = m.line; l <= m.endLine; l++) {
-      const c = fc.lines[l];
-      if (c === undefined) continue;
-      counted = true;
-      if (c > 0) hit = true;
+    const lines = cov[m.file]?.lines;
+    if (!lines) continue;
+    for (let l = range[0]; l <= range[1]; l++) {
+      if ((lines[l] ?? 0) > 0) {
+        workloads.push(w);
+        break;
+      }
     }
-    if (hit) workloads.push(w);
   }
   if (workloads.length) return { status: 'reached', workloads: workloads.sort() };
-  if (!counted) return { status: 'compiled-out', reason: COMPILED_OUT };
   const why = unreachableReason({ ...parseSite(m.site), id: m.site });
   return why ? { status: 'unreachable', reason: why } : { status: 'not-reached' };
 }

@@ -59,6 +59,8 @@ const cases: [args: string[], code: number, message: RegExp][] = [
   [['doctor', '--frob'], EXIT.usage, /unknown option '--frob'/],
   [['setup', 'extra'], EXIT.usage, /too many arguments/],
   [['check', '--repeat', 'x'], BISECT_ABORT, /--repeat x: expected a positive integer/],
+  [['mutate', '--merge', 'foreign/run.json'], EXIT.usage, /not a pinlab mutation report/],
+  [['mutate', '--dry-run'], EXIT.usage, /is not imported into the cache yet/],
 ];
 
 for (const [args, code, message] of cases) {
