@@ -133,6 +133,7 @@ export async function mutate(ctx: RunContext, opts: MutateOpts): Promise<Outcome
   }
   out(`pinlab mutate: ${selected.length} mutants of ${req.profile ?? tree.source.identity} (tree ${tree.tree.slice(0, 12)}): ${toRun.length} to run, ${results.size} decided (${[...results.values()].filter((r) => done.has(r.id)).length} in ${stateDir})`);
 
+  let baselineProblems: string[] = [];
   const outDir = resolve(opts.out ?? (opts.coverage?.length ? join(opts.coverage[0]!, 'mutation') : join(runsRoot(), `mutate-${stateDir.split('/').pop()}`)));
   const report = (): MutationReport =>
     buildReport({
@@ -148,7 +149,6 @@ export async function mutate(ctx: RunContext, opts: MutateOpts): Promise<Outcome
       pending: selected.filter((m) => !results.has(m.id)).map((m) => m.id),
     });
 
-  let baselineProblems: string[] = [];
   let interrupted: unknown;
   try {
     if (toRun.length) {
@@ -193,28 +193,34 @@ async function writeReportFiles(r: MutationReport, outDir: string, opts: Pick<Mu
 }
 
 interface Baseline {
-  problems: string[];
+  /** each workload judged on the unmutated tree: its status */
+  judged: Record<string, string>;
   buildKey?: string;
 }
 
 /**
- * The unmutated tree with every workload the mutants need, once per tree and workload set: it
- * warms the worktree (each mutant then rebuilds one file) and names the workloads that do not
- * pass without any mutant, which would otherwise kill mutants they never judged.
+ * The unmutated tree with the workloads the mutants need that it has not run yet (the statuses
+ * are kept in the state directory): it warms the worktree (each mutant then rebuilds one file)
+ * and names the workloads that do not pass without any mutant, which would otherwise kill
+ * mutants they never judged.
  */
-async function runBaseline(ctx: RunContext, req: KernelRequest, stateDir: string, workloads: WorkloadSpec[], opts: MutateOpts): Promise<Baseline> {
-  const file = join(stateDir, `baseline-${sha256(workloads.map((w) => w.name).join(',')).slice(0, 12)}.json`);
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as Baseline;
-  out(`baseline: the unmutated tree with ${workloads.length} workloads`);
-  const r = await runOneKernel({ kernel: req, workloads, cmdline: splitCmdline(opts.cmdline), strict: false, runDir: join(stateDir, 'baseline'), jobs: opts.jobs }, ctx, silent);
-  if (r.infraFailure) throw r.infraFailure;
-  const problems = r.result.verdicts.filter((v) => v.status !== 'PASS' && v.status !== 'SKIP' && !v.name.startsWith(CALIBRATION_PREFIX)).map((v) => v.name);
-  const calibration = r.result.verdicts.filter((v) => v.name.startsWith(CALIBRATION_PREFIX) && v.status !== 'PASS');
-  if (calibration.length) throw new UserError(`the unmutated tree fails its pin-evidence calibration (${calibration.map((v) => v.name).join(', ')}): mutants cannot be judged on it`);
-  const b: Baseline = { problems, ...(r.result.kernel.buildKey ? { buildKey: r.result.kernel.buildKey } : {}) };
-  writeFileSync(file, `${JSON.stringify(b, null, 2)}\n`);
-  out(`baseline: ${r.result.verdicts.length - problems.length} passed${problems.length ? `; left out: ${problems.join(', ')}` : ''}`);
-  return b;
+async function runBaseline(ctx: RunContext, req: KernelRequest, stateDir: string, workloads: WorkloadSpec[], opts: MutateOpts): Promise<{ problems: string[]; buildKey?: string }> {
+  const file = join(stateDir, 'baseline.json');
+  const known: Baseline = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Baseline) : { judged: {} };
+  const missing = workloads.filter((w) => known.judged[w.name] === undefined);
+  if (missing.length) {
+    out(`baseline: the unmutated tree with ${missing.length} workloads`);
+    const r = await runOneKernel({ kernel: req, workloads: missing, cmdline: splitCmdline(opts.cmdline), strict: false, runDir: join(stateDir, 'baseline'), jobs: opts.jobs }, ctx, silent);
+    if (r.infraFailure) throw r.infraFailure;
+    const calibration = r.result.verdicts.filter((v) => v.name.startsWith(CALIBRATION_PREFIX) && v.status !== 'PASS');
+    if (calibration.length) throw new UserError(`the unmutated tree fails its pin-evidence calibration (${calibration.map((v) => v.name).join(', ')}): mutants cannot be judged on it`);
+    for (const v of r.result.verdicts) if (!v.name.startsWith(CALIBRATION_PREFIX)) known.judged[v.name] = v.status;
+    if (r.result.kernel.buildKey) known.buildKey = r.result.kernel.buildKey;
+    writeFileSync(file, `${JSON.stringify(known, null, 2)}\n`);
+  }
+  const problems = workloads.map((w) => w.name).filter((n) => known.judged[n] !== 'PASS' && known.judged[n] !== 'SKIP');
+  out(`baseline: ${workloads.length - problems.length} of ${workloads.length} pass unmutated${problems.length ? `; left out: ${problems.join(', ')}` : ''}`);
+  return { problems, ...(known.buildKey ? { buildKey: known.buildKey } : {}) };
 }
 
 const splitCmdline = (c?: string) => (c ? c.trim().split(/\s+/) : []);

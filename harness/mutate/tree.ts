@@ -2,14 +2,13 @@
 // --patch extras) made in a temporary index, as the kernel phase makes it, and the text of the
 // instrumented sources read from that tree object. No worktree is touched, so --dry-run can list
 // the mutants while another run builds.
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { RunContext } from '../context.js';
 import { UserError } from '../errors.js';
 import { runStep } from '../exec.js';
 import { planPatchApply, readPatches, resolveSource, tempIndexFile, type ResolvedSource } from '../kernel/source.js';
 import type { KernelRequest } from '../kernel/index.js';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 
 export interface MutationTree {
   source: ResolvedSource;
