@@ -28,7 +28,7 @@ export interface PointContext {
   lines: readonly string[];
   blanked: readonly string[];
   call?: CallAt;
-  /** the function's body text (blanked), for names it declares */
+  /** the function's body above the point (blanked), for the names it declares */
   body: string;
 }
 
@@ -87,6 +87,12 @@ export const COUNT_ARG: Readonly<Record<string, number>> = {
 
 /** Names a function's error state commonly goes by, tried in order. */
 const ERROR_VARS = ['ret', 'err', 'error', 'rc', 'retval'];
+
+/** `name` declared at the function's own scope (one tab in), so it is in scope at any point below. */
+export function declaredAtFunctionScope(body: string, name: string): boolean {
+  const decl = new RegExp(`^\\t(?:const |unsigned |signed |long |short |struct \\w+ |enum \\w+ )*(?!return\\b)[A-Za-z_]\\w*[\\s*]+[^;()]*\\b${name}\\b[^;]*;`, 'm');
+  return decl.test(body);
+}
 
 /** An argument that changes state (`pages[i++]`, `x = y`): skipping the call must keep it, or a
  * loop that advances through its arguments never ends (a hang, not the bug mimicked). */
@@ -177,7 +183,7 @@ export const OPERATORS: readonly Operator[] = [
     kinds: ['unpin', 'put'],
     rewrite: (c) => {
       if (!c.call?.statement) return undefined;
-      const v = ERROR_VARS.find((n) => new RegExp(`\\b${n}\\b`).test(c.body));
+      const v = ERROR_VARS.find((n) => declaredAtFunctionScope(c.body, n));
       if (!v) return undefined;
       const original = sliceText(c.lines, c.call.start, c.call.end);
       return callText(c, `((${v}) ? ${withoutCall(c.call)} : (void)${original})`);

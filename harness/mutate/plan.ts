@@ -90,7 +90,8 @@ export function mutantsOfFile(file: string, text: string): Mutant[] {
   const out: Mutant[] = [];
   for (const point of findMutationPoints(file, text)) {
     const fn = bodies.find((b) => b.open < point.line - 1 && point.line - 1 < b.close);
-    const body = fn ? blanked.slice(fn.open + 1, fn.close).join('\n') : '';
+    // the function's body above the point: where the names it may use are declared
+    const body = fn ? blanked.slice(fn.open + 1, point.line - 1).join('\n') : '';
     const ctx: PointContext = { point, lines, blanked, body, ...(point.kind === 'flag' ? {} : { call: callAt(lines, blanked, point) }) };
     for (const op of OPERATORS) {
       if (!op.kinds.includes(point.kind)) continue;

@@ -126,3 +126,18 @@ test('the terminal report shows per-file scores, each survivor with its diff, th
   t.regex(html, /<h3>survived: a\.c:f:y\/drop-release<\/h3>/);
   t.notRegex(html, /<script/);
 });
+
+test('reviewed equivalents name a mutant of a known operator, each with its reason, each in docs/mutation.md', async (t) => {
+  const { EQUIVALENT } = await import('../../harness/mutate/equivalent.js');
+  const { OPERATORS } = await import('../../harness/mutate/operators.js');
+  const { readFileSync } = await import('node:fs');
+  const { repoRoot } = await import('../../harness/config.js');
+  const docs = readFileSync(join(repoRoot, 'docs/mutation.md'), 'utf8');
+  for (const e of EQUIVALENT) {
+    const m = /^[\w./-]+\.c:\w+:\w+(#\d+)?\/([a-z-]+)$/.exec(e.mutant);
+    t.truthy(m, e.mutant);
+    t.true(OPERATORS.some((o) => o.id === m?.[2]), `${e.mutant}: operator`);
+    t.true(e.reason.length > 20, `${e.mutant}: a reason`);
+    t.true(docs.includes(e.mutant), `docs/mutation.md lists ${e.mutant}`);
+  }
+});

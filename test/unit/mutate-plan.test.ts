@@ -7,7 +7,7 @@ import { mkdtempSync, rmSync, writeFileSync, readFileSync, mkdirSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { findMutationPoints } from '../../harness/mutate/points.js';
-import { flagUse, OPERATORS } from '../../harness/mutate/operators.js';
+import { declaredAtFunctionScope, flagUse, OPERATORS } from '../../harness/mutate/operators.js';
 import { mutantsOfFile, planMutants, selectMutants, unifiedDiff } from '../../harness/mutate/plan.js';
 import { findPinSites, withIds } from '../../harness/coverage/sites.js';
 
@@ -101,6 +101,24 @@ test('operators leave alone what they do not fit', (t) => {
   // a flag that is set is not "tested", and the reverse
   t.is(change('block/bio.c:grab:FOLL_PIN/flag-not-tested'), undefined);
   t.is(change('block/bio.c:release_one:BIO_PAGE_PINNED/flag-not-set'), undefined);
+});
+
+test('skip-on-error needs the error variable declared at the function\'s scope above the release', (t) => {
+  const inner = `static void end_io(struct bio *bio)
+{
+	if (bio->bi_private) {
+		ssize_t ret;
+
+		ret = 1;
+	}
+	bio_release_pages(bio, false);
+}
+`;
+  t.deepEqual(mutantsOfFile(FILE, inner).map((m) => m.operator), ['drop-release'], 'a ret of an inner block is out of scope at the release');
+  t.true(declaredAtFunctionScope('\tint ret = 0, i = 0;\n', 'ret'));
+  t.true(declaredAtFunctionScope('\tstruct bio *bio;\n\tssize_t size, err = -EINVAL;\n', 'err'));
+  t.false(declaredAtFunctionScope('\t\tssize_t ret;\n', 'ret'));
+  t.false(declaredAtFunctionScope('\treturn ret;\n\tret = 1;\n', 'ret'));
 });
 
 test('flagUse: bit tests and flag groups are tests; or-ing and arguments are sets', (t) => {
