@@ -14,6 +14,11 @@ export const EQUIVALENT: readonly EquivalentEntry[] = [
     reason:
       "ret only takes bio_uncopy_user()'s error, which copied bios give; blk_rq_map_user_iov() decides copy or map once per request, so a request whose bios reach this release (mapped) has ret == 0 there (6.1 and 6.12 alike)",
   },
+  {
+    mutant: 'block/fops.c:__blkdev_direct_IO:bio_release_pages/skip-on-error',
+    reason:
+      'the IOCB_NOWAIT release comes after `ret = bio_iov_iter_get_pages(); if (unlikely(ret)) break;` in the same iteration, so ret is 0 whenever it runs (6.1 and 6.12 alike)',
+  },
 ];
 
 export function equivalentReason(id: string, entries: readonly EquivalentEntry[] = EQUIVALENT): string | undefined {

@@ -88,10 +88,24 @@ export const COUNT_ARG: Readonly<Record<string, number>> = {
 /** Names a function's error state commonly goes by, tried in order. */
 const ERROR_VARS = ['ret', 'err', 'error', 'rc', 'retval'];
 
-/** `name` declared at the function's own scope (one tab in), so it is in scope at any point below. */
+/**
+ * `name` declared at the function's own scope (one tab in) and given a value on the way to the
+ * point: an initialiser, or an assignment above it that does not leave right away (`ret = x;
+ * goto out;` gives the error path its value, not the point). Otherwise the mutant would read an
+ * uninitialised variable, not skip the release on the error path.
+ */
 export function declaredAtFunctionScope(body: string, name: string): boolean {
-  const decl = new RegExp(`^\\t(?:const |unsigned |signed |long |short |struct \\w+ |enum \\w+ )*(?!return\\b)[A-Za-z_]\\w*[\\s*]+[^;()]*\\b${name}\\b[^;]*;`, 'm');
-  return decl.test(body);
+  const lines = body.split('\n');
+  const decl = new RegExp(`^\\t(?:const |unsigned |signed |long |short |struct \\w+ |enum \\w+ )*(?!return\\b)[A-Za-z_]\\w*[\\s*]+[^;()]*\\b${name}\\b(\\s*=[^=])?[^;]*;`);
+  const declared = lines.map((l) => decl.exec(l)).find(Boolean);
+  if (!declared) return false;
+  if (declared[1]) return true;
+  const assign = new RegExp(`(^|[^\\w.>])${name}\\s*=[^=]`);
+  return lines.some((l, i) => {
+    if (!assign.test(l) || decl.test(l)) return false;
+    const next = lines.slice(i + 1).find((x) => x.trim() !== '');
+    return !next || !/^\s*(goto|break|return|continue)\b/.test(next);
+  });
 }
 
 /** An argument that changes state (`pages[i++]`, `x = y`): skipping the call must keep it, or a

@@ -103,7 +103,7 @@ test('operators leave alone what they do not fit', (t) => {
   t.is(change('block/bio.c:release_one:BIO_PAGE_PINNED/flag-not-set'), undefined);
 });
 
-test('skip-on-error needs the error variable declared at the function\'s scope above the release', (t) => {
+test('skip-on-error needs the error variable declared with a value at the function\'s scope above the release', (t) => {
   const inner = `static void end_io(struct bio *bio)
 {
 	if (bio->bi_private) {
@@ -117,7 +117,10 @@ test('skip-on-error needs the error variable declared at the function\'s scope a
   t.deepEqual(mutantsOfFile(FILE, inner).map((m) => m.operator), ['drop-release'], 'a ret of an inner block is out of scope at the release');
   t.true(declaredAtFunctionScope('\tint ret = 0, i = 0;\n', 'ret'));
   t.true(declaredAtFunctionScope('\tstruct bio *bio;\n\tssize_t size, err = -EINVAL;\n', 'err'));
-  t.false(declaredAtFunctionScope('\t\tssize_t ret;\n', 'ret'));
+  t.false(declaredAtFunctionScope('\t\tssize_t ret = 0;\n', 'ret'));
+  t.false(declaredAtFunctionScope('\tint ret;\n', 'ret'), 'never given a value: the mutant would read garbage');
+  t.false(declaredAtFunctionScope('\tint ret;\n\twhile (x) {\n\t\tif (bad) {\n\t\t\tret = -EFAULT;\n\t\t\tgoto out;\n\t\t}\n', 'ret'), 'a value only on the way out');
+  t.true(declaredAtFunctionScope('\tssize_t ret;\n\tret = get_pages(bio);\n\tif (ret)\n', 'ret'));
   t.false(declaredAtFunctionScope('\treturn ret;\n\tret = 1;\n', 'ret'));
 });
 
