@@ -56,11 +56,12 @@ export function mergeReports(reports: readonly MutationReport[]): MutationReport
   if (reports.length === 0) throw new RangeError('no reports to merge');
   const trees = new Set(reports.map((r) => r.kernel.tree));
   if (trees.size > 1) throw new RangeError(`the reports are of different trees: ${[...trees].join(', ')}`);
+  // the newest report's final result wins (a mutant judged again, or reviewed since)
   const byId = new Map<string, MutantResult>();
-  for (const r of reports) {
+  for (const r of [...reports].sort((a, b) => a.finishedAt.localeCompare(b.finishedAt))) {
     for (const m of r.mutants) {
       const had = byId.get(m.id);
-      if (!had || (!FINAL.includes(had.outcome) && FINAL.includes(m.outcome))) byId.set(m.id, m);
+      if (!had || FINAL.includes(m.outcome) || !FINAL.includes(had.outcome)) byId.set(m.id, m);
     }
   }
   const pending = [...new Set(reports.flatMap((r) => r.pending))].filter((id) => !byId.has(id)).sort();

@@ -113,6 +113,9 @@ test('shard reports merge into the unsharded report', (t) => {
   const again = mergeReports([report([result('a.c:f:x/drop-release', 'error')], ['a.c:f:y/drop-release']), report([all[0]!, all[1]!])]);
   t.deepEqual(again.mutants.map((x) => x.outcome), ['killed', 'survived']);
   t.deepEqual(again.pending, []);
+  // a mutant judged again later (or reviewed equivalent since) takes its newest outcome
+  const later = mergeReports([report([result('a.c:f:y/drop-release', 'equivalent')], [], { finishedAt: '2026-12-05T07:00:00Z' }), report([all[1]!])]);
+  t.is(later.mutants[0]!.outcome, 'equivalent');
   t.throws(() => mergeReports([report([]), report([], [], { kernel: { source: 's', tree: 'other', patches: [] } })]), { message: /different trees/ });
 });
 
