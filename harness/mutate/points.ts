@@ -1,7 +1,7 @@
 // Where a mutant can change a pin: the pin and unpin sites of the coverage finder (same ids), the
 // page puts in the functions that hold one (a put where an unpin belongs is the reverse bug), and
 // the pin flags (FOLL_PIN, BIO_PAGE_PINNED) those sources set and test. Pure: text in, points out.
-import { blankComments, findPinSites, siteId, withIds, type SiteKind } from '../coverage/sites.js';
+import { blankComments, findPinSites, functionBodies as sourceFunctionBodies, siteId, withIds, type SiteKind } from '../coverage/sites.js';
 
 /** `pin`/`unpin`/`ref`: a pin site; `put`: a page put near one; `flag`: a pin flag set or tested. */
 export type PointKind = SiteKind | 'put' | 'flag';
@@ -35,33 +35,9 @@ interface FunctionBody {
   close: number;
 }
 
-/** Function bodies the kernel's way (as the pin-site finder reads them): `{` and `}` in column 0. */
+/** Function bodies the kernel's way, as the pin-site finder reads them (coverage/sites.ts). */
 export function functionBodies(blanked: readonly string[]): FunctionBody[] {
-  const out: FunctionBody[] = [];
-  let header: string[] = [];
-  let current: { name: string; open: number } | undefined;
-  for (let i = 0; i < blanked.length; i++) {
-    const l = blanked[i]!;
-    if (!current) {
-      if (l.startsWith('{')) {
-        const text = header.join(' ');
-        const names = [...text.matchAll(/\b([A-Za-z_]\w*)\s*\(/g)].map((m) => m[1]!);
-        const sys = /\b(?:COMPAT_)?SYSCALL_DEFINE\d\s*\(\s*(\w+)/.exec(text);
-        const name = sys ? `sys_${sys[1]}` : names.find((x) => !/^(__attribute__|__acquires|__releases|__must_hold|SYSCALL_DEFINE\d|COMPAT_SYSCALL_DEFINE\d)$/.test(x)) ?? '(unknown)';
-        current = { name, open: i };
-        header = [];
-        continue;
-      }
-      if (/^[;}#]/.test(l) || l.trim() === '') header = [];
-      else header.push(l);
-      continue;
-    }
-    if (l.startsWith('}')) {
-      out.push({ ...current, close: i });
-      current = undefined;
-    }
-  }
-  return out;
+  return sourceFunctionBodies(blanked).map((f) => ({ name: f.name, open: f.startLine - 1, close: f.endLine - 1 }));
 }
 
 /** The line (0-based) and column just past the parenthesis closing the one opened before (i, col). */
