@@ -252,8 +252,8 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   const gcov = opts.gcov;
   if (gcov) guard('gcov reset', () => gcov.reset());
   // function coverage: the pin-path sources' functions are traced along with the path
-  const coverFns = opts.traceFunctions ?? [];
-  guard('ftrace setup', () => sys.startTrace(coverFns.length > 0 ? [...new Set([...pathTraceable, ...coverFns])] : pathTraceable));
+  const coverFns = new Set(opts.traceFunctions);
+  guard('ftrace setup', () => sys.startTrace(coverFns.size > 0 ? [...new Set([...pathTraceable, ...coverFns])] : pathTraceable));
   if (spec.fault?.kind === 'fail-make-request' && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
   const snap = (): PinSnapshot => {
     const counters = sys.readCounters();
@@ -297,8 +297,8 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   const q = await quiesce(snap, { ...opts.quiesce, now: () => sys.now(), sleep: (ms) => sys.sleep(ms) }, start);
   const hits = guard('ftrace collect', () => sys.stopTrace()) ?? [];
   const pathNames = new Set(pathTraceable.map(baseName));
-  const pathHits = coverFns.length > 0 ? hits.filter((h) => pathNames.has(h)) : hits;
-  const functionHits = coverFns.length > 0 ? hits.filter((h) => coverFns.includes(h)).sort() : undefined;
+  const pathHits = coverFns.size > 0 ? hits.filter((h) => pathNames.has(h)) : hits;
+  const functionHits = coverFns.size > 0 ? hits.filter((h) => coverFns.has(h)).sort() : undefined;
   const gcda = gcov ? guard('gcov read', () => gcov.read()) : undefined;
   const kmsg = guard('kmsg read', () => sys.kmsgRead()) ?? [];
   const end = q.snapshot;
@@ -341,11 +341,12 @@ export async function runAll(
   gcov?.reset();
   const evidence: PinEvidenceInfo = (await sys.setupEvidence?.()) ?? { mechanism: 'none', unavailable: 'this guest offers no pin evidence' };
   // function coverage: only what this kernel can trace (inlined functions are not there)
+  const traceable = sys.traceable(wanted);
   const functionsTraceable = opts.traceFunctions ? sys.traceable(opts.traceFunctions) : undefined;
   if (functionsTraceable?.length) {
     sys.growTraceBuffer?.(FUNCTION_COVERAGE_TRACE_KB);
     // the filter only grows: add every name now, in the set-up, not in the first workload's time
-    sys.startTrace([...new Set([...sys.traceable(wanted), ...functionsTraceable])]);
+    sys.startTrace([...new Set([...traceable, ...functionsTraceable])]);
     sys.stopTrace();
   }
   const runOpts: RunnerOptions = { ...opts, evidence, ...(gcov ? { gcov } : {}), ...(functionsTraceable ? { traceFunctions: functionsTraceable } : {}) };
@@ -360,7 +361,7 @@ export async function runAll(
     type: 'hello',
     kernel: sys.kernelRelease(),
     node: process.version,
-    traceable: sys.traceable(wanted),
+    traceable,
     background,
     evidence,
     ...(control ? { control } : {}),

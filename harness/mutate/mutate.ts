@@ -5,8 +5,9 @@
 // file in the cache, so the same command run again goes on where it stopped.
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
-import { paths, runsRoot, type SourceSpec } from '../config.js';
+import { paths, runsRoot } from '../config.js';
 import type { RunContext } from '../context.js';
+import type { KernelOpts } from '../commands.js';
 import { InterruptedError, UserError } from '../errors.js';
 import { sha256 } from '../hash.js';
 import type { Outcome } from '../outcome.js';
@@ -27,17 +28,11 @@ import { CALIBRATION_COVERAGE } from '../coverage/run-coverage.js';
 import { appendState, isFinal, mutateStateDir, readState, treeKey } from './state.js';
 import { mutationTree } from './tree.js';
 
-export interface MutateOpts {
-  profile?: string;
-  source?: SourceSpec;
-  patch?: string[];
-  configFragment?: string[];
-  cmdline?: string;
-  jobs?: number;
+/** The kernel options of every command, and mutate's own (its `json` is mutation.json's path). */
+export interface MutateOpts extends Omit<KernelOpts, 'json'> {
   filter?: string;
   shard?: string;
   max?: number;
-  dryRun?: boolean;
   /** `pinlab run --coverage` directories of this tree (or its shards): the reach of each mutant */
   coverage?: string[];
   /** where mutation.json and mutation.html go */

@@ -143,6 +143,12 @@ function isErrno(e: unknown): e is Error & { code: string; syscall: string } {
   return e instanceof Error && typeof (e as { syscall?: unknown }).syscall === 'string' && typeof (e as { code?: unknown }).code === 'string';
 }
 
+/** What a fault phase asks of its own operations only: RWF_NOWAIT, a registration's RLIMIT_MEMLOCK. */
+interface FaultOptions {
+  nowait?: boolean;
+  memlockBytes?: number;
+}
+
 class Workload {
   private readonly addon: PinlabAddon;
   private readonly buffers: AlignedBuffer[] = [];
@@ -174,8 +180,6 @@ class Workload {
   /** thp buffers: huge-page-backed bytes of the least backed buffer (smaps.ts) */
   private hugeBytes: number | undefined;
   private readonly errors = new Map<string, { code: string; syscall: string; count: number }>();
-  /** set by a fault phase for its own operations only (RWF_NOWAIT, a registration's RLIMIT_MEMLOCK) */
-  private faultOptions: { nowait?: boolean; memlockBytes?: number } = {};
 
   constructor(
     private readonly spec: WorkloadSpec,
@@ -351,7 +355,7 @@ class Workload {
    * io_uring_register on a buffer with a hole) is the outcome and is recorded; otherwise it
    * fails the workload.
    */
-  private async exec(direction: Direction, ops: IoOp[], faultPhase: boolean): Promise<BatchResult | undefined> {
+  private async exec(direction: Direction, ops: IoOp[], faultPhase: boolean, faultOpts: FaultOptions = {}): Promise<BatchResult | undefined> {
     const helper = helperDirection(this.spec.engine) === direction;
     let result: BatchResult;
     let pipePages: number | undefined;
@@ -361,7 +365,7 @@ class Workload {
         if (direction === 'write') fsyncSync(this.bufferedFd);
       } else {
         if (bufferBacking(this.spec.buffer).cowShared) this.addon.shareCopyOnWrite();
-        const r = await this.engineBatch(direction, ops);
+        const r = await this.engineBatch(direction, ops, faultOpts);
         result = r.result;
         pipePages = r.pipePages;
       }
@@ -391,13 +395,13 @@ class Workload {
     return result;
   }
 
-  private async engineBatch(direction: Direction, ops: IoOp[]): Promise<{ result: BatchResult; pipePages?: number }> {
+  private async engineBatch(direction: Direction, ops: IoOp[], faultOpts: FaultOptions): Promise<{ result: BatchResult; pipePages?: number }> {
     const { addon, directFd: fd, spec } = this;
     const queueDepth = spec.queueDepth;
     switch (spec.engine) {
       case 'psync':
       case 'psyncv':
-        return { result: await addon.syncBatch(fd, direction, ops, { vectored: spec.engine === 'psyncv', ...(this.faultOptions.nowait ? { nowait: true } : {}) }) };
+        return { result: await addon.syncBatch(fd, direction, ops, { vectored: spec.engine === 'psyncv', ...(faultOpts.nowait ? { nowait: true } : {}) }) };
       case 'libaio':
         return { result: await addon.aioBatch(fd, direction, ops, { queueDepth }) };
       case 'uring': {
@@ -407,7 +411,7 @@ class Workload {
         return { result: r };
       }
       case 'uring-fixed': {
-        const memlock = this.faultOptions.memlockBytes;
+        const memlock = faultOpts.memlockBytes;
         const r = await addon.uringBatch(fd, direction, ops, { queueDepth, fixed: true, ...(memlock ? { memlockBytes: memlock } : {}) });
         this.fixedPins += r.registeredPages;
         return { result: r };
@@ -439,10 +443,10 @@ class Workload {
     const { blockSize } = this.spec;
     const nseg = SEGMENTED.has(this.spec.engine) ? this.spec.segments : 1;
     const dirs = this.engineDirections();
-    const run = async (direction: Direction, op: IoOp): Promise<void> => {
+    const run = async (direction: Direction, op: IoOp, faultOpts: FaultOptions = {}): Promise<void> => {
       if (!dirs.includes(direction)) return;
       if (direction === 'write') this.fillOp(op);
-      const r = await this.exec(direction, [op], true);
+      const r = await this.exec(direction, [op], true, faultOpts);
       const length = op.segments.reduce((n, seg) => n + seg.length, 0);
       const done = r ? Math.max(0, r.results[0] ?? 0) : 0;
       // only a fault inside the user buffer leaves written-but-undefined blocks behind (a
@@ -500,12 +504,7 @@ class Workload {
       case 'nowait': {
         if (this.spec.engine !== 'psync' && this.spec.engine !== 'psyncv') this.fail(`the nowait fault needs psync or psyncv, not ${this.spec.engine}`);
         const b = this.buffer(fault.bytes);
-        this.faultOptions = { nowait: true };
-        try {
-          for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, fault.bytes, nseg, b, 0));
-        } finally {
-          this.faultOptions = {};
-        }
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, fault.bytes, nseg, b, 0), { nowait: true });
         b.free();
         return;
       }
@@ -527,12 +526,7 @@ class Workload {
         if (this.spec.engine !== 'uring-fixed') this.fail(`the memlock fault needs uring-fixed, not ${this.spec.engine}`);
         // a limit of one page: the registration's first accounting already exceeds it
         const b = this.buffer(blockSize);
-        this.faultOptions = { memlockBytes: PAGE };
-        try {
-          for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
-        } finally {
-          this.faultOptions = {};
-        }
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0), { memlockBytes: PAGE });
         b.free();
         return;
       }
