@@ -69,6 +69,13 @@ export function classifyBootFailure(text: string, why: 'timeout' | 'qemu-exited'
   return { kind: 'qemu-exited', title: 'QEMU exited before the guest was ready' };
 }
 
+/** The console's last line that says something, shortened for a one-line message, or undefined. */
+export function lastConsoleLine(text: string, max = 120): string | undefined {
+  const line = text.replace(/\r/g, '').split('\n').map((l) => stripLogPrefix(l).trim()).filter((l) => l !== '').pop();
+  if (line === undefined) return undefined;
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
 /** The last lines of a console log, for error messages. */
 export function consoleTail(text: string, lines = 40): string {
   const all = text.replace(/\r/g, '').split('\n');

@@ -1,5 +1,8 @@
 // The guest's disks: sparse raw files in the run directory, formatted on the host (mkfs works on
 // regular files without root). Planning is pure (Steps); createDisks runs the plan.
+import { statfsSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { HostError } from '../errors.js';
 import { runStep, type Step } from '../exec.js';
 import type { RunContext } from '../context.js';
 import type { DiskSpec } from './spec.js';
@@ -33,8 +36,32 @@ export function planDisks(disks: readonly DiskSpec[]): Step[] {
   return steps;
 }
 
+/** Left free beside the disks' full size: their logs, the console, the next run's start. */
+export const DISK_SPACE_RESERVE_MIB = 256;
+
+/**
+ * The space the disks may take, in MiB, when the guest fills them (they are sparse: a run writes
+ * far less, but a write the host cannot store fails the guest's I/O), and why a file system with
+ * freeMiB is too small for them, or undefined. Pure.
+ */
+export function diskSpaceProblem(disks: readonly DiskSpec[], freeMiB: number): string | undefined {
+  const needMiB = disks.reduce((n, d) => n + d.sizeMiB, 0) + DISK_SPACE_RESERVE_MIB;
+  if (disks.length === 0 || freeMiB >= needMiB) return undefined;
+  return `${disks.length} guest disks of ${disks.reduce((n, d) => n + d.sizeMiB, 0)} MiB need ${needMiB} MiB free, ${Math.floor(freeMiB)} MiB are`;
+}
+
+function freeMiBAt(dir: string): number {
+  const st = statfsSync(dir);
+  return (st.bavail * st.bsize) / 2 ** 20;
+}
+
 /** Run the plan; disks are independent, so each disk's steps run concurrently with the others'. */
 export async function createDisks(disks: readonly DiskSpec[], ctx: RunContext): Promise<void> {
+  const dir = disks[0] ? dirname(disks[0].file) : undefined;
+  const problem = dir ? diskSpaceProblem(disks, freeMiBAt(dir)) : undefined;
+  if (problem) {
+    throw new HostError(`no space for the guest's disks in ${dir}: ${problem}`, { hint: 'free some space there, or point PINLAB_RUNS (or --run-dir) at a larger file system' });
+  }
   await Promise.all(
     disks.map(async (disk) => {
       for (const step of planDisks([disk])) await runStep(step, { signal: ctx.signal });

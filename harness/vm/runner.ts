@@ -18,7 +18,7 @@ import {
   type GuestExecResult,
 } from './channel.js';
 import { createDisks } from './disks.js';
-import { classifyBootFailure, consoleTail, parseConsole, bootFailure } from './console.js';
+import { classifyBootFailure, consoleTail, lastConsoleLine, parseConsole, bootFailure } from './console.js';
 import { writeRunCpio } from './image.js';
 import { registerRun, runStateFiles, sweepStaleRuns, unregisterRun } from './live-runs.js';
 import { DEFAULT_LIFETIME_MS, initrdFile, qemuArgv, runFiles, type VmSpec } from './spec.js';
@@ -187,7 +187,11 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
       const judged = kind === 'channel' ? { kind: 'channel' as const, title: detail ?? 'ssh channel failed' } : classifyBootFailure(text, kind);
       let message = `boot failed (${judged.kind}): ${judged.title}`;
       if (judged.kind === 'qemu-exited') message += `\n${tail(await readText(files.qemuLog), 10)}`;
-      if (judged.kind === 'timeout') message += ` within ${Math.round(spec.bootTimeoutMs / 1000)} s`;
+      if (judged.kind === 'timeout') {
+        // where the guest stopped, in the one line a verdict keeps
+        const last = lastConsoleLine(text);
+        message += ` within ${Math.round(spec.bootTimeoutMs / 1000)} s (${last === undefined ? 'the console is empty' : `the console ends: ${last}`})`;
+      }
       return new BootError(message, judged.kind, consoleTail(text), files.console);
     };
 

@@ -153,6 +153,13 @@ function propList(props: Readonly<Record<string, string | number>> | undefined):
     .join('');
 }
 
+/**
+ * What a virtio-blk or scsi-hd disk does when the host cannot store a write (or read): report
+ * it to the guest as an I/O error. QEMU's default for ENOSPC is to pause the VM, which a full
+ * host disk turns into a guest that hangs with no word on the console.
+ */
+const HOST_IO_ERRORS = ',werror=report,rerror=report';
+
 /** The -device options of the VM's disks (controllers once, before their namespaces/disks). */
 export function diskDevices(disks: readonly DiskSpec[]): string[] {
   const argv: string[] = [];
@@ -162,7 +169,7 @@ export function diskDevices(disks: readonly DiskSpec[]): string[] {
     const serial = optValue(disk.serial);
     switch (disk.bus) {
       case 'virtio':
-        argv.push('-device', `virtio-blk-pci,${drive},serial=${serial}${propList(disk.props)}`);
+        argv.push('-device', `virtio-blk-pci,${drive},serial=${serial}${propList(disk.props)}${HOST_IO_ERRORS}`);
         return;
       case 'nvme':
         if (!disk.controller) {
@@ -180,7 +187,7 @@ export function diskDevices(disks: readonly DiskSpec[]): string[] {
           controllers.add('scsi');
           argv.push('-device', 'virtio-scsi-pci,id=scsi0');
         }
-        argv.push('-device', `scsi-hd,${drive},bus=scsi0.0,serial=${serial},product=${serial}${propList(disk.props)}`);
+        argv.push('-device', `scsi-hd,${drive},bus=scsi0.0,serial=${serial},product=${serial}${propList(disk.props)}${HOST_IO_ERRORS}`);
         return;
     }
   });

@@ -116,3 +116,10 @@ test('image kernels: pinlab.modules names the on-demand drivers the workloads ne
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a write or read the host cannot store is an I/O error in the guest, never a paused VM: every virtio-blk and scsi-hd disk reports host errors', (t) => {
+  const devs = diskDevices(disksFor('/r', suiteWithHw(['all']))).filter((a) => a !== '-device');
+  const blockDevs = devs.filter((d) => d.startsWith('virtio-blk-pci,') || d.startsWith('scsi-hd,'));
+  t.true(blockDevs.length >= 8);
+  for (const d of blockDevs) t.regex(d, /,werror=report,rerror=report$/, d);
+});

@@ -58,7 +58,7 @@ test('golden argv for the default spec', (t) => {
     '-device', 'virtserialport,bus=vser0.0,chardev=ssh,name=pinlab.ssh',
     '-blockdev',
     '{"driver":"raw","node-name":"disk0","file":{"driver":"file","filename":"/r/run1/disk-raw-virtio.raw","cache":{"direct":true,"no-flush":false}}}',
-    '-device', 'virtio-blk-pci,drive=disk0,serial=pinlab-raw',
+    '-device', 'virtio-blk-pci,drive=disk0,serial=pinlab-raw,werror=report,rerror=report',
     '-fsdev', 'local,id=fs0,path=/repo,security_model=none,multidevs=remap,readonly=on',
     '-device', 'virtio-9p-pci,fsdev=fs0,mount_tag=pinlab',
   ]);
@@ -68,10 +68,10 @@ test('default disks: four virtio and one nvme, all cache=none, each with its ser
   const argv = qemuArgv(spec());
   const devices = values(argv, '-device').filter((d) => /^(virtio-blk-pci|nvme),/.test(d));
   t.deepEqual(devices, [
-    'virtio-blk-pci,drive=disk0,serial=pinlab-raw',
-    'virtio-blk-pci,drive=disk1,serial=pinlab-ext4',
-    'virtio-blk-pci,drive=disk2,serial=pinlab-ext2',
-    'virtio-blk-pci,drive=disk3,serial=pinlab-vfat',
+    'virtio-blk-pci,drive=disk0,serial=pinlab-raw,werror=report,rerror=report',
+    'virtio-blk-pci,drive=disk1,serial=pinlab-ext4,werror=report,rerror=report',
+    'virtio-blk-pci,drive=disk2,serial=pinlab-ext2,werror=report,rerror=report',
+    'virtio-blk-pci,drive=disk3,serial=pinlab-vfat,werror=report,rerror=report',
     'nvme,drive=disk4,serial=pinlab-nvme',
   ]);
   for (const b of values(argv, '-blockdev')) {

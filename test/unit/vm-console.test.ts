@@ -2,7 +2,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
-import { classifyBootFailure, consoleTail, parseConsole } from '../../harness/vm/console.js';
+import { classifyBootFailure, consoleTail, lastConsoleLine, parseConsole } from '../../harness/vm/console.js';
 import { classifyKernelLog } from '../../harness/verdict/dmesg.js';
 
 const fixture = (name: string) => readFileSync(join(repoRoot, 'test/fixtures/vm', name), 'utf8');
@@ -84,4 +84,13 @@ test('consoles of real failed boots classify as the live harness classified them
   }
   // the panic came after the readiness marker: the guest had booted
   t.true(parseConsole(fixture('recorded.sysrq-panic.log')).ready);
+});
+
+test('a boot that timed out says where the console stopped: its last line, without timestamp, shortened', (t) => {
+  t.is(lastConsoleLine('[    0.100000] one\r\n[    1.250000] EXT4-fs (vdb): mounted filesystem\r\n\r\n'), 'EXT4-fs (vdb): mounted filesystem');
+  t.is(lastConsoleLine(''), undefined);
+  t.is(lastConsoleLine('\n \n'), undefined);
+  const long = lastConsoleLine(`x${'y'.repeat(300)}`, 40)!;
+  t.is(long.length, 40);
+  t.true(long.endsWith('…'));
 });
