@@ -14,7 +14,7 @@ import type { RunnerEvent } from '../guest-runner/protocol.js';
 import { diskDevice, diskMount } from '../boot-protocol.js';
 import { dmName, targetRecord } from '../workloads/targets.js';
 import { baseName } from '../trace-names.js';
-import type { TargetEnv } from '../workloads/engines.js';
+import type { TargetEnv } from '../workloads/workload.js';
 
 export type RunWorkloadIO = (spec: WorkloadSpec, env: TargetEnv) => Promise<WorkloadIO>;
 

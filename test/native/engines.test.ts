@@ -9,7 +9,9 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { join } from 'node:path';
 import test from 'ava';
 
-import { opAt, opPages, runWorkloadIO, type TargetEnv } from '../../harness/workloads/engines.js';
+import { runWorkloadIO } from '../../harness/workloads/engines.js';
+import { opAt, opPages } from '../../harness/workloads/ops.js';
+import type { TargetEnv } from '../../harness/workloads/workload.js';
 import { loadAddon } from '../../harness/workloads/addon.js';
 import type { Engine, Fault, WorkloadIO, WorkloadSpec } from '../../harness/workloads/types.js';
 import { FORK_RACE_THROTTLE } from '../../harness/workloads/catalogue.js';

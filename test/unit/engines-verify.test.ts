@@ -1,5 +1,5 @@
 import test from 'ava';
-import { definedPieces } from '../../harness/workloads/engines.js';
+import { definedPieces } from '../../harness/workloads/verify.js';
 import { hugePageBytes } from '../../harness/workloads/smaps.js';
 
 test('verification skips file ranges a faulted write left undefined', (t) => {

@@ -1,0 +1,130 @@
+// The fault phase, between writing the pattern and reading it back: each fault kind provokes its
+// error with operations of its own, in the engine's own directions, over a buffer or a file
+// range set up for it (a buffer with a hole, a read-only one, a misaligned op, a file grown by a
+// hole, ...). The errno outcomes land in the workload's errors (Workload.exec); the faults that
+// the runner or the VM inject below the engine need nothing here.
+import { fstatSync, ftruncateSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+import type { Direction, IoOp } from './addon.js';
+import type { FaultOptions } from './engine-calls.js';
+import { opAt, PAGE } from './ops.js';
+import type { UndefinedRange } from './verify.js';
+import type { Workload } from './workload.js';
+
+/**
+ * Provokes the workload's fault, if it has one. Returns the file ranges its failed or short
+ * writes left undefined: fs/direct-io.c zero-fills the blocks it had already mapped when the
+ * user buffer faults ("to avoid leaking stale data"), so after an EFAULT write those bytes are
+ * legitimately neither old nor new data.
+ */
+export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
+  const undefinedRanges: UndefinedRange[] = [];
+  const { spec, target } = w;
+  const fault = spec.fault;
+  if (!fault) return undefinedRanges;
+  const { blockSize } = spec;
+  const nseg = w.segmentsPerOp;
+  const dirs = w.engineDirections();
+  const run = async (direction: Direction, op: IoOp, faultOpts: FaultOptions = {}): Promise<void> => {
+    if (!dirs.includes(direction)) return;
+    if (direction === 'write') w.fillOp(op);
+    const r = await w.exec(direction, [op], true, faultOpts);
+    const length = op.segments.reduce((n, seg) => n + seg.length, 0);
+    const done = r ? Math.max(0, r.results[0] ?? 0) : 0;
+    // only a fault inside the user buffer leaves written-but-undefined blocks behind (a
+    // rejected write, e.g. EINVAL, writes nothing)
+    if (fault.kind === 'efault-midway' && direction === 'write' && done < length) undefinedRanges.push([op.position + done, op.position + length]);
+  };
+  switch (fault.kind) {
+    case 'efault-midway': {
+      // at least three pages, so the hole has mapped pages on both sides
+      const len = Math.min(spec.size, Math.max(blockSize, 3 * PAGE));
+      const pages = Math.ceil(len / PAGE);
+      const b = w.buffer(len, { holePage: Math.floor(pages / 2) });
+      for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, len, nseg, b, 0));
+      b.free();
+      break;
+    }
+    case 'readonly-dest': {
+      const b = w.buffer(blockSize, { readOnly: true });
+      await run('read', opAt(0, blockSize, nseg, b, 0));
+      b.free();
+      break;
+    }
+    case 'misaligned': {
+      // one byte off (default): below any DIO alignment (offset, length or DMA/memory); 512
+      // bytes off: aligned for a 512-byte-block device, not for a 4 KiB one
+      const by = fault.by ?? 1;
+      const b = w.buffer(blockSize + PAGE);
+      const position = fault.what === 'offset' ? by : 0;
+      const length = fault.what === 'length' ? blockSize - by : blockSize;
+      const bufOffset = fault.what === 'address' ? by : 0;
+      for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(position, length, nseg, b, bufOffset));
+      b.free();
+      break;
+    }
+    case 'past-eod': {
+      const cap = target.capacity;
+      const straddle = Math.max(0, Math.floor((cap - blockSize / 2) / target.unit) * target.unit);
+      const b = w.buffer(blockSize);
+      await run('read', opAt(straddle, blockSize, nseg, b, 0));
+      await run('read', opAt(cap, blockSize, nseg, b, 0));
+      // writing at the end of a file just extends it; only a device has an end to write past
+      if (target.isBlock) await run('write', opAt(cap, blockSize, nseg, b, 0));
+      b.free();
+      break;
+    }
+    case 'over-limit': {
+      // one command above the device's transfer limit: refused after the kernel mapped (and
+      // pinned) as much of the buffer as fits one bio; every page must be released
+      const b = w.buffer(fault.bytes);
+      for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, fault.bytes, 1, b, 0));
+      b.free();
+      break;
+    }
+    case 'nowait': {
+      if (spec.engine !== 'psync' && spec.engine !== 'psyncv') w.fail(`the nowait fault needs psync or psyncv, not ${spec.engine}`);
+      const b = w.buffer(fault.bytes);
+      for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, fault.bytes, nseg, b, 0), { nowait: true });
+      b.free();
+      break;
+    }
+    case 'hole-write': {
+      // grow the file by a hole and write into its middle; the tail goes again afterwards
+      if (target.isBlock) w.fail('the hole-write fault needs a file target');
+      const end = fstatSync(target.directFd).size;
+      const b = w.buffer(blockSize);
+      ftruncateSync(target.directFd, end + 3 * blockSize);
+      try {
+        await run('write', opAt(end + blockSize, blockSize, nseg, b, 0));
+      } finally {
+        ftruncateSync(target.directFd, end);
+      }
+      b.free();
+      break;
+    }
+    case 'memlock': {
+      if (spec.engine !== 'uring-fixed') w.fail(`the memlock fault needs uring-fixed, not ${spec.engine}`);
+      // a limit of one page: the registration's first accounting already exceeds it
+      const b = w.buffer(blockSize);
+      for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0), { memlockBytes: PAGE });
+      b.free();
+      break;
+    }
+    case 'longterm-file': {
+      if (spec.engine !== 'uring-fixed' || target.isBlock) w.fail('the longterm-file fault needs uring-fixed on a file target');
+      // the buffer is a shared mapping of a file beside the target, on the same file system;
+      // the write phase's fill faults its pages in, so gup-fast finds them mapped. Not
+      // w.buffer(): that makes spec.buffer's kind (and reserves or measures huge pages for it).
+      const b = w.allocate(blockSize, { kind: 'shared-file', dir: dirname(target.device) });
+      for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
+      b.free();
+      break;
+    }
+    case 'fail-make-request':
+    case 'blkdebug-eio':
+      break; // injected below the engine by the runner/VM; the normal phases meet it
+  }
+  return undefinedRanges;
+}
