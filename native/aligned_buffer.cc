@@ -17,6 +17,10 @@ namespace pinlab {
 
 static const napi_type_tag kBufferTag = {0x70696e6c61625f61ULL, 0x6c69676e65646275ULL};
 constexpr size_t kHuge = 2u << 20;
+constexpr size_t kGiant = size_t(1) << 30;
+#ifndef MAP_HUGE_SHIFT
+#define MAP_HUGE_SHIFT 26
+#endif
 
 static size_t RoundUp(size_t v, size_t a) { return (v + a - 1) / a * a; }
 
@@ -57,11 +61,12 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   kind_ = "anon";
   if (!opts.Get("kind").IsUndefined()) kind_ = ToString(env, opts.Get("kind"), "kind");
   if (kind_ != "anon" && kind_ != "private-anon" && kind_ != "shared-file" && kind_ != "thp" &&
-      kind_ != "hugetlb")
+      kind_ != "hugetlb" && kind_ != "hugetlb-1g")
     ThrowRange(env,
-               "The \"kind\" option must be one of anon, private-anon, shared-file, thp, hugetlb; received '" +
+               "The \"kind\" option must be one of anon, private-anon, shared-file, thp, hugetlb, hugetlb-1g; received '" +
                    kind_ + "'");
-  const bool huge = kind_ == "thp" || kind_ == "hugetlb";
+  const bool giant = kind_ == "hugetlb-1g";
+  const bool huge = kind_ == "thp" || kind_ == "hugetlb" || giant;
   size_t alignment = size_t(OptInteger(env, opts, "alignment", kPage, 1, kHuge));
   if (alignment & (alignment - 1)) ThrowRange(env, "The \"alignment\" option must be a power of two");
   if (alignment < kPage) alignment = kPage;
@@ -72,7 +77,7 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   std::string dir = "/dev/shm";
   if (!opts.Get("dir").IsUndefined()) dir = ToString(env, opts.Get("dir"), "dir");
 
-  size_t length = RoundUp(size_, huge ? kHuge : kPage);
+  size_t length = RoundUp(size_, giant ? kGiant : huge ? kHuge : kPage);
   if (kind_ == "shared-file") {
     std::string tmpl = dir + "/pinlab-buffer-XXXXXX";
     int fd = mkostemp(&tmpl[0], O_CLOEXEC);
@@ -90,9 +95,11 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
     map_ = static_cast<uint8_t*>(p);
     map_len_ = length;
     data_ = map_;
-  } else if (kind_ == "hugetlb") {
-    // hugetlbfs pages from the pool (vm.nr_hugepages), mapped by the kernel on a 2 MiB boundary
-    void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+  } else if (kind_ == "hugetlb" || giant) {
+    // hugetlbfs pages from the pool (vm.nr_hugepages; 1 GiB pages: reserved at boot with
+    // hugepagesz=1G), mapped by the kernel on their own size's boundary (PMD or PUD)
+    int size_flag = giant ? (30 << MAP_HUGE_SHIFT) : 0;
+    void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | size_flag, -1, 0);
     if (p == MAP_FAILED) throw ErrnoError(env, errno, "mmap");
     map_ = data_ = static_cast<uint8_t*>(p);
     map_len_ = length;
@@ -117,8 +124,9 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   }
   // Every kind but private-anon and hugetlb is faulted in now, so the I/O finds its pages
   // present; those two are faulted in by the pin itself (GUP's slow path: follow_page_mask,
-  // and follow_hugetlb_page for hugetlb).
-  if (kind_ != "private-anon" && kind_ != "hugetlb") std::memset(map_, 0, map_len_);
+  // and follow_hugetlb_page for hugetlb). A 1 GiB page is not zeroed here: only its first bytes
+  // are used, and the pattern fill before a write faults it in.
+  if (kind_ != "private-anon" && kind_ != "hugetlb" && !giant) std::memset(map_, 0, map_len_);
   // The hole is PROT_NONE rather than unmapped: an unmapped gap can be filled by the next mmap
   // of the process (io_setup's AIO ring landed there), and the I/O would then not fault.
   if (hole_page_ >= 0 && mprotect(data_ + size_t(hole_page_) * kPage, kPage, PROT_NONE) < 0) {

@@ -12,7 +12,10 @@ export interface UnreachableEntry {
 }
 
 const RACE_GUP_FAST = 'a race: the page table entry changed under gup-fast between reading it and grabbing the page (a concurrent unmap, fork or THP split)';
-const PUD_PAGES = '1 GiB (PUD-mapped) pages: hugetlb with hugepagesz=1G, which the guest does not configure (its pool is 2 MiB pages)';
+const FOLLOW_PAGE_ONLY =
+  'reached through follow_page() only (FOLL_GET callers such as move_pages and KSM); __get_user_pages hands hugetlb VMAs to follow_hugetlb_page, so no pin comes here';
+const PUD_HUGETLB_ALLOWED =
+  'a PUD leaf is a hugetlb page here (PUD-sized THP exists only for DAX, and devmap returned earlier), and gup_fast_folio_allowed() allows hugetlb folios always';
 const MOVABLE = 'FOLL_LONGTERM pins of ZONE_MOVABLE or CMA pages, which must be migrated first; the guest has neither (no movablecore=, no CMA area)';
 const ZONE_APPEND =
   'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured';
@@ -47,20 +50,15 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:migrate_longterm_unpinnable_folios:gup_put_folio', reason: MOVABLE },
   { site: 'mm/gup.c:gup_pte_range:gup_put_folio#2', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pmd:gup_put_folio', reason: RACE_GUP_FAST },
-  { site: 'mm/gup.c:gup_huge_pud:try_grab_folio', reason: PUD_PAGES },
-  { site: 'mm/gup.c:gup_huge_pud:gup_put_folio', reason: PUD_PAGES },
-  { site: 'mm/gup.c:gup_huge_pud:gup_put_folio#2', reason: PUD_PAGES },
-  { site: 'mm/hugetlb.c:follow_huge_pud:try_grab_page', reason: PUD_PAGES },
+  { site: 'mm/gup.c:gup_huge_pud:gup_put_folio', reason: RACE_GUP_FAST },
+  { site: 'mm/hugetlb.c:follow_huge_pud:try_grab_page', reason: FOLLOW_PAGE_ONLY },
   // 6.12 (gup-fast renamed, folio-based unpins)
   { site: 'block/bio.c:bio_iov_add_zone_append_folio:unpin_user_folio', reason: ZONE_APPEND },
   { site: 'mm/gup.c:gup_fast_pte_range:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:gup_put_folio', reason: RACE_MM_CHANGED },
-  { site: 'mm/gup.c:gup_fast_pud_leaf:try_grab_folio_fast', reason: PUD_PAGES },
-  { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio', reason: PUD_PAGES },
-  { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio#2', reason: PUD_PAGES },
-  { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio#3', reason: PUD_PAGES },
-  { site: 'mm/gup.c:follow_huge_pud:try_grab_folio', reason: PUD_PAGES },
+  { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio', reason: RACE_GUP_FAST },
+  { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio#2', reason: PUD_HUGETLB_ALLOWED },
   { site: 'mm/gup.c:get_gate_page:try_grab_folio', reason: GATE_PAGE },
   { site: 'mm/gup.c:migrate_longterm_unpinnable_folios:unpin_folio', reason: MOVABLE },
   { site: 'mm/gup.c:pofs_unpin:unpin_folios', reason: MOVABLE },
@@ -74,7 +72,7 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:unpin_folio:gup_put_folio', reason: 'unpin_folio() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
   { site: 'fs/direct-io.c:do_direct_IO:dio_unpin_page#2', reason: '6.7+: a Direct I/O write into a hole inside the file size; ext2 moved to iomap, and the one fs/direct-io.c file system the guest configures, vfat, has no holes (fat_direct_IO hands writes past its allocated size to buffered I/O)' },
-  { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: 'reached through follow_page() only (FOLL_GET callers such as move_pages and KSM); __get_user_pages hands hugetlb VMAs to follow_hugetlb_page, so no pin comes here' },
+  { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: FOLLOW_PAGE_ONLY },
 ];
 
 export function unreachableReason(site: Pick<PinSite, 'file' | 'function' | 'callee'> & { id?: string }): string | undefined {

@@ -393,6 +393,7 @@ export interface RunJudgeContext extends JudgeContext {
 function repinCause(spec: WorkloadObservation['spec']): string | undefined {
   if (bufferBacking(spec.buffer).cowShared) return 'the copy-on-write shared pages were unshared: gup-fast dropped its pins and the slow path took them again';
   if (spec.nowaitRetry) return "the IOCB_NOWAIT attempt released its bios' pins and the blocking retry took them again";
+  if (spec.segmentOrder === 'bio-trim') return "a bio's last slot took one page of a segment, trimmed it to the logical block (nothing left) and released it; the next bio pinned the segment again";
   return undefined;
 }
 

@@ -56,6 +56,19 @@ export function onDemandWords(boot: Pick<BootForm, 'onDemandModules'>, workloads
   return load.length ? [cmdlineWord('modules', load)] : [];
 }
 
+/** Guest RAM of a VM that holds a 1 GiB page: the page needs a free 1 GiB-aligned GiB below the initrd, which QEMU loads at the top of RAM. */
+export const GIGANTIC_GUEST_MIB = 3072;
+
+/**
+ * What a 1 GiB-page buffer (hugetlb-1g) asks of the VM: one gigantic page reserved at boot (it
+ * cannot be allocated later in a small guest) and the RAM to hold it beside the rest; nothing
+ * for workloads without one. Pure.
+ */
+export function giganticPages(workloads: readonly WorkloadSpec[]): { words: string[]; memoryMiB?: number } {
+  if (!workloads.some((w) => w.buffer === 'hugetlb-1g')) return { words: [] };
+  return { words: ['hugepagesz=1G', 'hugepages=1'], memoryMiB: GIGANTIC_GUEST_MIB };
+}
+
 /** The config beside a kernel file ('' when there is none: unknown). */
 function configBeside(kernel: string): string {
   try {
@@ -84,6 +97,8 @@ export function vmSpecFor(
   // a kernel without 9p gets the repository and the tools in the initramfs instead (carry.ts)
   const carry = kernelMissing9p(kernel) ? carryFiles({ dir: dirname(baseInitrd) }, vmDir) : undefined;
   const boot = bootFormOf(kernel);
+  const gigantic = giganticPages(opts.workloads);
+  const memoryMiB = Math.max(opts.bounds?.memoryMiB ?? 0, gigantic.memoryMiB ?? 0);
   const spec = makeVmSpec({
     kernel: boot.kernel,
     runDir: vmDir,
@@ -92,10 +107,10 @@ export function vmSpecFor(
     accel: opts.accel,
     // one host thread for the vCPUs when several VMs share the host (vm/slots.ts)
     tcgSingleThread: boot.tcgSingleThread || opts.bounds?.hostThreads === 1,
-    ...(opts.bounds ? { memoryMiB: opts.bounds.memoryMiB } : {}),
+    ...(memoryMiB ? { memoryMiB } : {}),
     disks: disksFor(vmDir, opts.workloads),
     baseCmdline: BASE_CMDLINE,
-    extraCmdline: [...opts.cmdline, ...onDemandWords(boot, opts.workloads)],
+    extraCmdline: [...opts.cmdline, ...onDemandWords(boot, opts.workloads), ...gigantic.words],
     tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
     kernelHz: kernelHz(kernel),
   });

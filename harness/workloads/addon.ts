@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type AlignedBufferKind = 'anon' | 'private-anon' | 'shared-file' | 'thp' | 'hugetlb';
+export type AlignedBufferKind = 'anon' | 'private-anon' | 'shared-file' | 'thp' | 'hugetlb' | 'hugetlb-1g';
 
 export interface AlignedBufferOptions {
   kind?: AlignedBufferKind;

@@ -39,7 +39,7 @@ export const ENGINES: readonly Engine[] = [
   'sg-io',
   'fork-race',
 ];
-export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp', 'hugetlb', 'cow-shared', 'thp-cow-shared'] as const;
+export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp', 'hugetlb', 'hugetlb-1g', 'cow-shared', 'thp-cow-shared'] as const;
 
 const KiB = 1024;
 /** pages of one bio (include/linux/bio.h BIO_MAX_VECS) */
@@ -144,6 +144,10 @@ const SHAPES: Shape[] = [
   // one bio_vec, and each merge must release the pin its duplicate page took
   { target: 'raw-virtio', engine: 'psyncv', blockSize: 2 * KiB, size: 256 * KiB, segments: 4, segmentOrder: 'ascending', variant: 'subpage' },
   { target: 'ext4', engine: 'psyncv', blockSize: 2 * KiB, size: 256 * KiB, segments: 4, segmentOrder: 'ascending', variant: 'subpage' },
+  // a bio with one slot left meets a segment that spans two pages, on 4 KiB logical blocks: the
+  // one page it takes is trimmed away and released (__bio_iov_iter_get_pages' error exit), the
+  // segment goes whole into the next bio; hugetlb pages keep every segment one bio_vec
+  { target: 'raw-lbs4k', engine: 'psyncv', buffer: 'hugetlb', blockSize: 1 * MiB, size: 1 * MiB, segments: BIO_MAX_VECS, segmentOrder: 'bio-trim', variant: 'bio-trim' },
   // passthrough of <= 32 KiB: the on-stack page array branch of bio_map_user_iov (6.x)
   { target: 'nvme-passthru', engine: 'passthru', blockSize: 32 * KiB, size: 256 * KiB, variant: 'small' },
   { target: 'raw-virtio', engine: 'libaio' },
@@ -177,6 +181,10 @@ const SHAPES: Shape[] = [
   { target: 'ext2', engine: 'psync', buffer: 'private-anon' },
   // hugetlb pages faulted in by the pin: follow_hugetlb_page's grab (mm/hugetlb.c)
   { target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb', blockSize: 1 * MiB, size: 2 * MiB },
+  // a 1 GiB page (PUD-mapped hugetlb, reserved at boot): gup-fast's PUD leaf, and with the pin
+  // of a fixed buffer the slow path's PUD walk (6.9+: follow_huge_pud)
+  { target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb-1g', blockSize: 256 * KiB, size: 1 * MiB },
+  { target: 'raw-virtio', engine: 'uring-fixed', buffer: 'hugetlb-1g', blockSize: 256 * KiB, size: 1 * MiB },
   // pages shared copy-on-write by a fork: a read-only pin (DIO write) must unshare them
   { target: 'raw-virtio', engine: 'psync', buffer: 'cow-shared' },
   { target: 'raw-virtio', engine: 'psync', buffer: 'thp-cow-shared', blockSize: 1 * MiB, size: 2 * MiB },

@@ -24,7 +24,7 @@ async function writeFaultRead(w: Workload): Promise<Omit<WorkloadIO, 'durationMs
   const nseg = w.segmentsPerOp;
   const written = await w.writePattern(nseg);
   const undefinedRanges = await provokeFault(w);
-  const sink = w.buffer(w.spec.size);
+  const sink = w.buffer(w.rangeBytes);
   const readOps = w.rangeOps(nseg, sink);
   const read = await w.exec('read', readOps, false);
   const verify = verifyRead(readOps, read!, written, w.seed, undefinedRanges);

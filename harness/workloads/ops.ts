@@ -1,8 +1,17 @@
 // How a workload's I/O operations are laid out over its buffers (opAt), and the user pages one
 // of them spans (opPages), which is what a correct kernel pins for it.
 import type { AlignedBuffer, IoOp } from './addon.js';
+import type { SegmentOrder } from './types.js';
 
 export const PAGE = 4096;
+
+/** Where the last segment of a 'bio-trim' op starts inside its page (a DMA-aligned, not block-aligned, address). */
+export const BIO_TRIM_OFFSET = 512;
+
+/** Buffer bytes an op of `length` bytes takes in the given layout: 'bio-trim' leaves a page after each segment. */
+export function opSpan(length: number, order: SegmentOrder | undefined): number {
+  return order === 'bio-trim' ? 2 * length : length;
+}
 
 /**
  * Pages a correct kernel pins for one op that moved `bytes`: for each iovec segment (in order,
@@ -31,7 +40,8 @@ export function opPages(op: IoOp, bytes: number): number {
  * places a segment's data wrongly is caught by the pattern; 'ascending' lays them out
  * contiguously (adjacent sub-page segments then merge into one bio_vec in the kernel).
  */
-export function opAt(position: number, length: number, nseg: number, buffer: AlignedBuffer, bufOffset: number, order: 'reverse' | 'ascending' = 'reverse'): IoOp {
+export function opAt(position: number, length: number, nseg: number, buffer: AlignedBuffer, bufOffset: number, order: SegmentOrder = 'reverse'): IoOp {
+  if (order === 'bio-trim') return bioTrimOp(position, length, buffer, bufOffset);
   const n = Math.max(1, Math.min(nseg, length));
   const base = Math.floor(length / n);
   const lengths = Array.from({ length: n }, (_, j) => (j === n - 1 ? length - base * (n - 1) : base));
@@ -43,5 +53,19 @@ export function opAt(position: number, length: number, nseg: number, buffer: Ali
     before += len;
     return { buffer, offset: bufOffset + offset, length: len };
   });
+  return { position, segments };
+}
+
+/**
+ * The 'bio-trim' layout (types.ts SegmentOrder): one-page segments with a page between them, so
+ * none merges with the next (on a huge page the gap is physical too), and a last segment that
+ * starts BIO_TRIM_OFFSET into its page and so spans two. With BIO_MAX_VECS one-page segments
+ * before it in one bio, the bio has a single slot left for the last one. Takes
+ * opSpan(length) buffer bytes from bufOffset.
+ */
+export function bioTrimOp(position: number, length: number, buffer: AlignedBuffer, bufOffset: number): IoOp {
+  if (length % PAGE !== 0) throw new RangeError(`a bio-trim op moves whole pages, not ${length} bytes`);
+  const n = length / PAGE;
+  const segments = Array.from({ length: n }, (_, j) => ({ buffer, offset: bufOffset + 2 * PAGE * j + (j === n - 1 ? BIO_TRIM_OFFSET : 0), length: PAGE }));
   return { position, segments };
 }

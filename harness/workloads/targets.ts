@@ -123,6 +123,8 @@ export const DEFAULT_TARGETS: readonly TargetRecord[] = [
   { name: 'vfat', kind: 'file', disk: 'vfat', paths: [['__blockdev_direct_IO']], requires: [{ symbol: 'CONFIG_VFAT_FS', why: 'the vfat file system' }] },
   { name: 'loop', kind: 'loop', disk: 'ext4', paths: [['lo_rw_aio'], BLKDEV_GROUP, PIN_GROUP], requires: [LOOP, { symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file backing the loop device' }] },
   nvmePassthru('nvme-passthru', 'raw-nvme'),
+  // 4 KiB logical blocks (the virtio-lbs4k variant's disk, attached only when a workload needs it)
+  rawTarget('raw-lbs4k', 'virtio-lbs4k', [VIRTIO_BLK]),
 ];
 
 /** The shape of one workload (the catalogue turns it into a WorkloadSpec). */
@@ -136,7 +138,7 @@ export interface Shape {
   segments?: number;
   fault?: import('./types.js').Fault;
   repeat?: number;
-  segmentOrder?: 'reverse' | 'ascending';
+  segmentOrder?: import('./types.js').SegmentOrder;
   ringMemory?: 'user';
   /** a name part after the buffer kind, for shapes that differ only in size or layout */
   variant?: string;

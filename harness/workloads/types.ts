@@ -5,6 +5,8 @@
 /** Where the I/O goes: the name of a TargetRecord (workloads/targets.ts), e.g. "raw-virtio". */
 export type Target = string;
 
+export type SegmentOrder = 'reverse' | 'ascending' | 'bio-trim';
+
 export type Engine =
   | 'psync' // pread/pwrite: ITER_UBUF on 6.1
   | 'psyncv' // preadv/pwritev with several segments: ITER_IOVEC
@@ -23,6 +25,7 @@ export type BufferKind =
   | 'private-anon' // fresh MAP_PRIVATE|MAP_ANONYMOUS mapping, faulted by the I/O itself
   | 'thp' // 2 MiB aligned MADV_HUGEPAGE region: folio pin accounting
   | 'hugetlb' // MAP_HUGETLB region from the hugetlb pool, faulted by the pin (follow_hugetlb_page)
+  | 'hugetlb-1g' // a 1 GiB (PUD-mapped) hugetlb page, reserved at boot (vm/session.ts gigantic pages)
   | 'cow-shared' // anon, made copy-on-write shared by a fork right before each I/O: the pin unshares
   | 'thp-cow-shared'; // thp, shared the same way: the huge pmd is unshared (gup_huge_pmd)
 
@@ -77,9 +80,12 @@ export interface WorkloadSpec {
   /**
    * Where an op's segments sit in its buffer region: 'reverse' (default: a misplaced segment
    * shows in the pattern) or 'ascending' (contiguous, so sub-page segments of one page merge
-   * into one bio_vec and each merge must release its duplicate pin).
+   * into one bio_vec and each merge must release its duplicate pin), or 'bio-trim' (one-page
+   * segments with a page between them, BIO_MAX_VECS - 1 of them, then a segment that starts
+   * 512 bytes into a page: on a device of 4 KiB logical blocks the bio's last slot takes one
+   * page of it, which __bio_iov_iter_get_pages trims to nothing and must release).
    */
-  segmentOrder?: 'reverse' | 'ascending';
+  segmentOrder?: SegmentOrder;
   /**
    * io_uring engines: 'user' puts the ring and SQE memory in the workload's own pages
    * (IORING_SETUP_NO_MMAP, 6.5+), which the kernel pins for the ring's life and unpins when the

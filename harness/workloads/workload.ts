@@ -13,7 +13,7 @@ import { bufferBacking } from './buffers.js';
 import { hugePageBytes, readSmaps } from './smaps.js';
 import { engineBatch, helperDirection, SEGMENTED, type EngineTarget, type FaultOptions } from './engine-calls.js';
 import { Tally } from './tally.js';
-import { opAt, opPages, PAGE } from './ops.js';
+import { opAt, opPages, opSpan, PAGE } from './ops.js';
 
 export interface TargetEnv {
   /** block device or file; for target 'loop' the backing file of the loop device */
@@ -59,6 +59,14 @@ export function sharedFileDir(tmpDir: string): string {
 
 const HUGE_PAGE = 2 * 1024 * 1024;
 const HUGEPAGES_2M = '/sys/kernel/mm/hugepages/hugepages-2048kB';
+
+const HUGEPAGES_1G = '/sys/kernel/mm/hugepages/hugepages-1048576kB';
+
+/** A 1 GiB page cannot be allocated in a small guest later: the VM reserves it at boot (vm/session.ts giganticPages). */
+function checkGiganticPage(): void {
+  const free = Number(readFileSync(`${HUGEPAGES_1G}/free_hugepages`, 'utf8').trim());
+  if (free < 1) throw new RangeError('no free 1 GiB hugetlb page (the kernel was booted without hugepagesz=1G hugepages=1, or could not reserve it)');
+}
 
 /** Grow the hugetlb pool (vm.nr_hugepages) so that `bytes` more of it are free. */
 function reserveHugePages(bytes: number): void {
@@ -197,6 +205,7 @@ export class Workload {
   /** A buffer of the workload's kind (spec.buffer); a thp one's huge-page backing is recorded. */
   buffer(size: number, extra: { holePage?: number; readOnly?: boolean } = {}): AlignedBuffer {
     if (this.spec.buffer === 'hugetlb') reserveHugePages(size);
+    if (this.spec.buffer === 'hugetlb-1g') checkGiganticPage();
     const b = this.allocate(size, { kind: bufferBacking(this.spec.buffer).allocation, dir: this.sharedDir, ...extra });
     if (bufferBacking(this.spec.buffer).thp) {
       // the smallest backing over the workload's buffers: one without a huge page proves nothing
@@ -213,17 +222,22 @@ export class Workload {
     return b;
   }
 
-  /** The workload's range (spec.size) as blockSize ops of `nseg` segments over `buffer`. */
+  /** The buffer bytes the workload's range takes in its segment layout (rangeOps' buffer). */
+  get rangeBytes(): number {
+    return opSpan(this.spec.size, this.spec.segmentOrder);
+  }
+
+  /** The workload's range (spec.size) as blockSize ops of `nseg` segments over `buffer` (of rangeBytes). */
   rangeOps(nseg: number, buffer: AlignedBuffer): IoOp[] {
-    const { size, blockSize } = this.spec;
+    const { size, blockSize, segmentOrder } = this.spec;
     const ops: IoOp[] = [];
-    for (let pos = 0; pos < size; pos += blockSize) ops.push(opAt(pos, Math.min(blockSize, size - pos), nseg, buffer, pos, this.spec.segmentOrder));
+    for (let pos = 0; pos < size; pos += blockSize) ops.push(opAt(pos, Math.min(blockSize, size - pos), nseg, buffer, opSpan(pos, segmentOrder), segmentOrder));
     return ops;
   }
 
   /** Writes the pattern over the workload's range; returns the bytes each op wrote. */
   async writePattern(nseg: number): Promise<number[]> {
-    const source = this.buffer(this.spec.size);
+    const source = this.buffer(this.rangeBytes);
     const ops = this.rangeOps(nseg, source);
     for (const op of ops) this.fillOp(op);
     const wrote = await this.exec('write', ops, false);

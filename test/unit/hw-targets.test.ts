@@ -37,7 +37,10 @@ test('--hw selects the default suite plus the named variants; all is every varia
 
 test('the VM gets the variant disks its workloads need, and only those', (t) => {
   const plain = disksFor('/r', DEFAULT_SUITE);
-  t.deepEqual(plain.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme']);
+  // the default suite's one workload on 4 KiB logical blocks brings the virtio-lbs4k disk
+  t.deepEqual(plain.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'virtio-lbs4k']);
+  const noLbs4k = disksFor('/r', DEFAULT_SUITE.filter((w) => w.target !== 'raw-lbs4k'));
+  t.deepEqual(noLbs4k.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme']);
   const withNs = disksFor('/r', [spec('nvme-2ns.ns2.psync.anon')]);
   t.deepEqual(withNs.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'nvme-ns1', 'nvme-ns2'], 'both namespaces of the controller');
   t.deepEqual(disksOfTargets(['loop4k.loop']).map((d) => d.id), ['ext4'], 'loop4k lives on the default ext4 disk');

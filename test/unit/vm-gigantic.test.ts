@@ -1,0 +1,28 @@
+import test from 'ava';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_SUITE, selectWorkloads } from '../../harness/workloads/catalogue.js';
+import { GIGANTIC_GUEST_MIB, giganticPages, vmSpecFor } from '../../harness/vm/session.js';
+import { testTempDir } from '../tmp.js';
+
+const giant = DEFAULT_SUITE.filter((w) => w.buffer === 'hugetlb-1g');
+const small = selectWorkloads('raw-virtio.psync.anon').filter((w) => w.name === 'raw-virtio.psync.anon');
+
+test('a 1 GiB-page workload gets one gigantic page reserved at boot and a guest large enough to hold it; others get neither', (t) => {
+  t.true(giant.length >= 1, 'the default suite has a 1 GiB-page workload');
+  t.deepEqual(giganticPages(giant), { words: ['hugepagesz=1G', 'hugepages=1'], memoryMiB: GIGANTIC_GUEST_MIB });
+  t.deepEqual(giganticPages(small), { words: [] });
+  const dir = testTempDir('pinlab-gigantic-');
+  writeFileSync(join(dir, 'bzImage'), 'not booted');
+  writeFileSync(join(dir, 'config'), 'CONFIG_NET_9P=y\nCONFIG_NET_9P_VIRTIO=y\nCONFIG_9P_FS=y\n');
+  const opts = { accel: 'tcg' as const, cmdline: [], tscKhz: '<tsc>' };
+  const withPage = vmSpecFor(join(dir, 'bzImage'), '/r/vm', '/b/base.cpio', { ...opts, workloads: [...small, ...giant] });
+  t.is(withPage.memoryMiB, GIGANTIC_GUEST_MIB);
+  t.true(withPage.cmdline.includes('hugepagesz=1G') && withPage.cmdline.includes('hugepages=1'));
+  const without = vmSpecFor(join(dir, 'bzImage'), '/r/vm', '/b/base.cpio', { ...opts, workloads: small });
+  t.is(without.memoryMiB, 1024);
+  t.false(without.cmdline.some((w) => w.startsWith('hugepage')));
+  // several VMs at once bound each VM's memory; the gigantic page still gets its guest
+  const bounded = vmSpecFor(join(dir, 'bzImage'), '/r/vm', '/b/base.cpio', { ...opts, workloads: giant, bounds: { vms: 2, hostThreads: 1, memoryMiB: 1024 } });
+  t.is(bounded.memoryMiB, GIGANTIC_GUEST_MIB);
+});
