@@ -20,7 +20,7 @@ import { hostTscKhz, kernelHz } from './clock.js';
 import { assertCanRunGuest, carryFiles, missing9p, prepareCarry } from './carry.js';
 import { ensureBaseImage, toolsShare, type BaseImage } from './image.js';
 import { bootToReady, type Vm } from './runner.js';
-import type { VmBounds } from './slots.js';
+import { GIGANTIC_GUEST_MIB, type VmBounds } from './slots.js';
 import { DEFAULT_DISKS, disksFrom, makeVmSpec, type Accel, type DiskSpec, type VmSpec } from './spec.js';
 
 /**
@@ -56,13 +56,11 @@ export function onDemandWords(boot: Pick<BootForm, 'onDemandModules'>, workloads
   return load.length ? [cmdlineWord('modules', load)] : [];
 }
 
-/** Guest RAM of a VM that holds a 1 GiB page: the page needs a free 1 GiB-aligned GiB below the initrd, which QEMU loads at the top of RAM. */
-export const GIGANTIC_GUEST_MIB = 3072;
-
 /**
  * What a 1 GiB-page buffer (hugetlb-1g) asks of the VM: one gigantic page reserved at boot (it
- * cannot be allocated later in a small guest) and the RAM to hold it beside the rest; nothing
- * for workloads without one. Pure.
+ * cannot be allocated later in a small guest) and the RAM to hold it beside the rest (a 2 GiB
+ * guest could not: QEMU's initrd sits in its only 1 GiB-aligned GiB); nothing for workloads
+ * without one. Pure.
  */
 export function giganticPages(workloads: readonly WorkloadSpec[]): { words: string[]; memoryMiB?: number } {
   if (!workloads.some((w) => w.buffer === 'hugetlb-1g')) return { words: [] };

@@ -8,8 +8,12 @@ import { UserError } from '../errors.js';
 
 /** Guest RAM of one VM (vm/spec.ts makeVmSpec's default). */
 export const VM_MEMORY_MIB = 1024;
+/** Guest RAM of a VM that holds a 1 GiB page (a hugetlb-1g workload: vm/session.ts giganticPages). */
+export const GIGANTIC_GUEST_MIB = 3072;
 /** QEMU's own resident memory beside the guest's RAM, rounded up from the measured peak. */
 export const QEMU_OVERHEAD_MIB = 384;
+/** What one VM may take of the host: the largest guest a suite asks for, and QEMU's own. */
+export const VM_FOOTPRINT_MIB = Math.max(VM_MEMORY_MIB, GIGANTIC_GUEST_MIB) + QEMU_OVERHEAD_MIB;
 /** Left to the host (pinlab itself, ssh, the page cache the disks need). */
 export const HOST_RESERVE_MIB = 2048;
 
@@ -34,7 +38,7 @@ export interface VmBounds {
 
 /** The most VMs this host runs at once without oversubscribing its cores or memory. Pure. */
 export function maxVms(host: HostCapacity): number {
-  const byMemory = Math.floor((host.availableMiB - HOST_RESERVE_MIB) / (VM_MEMORY_MIB + QEMU_OVERHEAD_MIB));
+  const byMemory = Math.floor((host.availableMiB - HOST_RESERVE_MIB) / VM_FOOTPRINT_MIB);
   return Math.max(1, Math.min(host.cores, byMemory));
 }
 
@@ -54,14 +58,14 @@ export function vmBounds(asked: number | undefined, host: HostCapacity, kernels 
   const vms = asked ?? defaultVms(host, kernels);
   if (!Number.isInteger(vms) || vms < 1) throw new UserError(`--vms ${asked}: expected a whole number >= 1`);
   if (vms > most) {
-    throw new UserError(`--vms ${vms}: this host runs at most ${most} at once (${host.cores} cores, ${host.availableMiB} MiB available; a VM takes 1 core and ${VM_MEMORY_MIB + QEMU_OVERHEAD_MIB} MiB)`);
+    throw new UserError(`--vms ${vms}: this host runs at most ${most} at once (${host.cores} cores, ${host.availableMiB} MiB available; a VM takes 1 core and up to ${VM_FOOTPRINT_MIB} MiB)`);
   }
   return { vms, hostThreads: vms > 1 ? 1 : 2, memoryMiB: VM_MEMORY_MIB };
 }
 
 /** The line `pinlab doctor` prints. Pure. */
 export function describeVms(host: HostCapacity): string {
-  return `VMs at once (--vms default): ${defaultVms(host)} for several kernels (a matrix, a sweep), 1 for one kernel's suite (${host.cores} cores, ${host.availableMiB} MiB available; each VM: 1 host core when several run, ${VM_MEMORY_MIB} MiB guest RAM + ~${QEMU_OVERHEAD_MIB} MiB QEMU)`;
+  return `VMs at once (--vms default): ${defaultVms(host)} for several kernels (a matrix, a sweep), 1 for one kernel's suite (${host.cores} cores, ${host.availableMiB} MiB available; each VM: 1 host core when several run, ${VM_MEMORY_MIB} MiB guest RAM (${GIGANTIC_GUEST_MIB} MiB with a 1 GiB page) + ~${QEMU_OVERHEAD_MIB} MiB QEMU)`;
 }
 
 /** How K VMs are spent on N kernels: kernels side by side first, the rest splits each kernel's suite. */

@@ -2,7 +2,8 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SUITE, selectWorkloads } from '../../harness/workloads/catalogue.js';
-import { GIGANTIC_GUEST_MIB, giganticPages, vmSpecFor } from '../../harness/vm/session.js';
+import { giganticPages, vmSpecFor } from '../../harness/vm/session.js';
+import { GIGANTIC_GUEST_MIB } from '../../harness/vm/slots.js';
 import { testTempDir } from '../tmp.js';
 
 const giant = DEFAULT_SUITE.filter((w) => w.buffer === 'hugetlb-1g');

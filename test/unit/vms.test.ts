@@ -1,9 +1,9 @@
 import test from 'ava';
 import { dealLanes, runPool, serialGate } from '../../harness/pool.js';
-import { describeVms, maxVms, planVms, vmBounds, VM_MEMORY_MIB, QEMU_OVERHEAD_MIB, HOST_RESERVE_MIB } from '../../harness/vm/slots.js';
+import { describeVms, maxVms, planVms, vmBounds, VM_MEMORY_MIB, VM_FOOTPRINT_MIB, HOST_RESERVE_MIB } from '../../harness/vm/slots.js';
 
 const host = (cores: number, availableMiB: number) => ({ cores, availableMiB, totalMiB: availableMiB });
-const perVm = VM_MEMORY_MIB + QEMU_OVERHEAD_MIB;
+const perVm = VM_FOOTPRINT_MIB;
 
 test('K defaults to the cores, as memory allows; never past either', (t) => {
   t.is(maxVms(host(2, 23000)), 2);
