@@ -1,7 +1,8 @@
 // SCSI passthrough: SG_IO READ(16)/WRITE(16) on an sd block device with a user data buffer.
 // The block layer maps it with blk_rq_map_user (block/blk-map.c: bio_map_user_iov), the same
-// user-pages path as NVMe passthrough, reached through drivers/scsi/scsi_ioctl.c. One segment
-// per op.
+// user-pages path as NVMe passthrough, reached through drivers/scsi/scsi_ioctl.c. An op of
+// several segments is a vectored command (iovec_count): blk_rq_map_user_iov over ITER_IOVEC,
+// whose sub-page segments in one page merge into one bio_vec and release their extra pin.
 #include <scsi/sg.h>
 #include <sys/ioctl.h>
 
@@ -41,7 +42,14 @@ class SgIoWorker : public BatchWorker {
       h.dxfer_direction = dir_ == Direction::kRead ? SG_DXFER_FROM_DEV : SG_DXFER_TO_DEV;
       h.cmd_len = sizeof cdb;
       h.cmdp = cdb;
-      h.dxferp = op.iov[0].iov_base;
+      // sg_iovec_t is laid out as struct iovec
+      static_assert(sizeof(sg_iovec_t) == sizeof(struct iovec), "sg_iovec_t is not an iovec");
+      if (op.iov.size() > 1) {
+        h.iovec_count = static_cast<unsigned short>(op.iov.size());
+        h.dxferp = op.iov.data();
+      } else {
+        h.dxferp = op.iov[0].iov_base;
+      }
       h.dxfer_len = unsigned(op.length);
       h.sbp = sense;
       h.mx_sb_len = sizeof sense;
@@ -74,7 +82,8 @@ Napi::Value SgIoBatch(const Napi::CallbackInfo& info) {
   if (opts.Get("lbaSize").IsUndefined()) ThrowType(env, "The \"options\" argument needs lbaSize (BLKSSZGET of the device)");
   uint32_t lba = uint32_t(OptInteger(env, opts, "lbaSize", 512, 512, 65536));
   BufferHold hold;
-  std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, 1);
+  // at most UIO_MAXIOV segments, as sg_io's import_iovec allows
+  std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, 1024);
   RequireWholeBlocks(env, ops, lba, "SCSI commands address whole blocks");
   return StartWorker(new SgIoWorker(env, fd, dir, lba, std::move(ops), std::move(hold)));
 }

@@ -54,6 +54,8 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/hugetlb.c:follow_huge_pud:try_grab_page', reason: FOLLOW_PAGE_ONLY },
   // 6.12 (gup-fast renamed, folio-based unpins)
   { site: 'block/bio.c:bio_iov_add_zone_append_folio:unpin_user_folio', reason: ZONE_APPEND },
+  // a pin flag tested in the same zone-append function: a mutation point, not a pin site (pinlab mutate)
+  { site: 'block/bio.c:bio_iov_add_zone_append_folio:BIO_PAGE_PINNED', reason: ZONE_APPEND },
   { site: 'mm/gup.c:gup_fast_pte_range:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:gup_put_folio', reason: RACE_MM_CHANGED },

@@ -148,6 +148,9 @@ const SHAPES: Shape[] = [
   // one page it takes is trimmed away and released (__bio_iov_iter_get_pages' error exit), the
   // segment goes whole into the next bio; hugetlb pages keep every segment one bio_vec
   { target: 'raw-lbs4k', engine: 'psyncv', buffer: 'hugetlb', blockSize: 1 * MiB, size: 1 * MiB, segments: BIO_MAX_VECS, segmentOrder: 'bio-trim', variant: 'bio-trim' },
+  // a vectored SG_IO of four 512-byte segments inside one page: bio_map_user_iov merges them into
+  // one bio_vec and releases each merged segment's extra pin
+  { target: 'sg-io', engine: 'sg-io', blockSize: 2 * KiB, size: 256 * KiB, segments: 4, segmentOrder: 'ascending', variant: 'subpage' },
   // passthrough of <= 32 KiB: the on-stack page array branch of bio_map_user_iov (6.x)
   { target: 'nvme-passthru', engine: 'passthru', blockSize: 32 * KiB, size: 256 * KiB, variant: 'small' },
   { target: 'raw-virtio', engine: 'libaio' },

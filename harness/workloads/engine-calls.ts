@@ -5,7 +5,7 @@ import type { BatchResult, Direction, IoOp, PinlabAddon } from './addon.js';
 import type { Engine, WorkloadSpec } from './types.js';
 
 /** Engines that split each operation's block into `spec.segments` iovec segments. */
-export const SEGMENTED: ReadonlySet<Engine> = new Set(['psyncv', 'libaio', 'uring', 'splice-read', 'vmsplice-write']);
+export const SEGMENTED: ReadonlySet<Engine> = new Set(['psyncv', 'libaio', 'uring', 'splice-read', 'vmsplice-write', 'sg-io']);
 
 /** The direction an engine does with buffered I/O instead of itself. */
 export function helperDirection(engine: Engine): Direction | undefined {

@@ -125,6 +125,9 @@ export const DEFAULT_TARGETS: readonly TargetRecord[] = [
   nvmePassthru('nvme-passthru', 'raw-nvme'),
   // 4 KiB logical blocks (the virtio-lbs4k variant's disk, attached only when a workload needs it)
   rawTarget('raw-lbs4k', 'virtio-lbs4k', [VIRTIO_BLK]),
+  // SCSI passthrough (SG_IO) on the scsi variant's disk: blk_rq_map_user_iov without NVMe's virt
+  // boundary, which turns sub-page segments into a copy
+  { name: 'sg-io', kind: 'sg-io', disk: 'scsi-hd', engines: ['sg-io'], paths: [['sg_io', 'scsi_ioctl', 'sd_ioctl'], ...MAP_USER_GROUPS], requires: SCSI },
 ];
 
 /** The shape of one workload (the catalogue turns it into a WorkloadSpec). */

@@ -37,9 +37,9 @@ test('--hw selects the default suite plus the named variants; all is every varia
 
 test('the VM gets the variant disks its workloads need, and only those', (t) => {
   const plain = disksFor('/r', DEFAULT_SUITE);
-  // the default suite's one workload on 4 KiB logical blocks brings the virtio-lbs4k disk
-  t.deepEqual(plain.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'virtio-lbs4k']);
-  const noLbs4k = disksFor('/r', DEFAULT_SUITE.filter((w) => w.target !== 'raw-lbs4k'));
+  // the default suite's workloads on 4 KiB logical blocks and on SCSI bring those variants' disks
+  t.deepEqual(plain.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'virtio-lbs4k', 'scsi-hd']);
+  const noLbs4k = disksFor('/r', DEFAULT_SUITE.filter((w) => w.target !== 'raw-lbs4k' && w.target !== 'sg-io'));
   t.deepEqual(noLbs4k.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme']);
   const withNs = disksFor('/r', [spec('nvme-2ns.ns2.psync.anon')]);
   t.deepEqual(withNs.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'nvme-ns1', 'nvme-ns2'], 'both namespaces of the controller');
@@ -110,7 +110,8 @@ test('image kernels: pinlab.modules names the on-demand drivers the workloads ne
   try {
     const kernel = join(dir, 'bzImage');
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ image: { modules: ['virtio_blk'], onDemandModules: ['virtio_scsi', 'sd_mod', 'dm_mod', 'dm_crypt', 'essiv'] } }));
-    t.deepEqual(onDemandWords(bootFormOf(kernel), DEFAULT_SUITE), [], 'the default suite loads none');
+    t.deepEqual(onDemandWords(bootFormOf(kernel), DEFAULT_SUITE), ['pinlab.modules=virtio_scsi,sd_mod'], "the default suite loads the SCSI drivers its SG_IO workload needs");
+    t.deepEqual(onDemandWords(bootFormOf(kernel), DEFAULT_SUITE.filter((w) => w.engine !== 'sg-io')), [], 'nothing else of the default suite is on demand');
     t.deepEqual(onDemandWords(bootFormOf(kernel), [spec('scsi.raw.psync.anon')]), ['pinlab.modules=virtio_scsi,sd_mod']);
     t.deepEqual(onDemandWords(bootFormOf(kernel), [spec('dm.crypt.psync.anon')]), ['pinlab.modules=dm_mod,dm_crypt,essiv']);
     writeFileSync(join(dir, 'meta.json'), JSON.stringify({ compiler: 'gcc' }));
