@@ -282,7 +282,7 @@ export function buildProgram(ctxFactory: (verbose: boolean) => RunContext, setOu
     .option('-p, --profile <name>', 'profiles (repeatable): the first is measured, the first two are compared (default patched-6.1, stock-6.1)', collect)
     .option('--repeat <n>', 'runs per figure (default 5)', positiveInt('--repeat'))
     .option('--runtime <s>', 'seconds per I/O job (default 3)', positiveInt('--runtime'))
-    .option('--only <figures>', 'comma-separated subset of boot,edit,suite,fio,pinned (the default: all five) and fresh (empty caches to the first verdict: a cold import and build per repeat)')
+    .option('--only <figures>', 'comma-separated subset of boot,edit,suite,fio,pinned (the default: all five), fresh (empty caches to the first verdict: a cold import and build per repeat) and coverage (the suite with --coverage against the plain suite)')
     .option('--out <dir>', 'where bench.json, bench.txt and latency.svg go (default runs/bench-<id>)')
     .option('-j, --jobs <n>', 'make -j for kernel rebuilds', positiveInt('--jobs'))
     .action(async (o) => setOutcome(await bench(ctx(), o)));

@@ -19,10 +19,13 @@ import { GUEST_CLOCKSOURCE, isJiffies } from '../guest/bench.js';
 import type { BenchResult } from './report.js';
 import { LATENCY_PERCENTILES } from './stats.js';
 
-export const FIGURES = ['boot', 'edit', 'suite', 'fio', 'pinned', 'fresh'] as const;
+export const FIGURES = ['boot', 'edit', 'suite', 'fio', 'pinned', 'fresh', 'coverage'] as const;
 export type FigureName = (typeof FIGURES)[number];
-/** what `pinlab bench` measures without --only: `fresh` (minutes of cold builds per repeat) only when named */
-export const DEFAULT_FIGURES: readonly FigureName[] = FIGURES.filter((f) => f !== 'fresh');
+/** what `pinlab bench` measures without --only: `fresh` (minutes of cold builds per repeat) and `coverage` (two suites per repeat) only when named */
+export const DEFAULT_FIGURES: readonly FigureName[] = FIGURES.filter((f) => f !== 'fresh' && f !== 'coverage');
+
+/** issue 26's goal for --coverage: the covered suite at most this many times the plain one */
+export const COVERAGE_GOAL_RATIO = 1.3;
 
 /** issue 17's goals (TCG, 2-core machine): boot to ready, edit -> verdict, default suite with boot, empty caches to the first verdict */
 export const GOALS = { bootMs: 1_500, editMs: 20_000, suiteMs: 45_000, freshMs: 360_000 } as const;

@@ -11,6 +11,8 @@
 //   pinned  the addon jobs on the first two profiles, one boot per kernel per repeat
 //   fresh   (only with --only fresh) `pinlab run` with empty caches and ccache: cold import,
 //           build and guest image, timed to the first verdict
+//   coverage (only with --only coverage) the default suite with --coverage (gcov build, report
+//           included) against the plain suite, interleaved: what --coverage costs
 import { mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,7 +25,7 @@ import { newRunId } from '../pipeline.js';
 import { writeFileAtomic } from '../report/file.js';
 import { formatBenchTable } from './report.js';
 import { fioFigure, latencySvg, pinnedFigure } from './io-figures.js';
-import { bootFigure, editFigure, freshFigure, suiteFigure } from './run-figures.js';
+import { bootFigure, coverageFigure, editFigure, freshFigure, suiteFigure } from './run-figures.js';
 import { Bench, DEFAULT_FIGURES, FIGURES, type FigureName } from './bench-state.js';
 
 export interface BenchOpts {
@@ -64,6 +66,7 @@ export async function bench(ctx: RunContext, opts: BenchOpts, argv: string[] = p
     fio: () => fioFigure(b),
     pinned: () => pinnedFigure(b),
     fresh: () => freshFigure(b),
+    coverage: () => coverageFigure(b),
   };
   for (const f of figures) await b.figure(f, run[f]);
   b.result.finishedAt = new Date().toISOString();

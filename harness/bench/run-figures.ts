@@ -18,7 +18,8 @@ import { DEFAULT_SUITE } from '../workloads/catalogue.js';
 import { editPatchLine } from './edit.js';
 import { freshTimeline, type TimedLine } from './fresh.js';
 import { timedFigure } from './report.js';
-import { GOALS, type Bench } from './bench-state.js';
+import { ratioSummary } from './stats.js';
+import { COVERAGE_GOAL_RATIO, GOALS, type Bench } from './bench-state.js';
 
 /** exactly one workload: a plain name also matches its fault variants (raw-virtio.psync.anon.efault-midway ...) */
 export const EDIT_FILTER = 'raw-virtio.psync.anon,!raw-virtio.psync.anon.*';
@@ -168,22 +169,64 @@ export async function freshFigure(bench: Bench): Promise<void> {
   );
 }
 
+/** One run of the default suite on a cached kernel (coverage: its gcov build), timed whole. */
+async function timedSuite(bench: Bench, profile: string, name: string, coverage = false): Promise<{ ms: number; note: string }> {
+  const rep = collectingReporter();
+  const t0 = Date.now();
+  const r = await inPhase(name, () =>
+    runOneKernel({ kernel: kernelRequest({ profile, coverage }), workloads: [...DEFAULT_SUITE], cmdline: [], strict: false, runDir: join(bench.dir, name.replace(/[^\w.-]+/g, '-')), jobs: bench.makeJobs }, bench.ctx, rep),
+  );
+  const ms = Date.now() - t0;
+  if (r.infraFailure) throw r.infraFailure;
+  const secs = (phase: string) => `${((rep.phases.get(phase) ?? 0) / 1000).toFixed(1)} s`;
+  const v = [...rep.verdicts].map(([s, n]) => `${n} ${s}`).join(', ');
+  return { ms, note: `${DEFAULT_SUITE.length} workloads (last: ${v}; boot ${secs('boot')}, workloads ${secs('workloads')}${coverage ? `, coverage report ${secs('coverage')}` : ''})` };
+}
+
 export async function suiteFigure(bench: Bench): Promise<void> {
   const profile = bench.profiles[0]!;
   await bench.kernel(profile);
   const samples: number[] = [];
   let note = '';
   for (let i = 1; i <= bench.repeat; i++) {
-    const rep = collectingReporter();
-    const t0 = Date.now();
-    const r = await inPhase(`suite ${profile} [${i}/${bench.repeat}]`, () =>
-      runOneKernel({ kernel: kernelRequest({ profile }), workloads: [...DEFAULT_SUITE], cmdline: [], strict: false, runDir: join(bench.dir, `suite-${i}`), jobs: bench.makeJobs }, bench.ctx, rep),
-    );
-    const ms = Date.now() - t0;
-    if (r.infraFailure) throw r.infraFailure;
-    samples.push(ms);
-    const v = [...rep.verdicts].map(([s, n]) => `${n} ${s}`).join(', ');
-    note = `${DEFAULT_SUITE.length} workloads (last: ${v}; boot ${((rep.phases.get('boot') ?? 0) / 1000).toFixed(1)} s, workloads ${((rep.phases.get('workloads') ?? 0) / 1000).toFixed(1)} s)`;
+    const r = await timedSuite(bench, profile, `suite ${profile} [${i}/${bench.repeat}]`);
+    samples.push(r.ms);
+    note = r.note;
   }
   bench.result.timings.push(timedFigure({ figure: 'suite', label: 'default suite, cached kernel', profile, unit: 'ms', samples, goalMs: GOALS.suiteMs, note }));
+}
+
+/**
+ * What --coverage costs: the default suite on the gcov build against the same suite on the plain
+ * build, interleaved, both kernels cached by an untimed first run each. The goal is the plain
+ * suite's median times COVERAGE_GOAL_RATIO, so `met` says whether the ratio holds.
+ */
+export async function coverageFigure(bench: Bench): Promise<void> {
+  const profile = bench.profiles[0]!;
+  await bench.kernel(profile);
+  await timedSuite(bench, profile, `coverage ${profile} [warm-up]`, true);
+  const plain: number[] = [];
+  const covered: number[] = [];
+  let note = '';
+  for (let i = 1; i <= bench.repeat; i++) {
+    plain.push((await timedSuite(bench, profile, `coverage ${profile} plain [${i}/${bench.repeat}]`)).ms);
+    const c = await timedSuite(bench, profile, `coverage ${profile} --coverage [${i}/${bench.repeat}]`, true);
+    covered.push(c.ms);
+    note = c.note;
+  }
+  const base = timedFigure({ figure: 'coverage-plain', label: 'default suite, plain build (the baseline)', profile, unit: 'ms', samples: plain, note: 'interleaved with the --coverage runs' });
+  const ratio = ratioSummary(covered, plain);
+  const goalMs = base.summary ? Math.round(base.summary.median * COVERAGE_GOAL_RATIO) : undefined;
+  bench.result.timings.push(
+    base,
+    timedFigure({
+      figure: 'coverage',
+      label: 'default suite with --coverage',
+      profile,
+      unit: 'ms',
+      samples: covered,
+      ...(goalMs !== undefined ? { goalMs } : {}),
+      note: `${note}; per repeat ${ratio ? `${ratio.median.toFixed(2)}x (${ratio.min.toFixed(2)}-${ratio.max.toFixed(2)})` : '?'} the plain suite; goal <= ${COVERAGE_GOAL_RATIO}x its median`,
+    }),
+  );
 }

@@ -95,5 +95,7 @@ test('parseOnly accepts a subset of the figures and rejects the rest', (t) => {
   t.deepEqual(parseOnly(undefined), ['boot', 'edit', 'suite', 'fio', 'pinned']);
   // fresh (a cold import and build per repeat) runs only when named
   t.deepEqual(parseOnly('fresh,boot'), ['boot', 'fresh']);
+  t.deepEqual(parseOnly('coverage'), ['coverage']);
+  t.false(parseOnly().includes('coverage'), 'two suites per repeat: only when named');
   t.throws(() => parseOnly('boot,nope'), { message: /--only boot,nope/ });
 });
