@@ -22,6 +22,7 @@ import {
   planResolve,
   planStart,
   progressLine,
+  type BisectCommon,
   type BisectRequest,
   type BisectState,
 } from './plan.js';
@@ -203,22 +204,11 @@ export function formatBisectResult(r: BisectResult, req: BisectRequest): string[
   return lines;
 }
 
-export interface BisectOpts {
+export interface BisectOpts extends BisectCommon {
   source: string;
-  good: string;
-  bad: string;
-  filter?: string;
   repeat?: number;
   badThreshold?: number;
   minValid?: number;
-  strict?: boolean;
-  reason?: string;
-  patch?: string[];
-  configFragment?: string[];
-  cmdline?: string;
-  jobs?: number;
-  coverage?: boolean;
-  verifyEnds?: boolean;
   runDir?: string;
   dryRun?: boolean;
 }

@@ -7,15 +7,11 @@ import type { Step } from '../exec.js';
 import { sha256 } from '../hash.js';
 import type { Thresholds } from './decision.js';
 
-/** What to bisect and how each commit is checked. */
-export interface BisectRequest {
-  /** the user's repository (absolute) */
-  repo: string;
+/** What the command line and the plan say alike of a bisection: the ends and how each step is checked. */
+export interface BisectCommon {
   good: string;
   bad: string;
   filter?: string;
-  repeat: number;
-  thresholds?: Partial<Thresholds>;
   strict?: boolean;
   /** only FAILs with these reasons make a commit bad (check --reason) */
   reason?: string;
@@ -27,6 +23,14 @@ export interface BisectRequest {
   coverage?: boolean;
   /** test --bad and --good themselves before bisecting */
   verifyEnds?: boolean;
+}
+
+/** What to bisect and how each commit is checked. */
+export interface BisectRequest extends BisectCommon {
+  /** the user's repository (absolute) */
+  repo: string;
+  repeat: number;
+  thresholds?: Partial<Thresholds>;
 }
 
 /** `--source git:REPO` (a ref after @ is not wanted here: --good/--bad name the commits). */
