@@ -243,8 +243,10 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
     kmsgRead: () => kmsg.drain().map(formatKmsgRecord),
     logMark: mark,
     setupFault(spec, env) {
-      if (spec.fault?.kind !== 'fail-make-request') return undefined;
-      const f = spec.fault;
+      const fault = spec.fault;
+      if (fault?.kind !== 'fail-make-request' && fault?.kind !== 'metadata-eio') return undefined;
+      // metadata-eio: the next request of the disk fails, once, from the moment the workload arms it
+      const f = fault.kind === 'fail-make-request' ? fault : { times: 1, probability: 100, interval: 1 };
       const dbg = '/sys/kernel/debug/fail_make_request';
       const disk = sysBlockDir(env.diskProbe);
       const knobs = ['probability', 'interval', 'times', 'verbose'] as const;
@@ -253,18 +255,28 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
         writeKnob(join(disk, 'make-it-fail'), 0);
         for (const [k, v] of saved) writeKnob(join(dbg, k), v);
       };
+      const arm = (): void => {
+        // metadata-eio: the disk's own cache (the file system's metadata blocks) dropped first,
+        // so the next metadata the file system needs comes from the disk (BLKFLSBUF)
+        if (fault.kind === 'metadata-eio') {
+          const r = spawnSync('blockdev', ['--flushbufs', `/dev/${basename(disk)}`], { encoding: 'utf8', timeout: 30_000 });
+          if (r.status !== 0) throw new Error(`blockdev --flushbufs /dev/${basename(disk)}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+        }
+        writeKnob(join(disk, 'make-it-fail'), 1);
+      };
       try {
         writeKnob(join(dbg, 'verbose'), 1);
         writeKnob(join(dbg, 'interval'), f.interval);
         writeKnob(join(dbg, 'probability'), f.probability);
         writeKnob(join(dbg, 'times'), f.times);
-        writeKnob(join(disk, 'make-it-fail'), 1);
+        if (fault.kind === 'fail-make-request') arm();
       } catch (e) {
         restore();
         throw e;
       }
       let remaining: number | undefined;
       return {
+        ...(fault.kind === 'metadata-eio' ? { arm } : {}),
         teardown() {
           remaining = Number(readKnob(join(dbg, 'times')));
           restore();

@@ -136,6 +136,8 @@ export const KEY_FUNCTIONS = [
 // The guest system, behind an interface so the loop is testable without a kernel
 
 export interface FaultHandle {
+  /** a fault the workload switches on itself, at the moment it chooses (metadata-eio) */
+  arm?(): void;
   teardown(): void;
   /** observations of the fault (e.g. failures injected) for WorkloadObservation.extra */
   notes(): Record<string, unknown>;
@@ -254,7 +256,7 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   // function coverage: the pin-path sources' functions are traced along with the path
   const coverFns = new Set(opts.traceFunctions);
   guard('ftrace setup', () => sys.startTrace(coverFns.size > 0 ? [...new Set([...pathTraceable, ...coverFns])] : pathTraceable));
-  if (spec.fault?.kind === 'fail-make-request' && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
+  if ((spec.fault?.kind === 'fail-make-request' || spec.fault?.kind === 'metadata-eio') && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
   const snap = (): PinSnapshot => {
     const counters = sys.readCounters();
     const evidence = sys.readEvidence?.();
@@ -282,7 +284,8 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
     fault = sys.setupFault(spec, env);
     const tmpDir = sys.prepareTmp(spec);
     const sizeLimit = sys.sizeLimit(env);
-    io = await runIO(spec, { path: env.path, tmpDir, ...(sizeLimit === undefined ? {} : { sizeLimit }), ...(env.loopBlockSize ? { loopBlockSize: env.loopBlockSize } : {}) });
+    const arm = fault?.arm?.bind(fault);
+    io = await runIO(spec, { path: env.path, tmpDir, ...(sizeLimit === undefined ? {} : { sizeLimit }), ...(env.loopBlockSize ? { loopBlockSize: env.loopBlockSize } : {}), ...(arm ? { armFault: arm } : {}) });
   } catch (e) {
     ioError = errorInfo(e);
   } finally {

@@ -22,7 +22,7 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   if (spec.engine === 'uring' || spec.engine === 'uring-fixed') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
   if (bufferBacking(spec.buffer).thp) req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
   if (spec.buffer === 'hugetlb' || spec.buffer === 'hugetlb-1g') req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'hugetlb buffers (MAP_HUGETLB)' });
-  if (spec.fault?.kind === 'fail-make-request') {
+  if (spec.fault?.kind === 'fail-make-request' || spec.fault?.kind === 'metadata-eio') {
     req.push({ symbol: 'CONFIG_FAIL_MAKE_REQUEST', why: 'fault injection (debugfs fail_make_request)' });
   }
   return req;

@@ -126,6 +126,7 @@ export function expectedErrnos(fault: Fault | undefined): { allowed: string[]; r
       return { allowed: ['EFAULT', 'EOPNOTSUPP', 'ENOTSUP'], required: true };
     case 'fail-make-request':
     case 'blkdebug-eio':
+    case 'metadata-eio':
       return { allowed: ['EIO'], required: true };
   }
 }

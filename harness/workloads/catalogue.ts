@@ -233,6 +233,9 @@ const SHAPES: Shape[] = [
     engine: 'psync',
     fault: { kind: 'fail-make-request', times: 1, probability: 100, interval: 1 },
   },
+  // the file system's block mapping fails (its indirect block cannot be read) after the pages of
+  // the read were pinned: fs/direct-io.c's get_block error path (6.1), iomap_begin's (6.12)
+  { target: 'ext2', engine: 'psync', fault: { kind: 'metadata-eio' } },
   {
     target: 'raw-virtio',
     engine: 'psyncv',

@@ -3,7 +3,7 @@
 // range set up for it (a buffer with a hole, a read-only one, a misaligned op, a file grown by a
 // hole, ...). The errno outcomes land in the workload's errors (Workload.exec); the faults that
 // the runner or the VM inject below the engine need nothing here.
-import { fstatSync, ftruncateSync } from 'node:fs';
+import { fstatSync, fsyncSync, ftruncateSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
 import type { Direction, IoOp } from './addon.js';
@@ -11,6 +11,9 @@ import type { FaultOptions } from './engine-calls.js';
 import { opAt, PAGE } from './ops.js';
 import type { UndefinedRange } from './verify.js';
 import type { Workload } from './workload.js';
+
+/** Where the metadata-eio read starts: past ext2's twelve direct blocks, at 4 KiB blocks too. */
+export const METADATA_EIO_AT = 64 * 1024;
 
 /**
  * Provokes the workload's fault, if it has one. Returns the file ranges its failed or short
@@ -119,6 +122,19 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       // w.buffer(): that makes spec.buffer's kind (and reserves or measures huge pages for it).
       const b = w.allocate(blockSize, { kind: 'shared-file', dir: dirname(target.device) });
       for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
+      b.free();
+      break;
+    }
+    case 'metadata-eio': {
+      if (target.isBlock) w.fail('the metadata-eio fault needs a file target');
+      // the block map on disk, and out of every cache: the next read must ask the disk for it
+      fsyncSync(target.directFd);
+      writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+      w.armFault();
+      // past the twelve direct blocks of ext2 (1 KiB or 4 KiB blocks): the first thing this read
+      // asks of the disk is the indirect block, so it is that request which fails
+      const b = w.buffer(blockSize);
+      await run('read', opAt(METADATA_EIO_AT, blockSize, nseg, b, 0));
       b.free();
       break;
     }

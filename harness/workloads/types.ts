@@ -36,6 +36,10 @@ export type Fault =
   | { kind: 'misaligned'; what: 'offset' | 'length' | 'address'; by?: number } // by: bytes off (default 1)
   | { kind: 'past-eod' } // I/O that starts/ends beyond the end of the device/file
   | { kind: 'fail-make-request'; times: number; probability: number; interval: number }
+  // the block mapping's own read fails: after the write, the file's metadata is dropped from the
+  // cache and one Direct I/O read past the direct blocks meets an I/O error on the indirect block
+  // (fail_make_request, once), so the file system's get_block fails after pages were pinned
+  | { kind: 'metadata-eio' }
   | { kind: 'blkdebug-eio'; sector: number; op: 'read' | 'write' }
   | { kind: 'over-limit'; bytes: number } // one op of `bytes`, above the device's transfer limit
   // one RWF_NOWAIT op of `bytes`, more pages than one bio holds: the block layer pins the first

@@ -24,6 +24,8 @@ export interface TargetEnv {
   tmpDir: string;
   /** loop targets: the loop device's logical block size */
   loopBlockSize?: number;
+  /** switch on the fault the runner prepared but left off (metadata-eio) */
+  armFault?: () => void;
 }
 
 /** The target as Workload.open() left it. */
@@ -96,6 +98,12 @@ export class Workload {
   ) {
     this.addon = loadAddon();
     this.sharedDir = sharedFileDir(env.tmpDir);
+  }
+
+  /** Switches on the fault the runner prepared but left off; fails the workload when there is none. */
+  armFault(): void {
+    if (!this.env.armFault) this.fail(`${this.spec.fault?.kind ?? 'this'} fault needs the runner to prepare it (no arm)`);
+    this.env.armFault!();
   }
 
   get target(): OpenTarget {

@@ -261,3 +261,25 @@ test('runAll without function coverage: no function hits, the trace list is the 
   t.is(result.functionHits, undefined);
   t.is((events[0] as Extract<RunnerEvent, { type: 'hello' }>).functionsTraceable, undefined);
 });
+
+test('a fault the workload arms itself (metadata-eio): the runner prepares it, hands arm() to the workload and tears it down after', async (t) => {
+  const steps: string[] = [];
+  const sys = Object.assign(fakeSystem(), {
+    setupFault: () => ({ arm: () => void steps.push('arm'), teardown: () => void steps.push('teardown'), notes: () => ({ faultsInjected: 1 }) }),
+  });
+  const spec = makeSpec({ target: 'ext2', engine: 'psync', fault: { kind: 'metadata-eio' } });
+  const obs = await observeWorkload(spec, sys, async (_spec, env) => {
+    steps.push('io');
+    t.is(typeof env.armFault, 'function');
+    env.armFault!();
+    return goodIO;
+  }, { quiesce: { stablePolls: 2 } });
+  t.deepEqual(steps, ['io', 'arm', 'teardown'], 'armed by the workload, during its I/O, never by the runner');
+  t.like(obs.extra, { faultsInjected: 1 });
+  // a workload without such a fault gets no arm
+  const plain = await observeWorkload(makeSpec({ target: 'ext2', engine: 'psync' }), fakeSystem(), async (_spec, env) => {
+    t.is(env.armFault, undefined);
+    return goodIO;
+  }, { quiesce: { stablePolls: 2 } });
+  t.truthy(plain.io);
+});
