@@ -10,7 +10,7 @@ import { appendFileSync, closeSync, constants, existsSync, fsyncSync, mkdirSync,
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import type { PinControl, PinCounters } from '../workloads/types.js';
+import { ARMED_FAULTS, FAIL_MAKE_REQUEST_FAULTS, type PinControl, type PinCounters } from '../workloads/types.js';
 import { loadAddon } from '../workloads/addon.js';
 import { setupPinEvidence, type PinEvidence } from './pin-evidence.js';
 import { calibrationSources } from './calibration-sources.js';
@@ -244,8 +244,9 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
     logMark: mark,
     setupFault(spec, env) {
       const fault = spec.fault;
-      if (fault?.kind !== 'fail-make-request' && fault?.kind !== 'metadata-eio') return undefined;
-      // metadata-eio: the next request of the disk fails, once, from the moment the workload arms it
+      if (!fault || !FAIL_MAKE_REQUEST_FAULTS.includes(fault.kind)) return undefined;
+      // an armed fault: the next request of the disk fails, once, from the moment the workload arms it
+      const armed = ARMED_FAULTS.includes(fault.kind);
       const f = fault.kind === 'fail-make-request' ? fault : { times: 1, probability: 100, interval: 1 };
       const dbg = '/sys/kernel/debug/fail_make_request';
       const disk = sysBlockDir(env.diskProbe);
@@ -269,14 +270,14 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
         writeKnob(join(dbg, 'interval'), f.interval);
         writeKnob(join(dbg, 'probability'), f.probability);
         writeKnob(join(dbg, 'times'), f.times);
-        if (fault.kind === 'fail-make-request') arm();
+        if (!armed) arm();
       } catch (e) {
         restore();
         throw e;
       }
       let remaining: number | undefined;
       return {
-        ...(fault.kind === 'metadata-eio' ? { arm } : {}),
+        ...(armed ? { arm } : {}),
         teardown() {
           remaining = Number(readKnob(join(dbg, 'times')));
           restore();

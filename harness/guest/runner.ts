@@ -9,7 +9,7 @@
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepMs } from 'node:timers/promises';
-import type { BackgroundNoise, EvidenceCounters, PinControl, PinCounters, PinEvidenceInfo, WorkloadIO, WorkloadObservation, WorkloadSpec } from '../workloads/types.js';
+import { FAIL_MAKE_REQUEST_FAULTS, type BackgroundNoise, type EvidenceCounters, type PinControl, type PinCounters, type PinEvidenceInfo, type WorkloadIO, type WorkloadObservation, type WorkloadSpec } from '../workloads/types.js';
 import type { RunnerEvent } from '../guest-runner/protocol.js';
 import { diskDevice, diskMount } from '../boot-protocol.js';
 import { dmName, targetRecord } from '../workloads/targets.js';
@@ -136,7 +136,7 @@ export const KEY_FUNCTIONS = [
 // The guest system, behind an interface so the loop is testable without a kernel
 
 export interface FaultHandle {
-  /** a fault the workload switches on itself, at the moment it chooses (metadata-eio) */
+  /** a fault the workload switches on itself, at the moment it chooses (ARMED_FAULTS) */
   arm?(): void;
   teardown(): void;
   /** observations of the fault (e.g. failures injected) for WorkloadObservation.extra */
@@ -256,7 +256,7 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   // function coverage: the pin-path sources' functions are traced along with the path
   const coverFns = new Set(opts.traceFunctions);
   guard('ftrace setup', () => sys.startTrace(coverFns.size > 0 ? [...new Set([...pathTraceable, ...coverFns])] : pathTraceable));
-  if ((spec.fault?.kind === 'fail-make-request' || spec.fault?.kind === 'metadata-eio') && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
+  if (spec.fault && FAIL_MAKE_REQUEST_FAULTS.includes(spec.fault.kind) && env.fileSystem) guard('sync', () => sys.sync(env.fileSystem!));
   const snap = (): PinSnapshot => {
     const counters = sys.readCounters();
     const evidence = sys.readEvidence?.();

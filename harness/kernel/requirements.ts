@@ -1,7 +1,7 @@
 // What a workload needs from the kernel's config, and which workloads a given config cannot run.
 // Pure. Decided from the kernel's own .config (a built kernel's, or an image's /boot/config-*),
 // never from its name: a workload whose requirement is off is SKIP naming the symbol.
-import type { WorkloadSpec } from '../workloads/types.js';
+import { FAIL_MAKE_REQUEST_FAULTS, type WorkloadSpec } from '../workloads/types.js';
 import { targetRecord, type Requirement } from '../workloads/targets.js';
 import type { Verdict } from '../verdict/types.js';
 import { bufferBacking } from '../workloads/buffers.js';
@@ -22,7 +22,7 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   if (spec.engine === 'uring' || spec.engine === 'uring-fixed') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
   if (bufferBacking(spec.buffer).thp) req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
   if (spec.buffer === 'hugetlb' || spec.buffer === 'hugetlb-1g') req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'hugetlb buffers (MAP_HUGETLB)' });
-  if (spec.fault?.kind === 'fail-make-request' || spec.fault?.kind === 'metadata-eio') {
+  if (spec.fault && FAIL_MAKE_REQUEST_FAULTS.includes(spec.fault.kind)) {
     req.push({ symbol: 'CONFIG_FAIL_MAKE_REQUEST', why: 'fault injection (debugfs fail_make_request)' });
   }
   return req;

@@ -127,6 +127,7 @@ export function expectedErrnos(fault: Fault | undefined): { allowed: string[]; r
     case 'fail-make-request':
     case 'blkdebug-eio':
     case 'metadata-eio':
+    case 'reap-eio':
       return { allowed: ['EIO'], required: true };
   }
 }

@@ -46,6 +46,9 @@ const KiB = 1024;
 const BIO_MAX_VECS = 256;
 const MiB = 1024 * KiB;
 
+/** The reap-eio workload's file: 80 bios of 256 KiB on ext2's 1 KiB blocks, more than the 64 fs/direct-io.c lets pile up before it reaps. */
+export const REAP_EIO_BYTES = 20 * MiB;
+
 /**
  * QEMU blkdebug rule the VM must configure at boot for the blkdebug-eio workload: reads of this
  * sector of the raw-virtio disk fail with EIO. Every other raw-virtio workload stays below
@@ -236,6 +239,9 @@ const SHAPES: Shape[] = [
   // the file system's block mapping fails (its indirect block cannot be read) after the pages of
   // the read were pinned: fs/direct-io.c's get_block error path (6.1), iomap_begin's (6.12)
   { target: 'ext2', engine: 'psync', fault: { kind: 'metadata-eio' } },
+  // a reaped bio's error in the middle of a request: one read of more than 64 bios (ext2's 1 KiB
+  // blocks end a bio at every indirect block, 256 KiB), whose first bio fails (6.1 fs/direct-io.c)
+  { target: 'ext2', engine: 'psync', blockSize: 1 * MiB, size: REAP_EIO_BYTES, fault: { kind: 'reap-eio' } },
   {
     target: 'raw-virtio',
     engine: 'psyncv',

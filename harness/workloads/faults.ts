@@ -138,6 +138,18 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       b.free();
       break;
     }
+    case 'reap-eio': {
+      if (target.isBlock) w.fail('the reap-eio fault needs a file target');
+      // the file's blocks written and its block map cached: the first request after arming is
+      // the first data bio of this read, the rest of its bios (ext2 with 1 KiB blocks ends one at
+      // every indirect block, 256 KiB) pile up until the 65th reaps the failed one
+      fsyncSync(target.directFd);
+      w.armFault();
+      const b = w.buffer(spec.size);
+      await run('read', opAt(0, spec.size, 1, b, 0));
+      b.free();
+      break;
+    }
     case 'fail-make-request':
     case 'blkdebug-eio':
       break; // injected below the engine by the runner/VM; the normal phases meet it

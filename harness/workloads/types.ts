@@ -5,6 +5,10 @@
 /** Where the I/O goes: the name of a TargetRecord (workloads/targets.ts), e.g. "raw-virtio". */
 export type Target = string;
 
+/** Faults made with fail_make_request (debugfs), and those of them the workload arms itself. */
+export const FAIL_MAKE_REQUEST_FAULTS: readonly Fault['kind'][] = ['fail-make-request', 'metadata-eio', 'reap-eio'];
+export const ARMED_FAULTS: readonly Fault['kind'][] = ['metadata-eio', 'reap-eio'];
+
 export type SegmentOrder = 'reverse' | 'ascending' | 'bio-trim';
 
 export type Engine =
@@ -40,6 +44,10 @@ export type Fault =
   // cache and one Direct I/O read past the direct blocks meets an I/O error on the indirect block
   // (fail_make_request, once), so the file system's get_block fails after pages were pinned
   | { kind: 'metadata-eio' }
+  // one read of the whole file in more bios than fs/direct-io.c reaps at once (64): the first
+  // bio fails (fail_make_request, once), and the reap before the 65th bio returns its error in the
+  // middle of the request, where the page being submitted must be given back
+  | { kind: 'reap-eio' }
   | { kind: 'blkdebug-eio'; sector: number; op: 'read' | 'write' }
   | { kind: 'over-limit'; bytes: number } // one op of `bytes`, above the device's transfer limit
   // one RWF_NOWAIT op of `bytes`, more pages than one bio holds: the block layer pins the first
