@@ -19,6 +19,16 @@ export const EQUIVALENT: readonly EquivalentEntry[] = [
     reason:
       'the IOCB_NOWAIT release comes after `ret = bio_iov_iter_get_pages(); if (unlikely(ret)) break;` in the same iteration, so ret is 0 whenever it runs (6.1 and 6.12 alike)',
   },
+  // fs/direct-io.c's do_direct_IO: every assignment of ret in its loop (get_more_blocks,
+  // submit_page_section) is followed by `if (ret) { ...; goto out; }`, so ret is 0 at the releases
+  // of a hole write (-ENOTBLK), of a read at EOF and at the end of each page (6.1: dio_release_page,
+  // 6.12: dio_unpin_page)
+  ...['dio_release_page', 'dio_unpin_page'].flatMap((fn) =>
+    ['#2', '#3', '#5'].map((n) => ({
+      mutant: `fs/direct-io.c:do_direct_IO:${fn}${n}/skip-on-error`,
+      reason: 'do_direct_IO leaves by `goto out` whenever ret is set (get_more_blocks, submit_page_section), so ret is 0 at this release: the hole write (-ENOTBLK), the read at EOF, the end of a page',
+    })),
+  ),
 ];
 
 export function equivalentReason(id: string, entries: readonly EquivalentEntry[] = EQUIVALENT): string | undefined {
