@@ -21,6 +21,10 @@ export function cmdlineWord(word: keyof typeof CMDLINE_WORDS, values: readonly s
 
 /** The console line init prints once sshd runs and the disks are mounted. */
 export const READY_MARKER = 'PINLAB-READY';
+/** Init's own log of its steps (`UPTIME STEP` a line), and the step it logs once it printed the marker. */
+export const INIT_MARKS_FILE = '/run/pinlab-init.times';
+export const READY_MARK = 'ready';
+
 /** The prefix of a set-up problem init reports (a disk or share missing); not fatal by itself. */
 export const INIT_FAILED_MARKER = 'PINLAB-INIT-FAILED:';
 /** The virtio-serial port sshd listens on in the guest. */

@@ -39,12 +39,18 @@ function reportsOf(splat: Splat): ConsoleReport[] {
   return out;
 }
 
+/** The marker as a word of its own: at the end of the line, or before a space or a printk's "[". */
+const MARKER_IN_LINE = new RegExp(`${READY_MARKER}(?=$|\\s|\\[)`);
+
 export function parseConsole(text: string): ConsoleState {
   const state: ConsoleState = { ready: false, reports: [], initWarnings: [] };
   const lines = text.split('\n');
   for (const raw of lines) {
     const line = stripLogPrefix(raw).trim();
-    if (line === READY_MARKER) state.ready = true;
+    // the kernel's console output and init's echo share the serial line: a printk can land right
+    // after the marker, before its newline ("PINLAB-READY[    2.117091] clocksource: ..."), or
+    // a kernel message's tail right before it
+    if (MARKER_IN_LINE.test(line)) state.ready = true;
     if (line.startsWith(INIT_FAILED_MARKER)) state.initWarnings.push(line.slice(INIT_FAILED_MARKER.length).trim());
   }
   // the kernel's own classification, the one table for boot failures and workload splats

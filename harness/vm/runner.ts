@@ -18,6 +18,7 @@ import {
   type GuestExecResult,
 } from './channel.js';
 import { createDisks } from './disks.js';
+import { INIT_MARKS_FILE, READY_MARK } from '../boot-protocol.js';
 import { classifyBootFailure, consoleTail, lastConsoleLine, parseConsole, bootFailure } from './console.js';
 import { writeRunCpio } from './image.js';
 import { registerRun, runStateFiles, sweepStaleRuns, unregisterRun } from './live-runs.js';
@@ -62,6 +63,8 @@ const SHUTDOWN_GRACE_MS = 10_000;
 /** the handshake normally completes within ~1 s of the readiness marker, under load too */
 const HANDSHAKE_GRACE_MS = 5000;
 const HANDSHAKE_ATTEMPTS = 3;
+/** with the channel up and no marker on the console, how often init's own log is asked */
+const MARKER_ASK_MS = 2000;
 /** how long a lost channel waits for QEMU to exit before it is reported as a channel problem */
 const DEATH_GRACE_MS = 5000;
 /** Unix socket paths are limited to 108 bytes (sun_path). */
@@ -237,6 +240,8 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
 
     let markerMs = 0;
     let firstConsoleMs = 0;
+    let channelUpAt = 0;
+    let marksAskedAt = 0;
     for (;;) {
       if (bootAbort.signal.aborted) throw new InterruptedError('interrupted during boot');
       if (exited) throw await bootError('qemu-exited');
@@ -249,6 +254,20 @@ export async function bootToReady(spec: VmSpec, ctx: RunContext): Promise<Vm> {
       // stop here (bootError classifies from the console: the oops wins over 'timeout')
       if (failure?.kind === 'oops') throw await bootError('timeout');
       if (channel && markerMs > 0) break;
+      // a kernel message can cut the marker's line on the shared serial console: with the
+      // channel up and no marker after a while, init's own log says whether it printed it
+      if (channel && markerMs === 0) {
+        channelUpAt ||= Date.now();
+        if (Date.now() - channelUpAt >= MARKER_ASK_MS && Date.now() - marksAskedAt >= MARKER_ASK_MS) {
+          marksAskedAt = Date.now();
+          const marks = await channel.exec(['cat', INIT_MARKS_FILE], { timeoutMs: MARKER_ASK_MS, signal: bootAbort.signal }).catch(() => undefined);
+          if (marks?.stdout.split('\n').some((l) => l.trim().endsWith(` ${READY_MARK}`))) {
+            markerMs = Date.now() - t0;
+            ctx.log(`vm: no readiness marker on the console, but init logged '${READY_MARK}' (${INIT_MARKS_FILE}): ready`);
+            break;
+          }
+        }
+      }
       const handshakeOpenMs = Date.now() - Math.max(t0 + markerMs, attemptStarted);
       if (!channel && !connectError && markerMs > 0 && handshakeOpenMs > HANDSHAKE_GRACE_MS && attempts < HANDSHAKE_ATTEMPTS) {
         ctx.log(`vm: ssh handshake still open ${secs(handshakeOpenMs)} after the readiness marker: connecting again`);

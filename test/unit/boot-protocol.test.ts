@@ -3,7 +3,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { CMDLINE_WORDS, cmdlineWord, diskDevice, diskMount, INIT_FAILED_MARKER, MODULES_LIST, READY_MARKER, SSH_PORT_NAME } from '../../harness/boot-protocol.js';
+import { CMDLINE_WORDS, cmdlineWord, diskDevice, diskMount, INIT_FAILED_MARKER, INIT_MARKS_FILE, MODULES_LIST, READY_MARK, READY_MARKER, SSH_PORT_NAME } from '../../harness/boot-protocol.js';
 import { repoRoot } from '../../harness/config.js';
 
 const init = readFileSync(join(repoRoot, 'images/init'), 'utf8');
@@ -19,6 +19,8 @@ function wordsInitReads(text: string): string[] {
 function protocolLines(): string[] {
   return [
     `echo "${READY_MARKER}" >/dev/console`,
+    `echo "$up $*" >>${INIT_MARKS_FILE}`,
+    `mark ${READY_MARK}\n`,
     `echo "${INIT_FAILED_MARKER} $*" >/dev/console`,
     `[ "$pname" = ${SSH_PORT_NAME} ]`,
     `[ -r ${MODULES_LIST} ]`,

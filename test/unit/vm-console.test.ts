@@ -94,3 +94,12 @@ test('a boot that timed out says where the console stopped: its last line, witho
   t.is(long.length, 40);
   t.true(long.endsWith('…'));
 });
+
+test('the readiness marker counts when a kernel message shares its line (recorded: a 6.12 boot that timed out on it)', (t) => {
+  const text = fixture('recorded.ready-interleaved.log');
+  t.true(text.includes('PINLAB-READY[ '), 'the recorded console has the marker glued to a printk');
+  t.false(text.split('\n').some((l) => l.trim() === 'PINLAB-READY'), 'and no line of the marker alone');
+  t.true(parseConsole(text).ready);
+  t.true(parseConsole('[    0.9] x\n[    1.0] clocksource: tsc unstablePINLAB-READY\n').ready, 'a message tail before it');
+  t.false(parseConsole('[    1.0] PINLAB-READ\n').ready);
+});
