@@ -5,7 +5,7 @@ import type { ErrorCause, Verdict } from '../verdict/types.js';
 import type { Mutant } from './plan.js';
 
 export type MutantOutcome =
-  /** a verdict noticed it: FAIL (XFAIL), a splat, or ERROR with a pin-path cause */
+  /** a verdict noticed it: FAIL (XFAIL), a splat, ERROR with a pin-path cause, or a workload the kernel now refuses with an errno */
   | 'killed'
   /** every workload that ran it passed */
   | 'survived'
@@ -28,9 +28,13 @@ const NOTICING_ERRORS: readonly ErrorCause[] = ['path-not-reached', 'evidence'];
 /** A boot that died of the kernel (a panic, an oops, init killed), not of a slow host. */
 const KERNEL_DIED = /\((panic|oops|init-died)\)/;
 
+/** A workload the kernel refused with an errno (io_uring_register: EFAULT), which the unmutated tree ran. */
+const KERNEL_REFUSED = /^E[A-Z0-9]+$/;
+
 function notices(v: Verdict): boolean {
   if (v.status === 'FAIL' || v.status === 'XFAIL' || v.splats.length > 0) return true;
   if (v.status !== 'ERROR') return false;
+  if (v.cause === 'guest' && KERNEL_REFUSED.test(v.observation?.ioError?.code ?? '')) return true;
   return NOTICING_ERRORS.includes(v.cause!) || (v.cause === 'boot' && KERNEL_DIED.test(v.message));
 }
 

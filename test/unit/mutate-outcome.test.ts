@@ -36,6 +36,19 @@ test('judgeMutant: splats and pin-path errors kill; a build error is unbuildable
   t.is(judgeMutant([verdict('a', { status: 'ERROR', cause: 'timeout' }), verdict('b', { status: 'FAIL', reasons: ['over-released'] })]).outcome, 'killed');
 });
 
+test('judgeMutant: a workload the kernel now refuses with an errno kills (the unmutated tree ran it); a guest failure without one is an error', (t) => {
+  // recorded: io_uring/rsrc.c:io_pin_pages:pin_user_pages/refs-minus-one on patched-6.1
+  const refused = verdict('raw-virtio.uring-fixed.anon', {
+    status: 'ERROR',
+    cause: 'guest',
+    message: 'workload failed: EFAULT: bad address, io_uring_register',
+    observation: { ioError: { code: 'EFAULT', message: 'EFAULT: bad address, io_uring_register' } } as Verdict['observation'],
+  });
+  t.is(judgeMutant([refused]).outcome, 'killed');
+  const lost = verdict('a', { status: 'ERROR', cause: 'guest', message: 'the guest runner produced no result', observation: { ioError: { message: 'runner crashed' } } as Verdict['observation'] });
+  t.is(judgeMutant([lost]).outcome, 'error');
+});
+
 test('scoreOf: killed and timed out over the non-equivalent; gaps count against, equivalents and unbuildables do not', (t) => {
   const s = scoreOf(['killed', 'killed', 'timed-out', 'survived', 'not-reached', 'equivalent', 'unbuildable', 'unreachable'].map((outcome) => ({ outcome }) as MutantResult));
   t.is(s.score, 3 / 5);
