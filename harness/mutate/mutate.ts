@@ -61,6 +61,15 @@ export function staticResult(m: Mutant, reach: Reach, reviewed = equivalentReaso
   return undefined;
 }
 
+/**
+ * A survivor that workloads it did not run reach now (a newer coverage run, new workloads): judged
+ * again, since what killed none may kill it now. Other final outcomes stand.
+ */
+export function reachedAnew(prev: MutantResult, reach: Reach): boolean {
+  if (prev.outcome !== 'survived' || reach.status !== 'reached') return false;
+  return reach.workloads.some((w) => w !== CALIBRATION_COVERAGE && !prev.workloads.includes(w));
+}
+
 /** The workloads that judge a mutant: those that reached it (all, without coverage), minus baseline problems. */
 export function judgingWorkloads(reach: Reach, usable: readonly WorkloadSpec[]): WorkloadSpec[] {
   if (reach.status !== 'reached') return [...usable];
@@ -123,7 +132,7 @@ export async function mutate(ctx: RunContext, opts: MutateOpts): Promise<Outcome
   for (const m of selected) {
     const fixed = staticResult(m, reaches.get(m.id)!);
     if (fixed) results.set(m.id, fixed);
-    else if (isFinal(done.get(m.id))) results.set(m.id, done.get(m.id)!);
+    else if (isFinal(done.get(m.id)) && !reachedAnew(done.get(m.id)!, reaches.get(m.id)!)) results.set(m.id, done.get(m.id)!);
     else toRun.push(m);
   }
   out(`pinlab mutate: ${selected.length} mutants of ${req.profile ?? tree.source.identity} (tree ${tree.tree.slice(0, 12)}): ${toRun.length} to run, ${results.size} decided (${[...results.values()].filter((r) => done.has(r.id)).length} in ${stateDir})`);

@@ -157,3 +157,12 @@ test('reviewed equivalents name a mutant of a known operator, each with its reas
     t.true(docs.includes(e.mutant), `docs/mutation.md lists ${e.mutant}`);
   }
 });
+
+test('a survivor is judged again when workloads it did not run reach it now; other final outcomes stand', async (t) => {
+  const { reachedAnew } = await import('../../harness/mutate/mutate.js');
+  const prev = { outcome: 'survived', workloads: ['ext2.psync.anon', 'calibration.odirect-loop'] } as unknown as MutantResult;
+  t.true(reachedAnew(prev, { status: 'reached', workloads: ['ext2.psync.anon', 'ext2.psync.anon.reap-eio'] }));
+  t.false(reachedAnew(prev, { status: 'reached', workloads: ['ext2.psync.anon', '(calibration)'] }), 'the same workloads (calibration aside)');
+  t.false(reachedAnew({ ...prev, outcome: 'killed' } as MutantResult, { status: 'reached', workloads: ['ext2.psync.anon.reap-eio'] }));
+  t.false(reachedAnew(prev, { status: 'not-reached' }));
+});
