@@ -54,8 +54,11 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/hugetlb.c:follow_huge_pud:try_grab_page', reason: FOLLOW_PAGE_ONLY },
   // 6.12 (gup-fast renamed, folio-based unpins)
   { site: 'block/bio.c:bio_iov_add_zone_append_folio:unpin_user_folio', reason: ZONE_APPEND },
-  // a pin flag tested in the same zone-append function: a mutation point, not a pin site (pinlab mutate)
+  // pin flags tested in functions no Direct I/O reaches: mutation points, not pin sites (pinlab mutate)
   { site: 'block/bio.c:bio_iov_add_zone_append_folio:BIO_PAGE_PINNED', reason: ZONE_APPEND },
+  { site: 'mm/huge_memory.c:follow_devmap_pmd:FOLL_PIN', reason: DEVMAP },
+  { site: 'mm/huge_memory.c:follow_devmap_pud:FOLL_PIN', reason: DEVMAP },
+  { site: 'mm/hugetlb.c:follow_huge_pgd:FOLL_PIN', reason: 'PGD-level huge pages: x86-64 has none (pgd_huge() is 0), so the page walk never calls follow_huge_pgd' },
   { site: 'mm/gup.c:gup_fast_pte_range:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:gup_put_folio', reason: RACE_MM_CHANGED },
