@@ -282,6 +282,32 @@ export interface PinEvidence {
   read(): EvidenceCounters | undefined;
 }
 
+/**
+ * Probe hits the kernel missed, per event, from kprobe_profile ("  EVENT  NHIT  NMISSED"): a probe
+ * that fires while another probe's handler runs on the same CPU (a bio completing in an interrupt
+ * during a pin's handler) is not run, and its pin or release is not counted. Pure.
+ */
+export function parseKprobeMisses(text: string): Map<string, number> {
+  const m = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    const f = line.trim().split(/\s+/);
+    if (f.length !== 3 || !/^\d+$/.test(f[1]!) || !/^\d+$/.test(f[2]!)) continue;
+    m.set(f[0]!.replace(/^.*\//, ''), Number(f[2]));
+  }
+  return m;
+}
+
+function readMisses(tdir: string, probes: readonly ProbeDef[]): number {
+  let text = '';
+  try {
+    text = readFileSync(join(tdir, 'kprobe_profile'), 'utf8');
+  } catch {
+    return 0;
+  }
+  const misses = parseKprobeMisses(text);
+  return probes.reduce((n, p) => n + (misses.get(p.event) ?? 0), 0);
+}
+
 function readTables(tdir: string, probes: readonly ProbeDef[]): Map<string, HistTable> {
   const m = new Map<string, HistTable>();
   for (const p of probes) m.set(p.event, parseHist(readFileSync(join(tdir, 'events', GROUP, p.event, 'hist'), 'utf8')));
@@ -402,6 +428,9 @@ export async function setupPinEvidence(sys: EvidenceSystem, sources: readonly Ca
   };
   return {
     info,
-    read: () => sumPins(readTables(tdir, use), use, follPin, zeroMeans),
+    read: () => {
+      const c = sumPins(readTables(tdir, use), use, follPin, zeroMeans);
+      return { ...c, dropped: c.dropped + readMisses(tdir, use) };
+    },
   };
 }

@@ -318,7 +318,7 @@ export async function observeWorkload(spec: WorkloadSpec, sys: GuestSystem, runI
   };
   const how = opts.evidence;
   if (how?.mechanism === 'none') obs.evidence = { mechanism: 'none', unavailable: how.unavailable, ...(how.vmstatBlind ? { vmstatBlind: how.vmstatBlind } : {}) };
-  else if (how && start.evidence && end.evidence) obs.evidence = { mechanism: how.mechanism, before: start.evidence, after: end.evidence };
+  else if (how && start.evidence && end.evidence) obs.evidence = { mechanism: how.mechanism, before: start.evidence, after: end.evidence, ...(how.vmstatBlind?.length ? { vmstatBlind: how.vmstatBlind } : {}) };
   if (io) obs.io = io;
   if (ioError) obs.ioError = ioError;
   if (gcda) obs.gcda = gcda;

@@ -62,18 +62,24 @@ import { bufferBacking } from '../workloads/buffers.js';
 /** Primitives that fs/direct-io.c pins with, and the function showing that it ran. */
 const DIRECT_IO_C = '__blockdev_direct_IO';
 
+/** Whether a primitive vmstat does not count (blind) may have pinned on this workload's path (fs/direct-io.c ran or may have). */
+function vmstatBlindFor(obs: WorkloadObservation, blind: readonly string[] | undefined): boolean {
+  if (!blind?.length) return false;
+  const ran = obs.pathHits.map(baseName).includes(DIRECT_IO_C);
+  const untraced = !obs.pathTraceable.map(baseName).includes(DIRECT_IO_C) && obs.spec.paths.some((g) => g.includes(DIRECT_IO_C));
+  return ran || untraced;
+}
+
 /**
  * Why vmstat cannot judge this workload's pins, or undefined: the evidence is unavailable, the
  * kernel has a pin primitive nr_foll_pin_acquired does not count, and the workload's path uses it.
  */
 export function vmstatBlindOn(obs: WorkloadObservation): string | undefined {
   const ev = obs.evidence;
-  if (!ev || !('unavailable' in ev) || !ev.vmstatBlind?.length) return undefined;
+  if (!ev || !('unavailable' in ev) || !vmstatBlindFor(obs, ev.vmstatBlind)) return undefined;
   const ran = obs.pathHits.map(baseName).includes(DIRECT_IO_C);
-  const untraced = !obs.pathTraceable.map(baseName).includes(DIRECT_IO_C) && obs.spec.paths.some((g) => g.includes(DIRECT_IO_C));
-  if (!ran && !untraced) return undefined;
   const how = ran ? 'fs/direct-io.c ran' : 'fs/direct-io.c may have run (not traceable here)';
-  return `${how}, and this kernel has ${ev.vmstatBlind.join(', ')}, which pins without counting nr_foll_pin_acquired: vmstat cannot judge these pins, and the pin evidence is unavailable (${ev.unavailable})`;
+  return `${how}, and this kernel has ${(ev.vmstatBlind ?? []).join(', ')}, which pins without counting nr_foll_pin_acquired: vmstat cannot judge these pins, and the pin evidence is unavailable (${ev.unavailable})`;
 }
 
 export interface JudgeContext {
@@ -205,7 +211,12 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   // 1. numbers
   const vA = obs.after.acquired - obs.before.acquired;
   const vR = obs.after.released - obs.before.released;
-  const ev = obs.evidence && 'before' in obs.evidence ? obs.evidence : undefined;
+  const recorded = obs.evidence && 'before' in obs.evidence ? obs.evidence : undefined;
+  // evidence that lost hits (hist entries dropped, probes missed) cannot count every pin; vmstat
+  // can stand in where it counts every primitive this workload's path used
+  const lost = recorded ? recorded.after.dropped - recorded.before.dropped : 0;
+  const vmstatWitness = lost > 0 && !vmstatBlindFor(obs, recorded?.vmstatBlind);
+  const ev = vmstatWitness ? undefined : recorded;
   const acquired = ev ? ev.after.acquired - ev.before.acquired : vA;
   const released = ev ? ev.after.released - ev.before.released : vR;
   const idle = idleOf(obs, ctx.background, io.durationMs);
@@ -234,6 +245,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
 
   const reasons: FailReason[] = [];
   const notes: string[] = [];
+  if (vmstatWitness) notes.push(`the pin evidence lost ${lost} hits (dropped or missed probes): judged on vmstat, which counts every primitive this path uses`);
 
   // 2. evidence independent of the pin model
   if (splats.length > 0) reasons.push('kernel-splat');
@@ -349,8 +361,8 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     }
     return { ...common, status: 'ERROR', reasons: [], cause: 'background', message: `${idle.text}: cannot attribute ${counts}` };
   }
-  if (ev && ev.after.dropped > ev.before.dropped && independent.length === 0) {
-    return { ...common, status: 'ERROR', reasons: [], cause: 'harness', message: `pin evidence incomplete: the kernel dropped ${ev.after.dropped - ev.before.dropped} hist entries (${counts})` };
+  if (ev && lost > 0 && independent.length === 0) {
+    return { ...common, status: 'ERROR', reasons: [], cause: 'harness', message: `pin evidence incomplete: it lost ${lost} hits (dropped hist entries or missed probes), and vmstat cannot stand in (${ev.vmstatBlind?.join(', ') ?? '?'} pin uncounted on this path) (${counts})` };
   }
 
   // 6. pins still moving make a balance-only failure inconclusive

@@ -225,7 +225,7 @@ export interface WorkloadObservation {
    * before/after). Absent on observations from before the evidence existed; `unavailable` when
    * this kernel cannot give it (the verdict then rests on the counters and says so).
    */
-  evidence?: { mechanism: string; before: EvidenceCounters; after: EvidenceCounters } | { mechanism: 'none'; unavailable: string; vmstatBlind?: string[] };
+  evidence?: { mechanism: string; before: EvidenceCounters; after: EvidenceCounters; vmstatBlind?: string[] } | { mechanism: 'none'; unavailable: string; vmstatBlind?: string[] };
   /** pin movement in an idle window right before the workload (counters and evidence) */
   idle?: { windowMs: number; acquired: number; released: number; evidenceAcquired?: number; evidenceReleased?: number };
   io?: WorkloadIO; // absent when the workload itself crashed

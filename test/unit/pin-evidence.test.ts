@@ -19,6 +19,7 @@ import {
   type HistTable,
   type ProbeDef,
   type SourceRun,
+  parseKprobeMisses,
 } from '../../harness/guest/pin-evidence.js';
 
 // hist output as 6.1 prints it for `hist:keys=flags:vals=hitcount,refs`
@@ -286,4 +287,18 @@ test('probe and trigger lines', (t) => {
   const page = PROBES.find((p) => p.fn === 'try_grab_page')!;
   t.is(probeLine(page), 'p:pinlab/grab_page try_grab_page flags=$arg2:u32');
   t.is(histTrigger(page), 'hist:keys=flags:vals=hitcount');
+});
+
+test('kprobe_profile: the misses of each probe event, so a pin or release no handler ran for counts as lost', (t) => {
+  const text = [
+    '  pinlab_pin_user_pages_fast                          1024               0',
+    '  pinlab_unpin_user_page                               960              64',
+    '  other/some_probe                                        5               2',
+    'garbage line',
+  ].join('\n');
+  const m = parseKprobeMisses(text);
+  t.is(m.get('pinlab_unpin_user_page'), 64);
+  t.is(m.get('pinlab_pin_user_pages_fast'), 0);
+  t.is(m.get('some_probe'), 2, 'a group prefix is not part of the event name');
+  t.is(m.size, 3);
 });
