@@ -78,15 +78,19 @@ vmt('/proc/vmstat has the FOLL_PIN counters', async (t) => {
   t.regex(r.stdout, /^nr_foll_pin_released \d+$/m);
 });
 
-vmt('/dev has the virtio and NVMe disks, linked by serial under /dev/pinlab', async (t) => {
+vmt('/dev has the virtio, NVMe and SCSI disks of the default suite, linked by serial under /dev/pinlab', async (t) => {
   const dev = (await vm!.exec(['ls', '/dev'])).stdout.split(/\s+/);
   t.true(dev.includes('vda'));
   t.true(dev.includes('nvme0n1'));
   const links = await vm!.exec('for l in /dev/pinlab/*; do echo "${l##*/} $(readlink $l)"; done');
   const map = Object.fromEntries(links.stdout.trim().split('\n').map((l) => l.split(' ')));
-  t.deepEqual(Object.keys(map).sort(), ['ext2', 'ext4', 'raw-nvme', 'raw-virtio', 'vfat']);
+  t.deepEqual(Object.keys(map).sort(), ['ext2', 'ext4', 'raw-nvme', 'raw-virtio', 'scsi-hd', 'vfat', 'virtio-lbs4k']);
   t.is(map['raw-nvme'], '/dev/nvme0n1');
-  t.regex(map['raw-virtio']!, /^\/dev\/vd[a-e]$/);
+  t.regex(map['raw-virtio']!, /^\/dev\/vd[a-f]$/);
+  t.regex(map['scsi-hd']!, /^\/dev\/sd[a-z]$/);
+  // the 4 KiB-block disk says so
+  const lbs = await vm!.exec(`cat /sys/block/${map['virtio-lbs4k']!.replace('/dev/', '')}/queue/logical_block_size`);
+  t.is(lbs.stdout.trim(), '4096');
 });
 
 vmt('file systems are mounted, debugfs/tracefs too, and the repo share is read-only', async (t) => {
