@@ -152,6 +152,13 @@ function flagToZero(c: PointContext): Edit {
   return { from: at, to: { ...at, col: at.col + c.point.token.length }, text: '0' };
 }
 
+/** The call replaced by its counterpart in `table` (a release of the other kind), when it has one. */
+function swapCall(c: PointContext, table: Readonly<Record<string, (a: string[]) => string | undefined>>): Edit | undefined {
+  const f = table[c.point.token];
+  const text = c.call && f ? f(c.call.args) : undefined;
+  return text ? callText(c, text) : undefined;
+}
+
 export const OPERATORS: readonly Operator[] = [
   {
     id: 'drop-release',
@@ -163,21 +170,13 @@ export const OPERATORS: readonly Operator[] = [
     id: 'put-for-unpin',
     mimics: 'a pinned page released with put_page()/folio_put() instead of an unpin',
     kinds: ['unpin'],
-    rewrite: (c) => {
-      const f = PUT_FOR_UNPIN[c.point.token];
-      const text = c.call && f ? f(c.call.args) : undefined;
-      return text ? callText(c, text) : undefined;
-    },
+    rewrite: (c) => swapCall(c, PUT_FOR_UNPIN),
   },
   {
     id: 'unpin-for-put',
     mimics: 'a page that was only referenced released with an unpin',
     kinds: ['put'],
-    rewrite: (c) => {
-      const f = UNPIN_FOR_PUT[c.point.token];
-      const text = c.call && f ? f(c.call.args) : undefined;
-      return text ? callText(c, text) : undefined;
-    },
+    rewrite: (c) => swapCall(c, UNPIN_FOR_PUT),
   },
   {
     id: 'refs-plus-one',
