@@ -1,11 +1,9 @@
 import test from 'ava';
-import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
-import { DEFAULT_RUNNER_BOUNDS, runWorkloadsInGuest, stoppingSplats } from '../../harness/guest-runner/watch.js';
-import type { Vm } from '../../harness/vm/runner.js';
-import type { WorkloadSpec } from '../../harness/workloads/types.js';
+import { stoppingSplats } from '../../harness/guest-runner/watch.js';
+import { watchScripted } from '../scripted-guest.js';
 
 // a real runner's hello line (kernel 6.1 with the series)
 const HELLO = '{"type":"hello","kernel":"6.1.192+","node":"v20.20.2","traceable":["blkdev_read_iter","blkdev_write_iter","bio_iov_iter_get_pages","pin_page","pin_user_pages_fast","bio_map_user_iov","blk_rq_map_user_iov","generic_file_splice_read","__blockdev_direct_IO","iomap_dio_rw","__blkdev_direct_IO_simple"],"background":{"windowMs":212,"acquired":0,"released":0},"evidence":{"mechanism":"kprobe-hist","probes":["try_grab_folio","try_grab_page","gup_put_folio"],"follPin":262144,"calibration":{"source":"io_uring buffer registration","pages":32}},"control":{"ok":true,"acquired":256,"released":256,"expected":256,"message":"gup_test PIN benchmark: 256 pins acquired and released for 4 x 64 pages"}}';
@@ -16,34 +14,20 @@ const HELLO = '{"type":"hello","kernel":"6.1.192+","node":"v20.20.2","traceable"
  * wait on the splat, not at the workload's bound.
  */
 test('a splat that reaches the console before the start event still ends the wait: FAIL kernel-splat, not the bound', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'pinlab-watch-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const consoleLog = join(dir, 'console.log');
-  writeFileSync(consoleLog, 'PINLAB-READY\n');
-  const vm = {
-    consoleLog,
-    consoleText: async () => readFileSync(consoleLog, 'utf8'),
-    exec: (_argv: readonly string[], opts: { onStdout?: (chunk: Buffer) => void; signal?: AbortSignal }) =>
-      new Promise((_resolve, reject) => {
-        opts.onStdout?.(Buffer.from(`${HELLO}\n`));
-        // the kernel BUGs at once: on the console first, then the start event arrives
-        appendFileSync(consoleLog, '[    5.781410] BUG: pinlab test splat while raw-virtio.psync.anon ran\n');
-        opts.onStdout?.(Buffer.from('{"type":"start","name":"raw-virtio.psync.anon"}\n'));
-        opts.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
-      }),
-  } as unknown as Vm;
-  const t0 = Date.now();
-  const r = await runWorkloadsInGuest(
-    vm,
-    [{ name: 'raw-virtio.psync.anon' } as WorkloadSpec],
-    { reporter: { onEvent: () => undefined, finish: async () => undefined }, index: new Map(), total: 1, onHello: () => undefined, onObservation: () => undefined },
-    join(dir, 'runner.log'),
-    { signal: new AbortController().signal, bounds: { ...DEFAULT_RUNNER_BOUNDS, perWorkloadMs: 60 * 60_000, splatSilenceMs: 200 } },
+  const r = await watchScripted(
+    [
+      { out: `${HELLO}\n` },
+      // the kernel BUGs at once: on the console first, then the start event arrives
+      { console: '[    5.781410] BUG: pinlab test splat while raw-virtio.psync.anon ran\n' },
+      { out: '{"type":"start","name":"raw-virtio.psync.anon"}\n' },
+    ],
+    ['raw-virtio.psync.anon'],
+    { perWorkloadMs: 60 * 60_000, splatSilenceMs: 200 },
   );
   t.is(r.stall?.why, 'splat');
   t.is(r.stall?.name, 'raw-virtio.psync.anon');
   t.regex(r.stall?.splats[0]?.title ?? '', /BUG/);
-  t.true(Date.now() - t0 < 10_000, 'ended by the splat, not by the one-hour bound');
+  t.true(r.ms < 10_000, 'ended by the splat, not by the one-hour bound');
 });
 
 test('splats from a real console log (CRLF, as the serial port writes it) carry no carriage return or trailing blank line', (t) => {

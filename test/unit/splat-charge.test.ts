@@ -2,16 +2,12 @@
 // result with the kernel's own clock, and the host charges a splat on the console to the
 // workload that had started when the kernel printed it, whatever order the host saw them in.
 import test from 'ava';
-import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { chargedTo, DEFAULT_RUNNER_BOUNDS, runWorkloadsInGuest, splatsAfter, splatTime } from '../../harness/guest-runner/watch.js';
+import { chargedTo, splatsAfter, splatTime } from '../../harness/guest-runner/watch.js';
 import { runAll, type GuestSystem } from '../../harness/guest/runner.js';
 import type { RunnerEvent } from '../../harness/guest-runner/protocol.js';
 import type { Splat } from '../../harness/verdict/types.js';
-import type { Vm } from '../../harness/vm/runner.js';
 import { makeSpec } from '../../harness/workloads/catalogue.js';
-import type { WorkloadSpec } from '../../harness/workloads/types.js';
-import { testTempDir } from '../tmp.js';
+import { watchScripted, type ScriptStep } from '../scripted-guest.js';
 
 const splat = (line: string): Splat => ({ kind: 'bug', title: 'BUG', lines: [line] });
 
@@ -37,33 +33,8 @@ const result = (name: string, tt?: number) =>
   JSON.stringify({ type: 'result', name, result: { spec: { name }, before: { acquired: 0, released: 0 }, after: { acquired: 0, released: 0 } }, ...(tt === undefined ? {} : { t: tt }) });
 const line = (e: object) => `${JSON.stringify(e)}\n`;
 
-/** The watcher over a fake guest that writes `script` (stdout lines and console lines, in that order) and then stays silent. */
-async function watch(script: ({ out: string } | { console: string })[], names: string[]) {
-  const dir = testTempDir('pinlab-charge-');
-  const consoleLog = join(dir, 'console.log');
-  writeFileSync(consoleLog, 'PINLAB-READY\n');
-  const vm = {
-    consoleLog,
-    consoleText: async () => readFileSync(consoleLog, 'utf8'),
-    exec: (_argv: readonly string[], opts: { onStdout?: (chunk: Buffer) => void; signal?: AbortSignal }) =>
-      new Promise((_resolve, reject) => {
-        for (const step of script) {
-          if ('out' in step) opts.onStdout?.(Buffer.from(step.out));
-          else appendFileSync(consoleLog, step.console);
-        }
-        opts.signal?.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
-      }),
-  } as unknown as Vm;
-  const t0 = Date.now();
-  const r = await runWorkloadsInGuest(
-    vm,
-    names.map((name) => ({ name }) as WorkloadSpec),
-    { reporter: { onEvent: () => undefined, finish: async () => undefined }, index: new Map(), total: names.length, onHello: () => undefined, onObservation: () => undefined },
-    join(dir, 'runner.log'),
-    { signal: new AbortController().signal, bounds: { ...DEFAULT_RUNNER_BOUNDS, setupMs: 60 * 60_000, perWorkloadMs: 60 * 60_000, splatSilenceMs: 200 } },
-  );
-  return { ...r, ms: Date.now() - t0 };
-}
+/** The watcher over a fake guest that writes `script` and then stays silent (test/scripted-guest.ts). */
+const watch = (script: ScriptStep[], names: string[]) => watchScripted(script, names, { setupMs: 60 * 60_000, perWorkloadMs: 60 * 60_000, splatSilenceMs: 200 });
 
 const hello = line({ type: 'hello', kernel: 'k', node: 'v20', traceable: [], background: { windowMs: 1, acquired: 0, released: 0 }, t: 1 });
 
