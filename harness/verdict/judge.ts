@@ -53,7 +53,7 @@
 //     judged on vmstat is ERROR harness, the counters cannot be trusted (judgeRun below; the live
 //     run and `pinlab parse` both use it). Workloads judged on the pin evidence do not rest on
 //     the counters and are judged as usual.
-import type { BackgroundNoise, Fault, PinControl, WorkloadIO, WorkloadObservation } from '../workloads/types.js';
+import { FAIL_MAKE_REQUEST_FAULTS, type BackgroundNoise, type Fault, type PinControl, type WorkloadIO, type WorkloadObservation } from '../workloads/types.js';
 import { baseName } from '../trace-names.js';
 import { classifyKernelLog } from './dmesg.js';
 import type { FailReason, Numbers, Splat, Verdict } from './types.js';
@@ -258,7 +258,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     notes.push(`fork lost data in ${io.fork.lostData} of ${io.fork.attempts} attempts (${io.fork.hitWindow} hit the window)`);
   }
   // a fail_make_request that never fired proves nothing about errnos: the harness missed
-  const notInjected = obs.spec.fault?.kind === 'fail-make-request' && obs.extra?.faultsInjected === 0;
+  const notInjected = obs.spec.fault !== undefined && FAIL_MAKE_REQUEST_FAULTS.includes(obs.spec.fault.kind) && obs.extra?.faultsInjected === 0;
   const errno = notInjected ? undefined : errnoProblem(io, obs.spec.fault);
   if (errno) {
     reasons.push('wrong-errno');

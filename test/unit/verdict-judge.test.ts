@@ -418,11 +418,12 @@ test('nowait, hole-write, memlock: their errnos, and the pins a refused op took 
   t.deepEqual(judge(obs({ spec: longterm, acquired: 512, io: { fixedPins: 512, userPageOps: 0 } }), ctx).reasons, ['wrong-errno']);
 });
 
-test('fail_make_request that never fired: ERROR harness', (t) => {
-  const eio = faultSpec({ kind: 'fail-make-request', times: 1, probability: 100, interval: 1 });
-  const v = judge(obs({ spec: eio, acquired: 512, extra: { faultsInjected: 0 } }), ctx);
-  t.is(v.status, 'ERROR');
-  t.is(v.cause, 'harness');
+test('fail_make_request that never fired: ERROR harness, also when the workload arms it (metadata-eio, reap-eio)', (t) => {
+  for (const fault of [{ kind: 'fail-make-request', times: 1, probability: 100, interval: 1 }, { kind: 'metadata-eio' }, { kind: 'reap-eio' }] as const) {
+    const v = judge(obs({ spec: faultSpec(fault), acquired: 512, extra: { faultsInjected: 0 } }), ctx);
+    t.is(v.status, 'ERROR', `${fault.kind}: ${v.message}`);
+    t.is(v.cause, 'harness');
+  }
 });
 
 test('errors on a fault-free workload: wrong-errno', (t) => {
