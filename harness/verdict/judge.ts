@@ -62,12 +62,16 @@ import { bufferBacking } from '../workloads/buffers.js';
 /** Primitives that fs/direct-io.c pins with, and the function showing that it ran. */
 const DIRECT_IO_C = '__blockdev_direct_IO';
 
-/** Whether a primitive vmstat does not count (blind) may have pinned on this workload's path (fs/direct-io.c ran or may have). */
-function vmstatBlindFor(obs: WorkloadObservation, blind: readonly string[] | undefined): boolean {
-  if (!blind?.length) return false;
-  const ran = obs.pathHits.map(baseName).includes(DIRECT_IO_C);
+/**
+ * How fs/direct-io.c, whose pins a primitive vmstat does not count (blind) may take, figured in
+ * this workload ('ran', or 'may have run' where it could not be traced), or undefined when it did
+ * not or the kernel has no such primitive.
+ */
+function blindPathOf(obs: WorkloadObservation, blind: readonly string[] | undefined): string | undefined {
+  if (!blind?.length) return undefined;
+  if (obs.pathHits.map(baseName).includes(DIRECT_IO_C)) return 'fs/direct-io.c ran';
   const untraced = !obs.pathTraceable.map(baseName).includes(DIRECT_IO_C) && obs.spec.paths.some((g) => g.includes(DIRECT_IO_C));
-  return ran || untraced;
+  return untraced ? 'fs/direct-io.c may have run (not traceable here)' : undefined;
 }
 
 /**
@@ -76,9 +80,9 @@ function vmstatBlindFor(obs: WorkloadObservation, blind: readonly string[] | und
  */
 export function vmstatBlindOn(obs: WorkloadObservation): string | undefined {
   const ev = obs.evidence;
-  if (!ev || !('unavailable' in ev) || !vmstatBlindFor(obs, ev.vmstatBlind)) return undefined;
-  const ran = obs.pathHits.map(baseName).includes(DIRECT_IO_C);
-  const how = ran ? 'fs/direct-io.c ran' : 'fs/direct-io.c may have run (not traceable here)';
+  if (!ev || !('unavailable' in ev)) return undefined;
+  const how = blindPathOf(obs, ev.vmstatBlind);
+  if (!how) return undefined;
   return `${how}, and this kernel has ${(ev.vmstatBlind ?? []).join(', ')}, which pins without counting nr_foll_pin_acquired: vmstat cannot judge these pins, and the pin evidence is unavailable (${ev.unavailable})`;
 }
 
@@ -215,7 +219,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   // evidence that lost hits (hist entries dropped, probes missed) cannot count every pin; vmstat
   // can stand in where it counts every primitive this workload's path used
   const lost = recorded ? recorded.after.dropped - recorded.before.dropped : 0;
-  const vmstatWitness = lost > 0 && !vmstatBlindFor(obs, recorded?.vmstatBlind);
+  const vmstatWitness = lost > 0 && !blindPathOf(obs, recorded?.vmstatBlind);
   const ev = vmstatWitness ? undefined : recorded;
   const acquired = ev ? ev.after.acquired - ev.before.acquired : vA;
   const released = ev ? ev.after.released - ev.before.released : vR;

@@ -45,9 +45,10 @@ export const DISK_SPACE_RESERVE_MIB = 256;
  * freeMiB is too small for them, or undefined. Pure.
  */
 export function diskSpaceProblem(disks: readonly DiskSpec[], freeMiB: number): string | undefined {
-  const needMiB = disks.reduce((n, d) => n + d.sizeMiB, 0) + DISK_SPACE_RESERVE_MIB;
+  const disksMiB = disks.reduce((n, d) => n + d.sizeMiB, 0);
+  const needMiB = disksMiB + DISK_SPACE_RESERVE_MIB;
   if (disks.length === 0 || freeMiB >= needMiB) return undefined;
-  return `${disks.length} guest disks of ${disks.reduce((n, d) => n + d.sizeMiB, 0)} MiB need ${needMiB} MiB free, ${Math.floor(freeMiB)} MiB are`;
+  return `${disks.length} guest disks of ${disksMiB} MiB need ${needMiB} MiB free, ${Math.floor(freeMiB)} MiB are`;
 }
 
 function freeMiBAt(dir: string): number {
