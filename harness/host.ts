@@ -32,6 +32,7 @@ export const PREREQUISITES: Prerequisite[] = [
   { pkg: 'openssh-client', why: 'ssh-keygen for per-run keys' },
   { pkg: 'e2fsprogs', why: 'ext4/ext2 guest disks' },
   { pkg: 'dosfstools', why: 'vfat guest disk' },
+  { pkg: 'reiserfsprogs', why: 'reiserfs guest disk' },
   { pkg: 'fio', why: 'benchmark reference in the guest' },
   { pkg: 'dmsetup', why: 'device-mapper stacks of the dm hardware variant (in the guest)' },
   { pkg: 'lcov', why: 'HTML coverage reports of pinlab run --coverage (genhtml)' },

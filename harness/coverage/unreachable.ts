@@ -76,7 +76,6 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: 'unpin_folios() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
   { site: 'mm/gup.c:unpin_folio:gup_put_folio', reason: 'unpin_folio() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
-  { site: 'fs/direct-io.c:do_direct_IO:dio_unpin_page#2', reason: '6.7+: a Direct I/O write into a hole inside the file size; ext2 moved to iomap, and the one fs/direct-io.c file system the guest configures, vfat, has no holes (fat_direct_IO hands writes past its allocated size to buffered I/O)' },
   { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: FOLLOW_PAGE_ONLY },
 ];
 

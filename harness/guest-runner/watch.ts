@@ -44,12 +44,32 @@ const POLL_MS = 1000;
  * a guest that really wedges is caught by the workload's bound or the channel's keepalive.
  */
 const STOPPING: ReadonlySet<Splat['kind']> = new Set(['bug', 'oops', 'gpf', 'bad-page', 'kasan', 'panic']);
+/**
+ * The kernel's own word that it stopped making progress. Not a reason to stop the guest (see
+ * STOPPING), but when the workload running then never finishes, they say why it hung.
+ */
+const STUCK: ReadonlySet<Splat['kind']> = new Set(['soft-lockup', 'rcu-stall', 'hung-task']);
 
-export function stoppingSplats(consoleText: string): Splat[] {
+function consoleSplats(consoleText: string): Splat[] {
   // the serial console ends lines with CRLF; the splat keeps its lines as the kernel wrote them
   const lines = consoleText.replace(/\r\n/g, '\n').split('\n');
   if (lines.at(-1) === '') lines.pop();
-  return classifyKernelLog(lines).filter((s) => STOPPING.has(s.kind));
+  return classifyKernelLog(lines);
+}
+
+export function stoppingSplats(consoleText: string): Splat[] {
+  return consoleSplats(consoleText).filter((s) => STOPPING.has(s.kind));
+}
+
+/**
+ * The stuck-kernel reports (soft lockup, RCU stall, hung task) the kernel printed after the
+ * running workload started, by the guest's timestamps of both; none without them, so that a
+ * report of an earlier workload is never charged to this one. Pure.
+ */
+export function stuckSplats(consoleText: string, running: { t?: number } | undefined): Splat[] {
+  const start = running?.t;
+  if (start === undefined) return [];
+  return consoleSplats(consoleText).filter((s) => STUCK.has(s.kind) && (splatTime(s) ?? -Infinity) >= start);
 }
 
 /** The guest kernel's timestamp of a splat (seconds): its first line's "[  12.345678]" prefix. Pure. */
@@ -168,7 +188,8 @@ export async function runWorkloadsInGuest(
       } else if (now > deadline) {
         const what = running ? `no result for ${running.name}` : 'the runner did not go on';
         const bound = running ? bounds.perWorkloadMs : bounds.setupMs;
-        give({ name: running?.name, why: 'timeout', detail: `${what} within ${Math.round(bound / 1000)} s`, splats: [] });
+        // a workload past its bound while the kernel reported itself stuck: the report is why
+        give({ name: running?.name, why: 'timeout', detail: `${what} within ${Math.round(bound / 1000)} s`, splats: stuckSplats(text, running) });
       }
     });
   }, POLL_MS);

@@ -35,7 +35,7 @@ export const GUEST_MODULES = [
  * (the hardware variants' virtio-scsi disk and device-mapper targets): the guest init modprobes
  * the names of the `pinlab.modules=` word (vm/session.ts), so other runs boot no slower.
  */
-export const ON_DEMAND_MODULES = ['virtio_scsi', 'sd_mod', 'dm_mod', 'dm_crypt', 'essiv'];
+export const ON_DEMAND_MODULES = ['virtio_scsi', 'sd_mod', 'dm_mod', 'dm_crypt', 'essiv', 'reiserfs'];
 
 /** modules.dep text -> module file (relative) -> its dependencies (relative). Pure. */
 export function parseModulesDep(text: string): Map<string, string[]> {

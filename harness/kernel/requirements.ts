@@ -21,7 +21,7 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   if (spec.engine === 'libaio') req.push({ symbol: 'CONFIG_AIO', why: 'io_submit' });
   if (spec.engine === 'uring' || spec.engine === 'uring-fixed') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
   if (bufferBacking(spec.buffer).thp) req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
-  if (spec.buffer === 'hugetlb' || spec.buffer === 'hugetlb-1g') req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'hugetlb buffers (MAP_HUGETLB)' });
+  if (['hugetlb', 'hugetlb-1g'].includes(bufferBacking(spec.buffer).allocation)) req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'hugetlb buffers (MAP_HUGETLB)' });
   if (spec.fault && FAIL_MAKE_REQUEST_FAULTS.includes(spec.fault.kind)) {
     req.push({ symbol: 'CONFIG_FAIL_MAKE_REQUEST', why: 'fault injection (debugfs fail_make_request)' });
   }

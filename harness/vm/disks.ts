@@ -22,6 +22,9 @@ function mkfsArgv(disk: DiskSpec): string[] | undefined {
       ];
     case 'vfat':
       return ['mkfs.vfat', '-n', disk.id.toUpperCase().slice(0, 11), disk.file];
+    case 'reiserfs':
+      // the smallest journal (513 blocks): the default 32 MiB is written in full at mkfs
+      return ['mkfs.reiserfs', '-f', '-q', '-s', '513', '-l', disk.id, disk.file];
   }
 }
 

@@ -13,6 +13,7 @@ import { bootFormOf, type BootForm } from '../kernel/boot-form.js';
 import { missingModulesOf } from '../kernel/image.js';
 import { inPhase, silentPhases, type PhaseEvents } from '../progress.js';
 import { blkdebugRules, FORK_RACE_THROTTLE, forkRaceTargets } from '../workloads/catalogue.js';
+import { bufferBacking } from '../workloads/buffers.js';
 import type { WorkloadSpec } from '../workloads/types.js';
 import { disksOfTargets, targetRecord } from '../workloads/targets.js';
 import { probeAccel } from './accel.js';
@@ -63,7 +64,7 @@ export function onDemandWords(boot: Pick<BootForm, 'onDemandModules'>, workloads
  * without one. Pure.
  */
 export function giganticPages(workloads: readonly WorkloadSpec[]): { words: string[]; memoryMiB?: number } {
-  if (!workloads.some((w) => w.buffer === 'hugetlb-1g')) return { words: [] };
+  if (!workloads.some((w) => bufferBacking(w.buffer).allocation === 'hugetlb-1g')) return { words: [] };
   return { words: ['hugepagesz=1G', 'hugepages=1'], memoryMiB: GIGANTIC_GUEST_MIB };
 }
 

@@ -19,6 +19,8 @@ export function bufferBacking(kind: BufferKind): BufferBacking {
       return { allocation: 'anon', cowShared: true, thp: false };
     case 'thp-cow-shared':
       return { allocation: 'thp', cowShared: true, thp: true };
+    case 'hugetlb-1g-cow-shared':
+      return { allocation: 'hugetlb-1g', cowShared: true, thp: false };
     case 'thp':
       return { allocation: 'thp', cowShared: false, thp: true };
     default:

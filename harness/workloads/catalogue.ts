@@ -39,7 +39,7 @@ export const ENGINES: readonly Engine[] = [
   'sg-io',
   'fork-race',
 ];
-export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp', 'hugetlb', 'hugetlb-1g', 'cow-shared', 'thp-cow-shared'] as const;
+export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp', 'hugetlb', 'hugetlb-1g', 'cow-shared', 'thp-cow-shared', 'hugetlb-1g-cow-shared'] as const;
 
 const KiB = 1024;
 /** pages of one bio (include/linux/bio.h BIO_MAX_VECS) */
@@ -137,6 +137,9 @@ const SHAPES: Shape[] = [
   { target: 'ext4', engine: 'psync' },
   { target: 'ext2', engine: 'psync' },
   { target: 'vfat', engine: 'psync' },
+  // reiserfs ends its block map's indirect items with a boundary: the read of the file's last
+  // block sends its bio at once (submit_page_section's boundary branch)
+  { target: 'reiserfs', engine: 'psync' },
   { target: 'loop', engine: 'psync' },
   { target: 'nvme-passthru', engine: 'passthru', blockSize: 64 * KiB },
   // vectored (ITER_IOVEC), asynchronous and io_uring engines
@@ -191,6 +194,10 @@ const SHAPES: Shape[] = [
   // of a fixed buffer the slow path's PUD walk (6.9+: follow_huge_pud)
   { target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb-1g', blockSize: 256 * KiB, size: 1 * MiB },
   { target: 'raw-virtio', engine: 'uring-fixed', buffer: 'hugetlb-1g', blockSize: 256 * KiB, size: 1 * MiB },
+  // the 1 GiB page made copy-on-write shared by a fork before each I/O: gup-fast meets a PUD leaf
+  // it may not pin as it is and gives back what it grabbed; the slow path unshares it in place
+  // (the child has gone: one mapping left, no second 1 GiB page needed)
+  { target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb-1g-cow-shared', size: 256 * KiB },
   // pages shared copy-on-write by a fork: a read-only pin (DIO write) must unshare them
   { target: 'raw-virtio', engine: 'psync', buffer: 'cow-shared' },
   { target: 'raw-virtio', engine: 'psync', buffer: 'thp-cow-shared', blockSize: 1 * MiB, size: 2 * MiB },
@@ -215,6 +222,7 @@ const SHAPES: Shape[] = [
   // fs/direct-io.c meets a hole inside the file's size on a write: -ENOTBLK, pins given back,
   // the write completes buffered
   { target: 'ext2', engine: 'psync', fault: { kind: 'hole-write' } },
+  { target: 'reiserfs', engine: 'psync', fault: { kind: 'hole-write' } },
   // RWF_NOWAIT over more bio_vecs than one bio holds: __blkdev_direct_IO releases the first
   // bio. One page per segment, in reverse order, so no two pages merge into one bio_vec (a
   // plain 2 MiB buffer is often physically contiguous and fits one bio)
@@ -242,6 +250,12 @@ const SHAPES: Shape[] = [
   // a reaped bio's error in the middle of a request: one read of more than 64 bios (ext2's 1 KiB
   // blocks end a bio at every indirect block, 256 KiB), whose first bio fails (6.1 fs/direct-io.c)
   { target: 'ext2', engine: 'psync', blockSize: 1 * MiB, size: REAP_EIO_BYTES, fault: { kind: 'reap-eio' } },
+  // the same two on vfat (fs/direct-io.c on 6.12 too), its file first rewritten with no two
+  // clusters adjacent: vfat's cluster cache then misses, so get_block reads the FAT (metadata),
+  // and every cluster is a bio of its own (reap: 66 clusters; 65 for the reap at the final page)
+  { target: 'vfat', engine: 'psync', size: 256 * KiB, variant: 'fragmented', fault: { kind: 'metadata-eio', fragmented: true } },
+  { target: 'vfat', engine: 'psync', blockSize: 64 * KiB, size: 320 * KiB, variant: 'fragmented', fault: { kind: 'reap-eio', fragmented: true } },
+  { target: 'vfat', engine: 'psync', blockSize: 64 * KiB, size: 320 * KiB, variant: 'fragmented-last', fault: { kind: 'reap-eio', fragmented: true, at: 'last' } },
   {
     target: 'raw-virtio',
     engine: 'psyncv',

@@ -3,8 +3,8 @@
 // range set up for it (a buffer with a hole, a read-only one, a misaligned op, a file grown by a
 // hole, ...). The errno outcomes land in the workload's errors (Workload.exec); the faults that
 // the runner or the VM inject below the engine need nothing here.
-import { fstatSync, fsyncSync, ftruncateSync, writeFileSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 
 import type { Direction, IoOp } from './addon.js';
 import type { FaultOptions } from './engine-calls.js';
@@ -14,6 +14,48 @@ import type { Workload } from './workload.js';
 
 /** Where the metadata-eio read starts: past ext2's twelve direct blocks, at 4 KiB blocks too. */
 export const METADATA_EIO_AT = 64 * 1024;
+
+/** Bios fs/direct-io.c lets pile up before it reaps the finished ones (dio_bio_reap). */
+export const DIO_REAP_BATCH = 64;
+
+/** A file rewritten by fragmentFile: its cluster size and count, and the spacer to remove. */
+export interface Fragmented {
+  cluster: number;
+  clusters: number;
+  remove(): void;
+}
+
+/**
+ * Rewrites a file in place with the same bytes, one cluster at a time, each cluster followed by
+ * one of a spacer file beside it, so that no two of the file's clusters are adjacent on disk
+ * (vfat allocates a cluster at the write that needs it, from the next free one). The cluster is
+ * the file system's block size (statfs f_bsize, vfat's cluster size).
+ */
+export function fragmentFile(path: string): Fragmented {
+  const cluster = statfsSync(dirname(path)).bsize;
+  const spacerPath = join(dirname(path), '.pinlab-spacer');
+  const remove = (): void => rmSync(spacerPath, { force: true });
+  const fd = openSync(path, 'r+');
+  const spacer = openSync(spacerPath, 'w');
+  try {
+    const data = readFileSync(fd);
+    ftruncateSync(fd, 0);
+    const pad = Buffer.alloc(cluster);
+    for (let at = 0; at < data.length; at += cluster) {
+      writeSync(fd, data, at, Math.min(cluster, data.length - at), at);
+      writeSync(spacer, pad);
+    }
+    fsyncSync(fd);
+    fsyncSync(spacer);
+    return { cluster, clusters: Math.ceil(data.length / cluster), remove };
+  } catch (e) {
+    remove();
+    throw e;
+  } finally {
+    closeSync(spacer);
+    closeSync(fd);
+  }
+}
 
 /**
  * Provokes the workload's fault, if it has one. Returns the file ranges its failed or short
@@ -127,27 +169,48 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
     }
     case 'metadata-eio': {
       if (target.isBlock) w.fail('the metadata-eio fault needs a file target');
-      // the block map on disk, and out of every cache: the next read must ask the disk for it
-      fsyncSync(target.directFd);
-      writeFileSync('/proc/sys/vm/drop_caches', '3\n');
-      w.armFault();
-      // past the twelve direct blocks of ext2 (1 KiB or 4 KiB blocks): the first thing this read
-      // asks of the disk is the indirect block, so it is that request which fails
-      const b = w.buffer(blockSize);
-      await run('read', opAt(METADATA_EIO_AT, blockSize, nseg, b, 0));
-      b.free();
+      // fragmented (vfat): its cluster cache keeps the last eight runs the writes walked, near
+      // the file's end; a read at METADATA_EIO_AT must walk the FAT from the first cluster
+      const frag = fault.fragmented ? fragmentFile(target.device) : undefined;
+      if (frag && METADATA_EIO_AT + blockSize > frag.clusters * frag.cluster) w.fail(`the fragmented metadata-eio read ends past the file (${frag.clusters} clusters of ${frag.cluster} bytes)`);
+      try {
+        // the block map on disk, and out of every cache: the next read must ask the disk for it
+        fsyncSync(target.directFd);
+        writeFileSync('/proc/sys/vm/drop_caches', '3\n');
+        w.armFault();
+        // past the twelve direct blocks of ext2 (1 KiB or 4 KiB blocks): the first thing this
+        // read asks of the disk is the indirect block (vfat fragmented: a FAT sector), so it is
+        // that request which fails
+        const b = w.buffer(blockSize);
+        await run('read', opAt(METADATA_EIO_AT, blockSize, nseg, b, 0));
+        b.free();
+      } finally {
+        frag?.remove();
+      }
       break;
     }
     case 'reap-eio': {
       if (target.isBlock) w.fail('the reap-eio fault needs a file target');
       // the file's blocks written and its block map cached: the first request after arming is
       // the first data bio of this read, the rest of its bios (ext2 with 1 KiB blocks ends one at
-      // every indirect block, 256 KiB) pile up until the 65th reaps the failed one
-      fsyncSync(target.directFd);
-      w.armFault();
-      const b = w.buffer(spec.size);
-      await run('read', opAt(0, spec.size, 1, b, 0));
-      b.free();
+      // every indirect block, 256 KiB; a fragmented file one at every cluster) pile up until the
+      // 65th reaps the failed one
+      const frag = fault.fragmented ? fragmentFile(target.device) : undefined;
+      let length = spec.size;
+      if (frag) {
+        const clusters = fault.at === 'last' ? DIO_REAP_BATCH + 1 : DIO_REAP_BATCH + 2;
+        if (clusters > frag.clusters) w.fail(`the fragmented reap-eio read needs ${clusters} clusters, the file has ${frag.clusters} of ${frag.cluster} bytes`);
+        length = clusters * frag.cluster;
+      }
+      try {
+        fsyncSync(target.directFd);
+        w.armFault();
+        const b = w.buffer(length);
+        await run('read', opAt(0, length, 1, b, 0));
+        b.free();
+      } finally {
+        frag?.remove();
+      }
       break;
     }
     case 'fail-make-request':

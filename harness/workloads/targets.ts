@@ -8,7 +8,7 @@
 import type { Engine } from './types.js';
 
 export type DiskBus = 'virtio' | 'nvme' | 'scsi';
-export type DiskFs = 'raw' | 'ext4' | 'ext2' | 'vfat';
+export type DiskFs = 'raw' | 'ext4' | 'ext2' | 'vfat' | 'reiserfs';
 
 /** One emulated disk: /dev/pinlab/<id> in the guest, mounted at /mnt/<id> when fs is not raw. */
 export interface DiskDevice {
@@ -98,6 +98,12 @@ export const DEFAULT_DISKS: readonly DiskDevice[] = [
   { id: 'raw-nvme', bus: 'nvme', serial: 'pinlab-nvme', fs: 'raw' },
 ];
 
+/**
+ * Disks of default targets attached only when a workload on them runs, so that a kernel without
+ * their file system (its workloads SKIP on the config) boots without them.
+ */
+export const ON_DEMAND_DISKS: readonly DiskDevice[] = [{ id: 'reiserfs', bus: 'virtio', serial: 'pinlab-reiser', fs: 'reiserfs' }];
+
 /** A raw block device target (block/fops.c). */
 function rawTarget(name: string, disk: string, requires: Requirement[], extra: Partial<TargetRecord> = {}): TargetRecord {
   return { name, kind: 'raw', disk, paths: [BLKDEV_GROUP, PIN_GROUP], requires, ...extra };
@@ -121,6 +127,15 @@ export const DEFAULT_TARGETS: readonly TargetRecord[] = [
     requires: [{ symbol: 'CONFIG_EXT2_FS', why: "ext2's own driver (with CONFIG_EXT4_USE_FOR_EXT2 ext4 serves ext2, another path)" }],
   },
   { name: 'vfat', kind: 'file', disk: 'vfat', paths: [['__blockdev_direct_IO']], requires: [{ symbol: 'CONFIG_VFAT_FS', why: 'the vfat file system' }] },
+  // fs/direct-io.c on 6.7+ beside vfat: the one such file system whose block map has holes and
+  // marks mapping boundaries (the last block of an indirect item), where a bio is sent at once
+  {
+    name: 'reiserfs',
+    kind: 'file',
+    disk: 'reiserfs',
+    paths: [['__blockdev_direct_IO']],
+    requires: [{ symbol: 'CONFIG_REISERFS_FS', why: 'the reiserfs file system (deprecated; gone in 6.13)', module: 'reiserfs' }],
+  },
   { name: 'loop', kind: 'loop', disk: 'ext4', paths: [['lo_rw_aio'], BLKDEV_GROUP, PIN_GROUP], requires: [LOOP, { symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file backing the loop device' }] },
   nvmePassthru('nvme-passthru', 'raw-nvme'),
   // 4 KiB logical blocks (the virtio-lbs4k variant's disk, attached only when a workload needs it)
@@ -269,7 +284,7 @@ export const HW_VARIANTS: readonly HwVariant[] = [
   }),
 ];
 
-export const ALL_DISKS: readonly DiskDevice[] = [...DEFAULT_DISKS, ...HW_VARIANTS.flatMap((v) => v.disks)];
+export const ALL_DISKS: readonly DiskDevice[] = [...DEFAULT_DISKS, ...ON_DEMAND_DISKS, ...HW_VARIANTS.flatMap((v) => v.disks)];
 export const ALL_TARGETS: readonly TargetRecord[] = [...DEFAULT_TARGETS, ...HW_VARIANTS.flatMap((v) => v.targets)];
 
 const TARGET_BY_NAME = new Map(ALL_TARGETS.map((t) => [t.name, t]));

@@ -31,7 +31,8 @@ export type BufferKind =
   | 'hugetlb' // MAP_HUGETLB region from the hugetlb pool, faulted by the pin (follow_hugetlb_page)
   | 'hugetlb-1g' // a 1 GiB (PUD-mapped) hugetlb page, reserved at boot (vm/session.ts gigantic pages)
   | 'cow-shared' // anon, made copy-on-write shared by a fork right before each I/O: the pin unshares
-  | 'thp-cow-shared'; // thp, shared the same way: the huge pmd is unshared (gup_huge_pmd)
+  | 'thp-cow-shared' // thp, shared the same way: the huge pmd is unshared (gup_huge_pmd)
+  | 'hugetlb-1g-cow-shared'; // the 1 GiB page, shared the same way: its PUD leaf is unshared (gup_huge_pud)
 
 /** Fault to provoke on this workload (error paths leak pins). */
 export type Fault =
@@ -43,11 +44,17 @@ export type Fault =
   // the block mapping's own read fails: after the write, the file's metadata is dropped from the
   // cache and one Direct I/O read past the direct blocks meets an I/O error on the indirect block
   // (fail_make_request, once), so the file system's get_block fails after pages were pinned
-  | { kind: 'metadata-eio' }
+  // fragmented: the file is first rewritten with no two clusters adjacent on disk (see below)
+  | { kind: 'metadata-eio'; fragmented?: boolean }
   // one read of the whole file in more bios than fs/direct-io.c reaps at once (64): the first
   // bio fails (fail_make_request, once), and the reap before the 65th bio returns its error in the
-  // middle of the request, where the page being submitted must be given back
-  | { kind: 'reap-eio' }
+  // middle of the request, where the page being submitted must be given back.
+  // fragmented: the file is first rewritten with the same bytes, no two of its clusters adjacent
+  // on disk, so fs/direct-io.c ends a bio at every cluster and vfat's in-memory cluster cache
+  // (eight runs a file) cannot hold its block map; the read is then of 66 clusters, or with
+  // at 'last' of exactly 65, so that the reap comes with the request's final page (the send
+  // after do_direct_IO, whose page must be given back too)
+  | { kind: 'reap-eio'; fragmented?: boolean; at?: 'last' }
   | { kind: 'blkdebug-eio'; sector: number; op: 'read' | 'write' }
   | { kind: 'over-limit'; bytes: number } // one op of `bytes`, above the device's transfer limit
   // one RWF_NOWAIT op of `bytes`, more pages than one bio holds: the block layer pins the first

@@ -212,10 +212,11 @@ export class Workload {
 
   /** A buffer of the workload's kind (spec.buffer); a thp one's huge-page backing is recorded. */
   buffer(size: number, extra: { holePage?: number; readOnly?: boolean } = {}): AlignedBuffer {
-    if (this.spec.buffer === 'hugetlb') reserveHugePages(size);
-    if (this.spec.buffer === 'hugetlb-1g') checkGiganticPage();
-    const b = this.allocate(size, { kind: bufferBacking(this.spec.buffer).allocation, dir: this.sharedDir, ...extra });
-    if (bufferBacking(this.spec.buffer).thp) {
+    const backing = bufferBacking(this.spec.buffer);
+    if (backing.allocation === 'hugetlb') reserveHugePages(size);
+    if (backing.allocation === 'hugetlb-1g') checkGiganticPage();
+    const b = this.allocate(size, { kind: backing.allocation, dir: this.sharedDir, ...extra });
+    if (backing.thp) {
       // the smallest backing over the workload's buffers: one without a huge page proves nothing
       const huge = hugePageBytes(readSmaps(), b.address, b.size);
       this.tally.hugeBytes = this.tally.hugeBytes === undefined ? huge : Math.min(this.tally.hugeBytes, huge);

@@ -37,9 +37,9 @@ test('--hw selects the default suite plus the named variants; all is every varia
 
 test('the VM gets the variant disks its workloads need, and only those', (t) => {
   const plain = disksFor('/r', DEFAULT_SUITE);
-  // the default suite's workloads on 4 KiB logical blocks and on SCSI bring those variants' disks
-  t.deepEqual(plain.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'virtio-lbs4k', 'scsi-hd']);
-  const noLbs4k = disksFor('/r', DEFAULT_SUITE.filter((w) => w.target !== 'raw-lbs4k' && w.target !== 'sg-io'));
+  // the default suite's workloads on reiserfs, on 4 KiB logical blocks and on SCSI bring those disks
+  t.deepEqual(plain.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'reiserfs', 'virtio-lbs4k', 'scsi-hd']);
+  const noLbs4k = disksFor('/r', DEFAULT_SUITE.filter((w) => !['raw-lbs4k', 'sg-io', 'reiserfs'].includes(w.target)));
   t.deepEqual(noLbs4k.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme']);
   const withNs = disksFor('/r', [spec('nvme-2ns.ns2.psync.anon')]);
   t.deepEqual(withNs.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'nvme-ns1', 'nvme-ns2'], 'both namespaces of the controller');

@@ -2,11 +2,12 @@ import test from 'ava';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SUITE, selectWorkloads } from '../../harness/workloads/catalogue.js';
+import { bufferBacking } from '../../harness/workloads/buffers.js';
 import { giganticPages, vmSpecFor } from '../../harness/vm/session.js';
 import { GIGANTIC_GUEST_MIB } from '../../harness/vm/slots.js';
 import { testTempDir } from '../tmp.js';
 
-const giant = DEFAULT_SUITE.filter((w) => w.buffer === 'hugetlb-1g');
+const giant = DEFAULT_SUITE.filter((w) => bufferBacking(w.buffer).allocation === 'hugetlb-1g');
 const small = selectWorkloads('raw-virtio.psync.anon').filter((w) => w.name === 'raw-virtio.psync.anon');
 
 test('a 1 GiB-page workload gets one gigantic page reserved at boot and a guest large enough to hold it; others get neither', (t) => {
