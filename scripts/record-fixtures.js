@@ -25,6 +25,13 @@
 //            each verdict's kernel log as the guest read it (the observation's kmsg lines) becomes
 //            test/fixtures/verdict/dmesg/recorded.<profile>.<workload>.log, and dmesg/index.json
 //            lists the splats (kind, title) the run found in it, which the classifier test re-finds
+//   provoked node scripts/record-splats.js DIR: one run per LKDTM provocation (patched-6.1 with
+//            test/fixtures/config/lkdtm.config; a warning, BUG, NULL dereference, hung task, soft
+//            lockup, RCU stall and panic under raw-virtio.psync.anon), DIR/<provocation>/ each;
+//            each report as the run saw it (the observation's kmsg lines, or the console from the
+//            provoke mark on when the report ended the guest) becomes
+//            test/fixtures/verdict/dmesg/recorded.<profile>.<workload>.<provocation>.log, listed in
+//            dmesg/index.json as the splat role's are, with what was provoked and the kind it must give
 //
 // For each workload: test/fixtures/verdict/observations/<profile>.<workload>.json holds the
 // run's kernel identity, the run's background sample (meta.json), the observation file as the
@@ -32,11 +39,12 @@
 // and reasons the run itself gave it (run.json; an XFAIL is recorded as the FAIL that judge()
 // returns before known states apply), which the test re-judges to. A role not given
 // keeps its fixtures as they are, and the script says so.
-import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const { classifyKernelLog } = await import(join(root, 'dist/harness/verdict/dmesg.js'));
 const out = join(root, 'test/fixtures/verdict/observations');
 
 /** Which workloads each kind of run gives the fixtures, and why each one is there. */
@@ -51,6 +59,7 @@ const RECORDINGS = {
   report: [],
   small: [],
   splat: [],
+  provoked: [],
 };
 const RECORDED_RUN = join(root, 'test/fixtures/report/recorded');
 const SMALL_RUN = join(root, 'test/fixtures/report/recorded-small');
@@ -116,6 +125,61 @@ if (splatRun) {
   writeFileSync(dmesgIndexFile, `${JSON.stringify([...dmesgIndex.values()].sort((a, b) => a.file.localeCompare(b.file)), null, 2)}\n`);
 }
 
+// provoked: each DIR/<provocation>/ of scripts/record-splats.js, one real report per run
+const provokedRuns = given.get('provoked');
+if (provokedRuns) {
+  const dmesgDir = join(root, 'test/fixtures/verdict/dmesg');
+  const dmesgIndexFile = join(dmesgDir, 'index.json');
+  const dmesgIndex = new Map((existsSync(dmesgIndexFile) ? readJson(dmesgIndexFile) : []).map((e) => [e.file, e]));
+  const dirs = readdirSync(provokedRuns).filter((d) => existsSync(join(provokedRuns, d, 'provoke.json'))).sort();
+  if (dirs.length === 0) throw new Error(`provoked runs ${provokedRuns}: no DIR/<provocation>/provoke.json (make them with scripts/record-splats.js)`);
+  for (const d of dirs) {
+    const runDir = join(provokedRuns, d);
+    const provoke = readJson(join(runDir, 'provoke.json'));
+    const run = readJson(join(runDir, 'run.json'));
+    const v = run.verdicts.find((x) => x.name === provoke.workload);
+    // the workload's kmsg lines as the guest runner read them when it finished the workload
+    // (the FAIL kernel-splat verdict is judged from them); when it could not finish the workload (a spinning
+    // CPU, a panic) the guest's console from the provoke runner's mark to the end of the first
+    // report of the provoked kind (a panic: to the end). Either way index.json lists what the classifier finds there now.
+    const obsFile = join(runDir, 'observations', `${v?.name}.json`);
+    let lines;
+    let from;
+    let found;
+    if (v && existsSync(obsFile)) {
+      lines = readJson(obsFile).kmsg;
+      from = 'observation';
+      found = classifyKernelLog(lines);
+    } else {
+      const consoleLines = readFileSync(join(runDir, 'vm', 'console.log'), 'utf8').replace(/\r\n/g, '\n').split('\n');
+      const mark = consoleLines.findIndex((l) => l.includes(`pinlab: provoke ${provoke.provocation}:`));
+      if (mark < 0) throw new Error(`provoked run ${runDir}: no observation, and no provoke mark on the console`);
+      const after = consoleLines.slice(mark);
+      const first = classifyKernelLog(after).find((x) => x.kind === provoke.kind);
+      const last = first ? after.indexOf(first.lines.at(-1), after.indexOf(first.lines[0])) : -1;
+      // a panic is the guest's last report: all of it, to the end of the console
+      lines = last >= 0 && provoke.kind !== 'panic' ? after.slice(0, last + 1) : after.filter((l, i) => l !== '' || i < after.length - 1);
+      from = 'console';
+      found = classifyKernelLog(lines);
+    }
+    if (!found.some((x) => x.kind === provoke.kind)) {
+      throw new Error(`provoked run ${runDir}: no ${provoke.kind} report under ${provoke.workload} (${v ? `${v.status} ${found.map((x) => x.kind).join(',')}` : 'no verdict'}); see its logs/runner.log and vm/console.log`);
+    }
+    const file = `recorded.${run.kernel.profile ?? 'kernel'}.${provoke.workload}.${provoke.provocation}.log`;
+    writeFileSync(join(dmesgDir, file), `${lines.join('\n')}\n`);
+    const splats = found.map((x) => ({ kind: x.kind, title: x.title, lines: x.lines.length }));
+    dmesgIndex.set(file, {
+      file,
+      runId: run.runId,
+      patches: run.kernel.patches.map((p) => p.file),
+      provoked: { lkdtm: provoke.lkdtm, kind: provoke.kind, ...(provoke.knobs.length ? { knobs: Object.fromEntries(provoke.knobs) } : {}), verdict: v ? `${v.status}${v.reasons.length ? ` ${v.reasons.join(',')}` : ''}${v.cause ? ` ${v.cause}` : ''}` : 'none', from },
+      splats,
+    });
+    process.stdout.write(`provoked: ${file} (${from}: ${splats.map((x) => x.title).join('; ')}) from ${basename(runDir)}\n`);
+  }
+  writeFileSync(dmesgIndexFile, `${JSON.stringify([...dmesgIndex.values()].sort((a, b) => a.file.localeCompare(b.file)), null, 2)}\n`);
+}
+
 const indexFile = join(out, 'index.json');
 const index = existsSync(indexFile) ? readJson(indexFile) : [];
 const byFile = new Map(index.map((e) => [e.file, e]));
@@ -126,6 +190,7 @@ for (const [role, wanted] of Object.entries(RECORDINGS)) {
     process.stdout.write(`${role}: no run given, its fixtures stay as they are\n`);
     continue;
   }
+  if (wanted.length === 0) continue;
   const run = readJson(join(runDir, 'run.json'));
   const meta = readJson(join(runDir, 'meta.json'));
   for (const { workload, why } of wanted) {

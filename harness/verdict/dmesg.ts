@@ -171,12 +171,16 @@ function findFn(o: Open): string | undefined {
   }
   const trace = lines.findIndex((l) => /^\s*Call Trace:/.test(l));
   if (trace >= 0) {
-    for (const l of lines.slice(trace + 1)) {
-      if (/^\s*<\/?(TASK|IRQ|NMI|EOI)>/.test(l)) continue;
-      const m = FRAME_RE.exec(l);
-      if (!m || /^\s*\? /.test(l)) continue;
-      const fn = funcFromSymbol(m[1]!);
-      if (!SKIP_FRAMES.has(fn) && !/^(dump_stack|show_stack|__dump_stack|dump_stack_lvl)/.test(fn)) return fn;
+    // reliable frames first; a kernel built with the guess unwinder (UNWINDER_GUESS, as
+    // tinyconfig-based kernels are) marks every frame "? ": then the first of those
+    const frames = lines.slice(trace + 1).filter((l) => !/^\s*<\/?(TASK|IRQ|NMI|EOI)>/.test(l));
+    for (const unsure of [false, true]) {
+      for (const l of frames) {
+        const m = FRAME_RE.exec(l);
+        if (!m || /^\s*\? /.test(l) !== unsure) continue;
+        const fn = funcFromSymbol(m[1]!);
+        if (!SKIP_FRAMES.has(fn) && !/^(dump_stack|show_stack|__dump_stack|dump_stack_lvl)/.test(fn)) return fn;
+      }
     }
   }
   for (const l of lines) {

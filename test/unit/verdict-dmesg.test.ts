@@ -6,17 +6,23 @@ import { classifyKernelLog, stripLogPrefix } from '../../harness/verdict/dmesg.j
 
 const log = (f: string): string[] => readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg', f), 'utf8').split('\n');
 
+/** Recorded by scripts/record-splats.js: real reports LKDTM provoked under a workload. */
+const rec = (what: string) => `recorded.patched-6.1.raw-virtio.psync.anon.${what}.log`;
+
 const golden: [file: string, expected: { kind: string; title: string }[]][] = [
   ['warning-bio-release.log', [{ kind: 'warning', title: 'WARNING in try_grab_folio' }]],
-  ['bug-null-deref.log', [{ kind: 'oops', title: 'BUG: kernel NULL pointer dereference in __bio_release_pages' }]],
+  [rec('warning'), [{ kind: 'warning', title: 'WARNING in lkdtm_WARNING' }]],
+  [rec('null-deref'), [{ kind: 'oops', title: 'BUG: kernel NULL pointer dereference in lkdtm_EXCEPTION' }]],
+  [rec('bug'), [{ kind: 'bug', title: 'kernel BUG in lkdtm_BUG' }]],
   ['gpf.log', [{ kind: 'gpf', title: 'general protection fault in unpin_user_pages_dirty_lock' }]],
   ['bad-page.log', [{ kind: 'bad-page', title: 'BUG: Bad page state' }]],
   ['vm-bug-on-page.log', [{ kind: 'bug', title: 'kernel BUG in unpin_user_page' }]],
-  ['hung-task.log', [{ kind: 'hung-task', title: 'INFO: task hung in __blkdev_direct_IO_simple' }]],
-  ['soft-lockup.log', [{ kind: 'soft-lockup', title: 'BUG: soft lockup in gup_pte_range' }]],
+  // the guess unwinder marks every frame "? ": the title comes from the first one not skipped
+  [rec('hung-task'), [{ kind: 'hung-task', title: 'INFO: task hung in direct_entry' }]],
+  [rec('soft-lockup'), [{ kind: 'soft-lockup', title: 'BUG: soft lockup in lkdtm_SOFTLOCKUP' }]],
   ['lockdep.log', [{ kind: 'lockdep', title: 'possible deadlock in internal_get_user_pages_fast' }]],
-  ['rcu-stall.log', [{ kind: 'rcu-stall', title: 'INFO: rcu detected stall in __bio_release_pages' }]],
-  ['panic.log', [{ kind: 'panic', title: 'Kernel panic - not syncing: Fatal exception' }]],
+  [rec('rcu-stall'), [{ kind: 'rcu-stall', title: 'INFO: rcu detected stall in lkdtm_SOFTLOCKUP' }]],
+  [rec('panic'), [{ kind: 'panic', title: 'Kernel panic - not syncing: dumptest' }]],
   ['kmsg-raw.log', [{ kind: 'warning', title: 'WARNING in __bio_release_pages' }]],
   ['benign.log', []],
 ];
@@ -32,14 +38,17 @@ for (const [file, expected] of golden) {
 }
 
 test('a splat keeps its lines and stops at its end', (t) => {
-  const [s] = classifyKernelLog(log('hung-task.log'));
+  const lines = log(rec('hung-task'));
+  const [s] = classifyKernelLog(lines);
   t.truthy(s);
-  t.true(s!.lines[0]!.includes('INFO: task node:163'));
-  t.false(s!.lines.some((l) => l.includes('unrelated line')));
+  t.true(s!.lines[0]!.includes('INFO: task sh:'));
+  t.true(s!.lines.at(-1)!.includes('</TASK>'));
+  // the provoke mark and LKDTM's own line come before the report: not part of it
+  t.false(s!.lines.some((l) => l.includes('pinlab: provoke') || l.includes('lkdtm: Performing')));
 });
 
 test('several reports in one log are separate splats, in order', (t) => {
-  const splats = classifyKernelLog([...log('warning-bio-release.log'), ...log('bad-page.log'), ...log('panic.log')]);
+  const splats = classifyKernelLog([...log('warning-bio-release.log'), ...log('bad-page.log'), ...log(rec('panic'))]);
   t.deepEqual(
     splats.map((s) => s.kind),
     ['warning', 'bad-page', 'panic'],
@@ -47,9 +56,15 @@ test('several reports in one log are separate splats, in order', (t) => {
 });
 
 test('a panic after an oops joins the oops', (t) => {
-  const splats = classifyKernelLog([...log('gpf.log').filter((l) => !l.includes('end trace')), ...log('panic.log')]);
+  const splats = classifyKernelLog([...log('gpf.log').filter((l) => !l.includes('end trace')), ...log(rec('panic'))]);
   t.is(splats.length, 1);
   t.is(splats[0]!.kind, 'gpf');
+});
+
+test('a stack of "? " frames only (guess unwinder) still names a function; reliable frames win', (t) => {
+  const hung = (frames: string[]) => classifyKernelLog(['INFO: task node:90 blocked for more than 2 seconds.', 'Call Trace:', ' <TASK>', ...frames, ' </TASK>'])[0]!.title;
+  t.is(hung([' ? __schedule+0x424/0x46d', ' ? schedule+0x89/0xbf', ' ? __blkdev_direct_IO_simple+0xa2/0x1b4']), 'INFO: task hung in __blkdev_direct_IO_simple');
+  t.is(hung([' ? bio_add_folio+0x1d/0x23', ' __schedule+0x424/0x46d', ' submit_bio_wait+0x5a/0x80']), 'INFO: task hung in submit_bio_wait');
 });
 
 test('stripLogPrefix handles kmsg, syslog, timestamps and caller ids', (t) => {
@@ -84,9 +99,18 @@ test('inline headers: 6.12 GPF spelling, page fault, sleeping in atomic, KASAN',
   t.deepEqual(titles(['BUG: KASAN: use-after-free in __bio_release_pages+0x3d/0x90']), ['KASAN: use-after-free in __bio_release_pages']);
 });
 
+interface Recorded {
+  file: string;
+  splats: { kind: string; title: string; lines: number }[];
+  /** scripts/record-splats.js: what LKDTM was made to do, and the kind of report it must give */
+  provoked?: { lkdtm: string; kind: string; from: 'observation' | 'console' };
+}
+const recorded = (): Recorded[] => JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg/index.json'), 'utf8')) as Recorded[];
+
 test('kernel logs recorded from real runs classify to the splats their runs found, line for line', (t) => {
-  // scripts/record-fixtures.js splat=RUN_DIR: the kmsg lines of each workload that splatted
-  const index = JSON.parse(readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg/index.json'), 'utf8')) as { file: string; splats: { kind: string; title: string; lines: number }[] }[];
+  // scripts/record-fixtures.js splat=RUN_DIR: the kmsg lines of each workload that splatted;
+  // provoked=DIR: the reports LKDTM gave (the kmsg lines, or the console when the guest could not go on)
+  const index = recorded();
   t.true(index.length > 0);
   for (const { file, splats } of index) {
     const found = classifyKernelLog(log(file));
@@ -96,4 +120,17 @@ test('kernel logs recorded from real runs classify to the splats their runs foun
       file,
     );
   }
+});
+
+test('each provoked log gives the kind of report it was provoked for, and together they cover the kinds', (t) => {
+  const provoked = recorded().filter((e) => e.provoked);
+  for (const { file, provoked: p } of provoked) {
+    t.true(
+      classifyKernelLog(log(file)).some((s) => s.kind === p!.kind),
+      `${file}: lkdtm ${p!.lkdtm} must give a ${p!.kind} report`,
+    );
+  }
+  // the kinds whose hand-made logs these replaced
+  const kinds = new Set(provoked.map((e) => e.provoked!.kind));
+  for (const kind of ['warning', 'bug', 'oops', 'hung-task', 'soft-lockup', 'rcu-stall', 'panic']) t.true(kinds.has(kind), kind);
 });

@@ -437,7 +437,7 @@ test('workload crashed: ERROR guest, or FAIL kernel-splat with a splat', (t) => 
   o.ioError = { code: 'ENOMEM', message: 'mmap failed' };
   t.is(judge(o, ctx).status, 'ERROR');
   t.is(judge(o, ctx).cause, 'guest');
-  o.kmsg = readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg/bug-null-deref.log'), 'utf8').split('\n');
+  o.kmsg = readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg/recorded.patched-6.1.raw-virtio.psync.anon.null-deref.log'), 'utf8').split('\n');
   const v = judge(o, ctx);
   t.is(v.status, 'FAIL');
   t.deepEqual(v.reasons, ['kernel-splat']);

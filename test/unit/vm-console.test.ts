@@ -27,7 +27,7 @@ test('oops: the oops wins over the "Fatal exception" panic it caused', (t) => {
 test('boot failures and workload splats come from one table: the same titles', (t) => {
   // a splat a workload would be judged by is, on the console during boot, the same report
   const dmesg = (name: string) => readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg', name), 'utf8');
-  for (const name of ['bug-null-deref.log', 'gpf.log', 'soft-lockup.log']) {
+  for (const name of ['recorded.patched-6.1.raw-virtio.psync.anon.null-deref.log', 'gpf.log', 'recorded.patched-6.1.raw-virtio.psync.anon.soft-lockup.log']) {
     const splat = classifyKernelLog(dmesg(name).split('\n'))[0]!;
     t.deepEqual(parseConsole(dmesg(name)).reports[0], { kind: 'oops', title: splat.title }, name);
   }
