@@ -24,7 +24,10 @@
 //              -f raw-virtio.psync.anon: the planted over-release makes the kernel WARN in mm/gup.c;
 //            each verdict's kernel log as the guest read it (the observation's kmsg lines) becomes
 //            test/fixtures/verdict/dmesg/recorded.<profile>.<workload>.log, and dmesg/index.json
-//            lists the splats (kind, title) the run found in it, which the classifier test re-finds
+//            lists the splats (kind, title) the run found in it, which the classifier test re-finds.
+//            With --patch test/fixtures/planted/fops-simple-put-freed-page.patch instead, the page
+//            freed while mapped stops the guest (bad page state, bad page map, VM_BUG_ON_PAGE): no
+//            observation, the first such workload's splats from the console are recorded
 //   provoked node scripts/record-splats.js DIR: one run per LKDTM provocation (patched-6.1 with
 //            test/fixtures/config/lkdtm.config; a warning, BUG, NULL dereference, hung task, soft
 //            lockup, RCU stall and panic under raw-virtio.psync.anon), DIR/<provocation>/ each;
@@ -111,7 +114,10 @@ if (splatRun) {
   const dmesgDir = join(root, 'test/fixtures/verdict/dmesg');
   const run = readJson(join(splatRun, 'run.json'));
   const withSplats = run.verdicts.filter((v) => v.splats.length > 0 && existsSync(join(splatRun, 'observations', `${v.name}.json`)));
-  if (withSplats.length === 0) throw new Error(`splat run ${splatRun}: no workload with a splat in its observation (see the header for the run to record)`);
+  // a report that stopped the guest leaves no observation: the first such workload's splats, as
+  // the watchdog read them from the console, become recorded.<profile>.<workload>.<last patch>.log
+  const stopped = run.verdicts.find((v) => v.splats.length > 0 && !existsSync(join(splatRun, 'observations', `${v.name}.json`)));
+  if (withSplats.length === 0 && !stopped) throw new Error(`splat run ${splatRun}: no workload with a splat (see the header for the run to record)`);
   const dmesgIndexFile = join(dmesgDir, 'index.json');
   const dmesgIndex = new Map((existsSync(dmesgIndexFile) ? readJson(dmesgIndexFile) : []).map((e) => [e.file, e]));
   for (const v of withSplats) {
@@ -121,6 +127,14 @@ if (splatRun) {
     const splats = v.splats.map((x) => ({ kind: x.kind, title: x.title, lines: x.lines.length }));
     dmesgIndex.set(file, { file, runId: run.runId, patches: run.kernel.patches.map((p) => p.file), splats });
     process.stdout.write(`splat: ${file} (${splats.map((x) => x.title).join('; ')}) from ${basename(splatRun)}\n`);
+  }
+  if (stopped) {
+    const planted = run.kernel.patches.at(-1)?.file.replace(/\.patch$/, '') ?? 'console';
+    const file = `recorded.${run.kernel.profile ?? 'kernel'}.${stopped.name}.${planted}.log`;
+    writeFileSync(join(dmesgDir, file), `${stopped.splats.flatMap((x) => x.lines).join('\n')}\n`);
+    const splats = stopped.splats.map((x) => ({ kind: x.kind, title: x.title, lines: x.lines.length }));
+    dmesgIndex.set(file, { file, runId: run.runId, patches: run.kernel.patches.map((p) => p.file), verdict: `${stopped.status} ${stopped.reasons.join(',')}`, from: 'console', splats });
+    process.stdout.write(`splat: ${file} (console: ${splats.map((x) => x.title).join('; ')}) from ${basename(splatRun)}\n`);
   }
   writeFileSync(dmesgIndexFile, `${JSON.stringify([...dmesgIndex.values()].sort((a, b) => a.file.localeCompare(b.file)), null, 2)}\n`);
 }

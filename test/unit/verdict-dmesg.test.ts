@@ -17,6 +17,15 @@ const golden: [file: string, expected: { kind: string; title: string }[]][] = [
   ['gpf.log', [{ kind: 'gpf', title: 'general protection fault in unpin_user_pages_dirty_lock' }]],
   ['bad-page.log', [{ kind: 'bad-page', title: 'BUG: Bad page state' }]],
   ['vm-bug-on-page.log', [{ kind: 'bug', title: 'kernel BUG in unpin_user_page' }]],
+  // planted fops-simple-put-freed-page.patch: a pinned page freed while mapped, from the console
+  [
+    rec('fops-simple-put-freed-page'),
+    [
+      { kind: 'bad-page', title: 'BUG: Bad page state' },
+      { kind: 'bad-page', title: 'BUG: Bad page map in print_bad_pte' },
+      { kind: 'bug', title: 'kernel BUG in put_page_testzero' },
+    ],
+  ],
   // the guess unwinder marks every frame "? ": the title comes from the first one not skipped
   [rec('hung-task'), [{ kind: 'hung-task', title: 'INFO: task hung in direct_entry' }]],
   [rec('soft-lockup'), [{ kind: 'soft-lockup', title: 'BUG: soft lockup in lkdtm_SOFTLOCKUP' }]],
