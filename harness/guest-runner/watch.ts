@@ -41,7 +41,8 @@ const POLL_MS = 1000;
 /**
  * Splats after which the guest cannot be trusted to go on. Not WARNING or lockdep, and not the
  * stall reports (hung task, soft lockup, RCU stall), which a loaded TCG host can cause on its own:
- * a guest that really wedges is caught by the workload's bound or the channel's keepalive.
+ * a guest that really wedges is caught by the workload's bound (which then charges them: STUCK)
+ * or the channel's keepalive.
  */
 const STOPPING: ReadonlySet<Splat['kind']> = new Set(['bug', 'oops', 'gpf', 'bad-page', 'kasan', 'panic']);
 /**

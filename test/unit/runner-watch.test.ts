@@ -2,7 +2,8 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { repoRoot } from '../../harness/config.js';
-import { stoppingSplats } from '../../harness/guest-runner/watch.js';
+import { stalledVerdict, stoppingSplats } from '../../harness/guest-runner/watch.js';
+import { makeSpec } from '../../harness/workloads/catalogue.js';
 import { watchScripted } from '../scripted-guest.js';
 
 // a real runner's hello line (kernel 6.1 with the series)
@@ -38,4 +39,35 @@ test('splats from a real console log (CRLF, as the serial port writes it) carry 
   t.is(splats.length, 1);
   t.is(splats[0]!.title, 'BUG: pinlab test splat while ext4.libaio.anon.efault-midway ran');
   t.deepEqual(splats[0]!.lines.filter((l) => l.includes('\r') || l === ''), []);
+});
+
+/** A real soft lockup (LKDTM SOFTLOCKUP under raw-virtio.psync.anon, scripts/record-splats.js): printed at 16.16 s. */
+const SOFT_LOCKUP = readFileSync(join(repoRoot, 'test/fixtures/verdict/dmesg/recorded.patched-6.1.raw-virtio.psync.anon.soft-lockup.log'), 'utf8');
+
+/** The workload starts at `startT` (guest seconds), the soft lockup reaches the console, the runner never answers. */
+async function stuckAfterStart(startT: number) {
+  const r = await watchScripted(
+    [{ out: `${HELLO}\n` }, { out: `{"type":"start","name":"raw-virtio.psync.anon","t":${startT}}\n` }, { console: SOFT_LOCKUP }],
+    ['raw-virtio.psync.anon'],
+    { perWorkloadMs: 1500 },
+  );
+  return { r, verdict: stalledVerdict(makeSpec({ target: 'raw-virtio', engine: 'psync' }), r.stall!) };
+}
+
+test('a workload past its bound after the kernel reported a soft lockup while it ran: FAIL kernel-splat, the report is why', async (t) => {
+  const { r, verdict } = await stuckAfterStart(11.0);
+  t.is(r.stall?.why, 'timeout');
+  t.is(verdict.status, 'FAIL');
+  t.deepEqual(verdict.reasons, ['kernel-splat']);
+  t.deepEqual(
+    verdict.splats.map((s) => s.title),
+    ['BUG: soft lockup in lkdtm_SOFTLOCKUP'],
+  );
+});
+
+test('a soft lockup printed before the workload started is not charged to it: ERROR timeout', async (t) => {
+  const { r, verdict } = await stuckAfterStart(20.0);
+  t.is(r.stall?.why, 'timeout');
+  t.is(verdict.status, 'ERROR');
+  t.deepEqual(verdict.splats, []);
 });
