@@ -24,8 +24,8 @@ struct Pipe {
 
 class SpliceWorker : public BatchWorker {
  public:
-  SpliceWorker(Napi::Env env, int fd, Direction dir, std::vector<Op> ops, BufferHold&& hold)
-      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dir_(dir) {}
+  SpliceWorker(Napi::Env env, int fd, Direction dir, size_t pipe_pages, std::vector<Op> ops, BufferHold&& hold)
+      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dir_(dir), pipe_pages_wanted_(pipe_pages) {}
 
  protected:
   void Run() override {
@@ -36,9 +36,11 @@ class SpliceWorker : public BatchWorker {
     pipe.w = fds[1];
     size_t want = 0;
     for (const Op& op : ops_) want = std::max(want, op.length + op.segments.size() * kPage);
-    // Room for a whole op, so one splice moves it (root may exceed pipe-max-size).
+    // Room for a whole op, so one splice moves it (root may exceed pipe-max-size); or the
+    // pipe size asked for (pipePages: fewer slots than one vmsplice takes pages at a time).
     size_t size = 16 * kPage;
     while (size < want) size *= 2;
+    if (pipe_pages_wanted_ > 0) size = pipe_pages_wanted_ * kPage;
     int got = fcntl(pipe.w, F_SETPIPE_SZ, int(size));
     pipe_size_ = got > 0 ? size_t(got) : size_t(fcntl(pipe.w, F_GETPIPE_SZ));
     for (Op& op : ops_) {
@@ -148,6 +150,7 @@ class SpliceWorker : public BatchWorker {
 
   int fd_;
   Direction dir_;
+  size_t pipe_pages_wanted_;
   size_t pipe_size_ = 0;
   size_t pipe_pages_ = 0;
 };
@@ -157,12 +160,14 @@ Napi::Value Start(const Napi::CallbackInfo& info, Direction dir) {
   int fd = ToFd(env, Arg(info, 0));
   BufferHold hold;
   std::vector<Op> ops = ParseOps(env, Arg(info, 1), &hold, IOV_MAX);
-  return StartWorker(new SpliceWorker(env, fd, dir, std::move(ops), std::move(hold)));
+  Napi::Object opts = OptObject(env, info, 2, "options");
+  size_t pipe_pages = size_t(OptInteger(env, opts, "pipePages", 0, 0, 1 << 16));
+  return StartWorker(new SpliceWorker(env, fd, dir, pipe_pages, std::move(ops), std::move(hold)));
 }
 
-// spliceReadBatch(fd, ops)
+// spliceReadBatch(fd, ops[, { pipePages }])
 Napi::Value SpliceReadBatch(const Napi::CallbackInfo& info) { return Start(info, Direction::kRead); }
-// vmspliceWriteBatch(fd, ops)
+// vmspliceWriteBatch(fd, ops[, { pipePages }])
 Napi::Value VmspliceWriteBatch(const Napi::CallbackInfo& info) { return Start(info, Direction::kWrite); }
 
 }  // namespace

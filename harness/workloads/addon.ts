@@ -97,6 +97,11 @@ export interface UringResult extends BatchResult {
   ringPinnedPages: number;
 }
 
+export interface SpliceOptions {
+  /** the pipe's size in pages (default: room for a whole op) */
+  pipePages?: number;
+}
+
 export interface SpliceResult extends BatchResult {
   pipeSize: number;
   /** pipe pages filled by splice(file -> pipe) (reads only) */
@@ -158,8 +163,8 @@ export interface PinlabAddon {
     /** memlockBytes: set up and register without CAP_IPC_LOCK under this RLIMIT_MEMLOCK */
     options?: { queueDepth?: number; fixed?: boolean; vectored?: boolean; memlockBytes?: number; userRing?: boolean },
   ): Promise<UringResult>;
-  spliceReadBatch(fd: number, ops: IoOps): Promise<SpliceResult>;
-  vmspliceWriteBatch(fd: number, ops: IoOps): Promise<SpliceResult>;
+  spliceReadBatch(fd: number, ops: IoOps, options?: SpliceOptions): Promise<SpliceResult>;
+  vmspliceWriteBatch(fd: number, ops: IoOps, options?: SpliceOptions): Promise<SpliceResult>;
   loopAttach(backingPath: string, options?: { directIO?: boolean; blockSize?: number }): { device: string; index: number; directIO: boolean };
   loopDetach(device: string): void;
   nvmeNamespace(fd: number): { nsid: number; lbaSize: number };

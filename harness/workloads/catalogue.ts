@@ -124,6 +124,7 @@ export function makeSpec(s: Shape): WorkloadSpec {
   if (s.repeat !== undefined) spec.repeat = s.repeat;
   if (s.segmentOrder) spec.segmentOrder = s.segmentOrder;
   if (s.ringMemory) spec.ringMemory = s.ringMemory;
+  if (s.pipePages !== undefined) spec.pipePages = s.pipePages;
   // io_uring issues each op with IOCB_NOWAIT first; an op of more pages than one bio holds
   // (BIO_MAX_VECS) cannot be issued without blocking, so its pins are released and retaken
   if (engine.startsWith('uring') && spec.blockSize > BIO_MAX_VECS * 4 * KiB) spec.nowaitRetry = true;
@@ -182,6 +183,8 @@ const SHAPES: Shape[] = [
   { target: 'ext4', engine: 'vmsplice-write', blockSize: 64 * KiB },
   // BVEC into fs/direct-io.c: dio_refill_pages takes page references, not pins
   { target: 'ext2', engine: 'vmsplice-write', blockSize: 64 * KiB },
+  // a pipe of 8 pages under one vmsplice's 16: the referenced pages that did not fit go back
+  { target: 'ext4', engine: 'vmsplice-write', blockSize: 64 * KiB, size: 256 * KiB, pipePages: 8, variant: 'small-pipe' },
   // buffer kinds
   { target: 'raw-virtio', engine: 'psync', buffer: 'shared-file' },
   { target: 'raw-virtio', engine: 'psync', buffer: 'private-anon' },

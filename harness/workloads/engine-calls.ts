@@ -68,7 +68,7 @@ export async function engineBatch(addon: PinlabAddon, spec: WorkloadSpec, target
       return { result: r, pipePages: r.pipePages };
     }
     case 'vmsplice-write':
-      return { result: await addon.vmspliceWriteBatch(fd, ops) };
+      return { result: await addon.vmspliceWriteBatch(fd, ops, spec.pipePages ? { pipePages: spec.pipePages } : {}) };
     case 'passthru':
       return { result: await addon.passthruBatch(fd, direction, ops, nvme!) };
     case 'sg-io':

@@ -158,6 +158,7 @@ export interface Shape {
   repeat?: number;
   segmentOrder?: import('./types.js').SegmentOrder;
   ringMemory?: 'user';
+  pipePages?: number;
   /** a name part after the buffer kind, for shapes that differ only in size or layout */
   variant?: string;
 }

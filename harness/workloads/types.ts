@@ -111,6 +111,12 @@ export interface WorkloadSpec {
    * ring goes; a kernel without it (EINVAL) gets a normal ring.
    */
   ringMemory?: 'user';
+  /**
+   * vmsplice-write: the pipe's size in pages. Fewer than the 16 pages one vmsplice takes at a
+   * time, so the pages that did not fit are put back (fs/splice.c iter_to_pipe); default: room
+   * for a whole op.
+   */
+  pipePages?: number;
   pinModel: PinModel;
   /** key kernel functions; each inner list is "any of these" (names differ across versions) */
   paths: string[][];

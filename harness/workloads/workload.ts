@@ -149,6 +149,7 @@ export class Workload {
       if (!Number.isSafeInteger(v) || v < 1) this.fail(`${k} must be a positive integer, got ${v}`);
     if (engine === 'fork-race' && blockSize % PAGE !== 0) this.fail(`fork-race reads whole pages: blockSize ${blockSize} is no multiple of ${PAGE}`);
     if (engine === 'fork-race' && size < blockSize) this.fail(`fork-race reads blockSize ${blockSize} bytes from a range of size ${size}`);
+    if (this.spec.pipePages !== undefined && engine !== 'vmsplice-write') this.fail(`pipePages sizes the vmsplice-write pipe; the ${engine} engine has none`);
     const target = targetRecord(this.spec.target);
     const takes = enginesOf(target);
     if (takes === 'block' && PASSTHROUGH_ENGINES.includes(engine)) {
