@@ -21,7 +21,7 @@ import type { VmBounds } from './vm/slots.js';
 import type { BackgroundNoise, PinControl, PinEvidenceInfo, WorkloadObservation, WorkloadSpec } from './workloads/types.js';
 import { runWorkloadsInGuest, stalledVerdict, type RunnerBounds } from './guest-runner/watch.js';
 import { judgeRun } from './verdict/judge.js';
-import { calibrationVerdicts, evidenceHealth } from './verdict/calibration.js';
+import { calibrationVerdicts, controlVerdict, evidenceHealth } from './verdict/calibration.js';
 import { applyKnownStates } from './verdict/known-states.js';
 import type { ErrorCause, KernelIdentity, RunCoverage, RunResult, Verdict } from './verdict/types.js';
 import type { Reporter } from './report/events.js';
@@ -139,6 +139,8 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
   let release: string | undefined;
   let background: BackgroundNoise | undefined;
   let evidence: PinEvidenceInfo | undefined;
+  /** the first guest's pin-accounting control, when it did not add up (a FAIL verdict) */
+  let controlFinding: Verdict | undefined;
   let infraFailure: PinlabError | undefined;
   let interrupted: unknown;
   let accelUsed = 'tcg';
@@ -222,7 +224,12 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
           if (!evidence) for (const v of calibrationVerdicts(ev)) reporter.onEvent({ type: 'verdict', verdict: v });
           evidence ??= ev;
           if (ev) meta.evidence ??= ev;
-          if (lane === 0) meta.control = c ?? { skipped: 'the guest runner ran no control' };
+          if (lane === 0) {
+            // the first guest's control that did not add up is a finding about the kernel
+            if (meta.control === undefined) controlFinding = controlVerdict(c);
+            if (meta.control === undefined && controlFinding) reporter.onEvent({ type: 'verdict', verdict: controlFinding });
+            meta.control = c ?? { skipped: 'the guest runner ran no control' };
+          }
           if (c && !c.ok && !c.skipped) events.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });
         };
         const handlers = {
@@ -310,7 +317,7 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
     finishedAt: new Date().toISOString(),
     kernel: kernelIdentity(req.kernel, artifact, release),
     host: { accel: accelUsed, node: process.version },
-    verdicts: [...req.workloads.map((w) => verdicts.get(w.name)!), ...calibrationVerdicts(evidence)],
+    verdicts: [...req.workloads.map((w) => verdicts.get(w.name)!), ...calibrationVerdicts(evidence), ...(controlFinding ? [controlFinding] : [])],
     strict: req.strict,
     ...(coverage ? { coverage } : {}),
   };

@@ -7,12 +7,12 @@
 // that agreed are listed in the health block only (they are the instrument, not a test of the
 // kernel's workloads). When no source added up the evidence is off, and the reason, with every
 // source's numbers, is in the health block and in each workload's message.
-import type { CalibrationOutcome, PinEvidenceInfo } from '../workloads/types.js';
+import type { CalibrationOutcome, PinControl, PinEvidenceInfo } from '../workloads/types.js';
 import type { EvidenceHealth, FailReason, Verdict } from './types.js';
 
 export const CALIBRATION_TARGET = 'calibration';
 
-function reasonsOf(o: CalibrationOutcome): FailReason[] {
+function reasonsOf(o: Pick<CalibrationOutcome, 'acquired' | 'released' | 'pages'>): FailReason[] {
   const a = o.acquired ?? 0;
   const r = o.released ?? 0;
   const out: FailReason[] = [];
@@ -44,6 +44,35 @@ export function calibrationVerdicts(info: PinEvidenceInfo | undefined): Verdict[
         message: `${reasons.join(', ')}: calibration source ${o.source} pins and unpins ${o.pages} pages, the pin evidence counted ${o.acquired} acquired / ${o.released} released${vm} with FOLL_PIN 0x${info.follPin.toString(16)} from ${info.agreed.join(', ')}; path: ${o.path}`,
       } satisfies Verdict;
     });
+}
+
+/** The pin-accounting control's name among the verdicts. */
+export const CONTROL_VERDICT = `${CALIBRATION_TARGET}.gup_test-control`;
+
+/**
+ * The pin-accounting control (gup_test pins and unpins a known number of pages, counted by
+ * vmstat) that did not add up, as a FAIL verdict: the kernel's own pin and unpin of those pages
+ * do not balance, a finding about the kernel, not about pinlab. The workloads judged on vmstat
+ * are still ERROR harness (judge.ts rule 9: their counters cannot be trusted), so a bug that
+ * breaks the counting itself, which also leaves the evidence without a release to probe, cannot
+ * turn the run into a harness error only.
+ */
+export function controlVerdict(c: PinControl | undefined): Verdict | undefined {
+  if (!c || c.ok || c.skipped) return undefined;
+  const reasons = reasonsOf({ acquired: c.acquired, released: c.released, pages: c.expected });
+  const path = ['gup_test', 'pin_user_pages', 'unpin_user_pages'];
+  return {
+    name: CONTROL_VERDICT,
+    target: CALIBRATION_TARGET,
+    engine: 'gup_test-control',
+    status: 'FAIL',
+    reasons: reasons.length ? reasons : ['pin-leak'],
+    path,
+    pinning: 'unknown',
+    numbers: { acquired: c.acquired, released: c.released, expectedPins: c.expected, background: 0, userPageOps: c.expected, bytes: 0, evidence: 'vmstat' },
+    splats: [],
+    message: `${reasons.join(', ') || 'pin-leak'}: the pin accounting control pins and unpins ${c.expected} pages (${path.join(' > ')}), vmstat counted ${c.acquired} acquired / ${c.released} released: ${c.message}`,
+  };
 }
 
 export function evidenceHealth(info: PinEvidenceInfo | undefined, verdicts: readonly Verdict[]): EvidenceHealth {

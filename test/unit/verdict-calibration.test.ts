@@ -1,5 +1,5 @@
 import test from 'ava';
-import { calibrationVerdicts, evidenceHealth, formatEvidenceHealth } from '../../harness/verdict/calibration.js';
+import { calibrationVerdicts, CONTROL_VERDICT, controlVerdict, evidenceHealth, formatEvidenceHealth } from '../../harness/verdict/calibration.js';
 import { formatSummary } from '../../harness/report/terminal.js';
 import type { PinEvidenceInfo } from '../../harness/workloads/types.js';
 import type { RunResult, Verdict } from '../../harness/verdict/types.js';
@@ -44,4 +44,23 @@ test('evidence health: agreed sources, findings, and what judged each workload; 
   t.is(formatEvidenceHealth(off), 'pin evidence: unavailable (no kprobe events (CONFIG_KPROBE_EVENTS)); pins judged: 1 on none, 1 on vmstat');
   const result: RunResult = { schema: 'pinlab.run/1', runId: 'r', startedAt: '2026-12-05T00:00:00Z', kernel: { source: 'git:x', patches: [] }, host: { accel: 'tcg', node: 'v20' }, verdicts, strict: false, evidence: h };
   t.regex(formatSummary(result), /calibration\.io_uring-register .*FAIL[\s\S]*pin evidence: kprobe-hist, FOLL_PIN 0x80000/);
+});
+
+// the control of a real run (pinlab mutate, patched-6.1 with gup_put_folio's FOLL_PIN test
+// removed: the release no longer unpins, gcc inlined gup_put_folio so the evidence had no release
+// to probe, and every workload was ERROR harness: the bug had switched the instrument off)
+const BROKEN_CONTROL = { ok: false, acquired: 256, released: 0, expected: 256, message: 'gup_test PIN benchmark: pin accounting does not add up: released 0 != acquired 256' };
+
+test('a pin-accounting control that does not add up is a FAIL verdict about the kernel, with its numbers', (t) => {
+  const v = controlVerdict(BROKEN_CONTROL);
+  t.like(v, { name: CONTROL_VERDICT, target: 'calibration', status: 'FAIL', reasons: ['pin-leak'] });
+  t.like(v!.numbers, { acquired: 256, released: 0, expectedPins: 256, evidence: 'vmstat' });
+  t.regex(v!.message, /pins and unpins 256 pages .*vmstat counted 256 acquired \/ 0 released/);
+  t.deepEqual(controlVerdict({ ...BROKEN_CONTROL, acquired: 256, released: 300 })!.reasons, ['over-released']);
+});
+
+test('no control verdict when the control added up, was skipped or did not run', (t) => {
+  t.is(controlVerdict({ ok: true, acquired: 256, released: 256, expected: 256, message: 'ok' }), undefined);
+  t.is(controlVerdict({ ...BROKEN_CONTROL, skipped: 'no gup_test' }), undefined);
+  t.is(controlVerdict(undefined), undefined);
 });
