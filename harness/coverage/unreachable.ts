@@ -57,6 +57,8 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   // pin flags tested in functions no Direct I/O reaches: mutation points, not pin sites (pinlab mutate)
   { site: 'block/bio.c:bio_iov_add_zone_append_folio:BIO_PAGE_PINNED', reason: ZONE_APPEND },
   { site: 'mm/huge_memory.c:follow_devmap_pmd:FOLL_PIN', reason: DEVMAP },
+  // follow_page_pte's first FOLL_PIN test guards its pte_devmap() branch only
+  { site: 'mm/gup.c:follow_page_pte:FOLL_PIN', reason: DEVMAP },
   { site: 'mm/huge_memory.c:follow_devmap_pud:FOLL_PIN', reason: DEVMAP },
   { site: 'mm/hugetlb.c:follow_huge_pgd:FOLL_PIN', reason: 'PGD-level huge pages: x86-64 has none (pgd_huge() is 0), so the page walk never calls follow_huge_pgd' },
   { site: 'mm/gup.c:gup_fast_pte_range:gup_put_folio', reason: RACE_GUP_FAST },

@@ -29,6 +29,16 @@ export const EQUIVALENT: readonly EquivalentEntry[] = [
       reason: 'do_direct_IO leaves by `goto out` whenever ret is set (get_more_blocks, submit_page_section), so ret is 0 at this release: the hole write (-ENOTBLK), the read at EOF, the end of a page',
     })),
   ),
+  // gup-fast's PTE walk (6.1 gup_pte_range, 6.12 gup_fast_pte_range): ret is set only by
+  // arch_make_page_accessible()/arch_make_folio_accessible() in the FOLL_PIN branch after these
+  // releases, and a failure there leaves the loop, so ret is 0 at the secretmem, the changed-PTE
+  // and the unshare releases
+  ...['gup_pte_range', 'gup_fast_pte_range'].flatMap((fn) =>
+    ['', '#2', '#3'].map((n) => ({
+      mutant: `mm/gup.c:${fn}:gup_put_folio${n}/skip-on-error`,
+      reason: 'ret is set only by arch_make_page_accessible() (6.12: arch_make_folio_accessible()) in the FOLL_PIN branch below, whose failure leaves the loop: ret is 0 at the secretmem, changed-PTE and unshare releases',
+    })),
+  ),
 ];
 
 export function equivalentReason(id: string, entries: readonly EquivalentEntry[] = EQUIVALENT): string | undefined {
