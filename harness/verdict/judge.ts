@@ -48,7 +48,9 @@
 //     are a FAIL.
 //  7. fail-make-request that injected nothing (extra.faultsInjected === 0) and no other failure:
 //     ERROR harness (the errno check would otherwise blame the kernel).
-//  8. ioError without io: FAIL kernel-splat if the log shows one, else ERROR guest.
+//  8. ioError without io: FAIL kernel-splat if the log shows one; else FAIL pin-leak/over-released
+//     when the pins counted around the failed workload stood still unbalanced (the failure may be
+//     the leak's consequence: a 1 GiB page a leaked pin kept from its pool); else ERROR guest.
 //  9. The run's pin-accounting control (gup_test, counted by vmstat) failed: every workload
 //     judged on vmstat is ERROR harness, the counters cannot be trusted (judgeRun below; the live
 //     run and `pinlab parse` both use it). Workloads judged on the pin evidence do not rest on
@@ -200,6 +202,25 @@ function base(obs: WorkloadObservation, splats: Splat[]): Pick<Verdict, 'name' |
   };
 }
 
+/**
+ * Pins a workload that failed part-way left unbalanced, counted as a finished workload's are
+ * (the evidence, or vmstat where it counts the path), once they stood still after quiesce and
+ * nothing moved while the guest was idle: undefined when they balance or cannot be trusted.
+ */
+function keptAfterFailure(obs: WorkloadObservation): { reasons: FailReason[]; acquired: number; released: number; counter: string } | undefined {
+  if (!obs.before || !obs.after || !obs.quiesce?.stable) return undefined;
+  const i = obs.idle;
+  if (i && [i.acquired, i.released, i.evidenceAcquired ?? 0, i.evidenceReleased ?? 0].some((n) => n !== 0)) return undefined;
+  const recorded = obs.evidence && 'before' in obs.evidence ? obs.evidence : undefined;
+  const lost = recorded ? recorded.after.dropped - recorded.before.dropped : 0;
+  let counted: { acquired: number; released: number; counter: string };
+  if (recorded && lost === 0) counted = { acquired: recorded.after.acquired - recorded.before.acquired, released: recorded.after.released - recorded.before.released, counter: recorded.mechanism };
+  else if (!blindPathOf(obs, obs.evidence?.vmstatBlind)) counted = { acquired: obs.after.acquired - obs.before.acquired, released: obs.after.released - obs.before.released, counter: 'vmstat' };
+  else return undefined;
+  if (counted.acquired === counted.released) return undefined;
+  return { ...counted, reasons: [counted.acquired > counted.released ? 'pin-leak' : 'over-released'] };
+}
+
 export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   const splats = classifyKernelLog(obs.kmsg);
   const splatNote = splats.length > 0 ? `; ${splats.map((s) => s.title).join('; ')}` : '';
@@ -208,6 +229,11 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     const why = obs.ioError?.message ?? 'workload produced no result';
     if (splats.length > 0) {
       return { ...base(obs, splats), status: 'FAIL', reasons: ['kernel-splat'], pinning: 'unknown', message: `kernel splat${splatNote} (workload failed: ${why})` };
+    }
+    const kept = keptAfterFailure(obs);
+    if (kept) {
+      const counts = `${kept.acquired} acquired / ${kept.released} released (${kept.counter}), standing still after quiesce`;
+      return { ...base(obs, splats), status: 'FAIL', reasons: kept.reasons, pinning: 'unknown', message: `${kept.reasons.join(', ')}: the workload failed (${why}) with its pins unbalanced: ${counts}` };
     }
     return { ...base(obs, splats), status: 'ERROR', reasons: [], cause: 'guest', pinning: 'unknown', message: `workload failed: ${why}` };
   }

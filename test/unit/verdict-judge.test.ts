@@ -443,6 +443,36 @@ test('workload crashed: ERROR guest, or FAIL kernel-splat with a splat', (t) => 
   t.deepEqual(v.reasons, ['kernel-splat']);
 });
 
+// pinlab mutate, patched-6.1 with gup_huge_pud's try_grab_folio taking one ref too many: the
+// first 1 GiB buffer's pin was never all given back, the page never went back to its pool, and
+// the workload failed allocating the next one (the runner's numbers: evidence and vmstat
+// 368/368 -> 628/624, still after quiesce)
+function failedWithKeptPins(): WorkloadObservation {
+  const o = obs({ spec: makeSpec({ target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb-1g', blockSize: 256 * 1024, size: 1024 * 1024 }), acquired: 260, released: 256, evidence: { acquired: 260, released: 256 }, settled: false, stable: true });
+  delete o.io;
+  o.ioError = { message: 'no free 1 GiB hugetlb page (the kernel was booted without hugepagesz=1G hugepages=1, or could not reserve it)' };
+  return o;
+}
+
+test('a workload that failed with its pins unbalanced and standing still: FAIL pin-leak, not ERROR guest', (t) => {
+  const v = judge(failedWithKeptPins(), ctx);
+  t.is(v.status, 'FAIL', v.message);
+  t.deepEqual(v.reasons, ['pin-leak']);
+  t.regex(v.message, /the workload failed \(no free 1 GiB hugetlb page.*260 acquired \/ 256 released \(kprobe-hist\)/);
+});
+
+test('a failed workload stays ERROR guest when its pins balance, still moved, or moved while idle', (t) => {
+  const balanced = failedWithKeptPins();
+  balanced.evidence = { mechanism: 'kprobe-hist', before: { acquired: 0, released: 0, dropped: 0 }, after: { acquired: 256, released: 256, dropped: 0 } };
+  t.is(judge(balanced, ctx).cause, 'guest');
+  const moving = failedWithKeptPins();
+  moving.quiesce = { ...moving.quiesce, stable: false };
+  t.is(judge(moving, ctx).cause, 'guest');
+  const noisy = failedWithKeptPins();
+  noisy.idle = { windowMs: 50, acquired: 4, released: 0 };
+  t.is(judge(noisy, ctx).cause, 'guest');
+});
+
 test('saved observations re-judge to the statuses their runs gave them', (t) => {
   // recorded from real run directories by scripts/record-fixtures.js, with the run's verdict
   const dir = join(repoRoot, 'test/fixtures/verdict/observations');
