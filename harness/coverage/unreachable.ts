@@ -59,6 +59,15 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/huge_memory.c:follow_devmap_pmd:FOLL_PIN', reason: DEVMAP },
   // follow_page_pte's first FOLL_PIN test guards its pte_devmap() branch only
   { site: 'mm/gup.c:follow_page_pte:FOLL_PIN', reason: DEVMAP },
+  // flag points (pinlab mutate) in functions whose pin sites are listed above for the same reason
+  { site: 'mm/gup.c:undo_dev_pagemap:FOLL_PIN', reason: DEVMAP },
+  { site: 'mm/gup.c:undo_dev_pagemap:put_page', reason: DEVMAP },
+  { site: 'mm/gup.c:unpin_user_pages_dirty_lock:FOLL_PIN', reason: OUTSIDE_DIO },
+  { site: 'mm/gup.c:unpin_user_pages_lockless:FOLL_PIN', reason: RACE_MM_CHANGED },
+  { site: 'mm/gup.c:follow_page:FOLL_PIN', reason: 'follow_page() serves FOLL_GET callers only (move_pages, KSM, ...); its FOLL_PIN test refuses a pin that never comes' },
+  { site: 'mm/gup.c:pin_user_pages_fast_only:FOLL_PIN', reason: 'pin_user_pages_fast_only() has no caller in the tree' },
+  { site: 'mm/gup.c:pin_user_pages_remote:FOLL_PIN', reason: 'pin_user_pages_remote() callers are outside Direct I/O only: process_vm_readv/writev and VFIO' },
+  { site: 'mm/gup.c:pin_user_pages_unlocked:FOLL_PIN', reason: 'pin_user_pages_unlocked() callers are outside Direct I/O only (media drivers)' },
   { site: 'mm/huge_memory.c:follow_devmap_pud:FOLL_PIN', reason: DEVMAP },
   { site: 'mm/hugetlb.c:follow_huge_pgd:FOLL_PIN', reason: 'PGD-level huge pages: x86-64 has none (pgd_huge() is 0), so the page walk never calls follow_huge_pgd' },
   { site: 'mm/gup.c:gup_fast_pte_range:gup_put_folio', reason: RACE_GUP_FAST },

@@ -30,14 +30,20 @@ export interface ReachData {
 /** How far back a change without a counter of its own may take the reach of the code before it. */
 const PROXY_LINES = 5;
 
+/** Flag points (FOLL_PIN, BIO_PAGE_PINNED set or tested), whose code gcc may fold into the block before. */
+const FLAG_POINT = /:(FOLL_PIN|BIO_PAGE_PINNED)(#\d+)?$/;
+
 /**
- * The lines whose counts tell whether a change ran: its own, or when none carries a counter
- * (straight-line code gcc folded into the block before, such as `if (c) flag |= X`), the nearest
- * counted line at most PROXY_LINES above it. Undefined: no code was generated there.
+ * The lines whose counts tell whether a change ran: its own, or for a flag point none of whose
+ * lines carries a counter (straight-line code gcc folded into the block before, such as
+ * `if (c) flag |= X`), the nearest counted line at most PROXY_LINES above it. Undefined: no
+ * code was generated there; a call without a counter of its own is compiled out, as the
+ * coverage report says of its site.
  */
-export function countedLines(m: Pick<Mutant, 'file' | 'line' | 'endLine'>, data: ReachData): [number, number] | undefined {
+export function countedLines(m: Pick<Mutant, 'file' | 'line' | 'endLine' | 'site'>, data: ReachData): [number, number] | undefined {
   const counted = (l: number) => [...data.perWorkload.values()].some((cov) => cov[m.file]?.lines[l] !== undefined);
   for (let l = m.line; l <= m.endLine; l++) if (counted(l)) return [m.line, m.endLine];
+  if (!FLAG_POINT.test(m.site)) return undefined;
   for (let l = m.line - 1; l >= Math.max(1, m.line - PROXY_LINES); l--) if (counted(l)) return [l, l];
   return undefined;
 }
