@@ -51,6 +51,10 @@ export function countedLines(m: Pick<Mutant, 'file' | 'line' | 'endLine' | 'site
 /** A mutant's reach from per-workload line counts. */
 export function reachOf(m: Pick<Mutant, 'file' | 'line' | 'endLine' | 'site'>, data: ReachData | undefined): Reach {
   if (!data) return { status: 'unknown' };
+  // a flag test runs with the condition around it (`!page && pte_devmap(pte) && (flags & FOLL_PIN)`):
+  // a flag point reviewed unreachable is so even where its line ran
+  const reviewed = FLAG_POINT.test(m.site) ? unreachableReason({ ...parseSite(m.site), id: m.site }) : undefined;
+  if (reviewed) return { status: 'unreachable', reason: reviewed };
   const range = countedLines(m, data);
   if (!range) return { status: 'compiled-out', reason: COMPILED_OUT };
   const workloads: string[] = [];
