@@ -29,6 +29,14 @@ struct RaceOptions {
   uint32_t seed;
   int attempts;
   int64_t delay_us;
+  bool fresh_process;
+};
+
+/** What a race in a helper process sends back over its pipe. */
+struct RaceCounts {
+  int err, attempts, hit, lost_attempts, read_errors, read_errno;
+  uint64_t lost_pages, bytes;
+  int64_t first_bad;
 };
 
 class ForkRaceWorker : public Napi::AsyncWorker {
@@ -40,8 +48,71 @@ class ForkRaceWorker : public Napi::AsyncWorker {
  protected:
   void Execute() override {
     double start = NowNs();
-    for (int i = 0; i < o_.attempts && !err_; i++) Attempt(o_.position + (uint64_t(i) * o_.length) % o_.span);
+    if (o_.fresh_process) {
+      InHelper();
+    } else {
+      RunAttempts();
+    }
     elapsed_ns_ = NowNs() - start;
+  }
+
+  void RunAttempts() {
+    for (int i = 0; i < o_.attempts && !err_; i++) Attempt(o_.position + (uint64_t(i) * o_.length) % o_.span);
+  }
+
+  // The attempts in a helper process forked for them: a new mm, which has pinned nothing yet
+  // (MMF_HAS_PINNED is not inherited), so what fork does with its pinned pages rests on the
+  // pins of this race alone. The counts come back over a pipe.
+  void InHelper() {
+    int fds[2];
+    if (pipe(fds) < 0) {
+      err_ = errno;
+      syscall_ = "pipe";
+      return;
+    }
+    pid_t pid = fork();
+    if (pid < 0) {
+      err_ = errno;
+      syscall_ = "fork";
+      close(fds[0]);
+      close(fds[1]);
+      return;
+    }
+    if (pid == 0) {
+      close(fds[0]);
+      RunAttempts();
+      RaceCounts c{err_, attempts_, hit_, lost_attempts_, read_errors_, read_errno_, lost_pages_, bytes_, first_bad_};
+      ssize_t w = write(fds[1], &c, sizeof c);
+      _exit(w == ssize_t(sizeof c) ? 0 : 1);
+    }
+    close(fds[1]);
+    RaceCounts c{};
+    size_t got = 0;
+    while (got < sizeof c) {
+      ssize_t r = read(fds[0], reinterpret_cast<uint8_t*>(&c) + got, sizeof c - got);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) break;
+      got += size_t(r);
+    }
+    close(fds[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (got != sizeof c) {
+      err_ = EIO;
+      syscall_ = "fork-race helper";
+      return;
+    }
+    err_ = c.err;
+    if (err_) syscall_ = "fork-race helper";
+    attempts_ = c.attempts;
+    hit_ = c.hit;
+    lost_attempts_ = c.lost_attempts;
+    read_errors_ = c.read_errors;
+    read_errno_ = c.read_errno;
+    lost_pages_ = c.lost_pages;
+    bytes_ = c.bytes;
+    first_bad_ = c.first_bad;
   }
 
   void OnOK() override {
@@ -140,7 +211,7 @@ class ForkRaceWorker : public Napi::AsyncWorker {
   double elapsed_ns_ = 0;
 };
 
-// forkRace(fd, { position = 0, length, span = length, seed, attempts, delayUs = 0 })
+// forkRace(fd, { position = 0, length, span = length, seed, attempts, delayUs = 0, freshProcess = false })
 Napi::Value ForkRace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(env, Arg(info, 0));
@@ -153,6 +224,7 @@ Napi::Value ForkRace(const Napi::CallbackInfo& info) {
   o.seed = uint32_t(ToInteger(env, opts.Get("seed"), "seed", 0, 0xffffffffLL));
   o.attempts = int(ToInteger(env, opts.Get("attempts"), "attempts", 1, 1000000));
   o.delay_us = OptInteger(env, opts, "delayUs", 0, 0, 10000000);
+  o.fresh_process = OptBool(env, opts, "freshProcess", false);
   return StartWorker(new ForkRaceWorker(env, fd, o));
 }
 

@@ -124,6 +124,8 @@ export interface ForkRaceOptions {
   seed: number;
   attempts: number;
   delayUs?: number;
+  /** the attempts in a helper process of their own (a new mm that has pinned nothing yet) */
+  freshProcess?: boolean;
 }
 
 export interface ForkRaceResult {

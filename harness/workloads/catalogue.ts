@@ -125,6 +125,7 @@ export function makeSpec(s: Shape): WorkloadSpec {
   if (s.segmentOrder) spec.segmentOrder = s.segmentOrder;
   if (s.ringMemory) spec.ringMemory = s.ringMemory;
   if (s.pipePages !== undefined) spec.pipePages = s.pipePages;
+  if (s.freshProcess) spec.freshProcess = true;
   // io_uring issues each op with IOCB_NOWAIT first; an op of more pages than one bio holds
   // (BIO_MAX_VECS) cannot be issued without blocking, so its pins are released and retaken
   if (engine.startsWith('uring') && spec.blockSize > BIO_MAX_VECS * 4 * KiB) spec.nowaitRetry = true;
@@ -206,6 +207,9 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'psync', buffer: 'thp-cow-shared', blockSize: 1 * MiB, size: 2 * MiB },
   // fork during in-flight DIO (MMF_HAS_PINNED copy-on-fork)
   { target: 'raw-virtio', engine: 'fork-race', blockSize: 1 * MiB, size: 1 * MiB, repeat: 20 },
+  // the same in a helper process whose only pins are the race's own (gup-fast): the runner's
+  // process set MMF_HAS_PINNED long ago on every path, which hid a path that fails to set it
+  { target: 'raw-virtio', engine: 'fork-race', blockSize: 1 * MiB, size: 1 * MiB, repeat: 10, freshProcess: true, variant: 'fresh-process' },
   // fault injection: error paths are where pins leak
   { target: 'raw-virtio', engine: 'psync', fault: { kind: 'efault-midway' } },
   // registering a buffer with a hole: io_pin_pages unpins the pages it got

@@ -24,6 +24,7 @@ export async function forkRace(w: Workload): Promise<Omit<WorkloadIO, 'durationM
     // fork once the read has looked its pages up (well under a millisecond for 256 pages) and
     // while the throttled disk (FORK_RACE_THROTTLE) is still filling them
     delayUs: FORK_DELAY_US,
+    ...(spec.freshProcess ? { freshProcess: true } : {}),
   });
   if (race.readErrors > 0) tally.errors.set('race', { code: race.readErrorCode ?? 'EIO', syscall: 'pread', count: race.readErrors });
   const good = race.attempts - race.readErrors;

@@ -159,6 +159,7 @@ export interface Shape {
   segmentOrder?: import('./types.js').SegmentOrder;
   ringMemory?: 'user';
   pipePages?: number;
+  freshProcess?: boolean;
   /** a name part after the buffer kind, for shapes that differ only in size or layout */
   variant?: string;
 }

@@ -117,6 +117,12 @@ export interface WorkloadSpec {
    * for a whole op.
    */
   pipePages?: number;
+  /**
+   * fork-race: race in a helper process of its own, whose mm has pinned nothing before (the
+   * runner's has, long ago, through every GUP path): fork's copy of pinned pages then rests on
+   * the flag this race's own pins set (MMF_HAS_PINNED, gup-fast)
+   */
+  freshProcess?: boolean;
   pinModel: PinModel;
   /** key kernel functions; each inner list is "any of these" (names differ across versions) */
   paths: string[][];

@@ -150,6 +150,7 @@ export class Workload {
     if (engine === 'fork-race' && blockSize % PAGE !== 0) this.fail(`fork-race reads whole pages: blockSize ${blockSize} is no multiple of ${PAGE}`);
     if (engine === 'fork-race' && size < blockSize) this.fail(`fork-race reads blockSize ${blockSize} bytes from a range of size ${size}`);
     if (this.spec.pipePages !== undefined && engine !== 'vmsplice-write') this.fail(`pipePages sizes the vmsplice-write pipe; the ${engine} engine has none`);
+    if (this.spec.freshProcess && engine !== 'fork-race') this.fail(`freshProcess is a fork-race option, not one of ${engine}`);
     const target = targetRecord(this.spec.target);
     const takes = enginesOf(target);
     if (takes === 'block' && PASSTHROUGH_ENGINES.includes(engine)) {

@@ -184,6 +184,9 @@ it('a closed fd gives EBADF from every engine, as a Node-style error or a per-op
   }
   const race = await addon.forkRace(never, { length: 4096, seed: 1, attempts: 1 });
   t.like(race, { attempts: 1, readErrors: 1, readErrorCode: 'EBADF', lostData: 0 });
+  // the same attempts in a helper process: its counts come back over the pipe
+  const fresh = await addon.forkRace(never, { length: 4096, seed: 1, attempts: 2, freshProcess: true });
+  t.like(fresh, { attempts: 2, readErrors: 2, readErrorCode: 'EBADF', lostData: 0 });
   t.is(b.busy, 0);
 });
 

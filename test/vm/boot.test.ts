@@ -78,13 +78,13 @@ vmt('/proc/vmstat has the FOLL_PIN counters', async (t) => {
   t.regex(r.stdout, /^nr_foll_pin_released \d+$/m);
 });
 
-vmt('/dev has the virtio, NVMe and SCSI disks of the default suite, linked by serial under /dev/pinlab', async (t) => {
+vmt('/dev has the virtio, NVMe and SCSI disks of the default suite (reiserfs\'s on demand too), linked by serial under /dev/pinlab', async (t) => {
   const dev = (await vm!.exec(['ls', '/dev'])).stdout.split(/\s+/);
   t.true(dev.includes('vda'));
   t.true(dev.includes('nvme0n1'));
   const links = await vm!.exec('for l in /dev/pinlab/*; do echo "${l##*/} $(readlink $l)"; done');
   const map = Object.fromEntries(links.stdout.trim().split('\n').map((l) => l.split(' ')));
-  t.deepEqual(Object.keys(map).sort(), ['ext2', 'ext4', 'raw-nvme', 'raw-virtio', 'scsi-hd', 'vfat', 'virtio-lbs4k']);
+  t.deepEqual(Object.keys(map).sort(), ['ext2', 'ext4', 'raw-nvme', 'raw-virtio', 'reiserfs', 'scsi-hd', 'vfat', 'virtio-lbs4k']);
   t.is(map['raw-nvme'], '/dev/nvme0n1');
   t.regex(map['raw-virtio']!, /^\/dev\/vd[a-f]$/);
   t.regex(map['scsi-hd']!, /^\/dev\/sd[a-z]$/);
@@ -99,6 +99,7 @@ vmt('file systems are mounted, debugfs/tracefs too, and the repo share is read-o
     ['/mnt/ext4', 'ext4'],
     ['/mnt/ext2', 'ext2'],
     ['/mnt/vfat', 'vfat'],
+    ['/mnt/reiserfs', 'reiserfs'],
     ['/sys/kernel/debug', 'debugfs'],
     ['/sys/kernel/tracing', 'tracefs'],
     ['/pinlab', '9p'],
