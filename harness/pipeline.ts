@@ -226,8 +226,10 @@ export async function runOneKernel(req: RunRequest, ctx: RunContext, reporter: R
           if (ev) meta.evidence ??= ev;
           if (lane === 0) {
             // the first guest's control that did not add up is a finding about the kernel
-            if (meta.control === undefined) controlFinding = controlVerdict(c);
-            if (meta.control === undefined && controlFinding) reporter.onEvent({ type: 'verdict', verdict: controlFinding });
+            if (meta.control === undefined) {
+              controlFinding = controlVerdict(c);
+              if (controlFinding) reporter.onEvent({ type: 'verdict', verdict: controlFinding });
+            }
             meta.control = c ?? { skipped: 'the guest runner ran no control' };
           }
           if (c && !c.ok && !c.skipped) events.onEvent({ type: 'phase-end', phase: 'pin accounting control', elapsedMs: 0, ok: false, detail: c.message });

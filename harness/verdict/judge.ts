@@ -203,22 +203,45 @@ function base(obs: WorkloadObservation, splats: Splat[]): Pick<Verdict, 'name' |
 }
 
 /**
+ * The pins a workload took and gave back, by the counter that judges them: the pin evidence;
+ * vmstat where the evidence lost hits (dropped or missed probes) and vmstat counts every
+ * primitive this path used (vmstatWitness), or where there is no evidence. `trusted` is false
+ * when neither can count every pin: evidence that lost hits on a path vmstat is blind to, or no
+ * evidence on such a path.
+ */
+function countPins(obs: WorkloadObservation) {
+  const vA = obs.after.acquired - obs.before.acquired;
+  const vR = obs.after.released - obs.before.released;
+  const recorded = obs.evidence && 'before' in obs.evidence ? obs.evidence : undefined;
+  const lost = recorded ? recorded.after.dropped - recorded.before.dropped : 0;
+  const vmstatWitness = lost > 0 && !blindPathOf(obs, recorded?.vmstatBlind);
+  const ev = vmstatWitness ? undefined : recorded;
+  const trusted = ev ? lost === 0 : !blindPathOf(obs, obs.evidence?.vmstatBlind);
+  return {
+    vA,
+    vR,
+    ev,
+    lost,
+    vmstatWitness,
+    trusted,
+    acquired: ev ? ev.after.acquired - ev.before.acquired : vA,
+    released: ev ? ev.after.released - ev.before.released : vR,
+    counter: ev ? ev.mechanism : 'vmstat',
+  };
+}
+
+/**
  * Pins a workload that failed part-way left unbalanced, counted as a finished workload's are
- * (the evidence, or vmstat where it counts the path), once they stood still after quiesce and
- * nothing moved while the guest was idle: undefined when they balance or cannot be trusted.
+ * (countPins), once they stood still after quiesce and nothing moved while the guest was idle:
+ * undefined when they balance or cannot be trusted.
  */
 function keptAfterFailure(obs: WorkloadObservation): { reasons: FailReason[]; acquired: number; released: number; counter: string } | undefined {
   if (!obs.before || !obs.after || !obs.quiesce?.stable) return undefined;
   const i = obs.idle;
   if (i && [i.acquired, i.released, i.evidenceAcquired ?? 0, i.evidenceReleased ?? 0].some((n) => n !== 0)) return undefined;
-  const recorded = obs.evidence && 'before' in obs.evidence ? obs.evidence : undefined;
-  const lost = recorded ? recorded.after.dropped - recorded.before.dropped : 0;
-  let counted: { acquired: number; released: number; counter: string };
-  if (recorded && lost === 0) counted = { acquired: recorded.after.acquired - recorded.before.acquired, released: recorded.after.released - recorded.before.released, counter: recorded.mechanism };
-  else if (!blindPathOf(obs, obs.evidence?.vmstatBlind)) counted = { acquired: obs.after.acquired - obs.before.acquired, released: obs.after.released - obs.before.released, counter: 'vmstat' };
-  else return undefined;
-  if (counted.acquired === counted.released) return undefined;
-  return { ...counted, reasons: [counted.acquired > counted.released ? 'pin-leak' : 'over-released'] };
+  const { acquired, released, counter, trusted } = countPins(obs);
+  if (!trusted || acquired === released) return undefined;
+  return { acquired, released, counter, reasons: [acquired > released ? 'pin-leak' : 'over-released'] };
 }
 
 export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
@@ -238,17 +261,9 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     return { ...base(obs, splats), status: 'ERROR', reasons: [], cause: 'guest', pinning: 'unknown', message: `workload failed: ${why}` };
   }
 
-  // 1. numbers
-  const vA = obs.after.acquired - obs.before.acquired;
-  const vR = obs.after.released - obs.before.released;
-  const recorded = obs.evidence && 'before' in obs.evidence ? obs.evidence : undefined;
-  // evidence that lost hits (hist entries dropped, probes missed) cannot count every pin; vmstat
-  // can stand in where it counts every primitive this workload's path used
-  const lost = recorded ? recorded.after.dropped - recorded.before.dropped : 0;
-  const vmstatWitness = lost > 0 && !blindPathOf(obs, recorded?.vmstatBlind);
-  const ev = vmstatWitness ? undefined : recorded;
-  const acquired = ev ? ev.after.acquired - ev.before.acquired : vA;
-  const released = ev ? ev.after.released - ev.before.released : vR;
+  // 1. numbers: evidence that lost hits (hist entries dropped, probes missed) cannot count every
+  // pin; vmstat stands in where it counts every primitive this workload's path used
+  const { vA, vR, ev, lost, vmstatWitness, acquired, released, counter } = countPins(obs);
   const idle = idleOf(obs, ctx.background, io.durationMs);
   // the key functions that ran, without compiler suffixes (foo.isra.0)
   const hits = new Set(obs.pathHits.map(baseName));
@@ -261,7 +276,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     background: idle.pins,
     userPageOps: io.userPageOps,
     bytes: io.bytes,
-    evidence: ev ? ev.mechanism : 'vmstat',
+    evidence: counter,
   };
   const blind = ev ? undefined : vmstatBlindOn(obs);
   if (blind) numbers.evidence = 'none';
