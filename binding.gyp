@@ -17,6 +17,8 @@
         "native/passthru.cc",
         "native/sg_io.cc",
         "native/fork_race.cc",
+        "native/process_vm.cc",
+        "native/udmabuf.cc",
         "native/gup_test.cc",
         "native/tsc.cc"
       ],

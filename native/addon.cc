@@ -15,6 +15,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pinlab::InitPassthru(env, exports);
   pinlab::InitSgIo(env, exports);
   pinlab::InitForkRace(env, exports);
+  pinlab::InitProcessVm(env, exports);
+  pinlab::InitUdmabuf(env, exports);
   pinlab::InitGupTest(env, exports);
   pinlab::InitTsc(env, exports);
   return exports;

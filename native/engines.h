@@ -12,6 +12,8 @@ void InitLoop(Napi::Env env, Napi::Object exports);
 void InitPassthru(Napi::Env env, Napi::Object exports);
 void InitSgIo(Napi::Env env, Napi::Object exports);
 void InitForkRace(Napi::Env env, Napi::Object exports);
+void InitProcessVm(Napi::Env env, Napi::Object exports);
+void InitUdmabuf(Napi::Env env, Napi::Object exports);
 void InitGupTest(Napi::Env env, Napi::Object exports);
 void InitTsc(Napi::Env env, Napi::Object exports);
 }  // namespace pinlab

@@ -3,7 +3,8 @@
 // is neither listed nor reached is a coverage gap. Keyed by site id (file:function:callee, #n for
 // the n-th call of that callee in the function), not by line, so an entry holds across trees.
 // Reviewed 2026-12-05 against Debian 6.1.192 with the series and Debian 6.12 (x86-64, the default
-// fragment): read each site's condition and its callers.
+// fragment): read each site's condition and its callers. The cross-memory-attach and udmabuf
+// routes (process_vm_readv/writev, memfd_pin_folios) left the list when their workloads came.
 import type { PinSite } from './sites.js';
 
 export interface UnreachableEntry {
@@ -21,10 +22,8 @@ const ZONE_APPEND =
   'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured';
 const GATE_PAGE =
   'the vsyscall gate page: GUP reaches it only for the gate-area address, which is never a Direct I/O buffer (and vsyscall=xonly, the default, makes it unreadable)';
-const MEMFD_PIN =
-  'memfd_pin_folios() has callers outside the Direct I/O paths only (udmabuf, VFIO)';
-const OUTSIDE_DIO =
-  'callers outside the Direct I/O paths only: process_vm_readv/writev (mm/process_vm_access.c) and drivers (RDMA, VFIO, media)';
+const MEMFD_PIN_ERROR =
+  "memfd_pin_folios()'s error exit: a folio the memfd cannot allocate part-way (a hugetlb memfd whose pool runs out; shmem does not fail under the guest's memory) or a failed grab (refcount overflow); raw-virtio.udmabuf.anon pins shmem memfds only";
 const RACE_MM_CHANGED =
   'a race: gup-fast gives its pins back when the mm changed (a concurrent fork) while it walked the page tables';
 const DEVMAP =
@@ -34,8 +33,6 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'block/bio.c:bio_iov_add_zone_append_page:bio_release_page', reason: ZONE_APPEND },
   { site: 'block/bio.c:__bio_iov_iter_get_pages:iov_iter_get_pages2', reason: 'the branch for iterators that are not pinned (ITER_KVEC, ITER_XARRAY): ITER_BVEC takes bio_iov_bvec_set instead, and no Direct I/O caller hands KVEC or XARRAY to bio_iov_iter_get_pages' },
   { site: 'block/bio.c:bio_dirty_fn:bio_release_pages', reason: 'deferred dirtying: bio_check_pages_dirty defers only when a page of a finished read was cleaned (written back) while the read was in flight, a race with writeback' },
-  { site: 'mm/gup.c:unpin_user_pages_dirty_lock:unpin_user_pages', reason: OUTSIDE_DIO },
-  { site: 'mm/gup.c:unpin_user_pages_dirty_lock:gup_put_folio', reason: OUTSIDE_DIO },
   { site: 'mm/gup.c:unpin_user_pages_lockless:gup_put_folio', reason: RACE_MM_CHANGED },
   { site: 'mm/gup.c:get_gate_page:try_grab_page', reason: GATE_PAGE },
   { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page', reason: MOVABLE },
@@ -62,11 +59,9 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   // flag points (pinlab mutate) in functions whose pin sites are listed above for the same reason
   { site: 'mm/gup.c:undo_dev_pagemap:FOLL_PIN', reason: DEVMAP },
   { site: 'mm/gup.c:undo_dev_pagemap:put_page', reason: DEVMAP },
-  { site: 'mm/gup.c:unpin_user_pages_dirty_lock:FOLL_PIN', reason: OUTSIDE_DIO },
   { site: 'mm/gup.c:unpin_user_pages_lockless:FOLL_PIN', reason: RACE_MM_CHANGED },
   { site: 'mm/gup.c:follow_page:FOLL_PIN', reason: 'follow_page() serves FOLL_GET callers only (move_pages, KSM, ...); its FOLL_PIN test refuses a pin that never comes' },
   { site: 'mm/gup.c:pin_user_pages_fast_only:FOLL_PIN', reason: 'pin_user_pages_fast_only() has no caller in the tree' },
-  { site: 'mm/gup.c:pin_user_pages_remote:FOLL_PIN', reason: 'pin_user_pages_remote() callers are outside Direct I/O only: process_vm_readv/writev and VFIO' },
   { site: 'mm/gup.c:pin_user_pages_unlocked:FOLL_PIN', reason: 'pin_user_pages_unlocked() callers are outside Direct I/O only (media drivers)' },
   { site: 'mm/huge_memory.c:follow_devmap_pud:FOLL_PIN', reason: DEVMAP },
   { site: 'mm/hugetlb.c:follow_huge_pgd:FOLL_PIN', reason: 'PGD-level huge pages: x86-64 has none (pgd_huge() is 0), so the page walk never calls follow_huge_pgd' },
@@ -82,10 +77,8 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_fast_undo_dev_pagemap:gup_put_folio', reason: DEVMAP },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio#2', reason: 'a long-term pin of a PMD-mapped folio of a disk file (not shmem): 6.12 maps no disk file by PMD in this guest (ext4 large folios came with 6.16, CONFIG_READ_ONLY_THP_FOR_FS is off); the small-page twin in gup_fast_pte_range is reached by ext4.uring-fixed.anon.longterm-file' },
   { site: 'mm/gup.c:__get_user_pages:gup_put_folio', reason: 'the grab of a large folio\'s further pages "should never fail" (a reference is already held): only a refcount overflow gets here' },
-  { site: 'mm/gup.c:memfd_pin_folios:try_grab_folio', reason: MEMFD_PIN },
-  { site: 'mm/gup.c:memfd_pin_folios:unpin_folios', reason: MEMFD_PIN },
-  { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: 'unpin_folios() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
-  { site: 'mm/gup.c:unpin_folio:gup_put_folio', reason: 'unpin_folio() releases memfd_pin_folios() and the long-term migration path only (udmabuf, VFIO; ZONE_MOVABLE/CMA)' },
+  { site: 'mm/gup.c:memfd_pin_folios:unpin_folios', reason: MEMFD_PIN_ERROR },
+  { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration (ZONE_MOVABLE/CMA) only: ${MEMFD_PIN_ERROR}` },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
   { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: FOLLOW_PAGE_ONLY },
 ];

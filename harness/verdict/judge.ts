@@ -43,6 +43,9 @@
 //       pages, <= 6.3) -> as user-dio with expected = io.userPageOps (the pipe pages filled);
 //       copy_splice_read / direct_splice_read ran (6.4+: a copy into kernel pages) -> as
 //       no-per-io-pins; neither traceable -> decided by the pins if anything was pinned, else SKIP.
+//     memfd-pin (udmabuf): memfd_pin_folios ran or is traceable (6.11+), or anything was pinned ->
+//       as user-dio with expected = io.userPageOps (each op's memfd pages); else (a kernel whose
+//       udmabuf takes page references) -> as no-per-io-pins.
 //  6. Pins still moving when quiesce gave up turn a balance-only FAIL into ERROR timeout (an
 //     asynchronous release may still have been on its way); pins that stood still, unbalanced,
 //     are a FAIL.
@@ -188,6 +191,11 @@ function effectiveModel(obs: WorkloadObservation, io: WorkloadIO, acquired: numb
       // traced (inlined in a distribution build) and no copy ran, that is what it did
       if (hits.has('generic_file_splice_read') && !obs.pathTraceable.map(baseName).includes('iov_iter_pipe')) return { kind: 'user-dio', expected: io.userPageOps };
       return acquired > 0 ? { kind: 'user-dio', expected: io.userPageOps } : { kind: 'undecided' };
+    case 'memfd-pin':
+      // what the kernel has: memfd_pin_folios (6.11+) pins each op's memfd pages; a kernel
+      // without it (not traceable: absent) that pinned nothing took page references instead
+      if (hits.has('memfd_pin_folios') || obs.pathTraceable.map(baseName).includes('memfd_pin_folios') || acquired > 0) return { kind: 'user-dio', expected: io.userPageOps };
+      return { kind: 'fixed', expected: io.fixedPins };
   }
 }
 

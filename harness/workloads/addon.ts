@@ -174,6 +174,10 @@ export interface PinlabAddon {
   /** SG_IO READ(16)/WRITE(16) with the user buffer (sd block device or /dev/sgN) */
   sgIoBatch(fd: number, direction: Direction, ops: IoOps, options: { lbaSize: number }): Promise<SgIoResult>;
   forkRace(fd: number, options: ForkRaceOptions): Promise<ForkRaceResult>;
+  /** process_vm_readv (write ops) / process_vm_writev (read ops) of the ops' buffers on this process, the file side buffered on `fd` */
+  processVmBatch(fd: number, direction: Direction, ops: IoOps): Promise<BatchResult>;
+  /** each op through a dma-buf of /dev/udmabuf over a fresh memfd (see native/udmabuf.cc), the file side buffered on `fd` */
+  udmabufBatch(fd: number, direction: Direction, ops: IoOps): Promise<BatchResult>;
   /** fork a child that exits at once: the process's private pages become copy-on-write shared */
   shareCopyOnWrite(): void;
   /** this CPU's TSC rate in kHz against CLOCK_MONOTONIC_RAW (x86-64; undefined when unsure) */

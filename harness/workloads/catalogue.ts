@@ -38,6 +38,8 @@ export const ENGINES: readonly Engine[] = [
   'passthru',
   'sg-io',
   'fork-race',
+  'process-vm',
+  'udmabuf',
 ];
 export const BUFFERS = ['anon', 'shared-file', 'private-anon', 'thp', 'hugetlb', 'hugetlb-1g', 'cow-shared', 'thp-cow-shared', 'hugetlb-1g-cow-shared'] as const;
 
@@ -82,6 +84,13 @@ function pathsFor(target: Target, engine: Engine, fault?: Fault): string[][] {
       return [['generic_file_splice_read', 'copy_splice_read', 'direct_splice_read'], ...base];
     case 'vmsplice-write':
       return [['iter_file_splice_write'], ...base];
+    case 'process-vm':
+      // no Direct I/O: the file side is buffered; the pins are the cross-memory copy's (nested
+      // calls, so whichever of them is traceable ran)
+      return [['process_vm_rw_single_vec', 'process_vm_rw_core', 'process_vm_rw'], ['pin_user_pages_remote']];
+    case 'udmabuf':
+      // memfd_pin_folios is the pin route where it exists (6.11+); unverifiable where it does not
+      return [['udmabuf_create', 'udmabuf_ioctl_create', 'udmabuf_ioctl'], ['memfd_pin_folios']];
     default:
       return base;
   }
@@ -94,6 +103,8 @@ function pinModelFor(engine: Engine): PinModel {
       return 'no-per-io-pins';
     case 'splice-read':
       return 'pipe-dio';
+    case 'udmabuf':
+      return 'memfd-pin';
     default:
       return 'user-dio';
   }
@@ -210,6 +221,13 @@ const SHAPES: Shape[] = [
   // the same in a helper process whose only pins are the race's own (gup-fast): the runner's
   // process set MMF_HAS_PINNED long ago on every path, which hid a path that fails to set it
   { target: 'raw-virtio', engine: 'fork-race', blockSize: 1 * MiB, size: 1 * MiB, repeat: 10, freshProcess: true, variant: 'fresh-process' },
+  // cross-memory attach, process_vm_readv/writev of the runner's own buffers: GUP's remote route
+  // (pin_user_pages_remote, slow path only), whose release dirties the pages process_vm_writev
+  // filled (unpin_user_pages_dirty_lock); the file side is buffered
+  { target: 'raw-virtio', engine: 'process-vm', blockSize: 64 * KiB, size: 256 * KiB, segments: 4 },
+  // a dma-buf over memfd pages (/dev/udmabuf): memfd_pin_folios pins them at creation (6.11+),
+  // unpin_folio at the dma-buf's release; 6.1's udmabuf takes page references (no pins)
+  { target: 'raw-virtio', engine: 'udmabuf', blockSize: 64 * KiB, size: 256 * KiB },
   // fault injection: error paths are where pins leak
   { target: 'raw-virtio', engine: 'psync', fault: { kind: 'efault-midway' } },
   // registering a buffer with a hole: io_pin_pages unpins the pages it got
@@ -218,6 +236,10 @@ const SHAPES: Shape[] = [
   { target: 'ext4', engine: 'libaio', fault: { kind: 'efault-midway' } },
   { target: 'nvme-passthru', engine: 'passthru', blockSize: 64 * KiB, fault: { kind: 'efault-midway' } },
   { target: 'raw-nvme', engine: 'psync', fault: { kind: 'readonly-dest' } },
+  // the remote route's errors: a hole part-way (the pages pinned before it go back, a short
+  // copy), and a read-only destination (the FOLL_WRITE pin of its first page fails: EFAULT)
+  { target: 'raw-virtio', engine: 'process-vm', size: 256 * KiB, fault: { kind: 'efault-midway' } },
+  { target: 'raw-virtio', engine: 'process-vm', size: 256 * KiB, fault: { kind: 'readonly-dest' } },
   { target: 'vfat', engine: 'psync', fault: { kind: 'readonly-dest' } },
   { target: 'raw-virtio', engine: 'psync', fault: { kind: 'misaligned', what: 'offset' } },
   { target: 'ext4', engine: 'psync', fault: { kind: 'misaligned', what: 'length' } },

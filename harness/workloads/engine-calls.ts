@@ -5,7 +5,7 @@ import type { BatchResult, Direction, IoOp, PinlabAddon } from './addon.js';
 import type { Engine, WorkloadSpec } from './types.js';
 
 /** Engines that split each operation's block into `spec.segments` iovec segments. */
-export const SEGMENTED: ReadonlySet<Engine> = new Set(['psyncv', 'libaio', 'uring', 'splice-read', 'vmsplice-write', 'sg-io']);
+export const SEGMENTED: ReadonlySet<Engine> = new Set(['psyncv', 'libaio', 'uring', 'splice-read', 'vmsplice-write', 'sg-io', 'process-vm']);
 
 /** The direction an engine does with buffered I/O instead of itself. */
 export function helperDirection(engine: Engine): Direction | undefined {
@@ -20,9 +20,16 @@ export function helperDirection(engine: Engine): Direction | undefined {
   }
 }
 
+/** Engines whose ops move their file data with buffered I/O themselves (besides the helper direction). */
+export function needsBufferedFd(engine: Engine): boolean {
+  return helperDirection(engine) !== undefined || engine === 'process-vm' || engine === 'udmabuf';
+}
+
 /** What an engine's call needs of the open target. */
 export interface EngineTarget {
   directFd: number;
+  /** buffered descriptor (needsBufferedFd), else -1 */
+  bufferedFd: number;
   offsetAlign: number;
   /** passthru: the NVMe namespace */
   nvme: { nsid: number; lbaSize: number } | undefined;
@@ -73,6 +80,10 @@ export async function engineBatch(addon: PinlabAddon, spec: WorkloadSpec, target
       return { result: await addon.passthruBatch(fd, direction, ops, nvme!) };
     case 'sg-io':
       return { result: await addon.sgIoBatch(fd, direction, ops, { lbaSize: offsetAlign }) };
+    case 'process-vm':
+      return { result: await addon.processVmBatch(target.bufferedFd, direction, ops) };
+    case 'udmabuf':
+      return { result: await addon.udmabufBatch(target.bufferedFd, direction, ops) };
     case 'fork-race':
       throw new Error('fork-race has no batch engine');
   }

@@ -21,7 +21,9 @@ export type Engine =
   | 'vmsplice-write' // vmsplice(user -> pipe) + splice(pipe -> O_DIRECT file): ITER_BVEC
   | 'passthru' // NVMe passthrough ioctl with a user buffer
   | 'sg-io' // SCSI SG_IO READ/WRITE(16) with a user buffer
-  | 'fork-race'; // fork while an O_DIRECT read is in flight
+  | 'fork-race' // fork while an O_DIRECT read is in flight
+  | 'process-vm' // process_vm_readv/writev of the ops' buffers (pin_user_pages_remote), buffered file I/O
+  | 'udmabuf'; // each op through a dma-buf over a memfd (/dev/udmabuf: memfd_pin_folios, 6.11+), buffered file I/O
 
 export type BufferKind =
   | 'anon' // posix_memalign'd / mmap'd private anonymous memory, pre-faulted
@@ -79,8 +81,10 @@ export type Fault =
  *    only `fixedPins` (e.g. io_uring registration) may appear.
  *  - 'pipe-dio': ITER_PIPE Direct I/O: pinned page-by-page with pin_page() when the kernel
  *    reaches the ITER_PIPE DIO path; a copy (no DIO on pipe pages) when it doesn't (6.4+).
+ *  - 'memfd-pin': /dev/udmabuf over a memfd: each op's memfd pages pinned once, when the kernel
+ *    pins them (memfd_pin_folios, 6.11+); page references, not pins, before (6.1: none expected).
  */
-export type PinModel = 'user-dio' | 'no-per-io-pins' | 'pipe-dio';
+export type PinModel = 'user-dio' | 'no-per-io-pins' | 'pipe-dio' | 'memfd-pin';
 
 export interface WorkloadSpec {
   name: string; // unique, e.g. "raw-virtio.psync.anon"

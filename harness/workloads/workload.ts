@@ -11,7 +11,7 @@ import type { WorkloadSpec } from './types.js';
 import { enginesOf, PASSTHROUGH_ENGINES, targetRecord } from './targets.js';
 import { bufferBacking } from './buffers.js';
 import { hugePageBytes, readSmaps } from './smaps.js';
-import { engineBatch, helperDirection, SEGMENTED, type EngineTarget, type FaultOptions } from './engine-calls.js';
+import { engineBatch, helperDirection, needsBufferedFd, SEGMENTED, type EngineTarget, type FaultOptions } from './engine-calls.js';
 import { Tally } from './tally.js';
 import { opAt, opPages, opSpan, PAGE } from './ops.js';
 
@@ -33,7 +33,7 @@ export interface OpenTarget extends EngineTarget {
   /** what was opened: the block device (a loop target's loop device) or the file */
   device: string;
   isBlock: boolean;
-  /** the descriptor for the buffered helper's direction (helperDirection), else -1 */
+  /** the buffered descriptor (needsBufferedFd: the helper's direction, process-vm's file side), else -1 */
   bufferedFd: number;
   /** bytes on the device, or in the file */
   capacity: number;
@@ -181,7 +181,7 @@ export class Workload {
     const capacity = this.addon.deviceSize(directFd);
     const offsetAlign = this.addon.dioAlignment(path).offsetAlign;
     const nvme = spec.engine === 'passthru' ? this.addon.nvmeNamespace(directFd) : undefined;
-    const bufferedFd = helperDirection(spec.engine) ? this.openFd(path, constants.O_RDWR) : -1;
+    const bufferedFd = needsBufferedFd(spec.engine) ? this.openFd(path, constants.O_RDWR) : -1;
     this.opened = { device: path, isBlock, directFd, bufferedFd, capacity, offsetAlign, nvme, unit: nvme?.lbaSize ?? offsetAlign };
   }
 

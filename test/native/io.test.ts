@@ -1,7 +1,7 @@
 // The addon's engines called directly on an O_DIRECT file on ext4: bytes checked against the
 // TypeScript pattern, every engine as writer and as reader, and misuse: wrong types, zero
 // lengths, closed fds, misalignment, missing files.
-import { closeSync, constants, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 
@@ -31,6 +31,7 @@ const writers: Record<string, BatchEngine> = {
   uring: (fd, d, o) => addon.uringBatch(fd, d, o, { queueDepth: 4 }),
   'uring-fixed': (fd, d, o) => addon.uringBatch(fd, d, o, { queueDepth: 4, fixed: true }),
   'vmsplice-write': (fd, _d, o) => addon.vmspliceWriteBatch(fd, o),
+  'process-vm': (fd, d, o) => addon.processVmBatch(fd, d, o),
 };
 const readers: Record<string, BatchEngine> = { ...writers, 'splice-read': (fd, _d, o) => addon.spliceReadBatch(fd, o) };
 delete readers['vmsplice-write'];
@@ -221,4 +222,47 @@ it('missing files and devices give errno errors with the path', (t) => {
   t.is(e.errno, -2);
   t.is(e.message, `ENOENT: no such file or directory, open '${missing}'`);
   t.throws(() => addon.dioAlignment(missing), { code: 'ENOENT' });
+});
+
+function bufferedFile(name: string): number {
+  if (!ext4.ok) throw new Error('unreachable');
+  return openSync(join(ext4.fs.mnt, name), constants.O_RDWR | constants.O_CREAT, 0o644);
+}
+
+it('process-vm copies up to a hole in the buffer, and a read-only destination fails with EFAULT', async (t) => {
+  const fd = bufferedFile('process-vm-faults.dat');
+  t.teardown(() => closeSync(fd));
+  const src = new addon.AlignedBuffer(16 * KiB);
+  src.fill(21, 0);
+  t.deepEqual([...(await addon.processVmBatch(fd, 'write', ops(src, 1, 16 * KiB, 0))).results], [16 * KiB]);
+  // pages 0 and 1 before the hole: process_vm_readv copies them and stops
+  const holed = new addon.AlignedBuffer(16 * KiB, { holePage: 2 });
+  const short = await addon.processVmBatch(fd, 'write', ops(holed, 1, 16 * KiB, 64 * KiB));
+  t.deepEqual([...short.results], [8 * KiB]);
+  const readOnly = new addon.AlignedBuffer(16 * KiB, { readOnly: true });
+  const refused = await addon.processVmBatch(fd, 'read', ops(readOnly, 1, 16 * KiB, 0));
+  t.deepEqual([...refused.results], [-14]);
+  t.like(refused.failures[0], { code: 'EFAULT', syscall: 'process_vm_writev' });
+  for (const b of [src, holed, readOnly]) b.free();
+});
+
+it('udmabuf moves the pattern through a dma-buf over a memfd, or names /dev/udmabuf where the kernel has none', async (t) => {
+  const fd = bufferedFile('udmabuf.dat');
+  t.teardown(() => closeSync(fd));
+  const src = new addon.AlignedBuffer(32 * KiB);
+  src.fill(31, 0);
+  if (!existsSync('/dev/udmabuf')) {
+    // the host's kernel (CONFIG_UDMABUF unset): the guest's kernel is where this engine runs
+    const e = t.throws(() => addon.udmabufBatch(fd, 'write', ops(src, 2, 16 * KiB, 0)), { code: 'ENOENT' }) as Error & { syscall?: string; path?: string };
+    t.is(e.syscall, 'open');
+    t.is(e.path, '/dev/udmabuf');
+    src.free();
+    return;
+  }
+  t.deepEqual([...(await addon.udmabufBatch(fd, 'write', ops(src, 2, 16 * KiB, 0))).results], [16 * KiB, 16 * KiB]);
+  const dst = new addon.AlignedBuffer(32 * KiB);
+  t.deepEqual([...(await addon.udmabufBatch(fd, 'read', ops(dst, 2, 16 * KiB, 0))).results], [16 * KiB, 16 * KiB]);
+  t.deepEqual(dst.read(), patternBytes(0, 32 * KiB, 31));
+  src.free();
+  dst.free();
 });

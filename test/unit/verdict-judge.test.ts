@@ -296,6 +296,26 @@ test('pipe-dio with no traceable splice function and no pins: SKIP', (t) => {
   t.is(v.status, 'SKIP');
 });
 
+test('memfd-pin (udmabuf): pinned where memfd_pin_folios exists, no pins expected where it does not', (t) => {
+  const spec = makeSpec({ target: 'raw-virtio', engine: 'udmabuf', blockSize: 64 * 1024, size: 256 * 1024 });
+  const io612 = { userPageOps: 128 };
+  // 6.12: the pin route ran; every memfd page pinned once per op, or a leak, or too few
+  const hits612 = ['udmabuf_ioctl', 'memfd_pin_folios'];
+  const traceable612 = ['udmabuf_ioctl', 'memfd_pin_folios'];
+  const pinned = judge(obs({ spec, acquired: 128, hits: hits612, traceable: traceable612, io: io612 }), ctx);
+  t.is(pinned.status, 'PASS', pinned.message);
+  t.is(pinned.numbers?.expectedPins, 128);
+  t.deepEqual(judge(obs({ spec, acquired: 128, released: 96, hits: hits612, traceable: traceable612, io: io612 }), ctx).reasons, ['pin-leak']);
+  t.deepEqual(judge(obs({ spec, acquired: 64, hits: hits612, traceable: traceable612, io: io612 }), ctx).reasons, ['not-pinned']);
+  // 6.1: no memfd_pin_folios in the kernel, page references only: no pins is a PASS
+  const hits61 = ['udmabuf_ioctl'];
+  const ref = judge(obs({ spec, acquired: 0, hits: hits61, traceable: hits61, io: io612 }), ctx);
+  t.is(ref.status, 'PASS', ref.message);
+  t.is(ref.pinning, 'no-per-io-pins');
+  // ... but pins taken there are judged as pins: a leak is never hidden by the kernel's age
+  t.deepEqual(judge(obs({ spec, acquired: 128, released: 120, hits: hits61, traceable: hits61, io: io612 }), ctx).reasons, ['pin-leak']);
+});
+
 test('read-back mismatch: data-corruption', (t) => {
   const v = judge(obs({ io: { verify: { ok: false, checkedBytes: 4096, firstBadOffset: 8192 } } }), ctx);
   t.deepEqual(v.reasons, ['data-corruption']);

@@ -1,0 +1,123 @@
+// /dev/udmabuf: a dma-buf over memfd pages. From 6.11 the driver pins them with
+// memfd_pin_folios() (mm/gup.c, FOLL_PIN, one pin per folio) when the dma-buf is created and
+// unpins them (unpin_folio) when its last reference goes; before that it took page references
+// (shmem_read_mapping_page). Each op goes through a dma-buf of its own over a fresh memfd of
+// the op's (page-rounded) length, so the pins an op takes are its memfd's pages, once:
+//
+//   write op: the op's buffers -> memfd (pwritev, a copy), seal, UDMABUF_CREATE, mmap the
+//             dma-buf, pwrite(fd) from that mapping, munmap, close the dma-buf (unpin)
+//   read op:  memfd, seal, UDMABUF_CREATE, mmap the dma-buf writable, pread(fd) into it,
+//             munmap, close the dma-buf (unpin), then preadv(memfd) into the op's buffers
+//
+// fd is a buffered descriptor: the file side pins nothing. A failed step reports -errno with
+// its syscall (UDMABUF_CREATE as "ioctl").
+#include <fcntl.h>
+#include <linux/udmabuf.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+
+#include "args.h"
+#include "batch.h"
+#include "engines.h"
+#include "errors.h"
+
+namespace pinlab {
+
+namespace {
+
+constexpr size_t kPage = 4096;
+
+class UdmabufWorker : public BatchWorker {
+ public:
+  UdmabufWorker(Napi::Env env, int fd, int dev, Direction dir, std::vector<Op> ops, BufferHold&& hold)
+      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dev_(dev), dir_(dir) {}
+  ~UdmabufWorker() override {
+    if (dev_ >= 0) close(dev_);
+  }
+
+ protected:
+  void Run() override {
+    for (Op& op : ops_) {
+      double t0 = NowNs();
+      op.result = One(op);
+      op.latency_ns = NowNs() - t0;
+    }
+  }
+
+ private:
+  int64_t Fail(Op& op, const char* syscall) {
+    op.syscall = syscall;
+    return -errno;
+  }
+
+  int64_t One(Op& op) {
+    bool read = dir_ == Direction::kRead;
+    size_t bytes = (op.length + kPage - 1) & ~(kPage - 1);
+    int memfd = memfd_create("pinlab-udmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    if (memfd < 0) return Fail(op, "memfd_create");
+    int64_t r = WithMemfd(op, memfd, bytes, read);
+    int saved = errno;
+    close(memfd);
+    errno = saved;
+    return r;
+  }
+
+  int64_t WithMemfd(Op& op, int memfd, size_t bytes, bool read) {
+    if (ftruncate(memfd, off_t(bytes)) < 0) return Fail(op, "ftruncate");
+    if (!read && pwritev(memfd, op.iov.data(), int(op.iov.size()), 0) != ssize_t(op.length)) return Fail(op, "pwritev");
+    if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) return Fail(op, "fcntl");
+    struct udmabuf_create create = {};
+    create.memfd = uint32_t(memfd);
+    create.flags = UDMABUF_FLAGS_CLOEXEC;
+    create.offset = 0;
+    create.size = bytes;
+    int dmabuf = ioctl(dev_, UDMABUF_CREATE, &create);
+    if (dmabuf < 0) return Fail(op, "ioctl");
+    int64_t moved = ThroughDmabuf(op, dmabuf, bytes, read);
+    int saved = errno;
+    close(dmabuf);  // the last reference: the driver unpins the memfd's folios
+    errno = saved;
+    if (moved <= 0 || !read) return moved;
+    ssize_t back = preadv(memfd, op.iov.data(), int(op.iov.size()), 0);
+    if (back < 0) return Fail(op, "preadv");
+    return moved < back ? moved : back;
+  }
+
+  int64_t ThroughDmabuf(Op& op, int dmabuf, size_t bytes, bool read) {
+    void* map = mmap(nullptr, bytes, read ? PROT_READ | PROT_WRITE : PROT_READ, MAP_SHARED, dmabuf, 0);
+    if (map == MAP_FAILED) return Fail(op, "mmap");
+    ssize_t n = read ? pread(fd_, map, op.length, off_t(op.position)) : pwrite(fd_, map, op.length, off_t(op.position));
+    int64_t r = n < 0 ? Fail(op, read ? "pread" : "pwrite") : n;
+    munmap(map, bytes);
+    return r;
+  }
+
+  int fd_;
+  int dev_;
+  Direction dir_;
+};
+
+// udmabufBatch(fd, direction, ops): fd is a buffered (not O_DIRECT) descriptor
+Napi::Value UdmabufBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = ToFd(env, Arg(info, 0));
+  Direction dir = ToDirection(env, Arg(info, 1));
+  BufferHold hold;
+  std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, IOV_MAX);
+  int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
+  if (dev < 0) throw ErrnoError(env, errno, "open", "/dev/udmabuf");
+  return StartWorker(new UdmabufWorker(env, fd, dev, dir, std::move(ops), std::move(hold)));
+}
+
+}  // namespace
+
+void InitUdmabuf(Napi::Env env, Napi::Object exports) {
+  exports.Set("udmabufBatch", Napi::Function::New<UdmabufBatch>(env, "udmabufBatch"));
+}
+
+}  // namespace pinlab
