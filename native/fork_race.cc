@@ -3,6 +3,16 @@
 // With plain page references (stock 6.1) the parent's write can COW the page away from the one
 // the device fills, so bytes 1..4095 of a page lose the device's data; with FOLL_PIN the fork
 // copies pinned pages for the child instead and the parent keeps the pinned one.
+//
+// With { gupTestPath } the pin is no read in flight but a long-term pin GUP's slow path takes
+// and holds (debugfs gup_test PIN_LONGTERM_TEST_START, pin_user_pages(FOLL_WRITE|FOLL_LONGTERM),
+// 6.2+): pin, fork, the parent writes byte 0 of every page, then PIN_LONGTERM_TEST_READ copies
+// the pinned pages out. A page whose byte 0 is not the parent's write was left behind by a
+// copy-on-write: fork did not know the mm had pinned (MMF_HAS_PINNED, which the slow path sets).
+// No race: every attempt is in the window. A gup_test without the request (EINVAL on the first
+// START) is reported as unsupported, not as an error.
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -10,7 +20,9 @@
 #include <atomic>
 #include <cerrno>
 #include <cstring>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "aligned_buffer.h"
 #include "args.h"
@@ -30,11 +42,23 @@ struct RaceOptions {
   int attempts;
   int64_t delay_us;
   bool fresh_process;
+  std::string gup_test_path;  // non-empty: the long-term gup_test pin instead of the O_DIRECT read
 };
+
+// mm/gup_test.h (6.2+)
+struct PinLongtermTest {
+  uint64_t addr;
+  uint64_t size;
+  uint32_t flags;
+};
+constexpr unsigned long kPinLongtermTestStart = _IOW('g', 7, PinLongtermTest);
+constexpr unsigned long kPinLongtermTestStop = _IO('g', 8);
+constexpr unsigned long kPinLongtermTestRead = _IOW('g', 9, uint64_t);
+constexpr uint32_t kPinLongtermTestFlagUseWrite = 1;
 
 /** What a race in a helper process sends back over its pipe. */
 struct RaceCounts {
-  int err, attempts, hit, lost_attempts, read_errors, read_errno;
+  int err, attempts, hit, lost_attempts, read_errors, read_errno, unsupported;
   uint64_t lost_pages, bytes;
   int64_t first_bad;
 };
@@ -57,7 +81,12 @@ class ForkRaceWorker : public Napi::AsyncWorker {
   }
 
   void RunAttempts() {
-    for (int i = 0; i < o_.attempts && !err_; i++) Attempt(o_.position + (uint64_t(i) * o_.length) % o_.span);
+    for (int i = 0; i < o_.attempts && !err_ && !unsupported_; i++) {
+      if (o_.gup_test_path.empty())
+        Attempt(o_.position + (uint64_t(i) * o_.length) % o_.span);
+      else
+        LongtermAttempt();
+    }
   }
 
   // The attempts in a helper process forked for them: a new mm, which has pinned nothing yet
@@ -81,7 +110,7 @@ class ForkRaceWorker : public Napi::AsyncWorker {
     if (pid == 0) {
       close(fds[0]);
       RunAttempts();
-      RaceCounts c{err_, attempts_, hit_, lost_attempts_, read_errors_, read_errno_, lost_pages_, bytes_, first_bad_};
+      RaceCounts c{err_, attempts_, hit_, lost_attempts_, read_errors_, read_errno_, unsupported_ ? 1 : 0, lost_pages_, bytes_, first_bad_};
       ssize_t w = write(fds[1], &c, sizeof c);
       _exit(w == ssize_t(sizeof c) ? 0 : 1);
     }
@@ -110,6 +139,7 @@ class ForkRaceWorker : public Napi::AsyncWorker {
     lost_attempts_ = c.lost_attempts;
     read_errors_ = c.read_errors;
     read_errno_ = c.read_errno;
+    unsupported_ = c.unsupported != 0;
     lost_pages_ = c.lost_pages;
     bytes_ = c.bytes;
     first_bad_ = c.first_bad;
@@ -131,11 +161,78 @@ class ForkRaceWorker : public Napi::AsyncWorker {
     out.Set("elapsedNs", elapsed_ns_);
     if (first_bad_ >= 0) out.Set("firstBadOffset", double(first_bad_));
     if (read_errno_) out.Set("readErrorCode", ErrnoName(read_errno_));
+    if (unsupported_) out.Set("unsupported", "the kernel's gup_test has no PIN_LONGTERM_TEST_START (6.2+)");
     deferred_.Resolve(out);
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
  private:
+  void Fail(const char* syscall) {
+    err_ = errno;
+    syscall_ = syscall;
+  }
+
+  void LongtermAttempt() {
+    size_t len = o_.length;
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return Fail("mmap");
+    uint8_t* buf = static_cast<uint8_t*>(p);
+    std::vector<uint8_t> pinned(len);
+    PatternFill(buf, len, 0, o_.seed);  // present, written pages: exclusive to this mm
+    int fd = open(o_.gup_test_path.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) {
+      Fail("open");
+      munmap(buf, len);
+      return;
+    }
+    PinLongtermTest args{reinterpret_cast<uint64_t>(buf), len, kPinLongtermTestFlagUseWrite};
+    if (ioctl(fd, kPinLongtermTestStart, &args) < 0) {
+      if (errno == EINVAL && attempts_ == 0)
+        unsupported_ = true;
+      else
+        Fail("ioctl PIN_LONGTERM_TEST_START");
+      close(fd);
+      munmap(buf, len);
+      return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) _exit(0);
+    int fork_err = pid < 0 ? errno : 0;
+    if (pid > 0) {
+      int status;
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+    }
+    for (size_t off = 0; off < len; off += kPage) buf[off] = 0xEE;
+    uint64_t to = reinterpret_cast<uint64_t>(pinned.data());
+    int read_rc = ioctl(fd, kPinLongtermTestRead, &to);
+    int read_err = errno;
+    ioctl(fd, kPinLongtermTestStop);
+    close(fd);
+    munmap(buf, len);
+    if (fork_err) {
+      errno = fork_err;
+      return Fail("fork");
+    }
+    attempts_++;
+    hit_++;
+    if (read_rc < 0) {
+      read_errors_++;
+      read_errno_ = read_err;
+      return;
+    }
+    bytes_ += len;
+    size_t lost = 0;
+    for (size_t off = 0; off < len; off += kPage) {
+      if (pinned[off] != 0xEE) {
+        lost++;
+        if (first_bad_ < 0) first_bad_ = int64_t(off);
+      }
+    }
+    lost_pages_ += lost;
+    if (lost) lost_attempts_++;
+  }
+
   void Attempt(uint64_t position) {
     size_t len = o_.length;
     void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -206,12 +303,13 @@ class ForkRaceWorker : public Napi::AsyncWorker {
   int err_ = 0;
   const char* syscall_ = "";
   int attempts_ = 0, hit_ = 0, lost_attempts_ = 0, read_errors_ = 0, read_errno_ = 0;
+  bool unsupported_ = false;
   uint64_t lost_pages_ = 0, bytes_ = 0;
   int64_t first_bad_ = -1;
   double elapsed_ns_ = 0;
 };
 
-// forkRace(fd, { position = 0, length, span = length, seed, attempts, delayUs = 0, freshProcess = false })
+// forkRace(fd, { position = 0, length, span = length, seed, attempts, delayUs = 0, freshProcess = false, gupTestPath })
 Napi::Value ForkRace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(env, Arg(info, 0));
@@ -225,6 +323,8 @@ Napi::Value ForkRace(const Napi::CallbackInfo& info) {
   o.attempts = int(ToInteger(env, opts.Get("attempts"), "attempts", 1, 1000000));
   o.delay_us = OptInteger(env, opts, "delayUs", 0, 0, 10000000);
   o.fresh_process = OptBool(env, opts, "freshProcess", false);
+  Napi::Value gup = opts.Get("gupTestPath");
+  if (!gup.IsUndefined()) o.gup_test_path = ToString(env, gup, "gupTestPath");
   return StartWorker(new ForkRaceWorker(env, fd, o));
 }
 

@@ -20,7 +20,7 @@ export const GUP_TEST_IOCTL = {
   PIN_LONGTERM_BENCHMARK: iowr(0x67, 3, GUP_TEST_STRUCT_SIZE),
 } as const;
 export const FOLL_WRITE = 0x01;
-export const GUP_TEST_PATH = '/sys/kernel/debug/gup_test';
+export { GUP_TEST_PATH } from '../workloads/fork-race.js';
 
 export interface GupTestRequest {
   addr: bigint;

@@ -324,6 +324,11 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     return { ...base(obs, splats), status: 'SKIP', reasons: [], skipReason: why, pinning: 'unknown', numbers, message: why };
   }
 
+  // a fork check the kernel cannot run (its gup_test lacks the long-term pin request)
+  if (io.fork?.unsupported && reasons.length === 0) {
+    return { ...base(obs, splats), status: 'SKIP', reasons: [], skipReason: io.fork.unsupported, pinning: 'unknown', numbers, message: io.fork.unsupported };
+  }
+
   // fork during DIO: attempts that never caught the read in flight show nothing about pins
   const forkMissed = obs.spec.engine === 'fork-race' && io.fork !== undefined && io.fork.hitWindow === 0 && io.fork.lostData === 0;
 

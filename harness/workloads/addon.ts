@@ -126,6 +126,8 @@ export interface ForkRaceOptions {
   delayUs?: number;
   /** the attempts in a helper process of their own (a new mm that has pinned nothing yet) */
   freshProcess?: boolean;
+  /** the pin is gup_test's long-term pin at this debugfs path (see WorkloadSpec.forkPin), not a read */
+  gupTestPath?: string;
 }
 
 export interface ForkRaceResult {
@@ -138,6 +140,8 @@ export interface ForkRaceResult {
   bytesRead: number;
   elapsedNs: number;
   firstBadOffset?: number;
+  /** gupTestPath: the kernel's gup_test cannot take the long-term pin (no PIN_LONGTERM_TEST_START) */
+  unsupported?: string;
 }
 
 export interface DioAlignment {

@@ -137,6 +137,10 @@ export function makeSpec(s: Shape): WorkloadSpec {
   if (s.ringMemory) spec.ringMemory = s.ringMemory;
   if (s.pipePages !== undefined) spec.pipePages = s.pipePages;
   if (s.freshProcess) spec.freshProcess = true;
+  if (s.forkPin) {
+    spec.forkPin = s.forkPin;
+    spec.paths = [['pin_longterm_test_start', 'pin_longterm_test_ioctl', 'gup_test_ioctl'], ['pin_user_pages']];
+  }
   // io_uring issues each op with IOCB_NOWAIT first; an op of more pages than one bio holds
   // (BIO_MAX_VECS) cannot be issued without blocking, so its pins are released and retaken
   if (engine.startsWith('uring') && spec.blockSize > BIO_MAX_VECS * 4 * KiB) spec.nowaitRetry = true;
@@ -221,6 +225,10 @@ const SHAPES: Shape[] = [
   // the same in a helper process whose only pins are the race's own (gup-fast): the runner's
   // process set MMF_HAS_PINNED long ago on every path, which hid a path that fails to set it
   { target: 'raw-virtio', engine: 'fork-race', blockSize: 1 * MiB, size: 1 * MiB, repeat: 10, freshProcess: true, variant: 'fresh-process' },
+  // the same rule on GUP's slow path: a long-term pin from pin_user_pages (debugfs gup_test,
+  // 6.2+) held across the fork, in a fresh process; then the pinned pages must hold the parent's
+  // write (no race: every attempt is in the window)
+  { target: 'raw-virtio', engine: 'fork-race', blockSize: 64 * KiB, size: 256 * KiB, repeat: 4, freshProcess: true, forkPin: 'gup-test-longterm', variant: 'longterm-pin' },
   // cross-memory attach, process_vm_readv/writev of the runner's own buffers: GUP's remote route
   // (pin_user_pages_remote, slow path only), whose release dirties the pages process_vm_writev
   // filled (unpin_user_pages_dirty_lock); the file side is buffered

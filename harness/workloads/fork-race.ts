@@ -8,6 +8,9 @@ import { PAGE } from './ops.js';
 import { verifyRead } from './verify.js';
 import type { Workload } from './workload.js';
 
+/** debugfs gup_test (CONFIG_GUP_TEST): the long-term pin of forkPin 'gup-test-longterm', and the pin evidence's controls */
+export const GUP_TEST_PATH = '/sys/kernel/debug/gup_test';
+
 /** How long after the read starts the fork comes (see FORK_RACE_THROTTLE in catalogue.ts). */
 export const FORK_DELAY_US = 20_000;
 
@@ -25,6 +28,7 @@ export async function forkRace(w: Workload): Promise<Omit<WorkloadIO, 'durationM
     // while the throttled disk (FORK_RACE_THROTTLE) is still filling them
     delayUs: FORK_DELAY_US,
     ...(spec.freshProcess ? { freshProcess: true } : {}),
+    ...(spec.forkPin === 'gup-test-longterm' ? { gupTestPath: GUP_TEST_PATH } : {}),
   });
   if (race.readErrors > 0) tally.errors.set('race', { code: race.readErrorCode ?? 'EIO', syscall: 'pread', count: race.readErrors });
   const good = race.attempts - race.readErrors;
@@ -47,6 +51,6 @@ export async function forkRace(w: Workload): Promise<Omit<WorkloadIO, 'durationM
   );
   check.free();
   const io = tally.result(verify);
-  io.fork = { attempts: race.attempts, hitWindow: race.hitWindow, lostData: race.lostData };
+  io.fork = { attempts: race.attempts, hitWindow: race.hitWindow, lostData: race.lostData, ...(race.unsupported ? { unsupported: race.unsupported } : {}) };
   return io;
 }

@@ -5,7 +5,7 @@
 // (targetEnv, prepareTarget), the VM spec (disks -> QEMU devices), the engine's validation and
 // the config requirements all read these records, so a new target is one row here plus its
 // guest set-up. Pure data; imported by host and guest code.
-import type { Engine } from './types.js';
+import type { Engine, WorkloadSpec } from './types.js';
 
 export type DiskBus = 'virtio' | 'nvme' | 'scsi';
 export type DiskFs = 'raw' | 'ext4' | 'ext2' | 'vfat' | 'reiserfs';
@@ -160,6 +160,7 @@ export interface Shape {
   ringMemory?: 'user';
   pipePages?: number;
   freshProcess?: boolean;
+  forkPin?: WorkloadSpec['forkPin'];
   /** a name part after the buffer kind, for shapes that differ only in size or layout */
   variant?: string;
 }

@@ -127,6 +127,13 @@ export interface WorkloadSpec {
    * the flag this race's own pins set (MMF_HAS_PINNED, gup-fast)
    */
   freshProcess?: boolean;
+  /**
+   * fork-race: what holds the pin across the fork. Default: an O_DIRECT read in flight (gup-fast).
+   * 'gup-test-longterm': debugfs gup_test's PIN_LONGTERM_TEST_START (6.2+), a long-term pin from
+   * GUP's slow path (pin_user_pages), held while the process forks and writes, then read back
+   * from the pinned pages: fork's copy then rests on the flag the slow path sets
+   */
+  forkPin?: 'gup-test-longterm';
   pinModel: PinModel;
   /** key kernel functions; each inner list is "any of these" (names differ across versions) */
   paths: string[][];
@@ -160,7 +167,8 @@ export interface WorkloadIO {
   latency?: Latency;
   iops?: number;
   /** fork-race only */
-  fork?: { attempts: number; hitWindow: number; lostData: number };
+  /** unsupported: why the kernel cannot run this fork check at all (judged SKIP) */
+  fork?: { attempts: number; hitWindow: number; lostData: number; unsupported?: string };
   /** thp buffers only: huge-page-backed bytes of the least backed buffer (0: THP never happened) */
   hugePageBytes?: number;
   durationMs: number;

@@ -151,6 +151,8 @@ export class Workload {
     if (engine === 'fork-race' && size < blockSize) this.fail(`fork-race reads blockSize ${blockSize} bytes from a range of size ${size}`);
     if (this.spec.pipePages !== undefined && engine !== 'vmsplice-write') this.fail(`pipePages sizes the vmsplice-write pipe; the ${engine} engine has none`);
     if (this.spec.freshProcess && engine !== 'fork-race') this.fail(`freshProcess is a fork-race option, not one of ${engine}`);
+    // in the runner's own process MMF_HAS_PINNED was set long ago: the check would prove nothing
+    if (this.spec.forkPin && !(engine === 'fork-race' && this.spec.freshProcess)) this.fail('forkPin is a fork-race option that needs freshProcess');
     const target = targetRecord(this.spec.target);
     const takes = enginesOf(target);
     if (takes === 'block' && PASSTHROUGH_ENGINES.includes(engine)) {

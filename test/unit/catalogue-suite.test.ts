@@ -31,7 +31,7 @@ test('every target, engine, buffer kind and fault kind is covered', (t) => {
 
 test('pin models follow the engine', (t) => {
   for (const s of DEFAULT_SUITE) {
-    const want = s.engine === 'uring-fixed' || s.engine === 'vmsplice-write' ? 'no-per-io-pins' : s.engine === 'splice-read' ? 'pipe-dio' : 'user-dio';
+    const want = s.engine === 'uring-fixed' || s.engine === 'vmsplice-write' ? 'no-per-io-pins' : s.engine === 'splice-read' ? 'pipe-dio' : s.engine === 'udmabuf' ? 'memfd-pin' : 'user-dio';
     t.is(s.pinModel, want, s.name);
   }
 });
