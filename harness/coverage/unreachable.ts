@@ -81,6 +81,11 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration (ZONE_MOVABLE/CMA) only: ${MEMFD_PIN_ERROR}` },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
   { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: FOLLOW_PAGE_ONLY },
+  // 6.12 flag points (pinlab mutate) in the functions of sites listed above for the same reason
+  { site: 'mm/gup.c:follow_huge_pud:FOLL_PIN', reason: `its FOLL_GET | FOLL_PIN test guards the pud_devmap() branch only: ${DEVMAP}` },
+  { site: 'mm/gup.c:gup_fast_unpin_user_pages:FOLL_PIN', reason: RACE_MM_CHANGED },
+  { site: 'mm/gup.c:unpin_folios:FOLL_PIN', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration (ZONE_MOVABLE/CMA) only: ${MEMFD_PIN_ERROR}` },
+  { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:FOLL_PIN', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
 ];
 
 export function unreachableReason(site: Pick<PinSite, 'file' | 'function' | 'callee'> & { id?: string }): string | undefined {
