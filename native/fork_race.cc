@@ -11,6 +11,9 @@
 // copy-on-write: fork did not know the mm had pinned (MMF_HAS_PINNED, which the slow path sets).
 // No race: every attempt is in the window. A gup_test without the request (EINVAL on the first
 // START) is reported as unsupported, not as an error.
+// With { uringRegister } the long-term pin is an io_uring buffer registration instead (6.1:
+// pin_user_pages, the slow path; 6.12: pin_user_pages_fast), and the pinned pages are read back
+// by a WRITE_FIXED of the buffer into a memfd.
 #include <fcntl.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -30,6 +33,7 @@
 #include "engines.h"
 #include "errors.h"
 #include "pattern.h"
+#include "uring_fixed.h"
 
 namespace pinlab {
 
@@ -43,6 +47,7 @@ struct RaceOptions {
   int64_t delay_us;
   bool fresh_process;
   std::string gup_test_path;  // non-empty: the long-term gup_test pin instead of the O_DIRECT read
+  bool uring_register = false;  // the long-term pin of an io_uring buffer registration instead
 };
 
 // mm/gup_test.h (6.2+)
@@ -82,7 +87,9 @@ class ForkRaceWorker : public Napi::AsyncWorker {
 
   void RunAttempts() {
     for (int i = 0; i < o_.attempts && !err_ && !unsupported_; i++) {
-      if (o_.gup_test_path.empty())
+      if (o_.uring_register)
+        UringAttempt();
+      else if (o_.gup_test_path.empty())
         Attempt(o_.position + (uint64_t(i) * o_.length) % o_.span);
       else
         LongtermAttempt();
@@ -195,6 +202,53 @@ class ForkRaceWorker : public Napi::AsyncWorker {
       munmap(buf, len);
       return;
     }
+    int fork_err = ForkAndWrite(buf, len);
+    uint64_t to = reinterpret_cast<uint64_t>(pinned.data());
+    int read_err = ioctl(fd, kPinLongtermTestRead, &to) < 0 ? errno : 0;
+    ioctl(fd, kPinLongtermTestStop);
+    close(fd);
+    munmap(buf, len);
+    Count(fork_err, read_err, pinned);
+  }
+
+  // The pin is an io_uring buffer registration; the pinned pages are read back by WRITE_FIXED
+  // into a memfd (a copy, no further pin), then from the memfd.
+  void UringAttempt() {
+    size_t len = o_.length;
+    void* p = mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) return Fail("mmap");
+    uint8_t* buf = static_cast<uint8_t*>(p);
+    std::vector<uint8_t> pinned(len);
+    PatternFill(buf, len, 0, o_.seed);
+    int memfd = memfd_create("pinlab-fork-check", MFD_CLOEXEC);
+    if (memfd < 0) {
+      Fail("memfd_create");
+      munmap(buf, len);
+      return;
+    }
+    int fork_err = 0, read_err = 0;
+    {
+      FixedBufferRing ring;
+      const char* failed = "";
+      if (int err = ring.Register(buf, len, &failed)) {
+        errno = err;
+        Fail(failed);
+        close(memfd);
+        munmap(buf, len);
+        return;
+      }
+      fork_err = ForkAndWrite(buf, len);
+      int64_t w = ring.WriteFixed(memfd, 0, &failed);
+      if (w != int64_t(len)) read_err = w < 0 ? int(-w) : EIO;
+    }  // unregistered: the pins go
+    if (!read_err && pread(memfd, pinned.data(), len, 0) != ssize_t(len)) read_err = errno ? errno : EIO;
+    close(memfd);
+    munmap(buf, len);
+    Count(fork_err, read_err, pinned);
+  }
+
+  // fork (the child exits at once), then the parent writes byte 0 of every page: 0 or fork's errno
+  static int ForkAndWrite(uint8_t* buf, size_t len) {
     pid_t pid = fork();
     if (pid == 0) _exit(0);
     int fork_err = pid < 0 ? errno : 0;
@@ -204,26 +258,25 @@ class ForkRaceWorker : public Napi::AsyncWorker {
       }
     }
     for (size_t off = 0; off < len; off += kPage) buf[off] = 0xEE;
-    uint64_t to = reinterpret_cast<uint64_t>(pinned.data());
-    int read_rc = ioctl(fd, kPinLongtermTestRead, &to);
-    int read_err = errno;
-    ioctl(fd, kPinLongtermTestStop);
-    close(fd);
-    munmap(buf, len);
+    return fork_err;
+  }
+
+  // pinned: what the pinned pages held after the parent's write; a page without it was lost
+  void Count(int fork_err, int read_err, const std::vector<uint8_t>& pinned) {
     if (fork_err) {
       errno = fork_err;
       return Fail("fork");
     }
     attempts_++;
     hit_++;
-    if (read_rc < 0) {
+    if (read_err) {
       read_errors_++;
       read_errno_ = read_err;
       return;
     }
-    bytes_ += len;
+    bytes_ += pinned.size();
     size_t lost = 0;
-    for (size_t off = 0; off < len; off += kPage) {
+    for (size_t off = 0; off < pinned.size(); off += kPage) {
       if (pinned[off] != 0xEE) {
         lost++;
         if (first_bad_ < 0) first_bad_ = int64_t(off);
@@ -309,7 +362,7 @@ class ForkRaceWorker : public Napi::AsyncWorker {
   double elapsed_ns_ = 0;
 };
 
-// forkRace(fd, { position = 0, length, span = length, seed, attempts, delayUs = 0, freshProcess = false, gupTestPath })
+// forkRace(fd, { position = 0, length, span = length, seed, attempts, delayUs = 0, freshProcess = false, gupTestPath, uringRegister })
 Napi::Value ForkRace(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(env, Arg(info, 0));
@@ -325,6 +378,8 @@ Napi::Value ForkRace(const Napi::CallbackInfo& info) {
   o.fresh_process = OptBool(env, opts, "freshProcess", false);
   Napi::Value gup = opts.Get("gupTestPath");
   if (!gup.IsUndefined()) o.gup_test_path = ToString(env, gup, "gupTestPath");
+  o.uring_register = OptBool(env, opts, "uringRegister", false);
+  if (o.uring_register && !o.gup_test_path.empty()) ThrowRange(env, "gupTestPath and uringRegister are two ways to pin: give one");
   return StartWorker(new ForkRaceWorker(env, fd, o));
 }
 

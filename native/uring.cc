@@ -20,6 +20,7 @@
 #include "engines.h"
 #include "errors.h"
 #include "aligned_buffer.h"
+#include "uring_fixed.h"
 
 // IORING_SETUP_NO_MMAP (6.5+): the ring and SQE memory come from user space, and the kernel pins
 // them for the ring's life. Older uapi headers call the address fields resv2.
@@ -362,6 +363,50 @@ Napi::Value UringRegisterBuffer(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+struct FixedBufferRing::Impl {
+  Ring ring;
+  void* buffer = nullptr;
+  size_t length = 0;
+  bool registered = false;
+};
+
+FixedBufferRing::FixedBufferRing() : impl_(new Impl) {}
+
+FixedBufferRing::~FixedBufferRing() {
+  if (impl_->registered) syscall(__NR_io_uring_register, impl_->ring.fd, IORING_UNREGISTER_BUFFERS, nullptr, 0u);
+}
+
+int FixedBufferRing::Register(void* buffer, size_t length, const char** failed) {
+  if (int err = impl_->ring.Setup(1, failed)) return err;
+  struct iovec reg = {buffer, length};
+  *failed = "io_uring_register";
+  if (syscall(__NR_io_uring_register, impl_->ring.fd, IORING_REGISTER_BUFFERS, &reg, 1u) < 0) return errno;
+  impl_->buffer = buffer;
+  impl_->length = length;
+  impl_->registered = true;
+  return 0;
+}
+
+int64_t FixedBufferRing::WriteFixed(int fd, uint64_t position, const char** failed) {
+  Ring& r = impl_->ring;
+  struct io_uring_sqe* sqe = r.NextSqe();
+  *failed = "io_uring_enter";
+  if (sqe == nullptr) return -EBUSY;
+  sqe->opcode = IORING_OP_WRITE_FIXED;
+  sqe->fd = fd;
+  sqe->addr = reinterpret_cast<uintptr_t>(impl_->buffer);
+  sqe->len = uint32_t(impl_->length);
+  sqe->off = position;
+  sqe->buf_index = 0;
+  r.Commit();
+  if (syscall(__NR_io_uring_enter, r.fd, 1u, 1u, IORING_ENTER_GETEVENTS, nullptr, 0) < 0) return -errno;
+  unsigned head = *r.cq_head;
+  if (head == __atomic_load_n(r.cq_tail, __ATOMIC_ACQUIRE)) return -EIO;
+  int64_t res = r.cqes[head & *r.cq_mask].res;
+  __atomic_store_n(r.cq_head, head + 1, __ATOMIC_RELEASE);
+  return res;
+}
 
 void InitUring(Napi::Env env, Napi::Object exports) {
   exports.Set("uringBatch", Napi::Function::New<UringBatch>(env, "uringBatch"));

@@ -22,6 +22,7 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   if (spec.engine === 'uring' || spec.engine === 'uring-fixed') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
   if (spec.engine === 'process-vm') req.push({ symbol: 'CONFIG_CROSS_MEMORY_ATTACH', why: 'process_vm_readv/writev' });
   if (spec.forkPin === 'gup-test-longterm') req.push({ symbol: 'CONFIG_GUP_TEST', why: 'debugfs gup_test' });
+  if (spec.forkPin === 'uring-register') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
   if (spec.engine === 'udmabuf') req.push({ symbol: 'CONFIG_UDMABUF', why: '/dev/udmabuf' });
   if (bufferBacking(spec.buffer).thp) req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
   if (['hugetlb', 'hugetlb-1g'].includes(bufferBacking(spec.buffer).allocation)) req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'hugetlb buffers (MAP_HUGETLB)' });

@@ -128,6 +128,8 @@ export interface ForkRaceOptions {
   freshProcess?: boolean;
   /** the pin is gup_test's long-term pin at this debugfs path (see WorkloadSpec.forkPin), not a read */
   gupTestPath?: string;
+  /** the pin is an io_uring buffer registration held across the fork (see WorkloadSpec.forkPin) */
+  uringRegister?: boolean;
 }
 
 export interface ForkRaceResult {

@@ -139,7 +139,10 @@ export function makeSpec(s: Shape): WorkloadSpec {
   if (s.freshProcess) spec.freshProcess = true;
   if (s.forkPin) {
     spec.forkPin = s.forkPin;
-    spec.paths = [['pin_longterm_test_start', 'pin_longterm_test_ioctl', 'gup_test_ioctl'], ['pin_user_pages']];
+    spec.paths =
+      s.forkPin === 'gup-test-longterm'
+        ? [['pin_longterm_test_start', 'pin_longterm_test_ioctl', 'gup_test_ioctl'], ['pin_user_pages']]
+        : [['io_sqe_buffers_register'], ['pin_user_pages', 'pin_user_pages_fast']];
   }
   // io_uring issues each op with IOCB_NOWAIT first; an op of more pages than one bio holds
   // (BIO_MAX_VECS) cannot be issued without blocking, so its pins are released and retaken
@@ -229,6 +232,8 @@ const SHAPES: Shape[] = [
   // 6.2+) held across the fork, in a fresh process; then the pinned pages must hold the parent's
   // write (no race: every attempt is in the window)
   { target: 'raw-virtio', engine: 'fork-race', blockSize: 64 * KiB, size: 256 * KiB, repeat: 4, freshProcess: true, forkPin: 'gup-test-longterm', variant: 'longterm-pin' },
+  // and with an io_uring buffer registration as the long-term pin (6.1's is from the slow path)
+  { target: 'raw-virtio', engine: 'fork-race', blockSize: 64 * KiB, size: 256 * KiB, repeat: 4, freshProcess: true, forkPin: 'uring-register', variant: 'uring-register' },
   // cross-memory attach, process_vm_readv/writev of the runner's own buffers: GUP's remote route
   // (pin_user_pages_remote, slow path only), whose release dirties the pages process_vm_writev
   // filled (unpin_user_pages_dirty_lock); the file side is buffered

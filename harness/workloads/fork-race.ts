@@ -29,6 +29,7 @@ export async function forkRace(w: Workload): Promise<Omit<WorkloadIO, 'durationM
     delayUs: FORK_DELAY_US,
     ...(spec.freshProcess ? { freshProcess: true } : {}),
     ...(spec.forkPin === 'gup-test-longterm' ? { gupTestPath: GUP_TEST_PATH } : {}),
+    ...(spec.forkPin === 'uring-register' ? { uringRegister: true } : {}),
   });
   if (race.readErrors > 0) tally.errors.set('race', { code: race.readErrorCode ?? 'EIO', syscall: 'pread', count: race.readErrors });
   const good = race.attempts - race.readErrors;

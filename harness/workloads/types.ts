@@ -131,9 +131,11 @@ export interface WorkloadSpec {
    * fork-race: what holds the pin across the fork. Default: an O_DIRECT read in flight (gup-fast).
    * 'gup-test-longterm': debugfs gup_test's PIN_LONGTERM_TEST_START (6.2+), a long-term pin from
    * GUP's slow path (pin_user_pages), held while the process forks and writes, then read back
-   * from the pinned pages: fork's copy then rests on the flag the slow path sets
+   * from the pinned pages: fork's copy then rests on the flag the slow path sets.
+   * 'uring-register': an io_uring buffer registration held the same way (6.1: pin_user_pages, the
+   * slow path; 6.5+: pin_user_pages_fast), read back by a WRITE_FIXED into a memfd
    */
-  forkPin?: 'gup-test-longterm';
+  forkPin?: 'gup-test-longterm' | 'uring-register';
   pinModel: PinModel;
   /** key kernel functions; each inner list is "any of these" (names differ across versions) */
   paths: string[][];
