@@ -319,13 +319,15 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   }
 
   // a thp workload whose buffer got no huge page tested small pages again: say so, judge nothing
-  if (bufferBacking(obs.spec.buffer).thp && io.hugePageBytes === 0 && reasons.length === 0) {
+  // (unless its pins stand unbalanced: a leak is a leak whatever the buffer was)
+  if (bufferBacking(obs.spec.buffer).thp && io.hugePageBytes === 0 && reasons.length === 0 && acquired === released) {
     const why = 'the thp buffer is not huge-page backed (AnonHugePages 0: THP disabled or no huge page available)';
     return { ...base(obs, splats), status: 'SKIP', reasons: [], skipReason: why, pinning: 'unknown', numbers, message: why };
   }
 
-  // a fork check the kernel cannot run (its gup_test lacks the long-term pin request)
-  if (io.fork?.unsupported && reasons.length === 0) {
+  // a fork check the kernel cannot run (its gup_test lacks the long-term pin request), as long as
+  // nothing it did left pins unbalanced: an EINVAL a broken kernel gave must not hide a leak
+  if (io.fork?.unsupported && reasons.length === 0 && acquired === released) {
     return { ...base(obs, splats), status: 'SKIP', reasons: [], skipReason: io.fork.unsupported, pinning: 'unknown', numbers, message: io.fork.unsupported };
   }
 

@@ -521,6 +521,19 @@ test('a thp workload whose buffer got no huge page SKIPs with the reason', (t) =
   t.is(v.status, 'SKIP');
   t.regex(v.skipReason ?? '', /not huge-page backed/);
   t.is(judge(obs({ spec, io: { hugePageBytes: 2 * 1024 * 1024 } }), ctx).status, 'PASS');
+  // the SKIP never hides pins left unbalanced
+  t.deepEqual(judge(obs({ spec, acquired: 512, released: 500, io: { hugePageBytes: 0 } }), ctx).reasons, ['pin-leak']);
+});
+
+test('a fork check the kernel cannot run SKIPs, unless its pins stand unbalanced', (t) => {
+  const spec = makeSpec({ target: 'raw-virtio', engine: 'fork-race', blockSize: 64 * 1024, size: 256 * 1024, repeat: 4, freshProcess: true, forkPin: 'gup-test-longterm', variant: 'longterm-pin' });
+  const unsupported = 'the kernel\'s gup_test has no PIN_LONGTERM_TEST_START (6.2+)';
+  const io0 = { userPageOps: 0, fork: { attempts: 0, hitWindow: 0, lostData: 0, unsupported } };
+  const hits = ['gup_test_ioctl'];
+  const skip = judge(obs({ spec, acquired: 0, hits, traceable: hits, io: io0 }), ctx);
+  t.is(skip.status, 'SKIP');
+  t.is(skip.skipReason, unsupported);
+  t.deepEqual(judge(obs({ spec, acquired: 16, released: 0, hits, traceable: hits, io: io0 }), ctx).reasons, ['pin-leak']);
 });
 
 test('re-pins a workload is built to cause are balanced pins, up to twice the page-ops; beyond that, unexpected-pins', (t) => {
