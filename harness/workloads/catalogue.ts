@@ -75,7 +75,7 @@ const BVEC_GROUP = ['bio_iov_bvec_set', 'bio_iov_iter_get_pages'];
 
 const samePinGroup = (g: readonly string[]): boolean => g.length === PIN_GROUP.length && g.every((n, i) => n === PIN_GROUP[i]);
 
-function pathsFor(target: Target, engine: Engine, fault?: Fault): string[][] {
+function pathsFor(target: Target, engine: Engine, fault?: Fault, forkPin?: WorkloadSpec['forkPin']): string[][] {
   const entry = fault && (fault.kind === 'misaligned' || fault.kind === 'past-eod');
   const bvec = engine === 'uring-fixed' || engine === 'vmsplice-write';
   const base = entry ? entryPaths(target) : bvec ? targetPaths(target).map((g) => (samePinGroup(g) ? BVEC_GROUP : g)) : targetPaths(target);
@@ -91,6 +91,11 @@ function pathsFor(target: Target, engine: Engine, fault?: Fault): string[][] {
     case 'udmabuf':
       // memfd_pin_folios is the pin route where it exists (6.11+); unverifiable where it does not
       return [['udmabuf_create', 'udmabuf_ioctl_create', 'udmabuf_ioctl'], ['memfd_pin_folios']];
+    case 'fork-race':
+      // a long-term pin held across the fork: no Direct I/O, the pin's own route
+      if (forkPin === 'gup-test-longterm') return [['pin_longterm_test_start', 'pin_longterm_test_ioctl', 'gup_test_ioctl'], ['pin_user_pages']];
+      if (forkPin === 'uring-register') return [['io_sqe_buffers_register'], ['pin_user_pages', 'pin_user_pages_fast']];
+      return base;
     default:
       return base;
   }
@@ -127,7 +132,7 @@ export function makeSpec(s: Shape): WorkloadSpec {
     queueDepth: s.queueDepth ?? (engine === 'libaio' || engine.startsWith('uring') ? 8 : 1),
     segments: s.segments ?? (engine === 'psyncv' ? 4 : 1),
     pinModel: pinModelFor(engine),
-    paths: pathsFor(s.target, engine, s.fault),
+    paths: pathsFor(s.target, engine, s.fault, s.forkPin),
   };
   const hw = targetRecord(s.target).hw;
   if (hw) spec.hw = hw;
@@ -137,13 +142,7 @@ export function makeSpec(s: Shape): WorkloadSpec {
   if (s.ringMemory) spec.ringMemory = s.ringMemory;
   if (s.pipePages !== undefined) spec.pipePages = s.pipePages;
   if (s.freshProcess) spec.freshProcess = true;
-  if (s.forkPin) {
-    spec.forkPin = s.forkPin;
-    spec.paths =
-      s.forkPin === 'gup-test-longterm'
-        ? [['pin_longterm_test_start', 'pin_longterm_test_ioctl', 'gup_test_ioctl'], ['pin_user_pages']]
-        : [['io_sqe_buffers_register'], ['pin_user_pages', 'pin_user_pages_fast']];
-  }
+  if (s.forkPin) spec.forkPin = s.forkPin;
   // io_uring issues each op with IOCB_NOWAIT first; an op of more pages than one bio holds
   // (BIO_MAX_VECS) cannot be issued without blocking, so its pins are released and retaken
   if (engine.startsWith('uring') && spec.blockSize > BIO_MAX_VECS * 4 * KiB) spec.nowaitRetry = true;

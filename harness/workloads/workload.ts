@@ -33,7 +33,7 @@ export interface OpenTarget extends EngineTarget {
   /** what was opened: the block device (a loop target's loop device) or the file */
   device: string;
   isBlock: boolean;
-  /** the buffered descriptor (needsBufferedFd: the helper's direction, process-vm's file side), else -1 */
+  /** the buffered descriptor (needsBufferedFd: the helper's direction, the file side of process-vm and udmabuf), else -1 */
   bufferedFd: number;
   /** bytes on the device, or in the file */
   capacity: number;
