@@ -105,5 +105,10 @@ export const paths = {
  * the boot the serial console carries warnings and worse only (a panic, an oops, a BUG, a WARN),
  * not the ~250 info lines, each character of which is a trapped port write under TCG; the guest's
  * init sets it back to 7 before anything runs, and dmesg has every line either way.
+ * movablecore=50%: half the guest's memory is ZONE_MOVABLE, where user pages come from first, as
+ * on machines with CMA or hot-pluggable memory. A long-term pin (FOLL_LONGTERM: io_uring buffer
+ * registration, udmabuf, gup_test) of such a page must migrate it first: GUP gives the pins back,
+ * migrates, and pins again (check_and_migrate_movable_pages/_folios), a route of its own that a
+ * guest without a movable zone never takes.
  */
-export const BASE_CMDLINE = ['console=ttyS0', 'random.trust_cpu=on', 'panic=-1', 'loglevel=5'];
+export const BASE_CMDLINE = ['console=ttyS0', 'random.trust_cpu=on', 'panic=-1', 'loglevel=5', 'movablecore=50%'];

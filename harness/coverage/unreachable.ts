@@ -4,7 +4,8 @@
 // the n-th call of that callee in the function), not by line, so an entry holds across trees.
 // Reviewed 2026-12-05 against Debian 6.1.192 with the series and Debian 6.12 (x86-64, the default
 // fragment): read each site's condition and its callers. The cross-memory-attach and udmabuf
-// routes (process_vm_readv/writev, memfd_pin_folios) left the list when their workloads came.
+// routes (process_vm_readv/writev, memfd_pin_folios) left the list when their workloads came, the
+// long-term migration's unpin when the guest got a movable zone (movablecore=, config.ts).
 import type { PinSite } from './sites.js';
 
 export interface UnreachableEntry {
@@ -17,7 +18,9 @@ const FOLLOW_PAGE_ONLY =
   'reached through follow_page() only (FOLL_GET callers such as move_pages and KSM); __get_user_pages hands hugetlb VMAs to follow_hugetlb_page, so no pin comes here';
 const PUD_HUGETLB_ALLOWED =
   'a PUD leaf is a hugetlb page here (PUD-sized THP exists only for DAX, and devmap returned earlier), and gup_fast_folio_allowed() allows hugetlb folios always';
-const MOVABLE = 'FOLL_LONGTERM pins of ZONE_MOVABLE or CMA pages, which must be migrated first; the guest has neither (no movablecore=, no CMA area)';
+const MIGRATION_FAILED =
+  "the long-term migration's error exit: every entry was already unpinned and cleared before migrate_pages() ran, so it releases only what a device-coherent (ZONE_DEVICE) page's failed migration left; a failed migration of ordinary pages (a page another reference holds) calls it with nothing left to release, which no workload arranges yet";
+const DEVICE_COHERENT = 'a device-coherent (ZONE_DEVICE) page in a long-term pin: its pin becomes a reference before migration; the guest has no such memory';
 const ZONE_APPEND =
   'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured';
 const GATE_PAGE =
@@ -35,8 +38,7 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'block/bio.c:bio_dirty_fn:bio_release_pages', reason: 'deferred dirtying: bio_check_pages_dirty defers only when a page of a finished read was cleaned (written back) while the read was in flight, a race with writeback' },
   { site: 'mm/gup.c:unpin_user_pages_lockless:gup_put_folio', reason: RACE_MM_CHANGED },
   { site: 'mm/gup.c:get_gate_page:try_grab_page', reason: GATE_PAGE },
-  { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page', reason: MOVABLE },
-  { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page#2', reason: MOVABLE },
+  { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page#2', reason: MIGRATION_FAILED },
   { site: 'mm/gup.c:undo_dev_pagemap:unpin_user_page', reason: DEVMAP },
   // compiled out where pinlab builds (no ZONE_DEVICE); present in Debian's images, seen by the tracer
   { site: 'mm/gup.c:__gup_device_huge:try_grab_page', reason: DEVMAP },
@@ -44,7 +46,7 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/huge_memory.c:follow_devmap_pud:try_grab_page', reason: DEVMAP },
   { site: 'mm/gup.c:gup_fast_devmap_leaf:try_grab_folio_fast', reason: DEVMAP },
   { site: 'mm/huge_memory.c:follow_devmap_pmd:try_grab_folio', reason: DEVMAP },
-  { site: 'mm/gup.c:migrate_longterm_unpinnable_folios:gup_put_folio', reason: MOVABLE },
+  { site: 'mm/gup.c:migrate_longterm_unpinnable_folios:gup_put_folio', reason: DEVICE_COHERENT },
   { site: 'mm/gup.c:gup_pte_range:gup_put_folio#2', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pmd:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pud:gup_put_folio', reason: RACE_GUP_FAST },
@@ -71,20 +73,19 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio#2', reason: PUD_HUGETLB_ALLOWED },
   { site: 'mm/gup.c:get_gate_page:try_grab_folio', reason: GATE_PAGE },
-  { site: 'mm/gup.c:migrate_longterm_unpinnable_folios:unpin_folio', reason: MOVABLE },
-  { site: 'mm/gup.c:pofs_unpin:unpin_folios', reason: MOVABLE },
-  { site: 'mm/gup.c:pofs_unpin:unpin_user_pages', reason: MOVABLE },
+  { site: 'mm/gup.c:pofs_unpin:unpin_folios', reason: MIGRATION_FAILED },
+  { site: 'mm/gup.c:pofs_unpin:unpin_user_pages', reason: MIGRATION_FAILED },
   { site: 'mm/gup.c:gup_fast_undo_dev_pagemap:gup_put_folio', reason: DEVMAP },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio#2', reason: 'a long-term pin of a PMD-mapped folio of a disk file (not shmem): 6.12 maps no disk file by PMD in this guest (ext4 large folios came with 6.16, CONFIG_READ_ONLY_THP_FOR_FS is off); the small-page twin in gup_fast_pte_range is reached by ext4.uring-fixed.anon.longterm-file' },
   { site: 'mm/gup.c:__get_user_pages:gup_put_folio', reason: 'the grab of a large folio\'s further pages "should never fail" (a reference is already held): only a refcount overflow gets here' },
   { site: 'mm/gup.c:memfd_pin_folios:unpin_folios', reason: MEMFD_PIN_ERROR },
-  { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration (ZONE_MOVABLE/CMA) only: ${MEMFD_PIN_ERROR}` },
+  { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration only: ${MEMFD_PIN_ERROR}` },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
   { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: FOLLOW_PAGE_ONLY },
   // 6.12 flag points (pinlab mutate) in the functions of sites listed above for the same reason
   { site: 'mm/gup.c:follow_huge_pud:FOLL_PIN', reason: `its FOLL_GET | FOLL_PIN test guards the pud_devmap() branch only: ${DEVMAP}` },
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:FOLL_PIN', reason: RACE_MM_CHANGED },
-  { site: 'mm/gup.c:unpin_folios:FOLL_PIN', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration (ZONE_MOVABLE/CMA) only: ${MEMFD_PIN_ERROR}` },
+  { site: 'mm/gup.c:unpin_folios:FOLL_PIN', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration only: ${MEMFD_PIN_ERROR}` },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:FOLL_PIN', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
 ];
 

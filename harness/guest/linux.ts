@@ -15,7 +15,7 @@ import { loadAddon } from '../workloads/addon.js';
 import { setupPinEvidence, type PinEvidence } from './pin-evidence.js';
 import { calibrationSources } from './calibration-sources.js';
 import { encodeGupTest, FOLL_WRITE, GUP_TEST_IOCTL, GUP_TEST_PATH, judgeGupControl } from './gup-test.js';
-import { baseName, devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseTrace, parseVmstat, resolveTraceable, type KmsgRecord } from './parse.js';
+import { baseName, devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseMigrationHist, parseTrace, parseVmstat, resolveTraceable, type KmsgRecord } from './parse.js';
 import { errorInfo, type GuestSystem } from './runner.js';
 import { linuxGcov } from './gcov.js';
 
@@ -181,9 +181,33 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
   const filtered = new Set<string>();
   let traced = new Set<string>();
 
+  // pages migrated (a long-term pin of ZONE_MOVABLE pages migrates them: judge.ts), where vmstat
+  // does not count them: a hist trigger on the migration tracepoint, installed at the first read
+  let migrationHist: string | null | undefined;
+  const readMigrations = (): number | undefined => {
+    if (migrationHist === undefined) {
+      migrationHist = null;
+      const dir = tdir ? join(tdir, 'events', 'migrate', 'mm_migrate_pages') : undefined;
+      if (dir && existsSync(join(dir, 'trigger'))) {
+        try {
+          writeFileSync(join(dir, 'trigger'), 'hist:keys=mode:vals=succeeded\n');
+          migrationHist = join(dir, 'hist');
+        } catch (e) {
+          // the same trigger from an earlier runner of this boot counts on
+          if ((e as NodeJS.ErrnoException).code === 'EEXIST') migrationHist = join(dir, 'hist');
+          else log(`no migration counter (${errorInfo(e).message}): a long-term pin's migration re-pins cannot be told`);
+        }
+      }
+    }
+    return migrationHist ? parseMigrationHist(readFileSync(migrationHist, 'utf8')) : undefined;
+  };
+
   const readCounters = (): PinCounters => {
     refresh();
-    return parseVmstat(readFileSync('/proc/vmstat', 'utf8'));
+    const c = parseVmstat(readFileSync('/proc/vmstat', 'utf8'));
+    if (c.migrated !== undefined) return c;
+    const migrated = readMigrations();
+    return migrated === undefined ? c : { ...c, migrated };
   };
 
   return {

@@ -6,15 +6,28 @@ import { baseName } from '../trace-names.js';
 export function parseVmstat(text: string): PinCounters {
   let acquired: number | undefined;
   let released: number | undefined;
+  let migrated: number | undefined;
   for (const line of text.split('\n')) {
     const [key, value] = line.trim().split(/\s+/);
     if (key === 'nr_foll_pin_acquired') acquired = Number(value);
     else if (key === 'nr_foll_pin_released') released = Number(value);
+    else if (key === 'pgmigrate_success') migrated = Number(value);
   }
   if (acquired === undefined || released === undefined || !Number.isFinite(acquired) || !Number.isFinite(released)) {
     throw new Error('/proc/vmstat has no nr_foll_pin_acquired/nr_foll_pin_released');
   }
-  return { acquired, released };
+  return migrated !== undefined && Number.isFinite(migrated) ? { acquired, released, migrated } : { acquired, released };
+}
+
+/**
+ * Pages migrated, from the hist trigger on migrate:mm_migrate_pages (`vals=succeeded`): the sum
+ * of its `succeeded` column over every key. Kernels without CONFIG_VM_EVENT_COUNTERS (pinlab's
+ * own fragment) have no pgmigrate_success in /proc/vmstat; the tracepoint is there either way.
+ */
+export function parseMigrationHist(text: string): number {
+  let n = 0;
+  for (const m of text.matchAll(/\bsucceeded:\s*(\d+)/g)) n += Number(m[1]);
+  return n;
 }
 
 export { baseName };

@@ -347,9 +347,16 @@ export interface CalibrationSource {
   unavailable?(): string | undefined;
   /** set when pinning nothing at all is a legitimate outcome here (why), not a finding */
   mayPinNothing?: string;
-  /** pin and unpin; returns the number of pages */
-  run(): Promise<number>;
+  /**
+   * pin and unpin; returns the number of pages. What the source runs inside `counted` is what
+   * its probes count (its set-up, e.g. a first pin that migrates the pages out of ZONE_MOVABLE,
+   * stays outside); a source that never calls it is counted whole.
+   */
+  run(counted: Counted): Promise<number>;
 }
+
+/** Runs fn with the probes read right before and right after it. */
+export type Counted = <T>(fn: () => Promise<T> | T) => Promise<T>;
 
 export interface EvidenceSystem {
   tdir: string | undefined;
@@ -397,11 +404,21 @@ export async function setupPinEvidence(sys: EvidenceSystem, sources: readonly Ca
       continue;
     }
     try {
-      const v0 = sys.readCounters?.();
-      const before = readTables(tdir, use);
-      const pages = await src.run();
-      const after = readTables(tdir, use);
-      const v1 = sys.readCounters?.();
+      let v0 = sys.readCounters?.();
+      let before = readTables(tdir, use);
+      let inner: { v1: typeof v0; after: typeof before } | undefined;
+      const counted: Counted = async (fn) => {
+        v0 = sys.readCounters?.();
+        before = readTables(tdir, use);
+        try {
+          return await fn();
+        } finally {
+          inner = { after: readTables(tdir, use), v1: sys.readCounters?.() };
+        }
+      };
+      const pages = await src.run(counted);
+      const after = inner?.after ?? readTables(tdir, use);
+      const v1 = inner ? inner.v1 : sys.readCounters?.();
       const delta = new Map(use.map((p) => [p.event, histDelta(after.get(p.event)!, before.get(p.event)!)]));
       runs.push({ source: src.source, path: src.path, pages, delta, ...(src.mayPinNothing ? { mayPinNothing: src.mayPinNothing } : {}), ...(v0 && v1 ? { vmstat: { acquired: v1.acquired - v0.acquired, released: v1.released - v0.released } } : {}) });
     } catch (e) {

@@ -3,11 +3,13 @@
 // range set up for it (a buffer with a hole, a read-only one, a misaligned op, a file grown by a
 // hole, ...). The errno outcomes land in the workload's errors (Workload.exec); the faults that
 // the runner or the VM inject below the engine need nothing here.
-import { closeSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+import { encodeGupTest, GUP_TEST_IOCTL } from '../guest/gup-test.js';
 import type { Direction, IoOp } from './addon.js';
 import type { FaultOptions } from './engine-calls.js';
+import { GUP_TEST_PATH } from './fork-race.js';
 import { opAt, PAGE } from './ops.js';
 import type { UndefinedRange } from './verify.js';
 import type { Workload } from './workload.js';
@@ -164,6 +166,14 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       // w.buffer(): that makes spec.buffer's kind (and reserves or measures huge pages for it).
       const b = w.allocate(blockSize, { kind: 'shared-file', dir: dirname(target.device) });
       for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
+      // Page cache comes from ZONE_MOVABLE first (the guest has one), where gup-fast refuses a
+      // long-term pin before it looks at the mapping. A read-only long-term pin (allowed on a
+      // file; gup_test) migrates the pages out of it: then gup-fast refuses them for being
+      // file-backed (6.5+), the check the first round could not reach. Its pins are balanced.
+      if (existsSync(GUP_TEST_PATH)) {
+        w.addon.gupTest(GUP_TEST_PATH, GUP_TEST_IOCTL.PIN_LONGTERM_BENCHMARK, encodeGupTest({ addr: b.address, size: blockSize, nrPagesPerCall: blockSize / PAGE, gupFlags: 0 }));
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
+      }
       b.free();
       break;
     }

@@ -228,6 +228,8 @@ export type PinEvidenceInfo =
 export interface PinCounters {
   acquired: number; // nr_foll_pin_acquired
   released: number; // nr_foll_pin_released
+  /** pgmigrate_success, where the kernel counts migrations (CONFIG_MIGRATION) */
+  migrated?: number;
 }
 
 /** debugfs gup_test PIN_FAST_BENCHMARK: does pin accounting itself work on this kernel? */

@@ -243,6 +243,41 @@ test('setupPinEvidence on a fake 6.12 guest: an io_uring unregistration leak is 
   }
 });
 
+test('setupPinEvidence counts only what a source runs inside counted(): a migrating first pin stays out', async (t) => {
+  const bit = 1 << 19;
+  const fs = fakeTracefs(['grab_folio', 'grab_folio_ret', 'grab_folio_fast', 'grab_folio_fast_ret', 'put_folio']);
+  const available = new Map(['try_grab_folio', 'try_grab_folio_fast', 'gup_put_folio'].map((f) => [f, [f]]));
+  // a long-term pin of ZONE_MOVABLE pages: pinned, given back, migrated, pinned again, unpinned
+  const longterm = (n: number, times: number): void => {
+    fs.setHist('grab_folio_fast', [{ flags: bit | 0x1, hits: n * times, refs: n * times }]);
+    fs.setHist('put_folio', [{ flags: bit, hits: n * times, refs: n * times }]);
+  };
+  const sources = (warmUp: boolean): CalibrationSource[] => [
+    {
+      source: 'io_uring-register',
+      path: 'io_uring',
+      run: async (counted) => {
+        if (warmUp) longterm(32, 2);
+        await counted(() => longterm(32, warmUp ? 1 : 2));
+        return 32;
+      },
+    },
+    { source: 'odirect-loop', path: 'loop', run: async () => (longterm(16, 1), 16) },
+  ];
+  try {
+    const warm = await setupPinEvidence({ tdir: fs.tdir, available }, sources(true));
+    t.is(warm.info.mechanism, 'kprobe-hist');
+    if (warm.info.mechanism !== 'kprobe-hist') return;
+    t.deepEqual(warm.info.agreed, ['io_uring-register', 'odirect-loop']);
+    // the same migration inside the counted window: twice the pins, a disagreeing source
+    const cold = await setupPinEvidence({ tdir: fs.tdir, available }, sources(false));
+    if (cold.info.mechanism !== 'kprobe-hist') return t.fail(cold.info.mechanism);
+    t.like(cold.info.calibration[0], { source: 'io_uring-register', state: 'disagrees', acquired: 64, released: 64 });
+  } finally {
+    fs.cleanup();
+  }
+});
+
 test('setupPinEvidence: when no source adds up the evidence is unavailable with every source\'s numbers', async (t) => {
   const fs = fakeTracefs(['grab_page', 'put_folio']);
   const available = new Map(['try_grab_page', 'gup_put_folio'].map((f) => [f, [f]]));

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseTrace, parseVmstat, resolveTraceable } from '../../harness/guest/parse.js';
+import { devMajorMinor, formatKmsgRecord, parseAvailableFunctions, parseKmsgRecord, parseMigrationHist, parseTrace, parseVmstat, resolveTraceable } from '../../harness/guest/parse.js';
 import {
   quiesce,
   observeWorkload,
@@ -11,10 +11,30 @@ import { HW_SUITE, makeSpec } from '../../harness/workloads/catalogue.js';
 import type { PinCounters, WorkloadIO } from '../../harness/workloads/types.js';
 import type { RunnerEvent } from '../../harness/guest-runner/protocol.js';
 
+test('parseMigrationHist sums the succeeded column of mm_migrate_pages over every key', (t) => {
+  const hist = [
+    '# event histogram',
+    '#',
+    '# trigger info: hist:keys=mode:vals=hitcount,succeeded:sort=hitcount:size=2048 [active]',
+    '#',
+    '',
+    '{ mode:          2 } hitcount:          3  succeeded:        544',
+    '{ mode:          0 } hitcount:          1  succeeded:          8',
+    '',
+    'Totals:',
+    '    Hits: 4',
+    '    Entries: 2',
+    '    Dropped: 0',
+  ].join('\n');
+  t.is(parseMigrationHist(hist), 552);
+  t.is(parseMigrationHist('# event histogram\n\nTotals:\n    Hits: 0\n'), 0);
+});
+
 test('parseVmstat reads the two pin counters', (t) => {
   const text = 'nr_free_pages 5000\nnr_foll_pin_acquired 4092\nnr_foll_pin_released 4090\npgfault 77\n';
   t.deepEqual(parseVmstat(text), { acquired: 4092, released: 4090 });
   t.throws(() => parseVmstat('nr_free_pages 1\n'), { message: /nr_foll_pin_acquired/ });
+  t.deepEqual(parseVmstat('nr_foll_pin_acquired 7\nnr_foll_pin_released 7\npgmigrate_success 64\n'), { acquired: 7, released: 7, migrated: 64 });
 });
 
 test('parseTrace lists distinct functions in order of first hit, without suffixes', (t) => {

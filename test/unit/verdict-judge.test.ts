@@ -260,6 +260,33 @@ test('no-per-io-pins: registration pins only', (t) => {
   t.is(v.pinning, 'pinned');
 });
 
+/** The observation with `n` pages migrated in its window (vmstat pgmigrate_success). */
+function migrated(o: WorkloadObservation, n: number): WorkloadObservation {
+  return { ...o, before: { ...o.before, migrated: 40 }, after: { ...o.after, migrated: 40 + n } };
+}
+
+test('a long-term pin of movable pages pinned twice around a migration is a re-pin, not unexpected-pins', (t) => {
+  const spec = makeSpec({ target: 'raw-virtio', engine: 'uring-fixed' });
+  const twice = obs({ spec, acquired: 512, io: { fixedPins: 256 } });
+  // without a migration the second set of pins is unexpected
+  t.deepEqual(judge(twice, ctx).reasons, ['unexpected-pins']);
+  const v = judge(migrated(twice, 256), ctx);
+  t.is(v.status, 'PASS', v.message);
+  t.regex(v.message, /256 page\(s\) migrated/);
+  // a migration allows one re-pin of each page, no more
+  t.deepEqual(judge(migrated(obs({ spec, acquired: 513, io: { fixedPins: 256 } }), 256), ctx).reasons, ['unexpected-pins']);
+  // and never a leak: one pin kept after the migration still fails
+  t.deepEqual(judge(migrated(obs({ spec, acquired: 512, released: 511, io: { fixedPins: 256 } }), 256), ctx).reasons, ['pin-leak']);
+});
+
+test('user DIO with a migration in its window: up to twice the page-ops, balanced', (t) => {
+  const o = obs({ acquired: 1024 });
+  t.deepEqual(judge(o, ctx).reasons, ['unexpected-pins']);
+  t.is(judge(migrated(o, 512), ctx).status, 'PASS');
+  t.deepEqual(judge(migrated(obs({ acquired: 1025 }), 512), ctx).reasons, ['unexpected-pins']);
+  t.deepEqual(judge(migrated(obs({ acquired: 1024, released: 1000 }), 512), ctx).reasons, ['pin-leak']);
+});
+
 test('vmsplice into O_DIRECT: any pin is unexpected', (t) => {
   const spec = makeSpec({ target: 'ext4', engine: 'vmsplice-write' });
   const hits = ['iter_file_splice_write', 'iomap_dio_rw', 'bio_iov_iter_get_pages'];
