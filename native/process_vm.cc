@@ -22,6 +22,7 @@
 #include "args.h"
 #include "batch.h"
 #include "engines.h"
+#include "errors.h"
 
 namespace pinlab {
 
@@ -86,10 +87,31 @@ Napi::Value ProcessVmBatch(const Napi::CallbackInfo& info) {
   return StartWorker(new ProcessVmWorker(env, fd, dir, std::move(ops), std::move(hold)));
 }
 
+// processVmReadAddress(address: bigint, length): Buffer. process_vm_readv of the calling process
+// at an address no Buffer can name (the vsyscall gate page, which GUP serves from get_gate_page):
+// the pages it spans are pinned with pin_user_pages_remote and unpinned after the copy. Returns
+// the bytes copied; throws a Node-shaped errno error.
+Napi::Value ProcessVmReadAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Value a = Arg(info, 0);
+  if (!a.IsBigInt()) ThrowType(env, "The \"address\" argument must be a bigint");
+  bool lossless = false;
+  uint64_t address = a.As<Napi::BigInt>().Uint64Value(&lossless);
+  if (!lossless) ThrowRange(env, "The \"address\" argument must fit in 64 bits");
+  size_t length = size_t(ToInteger(env, Arg(info, 1), "length", 1, 1 << 20));
+  std::vector<uint8_t> data(length);
+  struct iovec local = {data.data(), length};
+  struct iovec remote = {reinterpret_cast<void*>(uintptr_t(address)), length};
+  ssize_t n = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+  if (n < 0) throw ErrnoError(env, errno, "process_vm_readv");
+  return Napi::Buffer<uint8_t>::Copy(env, data.data(), size_t(n));
+}
+
 }  // namespace
 
 void InitProcessVm(Napi::Env env, Napi::Object exports) {
   exports.Set("processVmBatch", Napi::Function::New<ProcessVmBatch>(env, "processVmBatch"));
+  exports.Set("processVmReadAddress", Napi::Function::New<ProcessVmReadAddress>(env, "processVmReadAddress"));
 }
 
 }  // namespace pinlab

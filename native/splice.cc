@@ -1,14 +1,17 @@
 // splice(O_DIRECT file -> pipe), drained into the op's buffers (ITER_PIPE Direct I/O on 6.1), and
 // vmsplice(user buffers -> pipe) + splice(pipe -> O_DIRECT file) (the file sees ITER_BVEC).
 #include <fcntl.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <vector>
 
+#include "aligned_buffer.h"
 #include "args.h"
 #include "batch.h"
 #include "engines.h"
+#include "errors.h"
 
 namespace pinlab {
 
@@ -172,7 +175,40 @@ Napi::Value VmspliceWriteBatch(const Napi::CallbackInfo& info) { return Start(in
 
 }  // namespace
 
+// vmspliceHold(buffer): [readFd, writeFd]. vmsplice(2) the buffer's pages into a new pipe (grown
+// to hold them all) and leave them there: the pipe holds a reference to each page (not a pin)
+// until the caller closes both ends. A page with such a reference cannot be migrated.
+Napi::Value VmspliceHold(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AlignedBuffer* b = AlignedBuffer::From(env, Arg(info, 0), "buffer");
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) < 0) throw ErrnoError(env, errno, "pipe2");
+  auto fail = [&](const char* syscall) {
+    int err = errno;
+    close(p[0]);
+    close(p[1]);
+    throw ErrnoError(env, err, syscall);
+  };
+  if (fcntl(p[1], F_SETPIPE_SZ, int(b->size())) < 0) fail("fcntl");
+  struct iovec iov = {b->data(), b->size()};
+  while (iov.iov_len > 0) {
+    // never blocks: a pipe that cannot take the rest fails with EAGAIN
+    ssize_t n = vmsplice(p[1], &iov, 1, SPLICE_F_NONBLOCK);
+    if (n <= 0) {
+      if (n == 0) errno = EAGAIN;
+      fail("vmsplice");
+    }
+    iov.iov_base = static_cast<uint8_t*>(iov.iov_base) + n;
+    iov.iov_len -= size_t(n);
+  }
+  Napi::Array fds = Napi::Array::New(env, 2);
+  fds.Set(0u, Napi::Number::New(env, p[0]));
+  fds.Set(1u, Napi::Number::New(env, p[1]));
+  return fds;
+}
+
 void InitSplice(Napi::Env env, Napi::Object exports) {
+  exports.Set("vmspliceHold", Napi::Function::New<VmspliceHold>(env, "vmspliceHold"));
   exports.Set("spliceReadBatch", Napi::Function::New<SpliceReadBatch>(env, "spliceReadBatch"));
   exports.Set("vmspliceWriteBatch", Napi::Function::New<VmspliceWriteBatch>(env, "vmspliceWriteBatch"));
 }

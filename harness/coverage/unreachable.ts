@@ -5,7 +5,8 @@
 // Reviewed 2026-12-05 against Debian 6.1.192 with the series and Debian 6.12 (x86-64, the default
 // fragment): read each site's condition and its callers. The cross-memory-attach and udmabuf
 // routes (process_vm_readv/writev, memfd_pin_folios) left the list when their workloads came, the
-// long-term migration's unpin when the guest got a movable zone (movablecore=, config.ts).
+// long-term migration's unpins when the guest got a movable zone (movablecore=, config.ts), the
+// gate page with process_vm_readv of it under vsyscall=emulate.
 import type { PinSite } from './sites.js';
 
 export interface UnreachableEntry {
@@ -19,12 +20,12 @@ const FOLLOW_PAGE_ONLY =
 const PUD_HUGETLB_ALLOWED =
   'a PUD leaf is a hugetlb page here (PUD-sized THP exists only for DAX, and devmap returned earlier), and gup_fast_folio_allowed() allows hugetlb folios always';
 const MIGRATION_FAILED =
-  "the long-term migration's error exit: every entry was already unpinned and cleared before migrate_pages() ran, so it releases only what a device-coherent (ZONE_DEVICE) page's failed migration left; a failed migration of ordinary pages (a page another reference holds) calls it with nothing left to release, which no workload arranges yet";
+  "the long-term migration's error exit after a device-coherent (ZONE_DEVICE) page's migration failed: for ordinary pages every entry is unpinned and cleared before migrate_pages() runs, so their failed migration (raw-virtio.uring-fixed.anon.migration-blocked) finds nothing left here";
+const MEMFD_MIGRATION_FAILED =
+  "the long-term migration's error exit on the memfd route (memfd_pin_folios: udmabuf) when the memfd's pages cannot be migrated (a pipe holds them); the pin_user_pages route's twin is reached by raw-virtio.uring-fixed.anon.migration-blocked, a udmabuf workload over held pages is not written yet";
 const DEVICE_COHERENT = 'a device-coherent (ZONE_DEVICE) page in a long-term pin: its pin becomes a reference before migration; the guest has no such memory';
 const ZONE_APPEND =
   'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured';
-const GATE_PAGE =
-  'the vsyscall gate page: GUP reaches it only for the gate-area address, which is never a Direct I/O buffer (and vsyscall=xonly, the default, makes it unreadable)';
 const MEMFD_PIN_ERROR =
   "memfd_pin_folios()'s error exit: a folio the memfd cannot allocate part-way (a hugetlb memfd whose pool runs out; shmem does not fail under the guest's memory) or a failed grab (refcount overflow); raw-virtio.udmabuf.anon pins shmem memfds only";
 const RACE_MM_CHANGED =
@@ -37,7 +38,6 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'block/bio.c:__bio_iov_iter_get_pages:iov_iter_get_pages2', reason: 'the branch for iterators that are not pinned (ITER_KVEC, ITER_XARRAY): ITER_BVEC takes bio_iov_bvec_set instead, and no Direct I/O caller hands KVEC or XARRAY to bio_iov_iter_get_pages' },
   { site: 'block/bio.c:bio_dirty_fn:bio_release_pages', reason: 'deferred dirtying: bio_check_pages_dirty defers only when a page of a finished read was cleaned (written back) while the read was in flight, a race with writeback' },
   { site: 'mm/gup.c:unpin_user_pages_lockless:gup_put_folio', reason: RACE_MM_CHANGED },
-  { site: 'mm/gup.c:get_gate_page:try_grab_page', reason: GATE_PAGE },
   { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page#2', reason: MIGRATION_FAILED },
   { site: 'mm/gup.c:undo_dev_pagemap:unpin_user_page', reason: DEVMAP },
   // compiled out where pinlab builds (no ZONE_DEVICE); present in Debian's images, seen by the tracer
@@ -72,9 +72,7 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:gup_put_folio', reason: RACE_MM_CHANGED },
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio#2', reason: PUD_HUGETLB_ALLOWED },
-  { site: 'mm/gup.c:get_gate_page:try_grab_folio', reason: GATE_PAGE },
-  { site: 'mm/gup.c:pofs_unpin:unpin_folios', reason: MIGRATION_FAILED },
-  { site: 'mm/gup.c:pofs_unpin:unpin_user_pages', reason: MIGRATION_FAILED },
+  { site: 'mm/gup.c:pofs_unpin:unpin_folios', reason: MEMFD_MIGRATION_FAILED },
   { site: 'mm/gup.c:gup_fast_undo_dev_pagemap:gup_put_folio', reason: DEVMAP },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio#2', reason: 'a long-term pin of a PMD-mapped folio of a disk file (not shmem): 6.12 maps no disk file by PMD in this guest (ext4 large folios came with 6.16, CONFIG_READ_ONLY_THP_FOR_FS is off); the small-page twin in gup_fast_pte_range is reached by ext4.uring-fixed.anon.longterm-file' },
   { site: 'mm/gup.c:__get_user_pages:gup_put_folio', reason: 'the grab of a large folio\'s further pages "should never fail" (a reference is already held): only a refcount overflow gets here' },

@@ -21,7 +21,7 @@
 //  2. Evidence independent of the pin model: kmsg splats -> kernel-splat; read-back mismatch ->
 //     data-corruption; fork-race lost pages -> fork-data-loss; errno: a fault case must surface
 //     its errno (misaligned, over-limit: EINVAL; readonly-dest: EFAULT; memlock: ENOMEM;
-//     longterm-file: EFAULT or EOPNOTSUPP;
+//     longterm-file: EFAULT or EOPNOTSUPP; migration-blocked: ENOMEM or success; gate-page: none;
 //     fail-make-request, blkdebug-eio: EIO) and nothing else (efault-midway: EFAULT or a short
 //     transfer; past-eod: a short transfer, ENOSPC or EINVAL; nowait: EAGAIN or success;
 //     hole-write: success); a workload without a fault must see no errors at all -> wrong-errno.
@@ -142,6 +142,11 @@ export function expectedErrnos(fault: Fault | undefined): { allowed: string[]; r
     case 'longterm-file':
       // EOPNOTSUPP: Node names errno 95 ENOTSUP
       return { allowed: ['EFAULT', 'EOPNOTSUPP', 'ENOTSUP'], required: true };
+    case 'migration-blocked':
+      // no error where the pages sat outside ZONE_MOVABLE (nothing to migrate)
+      return { allowed: ['ENOMEM'], required: false };
+    case 'gate-page':
+      return { allowed: [], required: false };
     case 'fail-make-request':
     case 'blkdebug-eio':
     case 'metadata-eio':

@@ -68,6 +68,14 @@ export function giganticPages(workloads: readonly WorkloadSpec[]): { words: stri
   return { words: ['hugepagesz=1G', 'hugepages=1'], memoryMiB: GIGANTIC_GUEST_MIB };
 }
 
+/**
+ * The vsyscall page readable (vsyscall=emulate) when a gate-page workload runs: GUP serves it from
+ * get_gate_page, and the default mode (xonly) maps nothing there. Nothing for other workloads. Pure.
+ */
+export function gatePageWords(workloads: readonly WorkloadSpec[]): string[] {
+  return workloads.some((w) => w.fault?.kind === 'gate-page') ? ['vsyscall=emulate'] : [];
+}
+
 /** The config beside a kernel file ('' when there is none: unknown). */
 function configBeside(kernel: string): string {
   try {
@@ -109,7 +117,7 @@ export function vmSpecFor(
     ...(memoryMiB ? { memoryMiB } : {}),
     disks: disksFor(vmDir, opts.workloads),
     baseCmdline: BASE_CMDLINE,
-    extraCmdline: [...opts.cmdline, ...onDemandWords(boot, opts.workloads), ...gigantic.words],
+    extraCmdline: [...opts.cmdline, ...onDemandWords(boot, opts.workloads), ...gigantic.words, ...gatePageWords(opts.workloads)],
     tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
     kernelHz: kernelHz(kernel),
   });

@@ -192,6 +192,10 @@ export interface PinlabAddon {
   gupTest(path: string, request: number, struct: Buffer): void;
   /** register the buffer with a fresh io_uring and unregister it: pins and unpins each page; returns pages */
   uringRegisterBuffer(buffer: AlignedBuffer): number;
+  /** vmsplice the buffer's pages into a new pipe and leave them there: [readFd, writeFd] (close both) */
+  vmspliceHold(buffer: AlignedBuffer): [number, number];
+  /** process_vm_readv of this process at a raw address (the vsyscall gate page): the bytes copied */
+  processVmReadAddress(address: bigint, length: number): Buffer;
 }
 
 /** Errors the addon throws for errno failures look like Node's own. */

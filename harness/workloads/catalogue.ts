@@ -272,6 +272,11 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'uring-fixed', fault: { kind: 'memlock' } },
   // long-term pins of a disk file's shared mapping are refused: what was grabbed goes back
   { target: 'ext4', engine: 'uring-fixed', fault: { kind: 'longterm-file' } },
+  // a long-term pin whose migration out of ZONE_MOVABLE fails (a pipe holds the pages): every
+  // pin given back on the migration's error exit, the registration refused
+  { target: 'raw-virtio', engine: 'uring-fixed', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'migration-blocked' } },
+  // the vsyscall gate page through cross-memory attach: GUP's get_gate_page route
+  { target: 'raw-virtio', engine: 'process-vm', size: 256 * KiB, fault: { kind: 'gate-page' } },
   // passthrough above the controller's MDTS (QEMU's default: 512 KiB): blk-map fills one bio,
   // releases the pages it could not add, and the command is refused
   { target: 'nvme-passthru', engine: 'passthru', blockSize: 64 * KiB, fault: { kind: 'over-limit', bytes: 2 * MiB } },

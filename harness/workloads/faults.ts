@@ -17,6 +17,13 @@ import type { Workload } from './workload.js';
 /** Where the metadata-eio read starts: past ext2's twelve direct blocks, at 4 KiB blocks too. */
 export const METADATA_EIO_AT = 64 * 1024;
 
+/** The x86-64 vsyscall page (the gate area GUP serves from get_gate_page). */
+export const GATE_ADDRESS = 0xffffffffff600000n;
+/** Its first bytes (arch/x86/entry/vsyscall/vsyscall_emu_64.S): mov $__NR_gettimeofday, %rax; syscall; ret */
+const VSYSCALL_GETTIMEOFDAY = Buffer.from('48c7c0600000000f05c3', 'hex');
+/** process_vm_readv calls of the gate page: one pin each */
+const GATE_READS = 16;
+
 /** Bios fs/direct-io.c lets pile up before it reaps the finished ones (dio_bio_reap). */
 export const DIO_REAP_BATCH = 64;
 
@@ -175,6 +182,39 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
         for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
       }
       b.free();
+      break;
+    }
+    case 'migration-blocked': {
+      if (spec.engine !== 'uring-fixed') w.fail(`the migration-blocked fault needs uring-fixed, not ${spec.engine}`);
+      // the pages are faulted in (ZONE_MOVABLE first), then a pipe takes a reference to each:
+      // the registration's migration cannot move them
+      const b = w.buffer(blockSize);
+      b.fill(0x6d, 0);
+      const [rd, wr] = w.addon.vmspliceHold(b);
+      try {
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0));
+      } finally {
+        closeSync(rd);
+        closeSync(wr);
+      }
+      b.free();
+      break;
+    }
+    case 'gate-page': {
+      if (spec.engine !== 'process-vm') w.fail(`the gate-page fault needs process-vm, not ${spec.engine}`);
+      const maps = readFileSync('/proc/self/maps', 'utf8').split('\n').find((l) => l.endsWith('[vsyscall]'));
+      if (!maps) w.fail('no [vsyscall] mapping here (CONFIG_X86_VSYSCALL_EMULATION off, or vsyscall=none)');
+      const perms = maps.split(/\s+/)[1] ?? '';
+      if (!perms.startsWith('r')) w.fail(`the vsyscall page is mapped ${perms}, not readable: boot with vsyscall=emulate`);
+      for (let i = 0; i < GATE_READS; i++) {
+        const page = w.addon.processVmReadAddress(GATE_ADDRESS, PAGE);
+        w.tally.ops++;
+        w.tally.bytes += page.length;
+        w.tally.userPageOps += 1;
+        if (page.length !== PAGE || !page.subarray(0, VSYSCALL_GETTIMEOFDAY.length).equals(VSYSCALL_GETTIMEOFDAY)) {
+          w.fail(`process_vm_readv of the gate page read ${page.length} bytes starting ${page.subarray(0, 10).toString('hex')}, not the vsyscall stub ${VSYSCALL_GETTIMEOFDAY.toString('hex')}`);
+        }
+      }
       break;
     }
     case 'metadata-eio': {

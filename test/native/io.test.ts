@@ -1,7 +1,7 @@
 // The addon's engines called directly on an O_DIRECT file on ext4: bytes checked against the
 // TypeScript pattern, every engine as writer and as reader, and misuse: wrong types, zero
 // lengths, closed fds, misalignment, missing files.
-import { closeSync, constants, existsSync, openSync } from 'node:fs';
+import { closeSync, constants, existsSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import test from 'ava';
 
@@ -265,4 +265,31 @@ it('udmabuf moves the pattern through a dma-buf over a memfd, or names /dev/udma
   t.deepEqual(dst.read(), patternBytes(0, 32 * KiB, 31));
   src.free();
   dst.free();
+});
+
+test('processVmReadAddress copies from an address no Buffer names, and an unmapped one is EFAULT', (t) => {
+  const b = new addon.AlignedBuffer(8 * KiB);
+  b.fill(33, 0);
+  const copy = addon.processVmReadAddress(b.address, 8 * KiB);
+  t.true(copy.equals(patternBytes(0, 8 * KiB, 33)));
+  const holed = new addon.AlignedBuffer(8 * KiB, { holePage: 0 });
+  t.throws(() => addon.processVmReadAddress(holed.address, 4 * KiB), { code: 'EFAULT', message: /process_vm_readv/ });
+  t.throws(() => addon.processVmReadAddress(0 as unknown as bigint, 1), { instanceOf: TypeError });
+  for (const x of [b, holed]) x.free();
+});
+
+test('vmspliceHold leaves the buffer\'s pages in a pipe until both ends close', (t) => {
+  const b = new addon.AlignedBuffer(16 * KiB);
+  b.fill(44, 0);
+  const [rd, wr] = addon.vmspliceHold(b);
+  try {
+    const got = Buffer.alloc(16 * KiB);
+    let n = 0;
+    while (n < got.length) n += readSync(rd, got, n, got.length - n, null);
+    t.true(got.equals(patternBytes(0, 16 * KiB, 44)));
+  } finally {
+    closeSync(rd);
+    closeSync(wr);
+    b.free();
+  }
 });

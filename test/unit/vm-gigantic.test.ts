@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SUITE, selectWorkloads } from '../../harness/workloads/catalogue.js';
 import { bufferBacking } from '../../harness/workloads/buffers.js';
-import { giganticPages, vmSpecFor } from '../../harness/vm/session.js';
+import { gatePageWords, giganticPages, vmSpecFor } from '../../harness/vm/session.js';
+import { requirementsOf } from '../../harness/kernel/requirements.js';
 import { GIGANTIC_GUEST_MIB } from '../../harness/vm/slots.js';
 import { testTempDir } from '../tmp.js';
 
@@ -27,4 +28,14 @@ test('a 1 GiB-page workload gets one gigantic page reserved at boot and a guest 
   // several VMs at once bound each VM's memory; the gigantic page still gets its guest
   const bounded = vmSpecFor(join(dir, 'bzImage'), '/r/vm', '/b/base.cpio', { ...opts, workloads: giant, bounds: { vms: 2, hostThreads: 1, memoryMiB: 1024 } });
   t.is(bounded.memoryMiB, GIGANTIC_GUEST_MIB);
+});
+
+test('the gate-page workload boots with vsyscall=emulate and needs the vsyscall emulation; others get neither', (t) => {
+  const gate = DEFAULT_SUITE.filter((w) => w.fault?.kind === 'gate-page');
+  t.is(gate.length, 1);
+  t.deepEqual(gatePageWords(gate), ['vsyscall=emulate']);
+  t.deepEqual(gatePageWords(small), []);
+  t.deepEqual(gatePageWords(DEFAULT_SUITE), ['vsyscall=emulate']);
+  t.true(requirementsOf(gate[0]!).some((r) => r.symbol === 'CONFIG_X86_VSYSCALL_EMULATION'));
+  t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_X86_VSYSCALL_EMULATION'));
 });
