@@ -27,8 +27,12 @@ export const DEFAULT_FIGURES: readonly FigureName[] = FIGURES.filter((f) => f !=
 /** issue 26's goal for --coverage: the covered suite at most this many times the plain one */
 export const COVERAGE_GOAL_RATIO = 1.3;
 
-/** issue 17's goals (TCG, 2-core machine): boot to ready, edit -> verdict, default suite with boot, empty caches to the first verdict */
-export const GOALS = { bootMs: 1_500, editMs: 20_000, suiteMs: 45_000, freshMs: 360_000 } as const;
+/**
+ * Goals (TCG, 2-core machine): boot to ready, edit -> verdict and the default suite with boot are
+ * issue 26's (raised from 1.5 s / 20 s / 45 s once those were met; its suite goal was set for 42
+ * workloads), empty caches to the first verdict is issue 17's.
+ */
+export const GOALS = { bootMs: 1_000, editMs: 10_000, suiteMs: 20_000, freshMs: 360_000 } as const;
 
 const CLOCKSOURCE_BOOTS = 3;
 
