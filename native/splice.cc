@@ -12,6 +12,7 @@
 #include "batch.h"
 #include "engines.h"
 #include "errors.h"
+#include "pipe_hold.h"
 
 namespace pinlab {
 
@@ -181,25 +182,12 @@ Napi::Value VmspliceWriteBatch(const Napi::CallbackInfo& info) { return Start(in
 Napi::Value VmspliceHold(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   AlignedBuffer* b = AlignedBuffer::From(env, Arg(info, 0), "buffer");
-  int p[2];
-  if (pipe2(p, O_CLOEXEC) < 0) throw ErrnoError(env, errno, "pipe2");
-  auto fail = [&](const char* syscall) {
+  int p[2] = {-1, -1};
+  if (const char* failed = HoldInPipe(b->data(), b->size(), p)) {
     int err = errno;
-    close(p[0]);
-    close(p[1]);
-    throw ErrnoError(env, err, syscall);
-  };
-  if (fcntl(p[1], F_SETPIPE_SZ, int(b->size())) < 0) fail("fcntl");
-  struct iovec iov = {b->data(), b->size()};
-  while (iov.iov_len > 0) {
-    // never blocks: a pipe that cannot take the rest fails with EAGAIN
-    ssize_t n = vmsplice(p[1], &iov, 1, SPLICE_F_NONBLOCK);
-    if (n <= 0) {
-      if (n == 0) errno = EAGAIN;
-      fail("vmsplice");
-    }
-    iov.iov_base = static_cast<uint8_t*>(iov.iov_base) + n;
-    iov.iov_len -= size_t(n);
+    for (int fd : p)
+      if (fd >= 0) close(fd);
+    throw ErrnoError(env, err, failed);
   }
   Napi::Array fds = Napi::Array::New(env, 2);
   fds.Set(0u, Napi::Number::New(env, p[0]));

@@ -10,7 +10,9 @@
 //             munmap, close the dma-buf (unpin), then preadv(memfd) into the op's buffers
 //
 // fd is a buffered descriptor: the file side pins nothing. A failed step reports -errno with
-// its syscall (UDMABUF_CREATE as "ioctl").
+// its syscall (UDMABUF_CREATE as "ioctl"). With holdPages, a pipe takes a reference to each of
+// the memfd's pages (vmsplice of a shared mapping of it) before UDMABUF_CREATE and keeps it until
+// the dma-buf is gone: memfd_pin_folios cannot migrate such pages out of ZONE_MOVABLE.
 #include <fcntl.h>
 #include <linux/udmabuf.h>
 #include <sys/ioctl.h>
@@ -25,6 +27,7 @@
 #include "batch.h"
 #include "engines.h"
 #include "errors.h"
+#include "pipe_hold.h"
 
 namespace pinlab {
 
@@ -34,8 +37,8 @@ constexpr size_t kPage = 4096;
 
 class UdmabufWorker : public BatchWorker {
  public:
-  UdmabufWorker(Napi::Env env, int fd, int dev, Direction dir, std::vector<Op> ops, BufferHold&& hold)
-      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dev_(dev), dir_(dir) {}
+  UdmabufWorker(Napi::Env env, int fd, int dev, Direction dir, bool hold_pages, std::vector<Op> ops, BufferHold&& hold)
+      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dev_(dev), dir_(dir), hold_pages_(hold_pages) {}
   ~UdmabufWorker() override {
     if (dev_ >= 0) close(dev_);
   }
@@ -71,6 +74,33 @@ class UdmabufWorker : public BatchWorker {
     if (ftruncate(memfd, off_t(bytes)) < 0) return Fail(op, "ftruncate");
     if (!read && pwritev(memfd, op.iov.data(), int(op.iov.size()), 0) != ssize_t(op.length)) return Fail(op, "pwritev");
     if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) return Fail(op, "fcntl");
+    int pipe_fds[2] = {-1, -1};
+    if (hold_pages_ && !HoldPages(op, memfd, bytes, pipe_fds)) return -errno;
+    int64_t r = Create(op, memfd, bytes, read);
+    int saved = errno;
+    for (int p : pipe_fds)
+      if (p >= 0) close(p);
+    errno = saved;
+    return r;
+  }
+
+  // a pipe takes a reference to each page of the memfd (faulting them in); the mapping goes.
+  // False with errno and op.syscall set when a step failed.
+  bool HoldPages(Op& op, int memfd, size_t bytes, int pipe_fds[2]) {
+    void* map = mmap(nullptr, bytes, PROT_READ, MAP_SHARED, memfd, 0);
+    if (map == MAP_FAILED) {
+      Fail(op, "mmap");
+      return false;
+    }
+    const char* failed = HoldInPipe(map, bytes, pipe_fds);
+    int saved = errno;
+    munmap(map, bytes);
+    errno = saved;
+    if (failed) Fail(op, failed);
+    return failed == nullptr;
+  }
+
+  int64_t Create(Op& op, int memfd, size_t bytes, bool read) {
     struct udmabuf_create create = {};
     create.memfd = uint32_t(memfd);
     create.flags = UDMABUF_FLAGS_CLOEXEC;
@@ -100,18 +130,20 @@ class UdmabufWorker : public BatchWorker {
   int fd_;
   int dev_;
   Direction dir_;
+  bool hold_pages_;
 };
 
-// udmabufBatch(fd, direction, ops): fd is a buffered (not O_DIRECT) descriptor
+// udmabufBatch(fd, direction, ops, { holdPages }?): fd is a buffered (not O_DIRECT) descriptor
 Napi::Value UdmabufBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(env, Arg(info, 0));
   Direction dir = ToDirection(env, Arg(info, 1));
   BufferHold hold;
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, IOV_MAX);
+  bool hold_pages = OptBool(env, OptObject(env, info, 3, "options"), "holdPages", false);
   int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
   if (dev < 0) throw ErrnoError(env, errno, "open", "/dev/udmabuf");
-  return StartWorker(new UdmabufWorker(env, fd, dev, dir, std::move(ops), std::move(hold)));
+  return StartWorker(new UdmabufWorker(env, fd, dev, dir, hold_pages, std::move(ops), std::move(hold)));
 }
 
 }  // namespace

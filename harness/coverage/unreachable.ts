@@ -20,9 +20,7 @@ const FOLLOW_PAGE_ONLY =
 const PUD_HUGETLB_ALLOWED =
   'a PUD leaf is a hugetlb page here (PUD-sized THP exists only for DAX, and devmap returned earlier), and gup_fast_folio_allowed() allows hugetlb folios always';
 const MIGRATION_FAILED =
-  "the long-term migration's error exit after a device-coherent (ZONE_DEVICE) page's migration failed: for ordinary pages every entry is unpinned and cleared before migrate_pages() runs, so their failed migration (raw-virtio.uring-fixed.anon.migration-blocked) finds nothing left here";
-const MEMFD_MIGRATION_FAILED =
-  "the long-term migration's error exit on the memfd route (memfd_pin_folios: udmabuf) when the memfd's pages cannot be migrated (a pipe holds them); the pin_user_pages route's twin is reached by raw-virtio.uring-fixed.anon.migration-blocked, a udmabuf workload over held pages is not written yet";
+  "the long-term migration's error exit after a device-coherent (ZONE_DEVICE) page's migration failed: for ordinary pages every entry is unpinned and cleared before migrate_pages() runs, so their failed migration (the migration-blocked workloads) finds nothing left here";
 const DEVICE_COHERENT = 'a device-coherent (ZONE_DEVICE) page in a long-term pin: its pin becomes a reference before migration; the guest has no such memory';
 const ZONE_APPEND =
   'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured';
@@ -72,18 +70,17 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:gup_put_folio', reason: RACE_MM_CHANGED },
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_fast_pud_leaf:gup_put_folio#2', reason: PUD_HUGETLB_ALLOWED },
-  { site: 'mm/gup.c:pofs_unpin:unpin_folios', reason: MEMFD_MIGRATION_FAILED },
   { site: 'mm/gup.c:gup_fast_undo_dev_pagemap:gup_put_folio', reason: DEVMAP },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio#2', reason: 'a long-term pin of a PMD-mapped folio of a disk file (not shmem): 6.12 maps no disk file by PMD in this guest (ext4 large folios came with 6.16, CONFIG_READ_ONLY_THP_FOR_FS is off); the small-page twin in gup_fast_pte_range is reached by ext4.uring-fixed.anon.longterm-file' },
   { site: 'mm/gup.c:__get_user_pages:gup_put_folio', reason: 'the grab of a large folio\'s further pages "should never fail" (a reference is already held): only a refcount overflow gets here' },
   { site: 'mm/gup.c:memfd_pin_folios:unpin_folios', reason: MEMFD_PIN_ERROR },
-  { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration only: ${MEMFD_PIN_ERROR}` },
+  { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration only, and the migration's hands it cleared (NULL) entries, so only memfd_pin_folios()' own exit gets a folio released here: ${MEMFD_PIN_ERROR}` },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
   { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: FOLLOW_PAGE_ONLY },
   // 6.12 flag points (pinlab mutate) in the functions of sites listed above for the same reason
   { site: 'mm/gup.c:follow_huge_pud:FOLL_PIN', reason: `its FOLL_GET | FOLL_PIN test guards the pud_devmap() branch only: ${DEVMAP}` },
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:FOLL_PIN', reason: RACE_MM_CHANGED },
-  { site: 'mm/gup.c:unpin_folios:FOLL_PIN', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration only: ${MEMFD_PIN_ERROR}` },
+  { site: 'mm/gup.c:unpin_folios:FOLL_PIN', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration only, and the migration's hands it cleared (NULL) entries, so only memfd_pin_folios()' own exit gets a folio released here: ${MEMFD_PIN_ERROR}` },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:FOLL_PIN', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
 ];
 

@@ -39,6 +39,20 @@ export const EQUIVALENT: readonly EquivalentEntry[] = [
       reason: 'ret is set only by arch_make_page_accessible() (6.12: arch_make_folio_accessible()) in the FOLL_PIN branch below, whose failure leaves the loop: ret is 0 at the secretmem, changed-PTE and unshare releases',
     })),
   ),
+  // 6.12's long-term migration: migrate_longterm_unpinnable_folios() unpins and clears every entry
+  // before migrate_pages() runs, so when the migration fails (raw-virtio.uring-fixed.anon.
+  // migration-blocked, raw-virtio.udmabuf.anon.migration-blocked) its error exit's pofs_unpin()
+  // walks an array of NULLs. Only a device-coherent (ZONE_DEVICE) page whose own migration fails
+  // leaves pinned entries behind it there; the guest has no such memory, so releasing none or one
+  // entry fewer cannot change a pin here. (refs-plus-one is not listed: it reads one entry past
+  // the array, which is not always NULL.)
+  ...['unpin_user_pages', 'unpin_folios'].flatMap((callee) =>
+    ['drop-release', 'refs-minus-one'].map((op) => ({
+      mutant: `mm/gup.c:pofs_unpin:${callee}/${op}`,
+      reason:
+        "migrate_longterm_unpinnable_folios() has unpinned and cleared every entry before the migration whose failure leads here, so pofs_unpin() releases an array of NULLs; only a device-coherent (ZONE_DEVICE) page's failed migration leaves pinned entries, and the guest has none",
+    })),
+  ),
 ];
 
 export function equivalentReason(id: string, entries: readonly EquivalentEntry[] = EQUIVALENT): string | undefined {

@@ -275,6 +275,8 @@ const SHAPES: Shape[] = [
   // a long-term pin whose migration out of ZONE_MOVABLE fails (a pipe holds the pages): every
   // pin given back on the migration's error exit, the registration refused
   { target: 'raw-virtio', engine: 'uring-fixed', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'migration-blocked' } },
+  // the same on the memfd route (memfd_pin_folios, 6.11+), whose error exit unpins folios
+  { target: 'raw-virtio', engine: 'udmabuf', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'migration-blocked' } },
   // the vsyscall gate page through cross-memory attach: GUP's get_gate_page route
   { target: 'raw-virtio', engine: 'process-vm', size: 256 * KiB, fault: { kind: 'gate-page' } },
   // passthrough above the controller's MDTS (QEMU's default: 512 KiB): blk-map fills one bio,

@@ -39,6 +39,8 @@ export interface EngineTarget {
 export interface FaultOptions {
   nowait?: boolean;
   memlockBytes?: number;
+  /** udmabuf: a pipe holds each op's memfd pages (vmsplice) while the dma-buf is created */
+  holdPages?: boolean;
 }
 
 /** One batch's result and the pages the engine pinned besides the ops' own buffers. */
@@ -83,7 +85,7 @@ export async function engineBatch(addon: PinlabAddon, spec: WorkloadSpec, target
     case 'process-vm':
       return { result: await addon.processVmBatch(target.bufferedFd, direction, ops) };
     case 'udmabuf':
-      return { result: await addon.udmabufBatch(target.bufferedFd, direction, ops) };
+      return { result: await addon.udmabufBatch(target.bufferedFd, direction, ops, faultOpts.holdPages ? { holdPages: true } : {}) };
     case 'fork-race':
       throw new Error('fork-race has no batch engine');
   }

@@ -185,7 +185,14 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       break;
     }
     case 'migration-blocked': {
-      if (spec.engine !== 'uring-fixed') w.fail(`the migration-blocked fault needs uring-fixed, not ${spec.engine}`);
+      if (spec.engine === 'udmabuf') {
+        // the addon holds each op's memfd pages in a pipe while it creates the dma-buf
+        const b = w.buffer(blockSize);
+        for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, 1, b, 0), { holdPages: true });
+        b.free();
+        break;
+      }
+      if (spec.engine !== 'uring-fixed') w.fail(`the migration-blocked fault needs uring-fixed or udmabuf, not ${spec.engine}`);
       // the pages are faulted in (ZONE_MOVABLE first), then a pipe takes a reference to each:
       // the registration's migration cannot move them
       const b = w.buffer(blockSize);

@@ -72,9 +72,10 @@ export type Fault =
   // system: long-term pins of such pages are refused (gup-fast drops what it grabbed, 6.5+;
   // io_uring gives back what it pinned, 6.1): EFAULT or EOPNOTSUPP
   | { kind: 'longterm-file' }
-  // a fixed-buffer registration of pages a pipe holds references to (vmsplice): their migration
-  // out of ZONE_MOVABLE fails, so the long-term pin gives back every pin and fails (ENOMEM), or
-  // succeeds where the pages needed no migration
+  // a fixed-buffer registration (uring-fixed) or a dma-buf (udmabuf: memfd_pin_folios) over pages
+  // a pipe holds references to (vmsplice): their migration out of ZONE_MOVABLE fails, so the
+  // long-term pin gives back every pin and fails (ENOMEM), or succeeds where the pages needed no
+  // migration (or, 6.1's udmabuf, were never pinned)
   | { kind: 'migration-blocked' }
   // process_vm_readv of the vsyscall gate page (vsyscall=emulate): GUP's get_gate_page route,
   // one pin each, the bytes checked against a read of /proc/self/mem
