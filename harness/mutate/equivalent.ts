@@ -46,13 +46,11 @@ export const EQUIVALENT: readonly EquivalentEntry[] = [
   // leaves pinned entries behind it there; the guest has no such memory, so releasing none or one
   // entry fewer cannot change a pin here. (refs-plus-one is not listed: it reads one entry past
   // the array, which is not always NULL.)
-  ...['unpin_user_pages', 'unpin_folios'].flatMap((callee) =>
-    ['drop-release', 'refs-minus-one'].map((op) => ({
-      mutant: `mm/gup.c:pofs_unpin:${callee}/${op}`,
-      reason:
-        "migrate_longterm_unpinnable_folios() has unpinned and cleared every entry before the migration whose failure leads here, so pofs_unpin() releases an array of NULLs; only a device-coherent (ZONE_DEVICE) page's failed migration leaves pinned entries, and the guest has none",
-    })),
-  ),
+  ...['unpin_user_pages/drop-release', 'unpin_user_pages/refs-minus-one', 'unpin_folios/drop-release'].map((m) => ({
+    mutant: `mm/gup.c:pofs_unpin:${m}`,
+    reason:
+      "migrate_longterm_unpinnable_folios() has unpinned and cleared every entry before the migration whose failure leads here, so pofs_unpin() releases an array of NULLs; only a device-coherent (ZONE_DEVICE) page's failed migration leaves pinned entries, and the guest has none",
+  })),
 ];
 
 export function equivalentReason(id: string, entries: readonly EquivalentEntry[] = EQUIVALENT): string | undefined {
