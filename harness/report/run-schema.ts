@@ -152,6 +152,7 @@ export const RUN_SCHEMA = {
         vmstatReleased: { type: 'number' },
         uncountedPins: { type: 'number', description: 'pins the evidence saw that nr_foll_pin_acquired did not count (a finding, not a failure)' },
         uncountedReleases: { type: 'number' },
+        pagesMigrated: { type: 'number', description: 'pages the kernel migrated in the workload window: a long-term pin of ZONE_MOVABLE pages unpins, migrates and pins again' },
       },
     },
     splat: {

@@ -297,6 +297,8 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   const blind = ev ? undefined : vmstatBlindOn(obs);
   if (blind) numbers.evidence = 'none';
   if (io.iops !== undefined) numbers.iops = io.iops;
+  const migrated = pagesMigrated(obs);
+  if (migrated > 0) numbers.pagesMigrated = migrated;
   if (ev) {
     numbers.vmstatAcquired = vA;
     numbers.vmstatReleased = vR;

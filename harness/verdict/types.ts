@@ -47,6 +47,8 @@ export interface Numbers {
   /** pins (releases) the evidence saw and nr_foll_pin_acquired (released) did not count */
   uncountedPins?: number;
   uncountedReleases?: number;
+  /** pages the kernel migrated in the workload's window (a long-term pin of movable pages re-pins them) */
+  pagesMigrated?: number;
 }
 
 export interface Verdict {

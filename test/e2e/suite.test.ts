@@ -72,7 +72,11 @@ e2e('patched-6.1: the default suite and every hardware variant pass, every user-
     const w = v.get(name);
     t.truthy(w, name);
     t.is(w!.numbers?.evidence, 'kprobe-hist', `${name}: pins counted at the primitives`);
-    t.is(w!.numbers?.acquired, w!.numbers?.expectedPins, `${name}: one pin per page-op (uring-fixed: per registered page; vmsplice: none)`);
+    // a long-term pin (uring-fixed's registration) of movable pages pins them again after
+    // migrating them (the guest has a movable zone): up to twice, as the judge allows
+    const n = w!.numbers!;
+    const repinned = (n.pagesMigrated ?? 0) > 0 && n.acquired > n.expectedPins && n.acquired <= 2 * n.expectedPins;
+    t.true(n.acquired === n.expectedPins || repinned, `${name}: one pin per page-op (uring-fixed: per registered page, twice where its pages were migrated; vmsplice: none): ${n.acquired} for ${n.expectedPins}, ${n.pagesMigrated ?? 0} pages migrated`);
     t.is(w!.numbers?.released, w!.numbers?.acquired, `${name}: every pin released`);
   }
   const skipped = result.verdicts.filter((x) => x.status === 'SKIP');

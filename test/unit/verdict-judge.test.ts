@@ -273,6 +273,8 @@ test('a long-term pin of movable pages pinned twice around a migration is a re-p
   const v = judge(migrated(twice, 256), ctx);
   t.is(v.status, 'PASS', v.message);
   t.regex(v.message, /256 page\(s\) migrated/);
+  t.is(v.numbers?.pagesMigrated, 256);
+  t.is(judge(twice, ctx).numbers?.pagesMigrated, undefined);
   // a migration allows one re-pin of each page, no more
   t.deepEqual(judge(migrated(obs({ spec, acquired: 513, io: { fixedPins: 256 } }), 256), ctx).reasons, ['unexpected-pins']);
   // and never a leak: one pin kept after the migration still fails
