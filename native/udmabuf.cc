@@ -75,8 +75,8 @@ class UdmabufWorker : public BatchWorker {
     if (!read && pwritev(memfd, op.iov.data(), int(op.iov.size()), 0) != ssize_t(op.length)) return Fail(op, "pwritev");
     if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) return Fail(op, "fcntl");
     int pipe_fds[2] = {-1, -1};
-    if (hold_pages_ && !HoldPages(op, memfd, bytes, pipe_fds)) return -errno;
-    int64_t r = Create(op, memfd, bytes, read);
+    // the pipe's ends close on every way out, a failed hold's too
+    int64_t r = hold_pages_ && !HoldPages(op, memfd, bytes, pipe_fds) ? -errno : Create(op, memfd, bytes, read);
     int saved = errno;
     for (int p : pipe_fds)
       if (p >= 0) close(p);
