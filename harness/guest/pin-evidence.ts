@@ -404,21 +404,22 @@ export async function setupPinEvidence(sys: EvidenceSystem, sources: readonly Ca
       continue;
     }
     try {
-      let v0 = sys.readCounters?.();
-      let before = readTables(tdir, use);
-      let inner: { v1: typeof v0; after: typeof before } | undefined;
+      // the window's ends: the whole run, unless the source narrows it with counted()
+      const read = () => ({ tables: readTables(tdir, use), vmstat: sys.readCounters?.() });
+      let start = read();
+      let end: ReturnType<typeof read> | undefined;
       const counted: Counted = async (fn) => {
-        v0 = sys.readCounters?.();
-        before = readTables(tdir, use);
+        start = read();
         try {
           return await fn();
         } finally {
-          inner = { after: readTables(tdir, use), v1: sys.readCounters?.() };
+          end = read();
         }
       };
       const pages = await src.run(counted);
-      const after = inner?.after ?? readTables(tdir, use);
-      const v1 = inner ? inner.v1 : sys.readCounters?.();
+      end ??= read();
+      const { tables: before, vmstat: v0 } = start;
+      const { tables: after, vmstat: v1 } = end;
       const delta = new Map(use.map((p) => [p.event, histDelta(after.get(p.event)!, before.get(p.event)!)]));
       runs.push({ source: src.source, path: src.path, pages, delta, ...(src.mayPinNothing ? { mayPinNothing: src.mayPinNothing } : {}), ...(v0 && v1 ? { vmstat: { acquired: v1.acquired - v0.acquired, released: v1.released - v0.released } } : {}) });
     } catch (e) {

@@ -39,8 +39,8 @@
 //       path is one that pins each reference it holds (fs/direct-io.c: __blockdev_direct_IO
 //       ran), where a double pin shows in step 4 instead; a failed op may pin and move nothing.
 //     no-per-io-pins: acquired must equal io.fixedPins (registration pins) -> else unexpected-pins.
-//     Migration: where the kernel migrated pages during the workload (vmstat pgmigrate_success
-//       moved: a long-term pin of ZONE_MOVABLE pages unpins, migrates and pins again), up to twice
+//     Migration: where the kernel migrated pages during the workload (pagesMigrated: a long-term
+//       pin of ZONE_MOVABLE pages unpins, migrates and pins again), up to twice
 //       the expected pins are a re-pin, not unexpected-pins (both models); balance still holds.
 //     pipe-dio, keyed on what the kernel did: iov_iter_pipe ran (ITER_PIPE Direct I/O into pipe
 //       pages, <= 6.3) -> as user-dio with expected = io.userPageOps (the pipe pages filled);
@@ -381,7 +381,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
         // fork-race: fork() write-protects the ptes under a running gup-fast, which then drops
         // its pin and retries; those retries are pins too (balanced), so extra pins decide nothing
         const allOpsMoved = !obs.spec.fault && io.errors.every((e) => e.count === 0) && obs.spec.engine !== 'fork-race';
-        const retried = repinCause(obs);
+        const retried = repinCause(obs.spec, migrated);
         if (acquired > expected) {
           if (retried && acquired <= 2 * expected) {
             notes.push(`${acquired} pins for ${expected} page-ops: ${retried}`);
@@ -406,9 +406,9 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
       if (acquired > model.expected && obs.spec.fault) {
         // a registration that met the fault pinned what it could and gave it back (balance, step 4)
         notes.push(`${acquired} pins where ${model.expected} registration pins belong: the failed registration's pins (${obs.spec.fault.kind})`);
-      } else if (acquired > model.expected && acquired <= 2 * model.expected && migrationCause(obs)) {
+      } else if (acquired > model.expected && acquired <= 2 * model.expected && migrated > 0) {
         // the registration's pages sat in ZONE_MOVABLE: pinned, given back, migrated, pinned again
-        notes.push(`${acquired} pins for ${model.expected} registration pins: ${migrationCause(obs)}`);
+        notes.push(`${acquired} pins for ${model.expected} registration pins: ${migrationCause(migrated)}`);
       } else if (acquired !== model.expected) {
         reasons.push('unexpected-pins');
         notes.push(`${acquired} pins where only ${model.expected} registration pins belong`);
@@ -470,36 +470,38 @@ export interface RunJudgeContext extends JudgeContext {
 }
 
 /**
- * Rule 9 around judge(): the one entry point of the live run and of `pinlab parse`, so a
- * re-parse of a saved run reaches the same verdicts.
+ * Pages the kernel migrated during the workload, 0 where not counted: vmstat's pgmigrate_success,
+ * or where the kernel has no VM event counters the guest's hist trigger on mm_migrate_pages.
  */
-/**
- * Why a workload's pages are pinned more than once per page-op on a correct kernel, when the
- * workload is built to make the kernel drop its pins and take them again (balance still decides).
- */
-/** Pages the kernel migrated during the workload (vmstat pgmigrate_success), 0 where not counted. */
 export function pagesMigrated(obs: Pick<WorkloadObservation, 'before' | 'after'>): number {
   const a = obs.after.migrated;
   const b = obs.before.migrated;
   return a !== undefined && b !== undefined ? Math.max(0, a - b) : 0;
 }
 
-/** Why a long-term pin's pages were pinned twice: they were migrated in between (ZONE_MOVABLE). */
-function migrationCause(obs: WorkloadObservation): string | undefined {
-  const n = pagesMigrated(obs);
-  return n > 0 ? `${n} page(s) migrated (vmstat pgmigrate_success): a long-term pin of movable pages gives its pins back, migrates and pins again` : undefined;
+/** Why a long-term pin's pages were pinned twice: `migrated` pages were moved in between (ZONE_MOVABLE). */
+function migrationCause(migrated: number): string | undefined {
+  return migrated > 0 ? `${migrated} page(s) migrated: a long-term pin of movable pages gives its pins back, migrates and pins again` : undefined;
 }
 
-function repinCause(obs: WorkloadObservation): string | undefined {
-  const spec = obs.spec;
-  const migrated = migrationCause(obs);
-  if (migrated) return migrated;
+/**
+ * Why a workload's pages are pinned more than once per page-op on a correct kernel, when the
+ * kernel migrated them (`migrated` pages) or the workload is built to make the kernel drop its
+ * pins and take them again (balance still decides).
+ */
+function repinCause(spec: WorkloadObservation['spec'], migrated: number): string | undefined {
+  const moved = migrationCause(migrated);
+  if (moved) return moved;
   if (bufferBacking(spec.buffer).cowShared) return 'the copy-on-write shared pages were unshared: gup-fast dropped its pins and the slow path took them again';
   if (spec.nowaitRetry) return "the IOCB_NOWAIT attempt released its bios' pins and the blocking retry took them again";
   if (spec.segmentOrder === 'bio-trim') return "a bio's last slot took one page of a segment, trimmed it to the logical block (nothing left) and released it; the next bio pinned the segment again";
   return undefined;
 }
 
+/**
+ * Rule 9 around judge(): the one entry point of the live run and of `pinlab parse`, so a
+ * re-parse of a saved run reaches the same verdicts.
+ */
 export function judgeRun(obs: WorkloadObservation, ctx: RunJudgeContext): Verdict {
   const c = ctx.control;
   const onEvidence = obs.evidence !== undefined && 'before' in obs.evidence;

@@ -182,8 +182,11 @@ export interface PinlabAddon {
   forkRace(fd: number, options: ForkRaceOptions): Promise<ForkRaceResult>;
   /** process_vm_readv (write ops) / process_vm_writev (read ops) of the ops' buffers on this process, the file side buffered on `fd` */
   processVmBatch(fd: number, direction: Direction, ops: IoOps): Promise<BatchResult>;
-  /** each op through a dma-buf of /dev/udmabuf over a fresh memfd (see native/udmabuf.cc), the file side buffered on `fd` */
-  /** holdPages: a pipe holds each op's memfd pages (vmsplice) while its dma-buf is created */
+  /**
+   * each op through a dma-buf of /dev/udmabuf over a fresh memfd (see native/udmabuf.cc), the file
+   * side buffered on `fd`; holdPages: a pipe holds each op's memfd pages (vmsplice) while its
+   * dma-buf is created
+   */
   udmabufBatch(fd: number, direction: Direction, ops: IoOps, options?: { holdPages?: boolean }): Promise<BatchResult>;
   /** fork a child that exits at once: the process's private pages become copy-on-write shared */
   shareCopyOnWrite(): void;

@@ -18,7 +18,7 @@ import type { Workload } from './workload.js';
 export const METADATA_EIO_AT = 64 * 1024;
 
 /** The x86-64 vsyscall page (the gate area GUP serves from get_gate_page). */
-export const GATE_ADDRESS = 0xffffffffff600000n;
+const GATE_ADDRESS = 0xffffffffff600000n;
 /** Its first bytes (arch/x86/entry/vsyscall/vsyscall_emu_64.S): mov $__NR_gettimeofday, %rax; syscall; ret */
 const VSYSCALL_GETTIMEOFDAY = Buffer.from('48c7c0600000000f05c3', 'hex');
 /** process_vm_readv calls of the gate page: one pin each */
