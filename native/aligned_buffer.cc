@@ -74,11 +74,32 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   size_t pages = RoundUp(size_, kPage) / kPage;
   hole_page_ = OptInteger(env, opts, "holePage", -1, -1, int64_t(pages) - 1);
   bool read_only = OptBool(env, opts, "readOnly", false);
+  bool no_reserve = OptBool(env, opts, "noReserve", false);
+  if (no_reserve && kind_ != "hugetlb") ThrowRange(env, "The \"noReserve\" option is for the hugetlb kind only");
+  bool no_huge_page = OptBool(env, opts, "noHugePage", false);
+  if (no_huge_page && kind_ != "anon" && kind_ != "private-anon")
+    ThrowRange(env, "The \"noHugePage\" option is for the anon and private-anon kinds only");
   std::string dir = "/dev/shm";
   if (!opts.Get("dir").IsUndefined()) dir = ToString(env, opts.Get("dir"), "dir");
+  // shared-file over an existing file or block device (its page cache) at fileOffset, instead
+  // of a new unlinked file in dir
+  std::string file;
+  if (!opts.Get("file").IsUndefined()) file = ToString(env, opts.Get("file"), "file");
+  int64_t file_offset = OptInteger(env, opts, "fileOffset", 0, 0, kMaxSafe);
+  if (!file.empty() && kind_ != "shared-file") ThrowRange(env, "The \"file\" option is for the shared-file kind only");
+  if (file_offset % int64_t(kPage)) ThrowRange(env, "The \"fileOffset\" option must be a multiple of the page size");
 
   size_t length = RoundUp(size_, giant ? kGiant : huge ? kHuge : kPage);
-  if (kind_ == "shared-file") {
+  if (kind_ == "shared-file" && !file.empty()) {
+    int fd = open(file.c_str(), O_RDWR | O_CLOEXEC);
+    if (fd < 0) throw ErrnoError(env, errno, "open", file);
+    void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, off_t(file_offset));
+    int err = errno;
+    close(fd);
+    if (p == MAP_FAILED) throw ErrnoError(env, err, "mmap", file);
+    map_ = data_ = static_cast<uint8_t*>(p);
+    map_len_ = length;
+  } else if (kind_ == "shared-file") {
     std::string tmpl = dir + "/pinlab-buffer-XXXXXX";
     int fd = mkostemp(&tmpl[0], O_CLOEXEC);
     if (fd < 0) throw ErrnoError(env, errno, "mkostemp", tmpl);
@@ -97,9 +118,11 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
     data_ = map_;
   } else if (kind_ == "hugetlb" || giant) {
     // hugetlbfs pages from the pool (vm.nr_hugepages; 1 GiB pages: reserved at boot with
-    // hugepagesz=1G), mapped by the kernel on their own size's boundary (PMD or PUD)
+    // hugepagesz=1G), mapped by the kernel on their own size's boundary (PMD or PUD). The
+    // mapping reserves its pages now, unless noReserve: then a fault finds the pool empty or not
     int size_flag = giant ? (30 << MAP_HUGE_SHIFT) : 0;
-    void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | size_flag, -1, 0);
+    int reserve_flag = no_reserve ? MAP_NORESERVE : 0;
+    void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB | size_flag | reserve_flag, -1, 0);
     if (p == MAP_FAILED) throw ErrnoError(env, errno, "mmap");
     map_ = data_ = static_cast<uint8_t*>(p);
     map_len_ = length;
@@ -116,7 +139,10 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
     if (tail) munmap(aligned + length, tail);
     map_ = data_ = aligned;
     map_len_ = length;
-    if (kind_ == "thp" && madvise(map_, map_len_, MADV_HUGEPAGE) < 0) {
+    // noHugePage: small pages only (no huge zero page for a read fault either), and a mapping
+    // that no neighbour merges with
+    int advice = kind_ == "thp" ? MADV_HUGEPAGE : no_huge_page ? MADV_NOHUGEPAGE : 0;
+    if (advice && madvise(map_, map_len_, advice) < 0) {
       int err = errno;
       Unmap();
       throw ErrnoError(env, err, "madvise");

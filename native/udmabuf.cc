@@ -12,7 +12,10 @@
 // fd is a buffered descriptor: the file side pins nothing. A failed step reports -errno with
 // its syscall (UDMABUF_CREATE as "ioctl"). With holdPages, a pipe takes a reference to each of
 // the memfd's pages (vmsplice of a shared mapping of it) before UDMABUF_CREATE and keeps it until
-// the dma-buf is gone: memfd_pin_folios cannot migrate such pages out of ZONE_MOVABLE.
+// the dma-buf is gone: memfd_pin_folios cannot migrate such pages out of ZONE_MOVABLE. With
+// hugetlb, the memfd is a hugetlbfs file (MFD_HUGETLB) of whole 2 MiB pages, the first faulted in
+// here, the rest left to memfd_pin_folios (6.11+), which allocates them from the pool and fails
+// where the pool runs out. A hugetlbfs file cannot be written (pwritev: EINVAL): reads only.
 #include <fcntl.h>
 #include <linux/udmabuf.h>
 #include <sys/ioctl.h>
@@ -34,11 +37,12 @@ namespace pinlab {
 namespace {
 
 constexpr size_t kPage = 4096;
+constexpr size_t kHuge = 2 * 1024 * 1024;
 
 class UdmabufWorker : public BatchWorker {
  public:
-  UdmabufWorker(Napi::Env env, int fd, int dev, Direction dir, bool hold_pages, std::vector<Op> ops, BufferHold&& hold)
-      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dev_(dev), dir_(dir), hold_pages_(hold_pages) {}
+  UdmabufWorker(Napi::Env env, int fd, int dev, Direction dir, bool hold_pages, bool hugetlb, std::vector<Op> ops, BufferHold&& hold)
+      : BatchWorker(env, std::move(ops), std::move(hold)), fd_(fd), dev_(dev), dir_(dir), hold_pages_(hold_pages), hugetlb_(hugetlb) {}
   ~UdmabufWorker() override {
     if (dev_ >= 0) close(dev_);
   }
@@ -60,8 +64,9 @@ class UdmabufWorker : public BatchWorker {
 
   int64_t One(Op& op) {
     bool read = dir_ == Direction::kRead;
-    size_t bytes = (op.length + kPage - 1) & ~(kPage - 1);
-    int memfd = memfd_create("pinlab-udmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    size_t unit = hugetlb_ ? kHuge : kPage;
+    size_t bytes = (op.length + unit - 1) & ~(unit - 1);
+    int memfd = memfd_create("pinlab-udmabuf", MFD_CLOEXEC | MFD_ALLOW_SEALING | (hugetlb_ ? MFD_HUGETLB : 0));
     if (memfd < 0) return Fail(op, "memfd_create");
     int64_t r = WithMemfd(op, memfd, bytes, read);
     int saved = errno;
@@ -72,6 +77,7 @@ class UdmabufWorker : public BatchWorker {
 
   int64_t WithMemfd(Op& op, int memfd, size_t bytes, bool read) {
     if (ftruncate(memfd, off_t(bytes)) < 0) return Fail(op, "ftruncate");
+    if (hugetlb_ && !FaultFirstHugePage(op, memfd)) return -errno;
     if (!read && pwritev(memfd, op.iov.data(), int(op.iov.size()), 0) != ssize_t(op.length)) return Fail(op, "pwritev");
     if (fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK) < 0) return Fail(op, "fcntl");
     int pipe_fds[2] = {-1, -1};
@@ -82,6 +88,21 @@ class UdmabufWorker : public BatchWorker {
       if (p >= 0) close(p);
     errno = saved;
     return r;
+  }
+
+  // The hugetlb memfd's first page allocated by a fault of a shared mapping (from any zone), so
+  // that memfd_pin_folios finds and pins it before it allocates the next page itself: it takes
+  // those from outside ZONE_MOVABLE only, where the guest's pool pages mostly are not. False
+  // with errno and op.syscall set when a step failed.
+  bool FaultFirstHugePage(Op& op, int memfd) {
+    void* map = mmap(nullptr, kHuge, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
+    if (map == MAP_FAILED) {
+      Fail(op, "mmap");
+      return false;
+    }
+    static_cast<volatile uint8_t*>(map)[0] = 0;
+    munmap(map, kHuge);
+    return true;
   }
 
   // a pipe takes a reference to each page of the memfd (faulting them in); the mapping goes.
@@ -131,19 +152,22 @@ class UdmabufWorker : public BatchWorker {
   int dev_;
   Direction dir_;
   bool hold_pages_;
+  bool hugetlb_;
 };
 
-// udmabufBatch(fd, direction, ops, { holdPages }?): fd is a buffered (not O_DIRECT) descriptor
+// udmabufBatch(fd, direction, ops, { holdPages, hugetlb }?): fd is a buffered (not O_DIRECT) descriptor
 Napi::Value UdmabufBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int fd = ToFd(env, Arg(info, 0));
   Direction dir = ToDirection(env, Arg(info, 1));
   BufferHold hold;
   std::vector<Op> ops = ParseOps(env, Arg(info, 2), &hold, IOV_MAX);
-  bool hold_pages = OptBool(env, OptObject(env, info, 3, "options"), "holdPages", false);
+  Napi::Object opts = OptObject(env, info, 3, "options");
+  bool hold_pages = OptBool(env, opts, "holdPages", false);
+  bool hugetlb = OptBool(env, opts, "hugetlb", false);
   int dev = open("/dev/udmabuf", O_RDWR | O_CLOEXEC);
   if (dev < 0) throw ErrnoError(env, errno, "open", "/dev/udmabuf");
-  return StartWorker(new UdmabufWorker(env, fd, dev, dir, hold_pages, std::move(ops), std::move(hold)));
+  return StartWorker(new UdmabufWorker(env, fd, dev, dir, hold_pages, hugetlb, std::move(ops), std::move(hold)));
 }
 
 }  // namespace

@@ -6,7 +6,9 @@
 // fragment): read each site's condition and its callers. The cross-memory-attach and udmabuf
 // routes (process_vm_readv/writev, memfd_pin_folios) left the list when their workloads came, the
 // long-term migration's unpins when the guest got a movable zone (movablecore=, config.ts), the
-// gate page with process_vm_readv of it under vsyscall=emulate.
+// gate page with process_vm_readv of it under vsyscall=emulate, memfd_pin_folios()' error exit
+// (and unpin_folios()) with a hugetlb memfd whose pool runs out part-way, bio_dirty_fn() with
+// writeback cleaning a read's pages while it is in flight.
 import type { PinSite } from './sites.js';
 
 export interface UnreachableEntry {
@@ -24,8 +26,6 @@ const MIGRATION_FAILED =
 const DEVICE_COHERENT = 'a device-coherent (ZONE_DEVICE) page in a long-term pin: its pin becomes a reference before migration; the guest has no such memory';
 const ZONE_APPEND =
   'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured';
-const MEMFD_PIN_ERROR =
-  "memfd_pin_folios()'s error exit: a folio the memfd cannot allocate part-way (a hugetlb memfd whose pool runs out; shmem does not fail under the guest's memory) or a failed grab (refcount overflow); raw-virtio.udmabuf.anon pins shmem memfds only";
 const RACE_MM_CHANGED =
   'a race: gup-fast gives its pins back when the mm changed (a concurrent fork) while it walked the page tables';
 const DEVMAP =
@@ -34,7 +34,6 @@ const DEVMAP =
 export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'block/bio.c:bio_iov_add_zone_append_page:bio_release_page', reason: ZONE_APPEND },
   { site: 'block/bio.c:__bio_iov_iter_get_pages:iov_iter_get_pages2', reason: 'the branch for iterators that are not pinned (ITER_KVEC, ITER_XARRAY): ITER_BVEC takes bio_iov_bvec_set instead, and no Direct I/O caller hands KVEC or XARRAY to bio_iov_iter_get_pages' },
-  { site: 'block/bio.c:bio_dirty_fn:bio_release_pages', reason: 'deferred dirtying: bio_check_pages_dirty defers only when a page of a finished read was cleaned (written back) while the read was in flight, a race with writeback' },
   { site: 'mm/gup.c:unpin_user_pages_lockless:gup_put_folio', reason: RACE_MM_CHANGED },
   { site: 'mm/gup.c:migrate_longterm_unpinnable_pages:unpin_user_page#2', reason: MIGRATION_FAILED },
   { site: 'mm/gup.c:undo_dev_pagemap:unpin_user_page', reason: DEVMAP },
@@ -73,14 +72,11 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_fast_undo_dev_pagemap:gup_put_folio', reason: DEVMAP },
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio#2', reason: 'a long-term pin of a PMD-mapped folio of a disk file (not shmem): 6.12 maps no disk file by PMD in this guest (ext4 large folios came with 6.16, CONFIG_READ_ONLY_THP_FOR_FS is off); the small-page twin in gup_fast_pte_range is reached by ext4.uring-fixed.anon.longterm-file' },
   { site: 'mm/gup.c:__get_user_pages:gup_put_folio', reason: 'the grab of a large folio\'s further pages "should never fail" (a reference is already held): only a refcount overflow gets here' },
-  { site: 'mm/gup.c:memfd_pin_folios:unpin_folios', reason: MEMFD_PIN_ERROR },
-  { site: 'mm/gup.c:unpin_folios:gup_put_folio', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration only, and the migration's hands it cleared (NULL) entries, so only memfd_pin_folios()' own exit gets a folio released here: ${MEMFD_PIN_ERROR}` },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
   { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: FOLLOW_PAGE_ONLY },
   // 6.12 flag points (pinlab mutate) in the functions of sites listed above for the same reason
   { site: 'mm/gup.c:follow_huge_pud:FOLL_PIN', reason: `its FOLL_GET | FOLL_PIN test guards the pud_devmap() branch only: ${DEVMAP}` },
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:FOLL_PIN', reason: RACE_MM_CHANGED },
-  { site: 'mm/gup.c:unpin_folios:FOLL_PIN', reason: `unpin_folios() releases the error exits of memfd_pin_folios() and of the long-term migration only, and the migration's hands it cleared (NULL) entries, so only memfd_pin_folios()' own exit gets a folio released here: ${MEMFD_PIN_ERROR}` },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:FOLL_PIN', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
 ];
 

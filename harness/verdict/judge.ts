@@ -21,7 +21,9 @@
 //  2. Evidence independent of the pin model: kmsg splats -> kernel-splat; read-back mismatch ->
 //     data-corruption; fork-race lost pages -> fork-data-loss; errno: a fault case must surface
 //     its errno (misaligned, over-limit: EINVAL; readonly-dest: EFAULT; memlock: ENOMEM;
-//     longterm-file: EFAULT or EOPNOTSUPP; migration-blocked: ENOMEM or success; gate-page: none;
+//     longterm-file: EFAULT or EOPNOTSUPP; migration-blocked: ENOMEM or success; gate-page,
+//     zero-page, sub-block, cleaned-in-flight: none; hugetlb-exhausted: EFAULT or a short read (psync), ENOMEM or
+//     EINVAL (udmabuf);
 //     fail-make-request, blkdebug-eio: EIO) and nothing else (efault-midway: EFAULT or a short
 //     transfer; past-eod: a short transfer, ENOSPC or EINVAL; nowait: EAGAIN or success;
 //     hole-write: success); a workload without a fault must see no errors at all -> wrong-errno.
@@ -61,7 +63,7 @@
 //     judged on vmstat is ERROR harness, the counters cannot be trusted (judgeRun below; the live
 //     run and `pinlab parse` both use it). Workloads judged on the pin evidence do not rest on
 //     the counters and are judged as usual.
-import { FAIL_MAKE_REQUEST_FAULTS, type BackgroundNoise, type Fault, type PinControl, type WorkloadIO, type WorkloadObservation } from '../workloads/types.js';
+import { FAIL_MAKE_REQUEST_FAULTS, type BackgroundNoise, type Engine, type Fault, type PinControl, type WorkloadIO, type WorkloadObservation } from '../workloads/types.js';
 import { baseName } from '../trace-names.js';
 import { classifyKernelLog } from './dmesg.js';
 import type { FailReason, Numbers, Splat, Verdict } from './types.js';
@@ -118,7 +120,7 @@ export function pathEvidence(paths: string[][], hits: readonly string[], traceab
 }
 
 /** Errno expectations of a fault case. */
-export function expectedErrnos(fault: Fault | undefined): { allowed: string[]; required: boolean } {
+export function expectedErrnos(fault: Fault | undefined, engine?: Engine): { allowed: string[]; required: boolean } {
   switch (fault?.kind) {
     case undefined:
       return { allowed: [], required: false };
@@ -146,7 +148,14 @@ export function expectedErrnos(fault: Fault | undefined): { allowed: string[]; r
       // no error where the pages sat outside ZONE_MOVABLE (nothing to migrate)
       return { allowed: ['ENOMEM'], required: false };
     case 'gate-page':
+    case 'zero-page':
+    case 'sub-block':
+    case 'cleaned-in-flight':
       return { allowed: [], required: false };
+    case 'hugetlb-exhausted':
+      // udmabuf: ENOMEM from memfd_pin_folios (6.11+), EINVAL from older udmabufs, which take
+      // only pages already in the memfd; Direct I/O: EFAULT or a short read
+      return engine === 'udmabuf' ? { allowed: ['ENOMEM', 'EINVAL'], required: true } : { allowed: ['EFAULT'], required: false };
     case 'fail-make-request':
     case 'blkdebug-eio':
     case 'metadata-eio':
@@ -155,8 +164,8 @@ export function expectedErrnos(fault: Fault | undefined): { allowed: string[]; r
   }
 }
 
-function errnoProblem(io: WorkloadIO, fault: Fault | undefined): string | undefined {
-  const { allowed, required } = expectedErrnos(fault);
+function errnoProblem(io: WorkloadIO, fault: Fault | undefined, engine: Engine): string | undefined {
+  const { allowed, required } = expectedErrnos(fault, engine);
   const seen = io.errors.filter((e) => e.count > 0);
   const wrong = seen.filter((e) => !allowed.includes(e.code));
   if (wrong.length > 0) {
@@ -322,7 +331,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   }
   // a fail_make_request that never fired proves nothing about errnos: the harness missed
   const notInjected = obs.spec.fault !== undefined && FAIL_MAKE_REQUEST_FAULTS.includes(obs.spec.fault.kind) && obs.extra?.faultsInjected === 0;
-  const errno = notInjected ? undefined : errnoProblem(io, obs.spec.fault);
+  const errno = notInjected ? undefined : errnoProblem(io, obs.spec.fault, obs.spec.engine);
   if (errno) {
     reasons.push('wrong-errno');
     notes.push(errno);

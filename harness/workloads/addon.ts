@@ -17,6 +17,13 @@ export interface AlignedBufferOptions {
   readOnly?: boolean;
   /** directory for the shared-file kind's backing file (default /dev/shm) */
   dir?: string;
+  /** shared-file: map this existing file or block device (its page cache) instead, at fileOffset */
+  file?: string;
+  fileOffset?: number;
+  /** hugetlb only: map without reserving pool pages (MAP_NORESERVE); a fault may find none */
+  noReserve?: boolean;
+  /** anon, private-anon: MADV_NOHUGEPAGE (small pages, no huge zero page) */
+  noHugePage?: boolean;
 }
 
 export interface AlignedBuffer {
@@ -187,7 +194,7 @@ export interface PinlabAddon {
    * side buffered on `fd`; holdPages: a pipe holds each op's memfd pages (vmsplice) while its
    * dma-buf is created
    */
-  udmabufBatch(fd: number, direction: Direction, ops: IoOps, options?: { holdPages?: boolean }): Promise<BatchResult>;
+  udmabufBatch(fd: number, direction: Direction, ops: IoOps, options?: { holdPages?: boolean; hugetlb?: boolean }): Promise<BatchResult>;
   /** fork a child that exits at once: the process's private pages become copy-on-write shared */
   shareCopyOnWrite(): void;
   /** this CPU's TSC rate in kHz against CLOCK_MONOTONIC_RAW (x86-64; undefined when unsure) */

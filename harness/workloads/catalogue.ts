@@ -84,6 +84,11 @@ function pathsFor(target: Target, engine: Engine, fault?: Fault, forkPin?: Workl
       return [['generic_file_splice_read', 'copy_splice_read', 'direct_splice_read'], ...base];
     case 'vmsplice-write':
       return [['iter_file_splice_write'], ...base];
+    case 'libaio':
+    case 'psync':
+      // the deferred release is the point of this fault: a read that finished before writeback
+      // cleaned its pages tested nothing
+      return fault?.kind === 'cleaned-in-flight' ? [...base, ['bio_dirty_fn']] : base;
     case 'process-vm':
       // no Direct I/O: the file side is buffered; the pins are the cross-memory copy's (nested
       // calls, so whichever of them is traceable ran)
@@ -180,6 +185,10 @@ const SHAPES: Shape[] = [
   { target: 'nvme-passthru', engine: 'passthru', blockSize: 32 * KiB, size: 256 * KiB, variant: 'small' },
   { target: 'raw-virtio', engine: 'libaio' },
   { target: 'ext4', engine: 'libaio' },
+  // asynchronous Direct I/O on fs/direct-io.c (vfat: both trees): its aio completion. One op
+  // in flight: completions that interrupt a pin's probe handler are lost to the evidence, and
+  // 6.5+ fs/direct-io.c pins where vmstat cannot stand in (measured at 8 in flight: 32 of 384)
+  { target: 'vfat', engine: 'libaio', blockSize: 64 * KiB, size: 256 * KiB, queueDepth: 1 },
   { target: 'raw-nvme', engine: 'uring' },
   { target: 'ext4', engine: 'uring' },
   { target: 'raw-virtio', engine: 'uring-fixed' },
@@ -277,6 +286,19 @@ const SHAPES: Shape[] = [
   { target: 'raw-virtio', engine: 'uring-fixed', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'migration-blocked' } },
   // the same on the memfd route (memfd_pin_folios, 6.11+), whose error exit unpins folios
   { target: 'raw-virtio', engine: 'udmabuf', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'migration-blocked' } },
+  // a write from pages that map the shared zero page: GUP's slow path pins the zero page
+  { target: 'raw-virtio', engine: 'psync', size: 256 * KiB, fault: { kind: 'zero-page' } },
+  // sector-aligned I/O on 4 KiB blocks: fs/direct-io.c in 512-byte device blocks, and an
+  // appending write that zeroes the rest of its new blocks
+  { target: 'reiserfs', engine: 'psync', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'sub-block' } },
+  // the hugetlb pool runs out part-way through a pin: the huge page faulted in before the
+  // failure gives its pins back (GUP's hugetlb fault error), and on the memfd route
+  // (memfd_pin_folios, 6.11+) the folios pinned before the failed allocation
+  { target: 'raw-nvme', engine: 'psync', size: 256 * KiB, fault: { kind: 'hugetlb-exhausted' } },
+  { target: 'raw-virtio', engine: 'udmabuf', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'hugetlb-exhausted' } },
+  // pages a read has pinned and dirtied, cleaned by writeback before it completes: their release
+  // is deferred to a workqueue, which dirties them again (bio_dirty_fn)
+  { target: 'raw-virtio', engine: 'libaio', blockSize: 1 * MiB, size: 1 * MiB, fault: { kind: 'cleaned-in-flight' } },
   // the vsyscall gate page through cross-memory attach: GUP's get_gate_page route
   { target: 'raw-virtio', engine: 'process-vm', size: 256 * KiB, fault: { kind: 'gate-page' } },
   // passthrough above the controller's MDTS (QEMU's default: 512 KiB): blk-map fills one bio,
@@ -345,13 +367,14 @@ export const ALL_WORKLOADS: readonly WorkloadSpec[] = Object.freeze([...DEFAULT_
  * a fork 20 ms after the read started (FORK_DELAY_US) falls between the page lookup and the
  * data: the window where a kernel that takes references instead of pins loses the read.
  * Without it the read finished before the fork in all but a few of 20 attempts (hitWindow 0 in
- * 7 of 8 runs measured on stock-6.1), and the reproducer never reproduced.
+ * 7 of 8 runs measured on stock-6.1), and the reproducer never reproduced. The
+ * cleaned-in-flight fault needs the same window, for writeback.
  */
 export const FORK_RACE_THROTTLE = { bpsRead: 3 * MiB } as const;
 
-/** Targets whose disk must be throttled for the fork race, from a list of workloads. */
+/** Targets whose disk must be read-throttled (fork races, reads cleaned in flight), from a list of workloads. */
 export function forkRaceTargets(specs: readonly WorkloadSpec[]): Target[] {
-  return [...new Set(specs.filter((s) => s.engine === 'fork-race').map((s) => s.target))];
+  return [...new Set(specs.filter((s) => s.engine === 'fork-race' || s.fault?.kind === 'cleaned-in-flight').map((s) => s.target))];
 }
 
 /** QEMU blkdebug rules implied by a list of workloads (the VM configures them at boot). */

@@ -41,6 +41,8 @@ export interface FaultOptions {
   memlockBytes?: number;
   /** udmabuf: a pipe holds each op's memfd pages (vmsplice) while the dma-buf is created */
   holdPages?: boolean;
+  /** udmabuf: each op's memfd a hugetlbfs file of unallocated 2 MiB pages (MFD_HUGETLB) */
+  hugetlbMemfd?: boolean;
 }
 
 /** One batch's result and the pages the engine pinned besides the ops' own buffers. */
@@ -85,7 +87,12 @@ export async function engineBatch(addon: PinlabAddon, spec: WorkloadSpec, target
     case 'process-vm':
       return { result: await addon.processVmBatch(target.bufferedFd, direction, ops) };
     case 'udmabuf':
-      return { result: await addon.udmabufBatch(target.bufferedFd, direction, ops, faultOpts.holdPages ? { holdPages: true } : {}) };
+      return {
+        result: await addon.udmabufBatch(target.bufferedFd, direction, ops, {
+          ...(faultOpts.holdPages ? { holdPages: true } : {}),
+          ...(faultOpts.hugetlbMemfd ? { hugetlb: true } : {}),
+        }),
+      };
     case 'fork-race':
       throw new Error('fork-race has no batch engine');
   }

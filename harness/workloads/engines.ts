@@ -29,6 +29,10 @@ async function writeFaultRead(w: Workload): Promise<Omit<WorkloadIO, 'durationMs
   const read = await w.exec('read', readOps, false);
   const verify = verifyRead(readOps, read!, written, w.seed, undefinedRanges);
   sink.free();
+  if (w.faultDataProblem) {
+    verify.ok = false;
+    verify.detail = [w.faultDataProblem, verify.detail].filter(Boolean).join('; ');
+  }
   return w.tally.result(verify);
 }
 

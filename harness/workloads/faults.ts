@@ -5,12 +5,14 @@
 // the runner or the VM inject below the engine need nothing here.
 import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 import { encodeGupTest, GUP_TEST_IOCTL } from '../guest/gup-test.js';
 import type { Direction, IoOp } from './addon.js';
 import type { FaultOptions } from './engine-calls.js';
 import { GUP_TEST_PATH } from './fork-race.js';
 import { opAt, PAGE } from './ops.js';
+import { HUGE_PAGE } from './workload.js';
 import type { UndefinedRange } from './verify.js';
 import type { Workload } from './workload.js';
 
@@ -23,6 +25,13 @@ const GATE_ADDRESS = 0xffffffffff600000n;
 const VSYSCALL_GETTIMEOFDAY = Buffer.from('48c7c0600000000f05c3', 'hex');
 /** process_vm_readv calls of the gate page: one pin each */
 const GATE_READS = 16;
+
+/** cleaned-in-flight: where its mapping of the device's page cache starts, and how often writeback comes. */
+const CLEANED_SCRATCH_AT = 8 * 1024 * 1024;
+const CLEAN_EVERY_MS = 5;
+
+/** The device block size fs/direct-io.c falls back to for I/O finer than the file system's blocks. */
+const SECTOR = 512;
 
 /** Bios fs/direct-io.c lets pile up before it reaps the finished ones (dio_bio_reap). */
 export const DIO_REAP_BATCH = 64;
@@ -222,6 +231,89 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
           w.fail(`process_vm_readv of the gate page read ${page.length} bytes starting ${page.subarray(0, 10).toString('hex')}, not the vsyscall stub ${VSYSCALL_GETTIMEOFDAY.toString('hex')}`);
         }
       }
+      break;
+    }
+    case 'zero-page': {
+      // only read: each page of the fresh mapping maps the zero page (small pages only, so not
+      // the huge zero page). The write is not run(): its fill would break the sharing
+      const b = w.allocate(blockSize, { kind: 'private-anon', noHugePage: true });
+      if (b.read(0, blockSize).some((x) => x !== 0)) w.fail('a fresh anonymous mapping read back non-zero bytes');
+      const zeros = opAt(0, blockSize, nseg, b, 0);
+      const wrote = await w.exec('write', [zeros], true);
+      const sink = w.buffer(blockSize);
+      await w.exec('read', [opAt(0, blockSize, nseg, sink, 0)], true);
+      const moved = Math.min(Math.max(0, wrote?.results[0] ?? 0), blockSize);
+      const bad = sink.read(0, blockSize).subarray(0, moved).findIndex((x) => x !== 0);
+      if (bad >= 0) w.dataProblem(`the write from the zero page left a non-zero byte at file offset ${bad}`);
+      // the pattern back over the range, for the read-back phase
+      await run('write', opAt(0, blockSize, nseg, sink, 0));
+      b.free();
+      sink.free();
+      break;
+    }
+    case 'sub-block': {
+      if (target.isBlock) w.fail('the sub-block fault needs a file target');
+      const by = SECTOR;
+      const b = w.buffer(blockSize + PAGE);
+      for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(by, blockSize, nseg, b, by));
+      // past the end: the new blocks' heads and tails are zeroed, then the file is cut back
+      const end = fstatSync(target.directFd).size;
+      try {
+        await run('write', opAt(end + by, blockSize, nseg, b, by));
+      } finally {
+        ftruncateSync(target.directFd, end);
+      }
+      b.free();
+      break;
+    }
+    case 'hugetlb-exhausted': {
+      const hog = w.hugePoolWithFree(1);
+      try {
+        if (spec.engine === 'udmabuf') {
+          // two 2 MiB pages of memfd for a read of just over one (below 3 MiB of the device): the
+          // addon faults the first in (the pool's one page), memfd_pin_folios pins it, fails to
+          // allocate the second and must unpin the first
+          const len = HUGE_PAGE + PAGE;
+          const b = w.allocate(len, { kind: 'anon' });
+          await run('read', opAt(0, len, 1, b, 0), { hugetlbMemfd: true });
+          b.free();
+        } else {
+          const b = w.allocate(2 * HUGE_PAGE, { kind: 'hugetlb', noReserve: true });
+          await run('read', opAt(0, 2 * HUGE_PAGE, nseg, b, 0));
+          b.free();
+        }
+      } finally {
+        hog?.free();
+      }
+      break;
+    }
+    case 'cleaned-in-flight': {
+      if (!target.isBlock) w.fail('the cleaned-in-flight fault needs a block device target');
+      if (CLEANED_SCRATCH_AT + spec.size > target.capacity) w.fail(`the device ends before its scratch range (${CLEANED_SCRATCH_AT + spec.size} bytes)`);
+      // the device's own page cache, past the workload's range: pre-faulted (dirty), then clean
+      const b = w.allocate(spec.size, { kind: 'shared-file', file: target.device, fileOffset: CLEANED_SCRATCH_AT });
+      const fd = openSync(target.device, 'r+');
+      try {
+        fsyncSync(fd);
+        // the read pins its pages and dirties them before its bio goes out; the disk then takes
+        // up to ~330 ms a MiB (FORK_RACE_THROTTLE), during which writeback cleans them, again
+        // and again until the read is back
+        let done = false;
+        const read = w.exec('read', [opAt(0, spec.size, 1, b, 0)], true).finally(() => {
+          done = true;
+        });
+        while (!done) {
+          await sleep(CLEAN_EVERY_MS);
+          fsyncSync(fd);
+        }
+        const r = await read;
+        const moved = Math.max(0, r?.results[0] ?? 0);
+        const bad = moved > 0 ? b.verify(w.seed, 0, 0, moved) : -1;
+        if (bad >= 0) w.dataProblem(`the read cleaned in flight left file offset ${bad} unlike the pattern`);
+      } finally {
+        closeSync(fd);
+      }
+      b.free();
       break;
     }
     case 'metadata-eio': {

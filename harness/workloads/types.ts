@@ -79,7 +79,28 @@ export type Fault =
   | { kind: 'migration-blocked' }
   // process_vm_readv of the vsyscall gate page (vsyscall=emulate): GUP's get_gate_page route,
   // one pin each, the bytes checked against a read of /proc/self/mem
-  | { kind: 'gate-page' };
+  | { kind: 'gate-page' }
+  // a Direct I/O write from a fresh anonymous mapping that was only read, so every page maps the
+  // shared zero page: gup-fast leaves such (special) PTEs to GUP's slow path, whose zero-page
+  // branch pins it (6.5+: the grab and its release skip the zero page's count); the range must
+  // read back as zeros, then the pattern goes back over it
+  | { kind: 'zero-page' }
+  // ops at a file offset and buffer address 512 bytes into a block, on a file system of larger
+  // blocks: fs/direct-io.c falls back to the device's 512-byte blocks (blkfactor), and an
+  // appending write of the same alignment gets a new block whose head and tail it zeroes
+  | { kind: 'sub-block' }
+  // the 2 MiB hugetlb pool with one free page: a read into two huge pages mapped without a
+  // reservation (psync: the pin's fault of the second fails, EFAULT or a short read, the first's
+  // pins given back), or a dma-buf over a hugetlb memfd of two pages, the first faulted in
+  // (udmabuf, 6.11+: memfd_pin_folios pins the first, fails to allocate the second, ENOMEM, and
+  // gives the first's pin back on its error exit; before 6.11 udmabuf takes only pages already
+  // there: EINVAL)
+  | { kind: 'hugetlb-exhausted' }
+  // an asynchronous read into a shared mapping of the device's own page cache (past the
+  // workload's range), whose pages writeback cleans while the read is in flight (fsync, on a
+  // read-throttled disk): the completion finds them clean and defers (bio_check_pages_dirty),
+  // and a workqueue dirties and releases them (bio_dirty_fn)
+  | { kind: 'cleaned-in-flight' };
 
 /**
  * What pinning the workload implies, independent of any kernel:

@@ -59,7 +59,7 @@ export function sharedFileDir(tmpDir: string): string {
   return tmpDir;
 }
 
-const HUGE_PAGE = 2 * 1024 * 1024;
+export const HUGE_PAGE = 2 * 1024 * 1024;
 const HUGEPAGES_2M = '/sys/kernel/mm/hugepages/hugepages-2048kB';
 
 const HUGEPAGES_1G = '/sys/kernel/mm/hugepages/hugepages-1048576kB';
@@ -70,12 +70,13 @@ function checkGiganticPage(): void {
   if (free < 1) throw new RangeError('no free 1 GiB hugetlb page (the kernel was booted without hugepagesz=1G hugepages=1, or could not reserve it)');
 }
 
+const readPool = (f: string): number => Number(readFileSync(`${HUGEPAGES_2M}/${f}`, 'utf8').trim());
+
 /** Grow the hugetlb pool (vm.nr_hugepages) so that `bytes` more of it are free. */
 function reserveHugePages(bytes: number): void {
-  const read = (f: string) => Number(readFileSync(`${HUGEPAGES_2M}/${f}`, 'utf8').trim());
   const need = Math.ceil(bytes / HUGE_PAGE);
-  const free = read('free_hugepages');
-  if (free < need) writeFileSync(`${HUGEPAGES_2M}/nr_hugepages`, `${read('nr_hugepages') + need - free}\n`);
+  const free = readPool('free_hugepages');
+  if (free < need) writeFileSync(`${HUGEPAGES_2M}/nr_hugepages`, `${readPool('nr_hugepages') + need - free}\n`);
 }
 
 function isErrno(e: unknown): e is Error & { code: string; syscall: string } {
@@ -214,10 +215,40 @@ export class Workload {
     if (size % unit !== 0) this.fail(`size ${size} is no multiple of ${unit} on ${device}`);
   }
 
+  /** A problem with the data a fault phase read back (judged as data-corruption), if any. */
+  faultDataProblem: string | undefined;
+
+  /** Records a fault phase's data problem; the read-back phase still runs. */
+  dataProblem(message: string): void {
+    this.faultDataProblem ??= message;
+  }
+
+  /**
+   * Leaves exactly `pages` 2 MiB pages of the hugetlb pool to take (free and not reserved): the
+   * pool grown if it has fewer, the rest reserved by a mapping that is never touched (a mapping
+   * reserves its pages at mmap). Returns that mapping, to free once done (undefined: none needed).
+   */
+  hugePoolWithFree(pages: number): AlignedBuffer | undefined {
+    const available = (): number => readPool('free_hugepages') - readPool('resv_hugepages');
+    // free pages count the reserved ones too
+    if (available() < pages) reserveHugePages((pages + readPool('resv_hugepages')) * HUGE_PAGE);
+    const extra = available() - pages;
+    if (extra < 0) this.fail(`the hugetlb pool could not grow to ${pages} free page(s)`);
+    const hog = extra > 0 ? this.allocate(extra * HUGE_PAGE, { kind: 'hugetlb' }) : undefined;
+    if (available() !== pages) this.fail(`the hugetlb pool has ${available()} pages to take, not ${pages}, after reserving ${extra}`);
+    return hog;
+  }
+
+  /** A 2 MiB hugetlb buffer, the pool grown first where it has too few free pages. */
+  hugetlbBuffer(size: number, extra: { holePage?: number; readOnly?: boolean } = {}): AlignedBuffer {
+    reserveHugePages(size);
+    return this.allocate(size, { kind: 'hugetlb', ...extra });
+  }
+
   /** A buffer of the workload's kind (spec.buffer); a thp one's huge-page backing is recorded. */
   buffer(size: number, extra: { holePage?: number; readOnly?: boolean } = {}): AlignedBuffer {
     const backing = bufferBacking(this.spec.buffer);
-    if (backing.allocation === 'hugetlb') reserveHugePages(size);
+    if (backing.allocation === 'hugetlb') return this.hugetlbBuffer(size, extra);
     if (backing.allocation === 'hugetlb-1g') checkGiganticPage();
     const b = this.allocate(size, { kind: backing.allocation, dir: this.sharedDir, ...extra });
     if (backing.thp) {

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { BLKDEBUG_SAFE_BYTES, BUFFERS, REAP_EIO_BYTES, DEFAULT_SUITE, ENGINES, HW_SUITE, TARGETS, blkdebugRules, matchesFilter, parseShard, selectWorkloads } from '../../harness/workloads/catalogue.js';
+import { BLKDEBUG_SAFE_BYTES, BUFFERS, REAP_EIO_BYTES, DEFAULT_SUITE, ENGINES, HW_SUITE, TARGETS, blkdebugRules, forkRaceTargets, matchesFilter, parseShard, selectWorkloads } from '../../harness/workloads/catalogue.js';
 import { ALL_TARGETS } from '../../harness/workloads/targets.js';
 
 test('names are unique and follow target.engine.buffer[.variant][.fault]', (t) => {
@@ -24,7 +24,7 @@ test('every target, engine, buffer kind and fault kind is covered', (t) => {
   t.true(HW_SUITE.some((s) => s.engine === 'sg-io'));
   t.deepEqual(ALL_TARGETS.filter((x) => ![...DEFAULT_SUITE, ...HW_SUITE].some((s) => s.target === x.name)).map((x) => x.name), [], 'every target record has a workload');
   t.deepEqual(has(BUFFERS, (s) => s.buffer), []);
-  const faults = ['efault-midway', 'readonly-dest', 'misaligned', 'past-eod', 'fail-make-request', 'blkdebug-eio'];
+  const faults = ['efault-midway', 'readonly-dest', 'misaligned', 'past-eod', 'fail-make-request', 'blkdebug-eio', 'zero-page', 'sub-block', 'hugetlb-exhausted', 'cleaned-in-flight'];
   t.deepEqual(has(faults, (s) => s.fault?.kind), []);
   t.true(HW_SUITE.some((s) => s.fault?.kind === 'over-limit'), 'over-limit: the small-MDTS variant');
 });
@@ -52,8 +52,10 @@ test('every spec has non-empty path groups and never names an untraceable 6.1 fu
 test('sizes keep the suite small and aligned', (t) => {
   const total = DEFAULT_SUITE.reduce((n, s) => n + s.size, 0);
   // 101 MiB since the cross-memory-attach workloads (3 x 256 KiB over 99.4 MiB); 102 MiB since
-  // the gate-page and migration-blocked workloads (2 x 256 KiB)
-  t.true(total <= 102 * 1024 * 1024, `${total}`);
+  // the gate-page and migration-blocked workloads (2 x 256 KiB); 104 MiB since vfat's libaio and
+  // the zero-page, sub-block and hugetlb-exhausted faults (5 x 256 KiB); 105 MiB since the
+  // cleaned-in-flight fault (1 MiB)
+  t.true(total <= 105 * 1024 * 1024, `${total}`);
   for (const s of DEFAULT_SUITE) {
     // reap-eio needs one request of more than 64 bios: its own size, said once in the catalogue
     t.true(s.size >= 256 * 1024 && s.size <= (s.fault?.kind === 'reap-eio' ? REAP_EIO_BYTES : 4 * 1024 * 1024), s.name);
@@ -74,6 +76,16 @@ test('only the blkdebug workload touches the blkdebug sector on its disk', (t) =
   for (const s of DEFAULT_SUITE) {
     if (s.target === rules[0]!.target && s.fault?.kind !== 'blkdebug-eio') t.true(s.size <= BLKDEBUG_SAFE_BYTES, s.name);
   }
+});
+
+test('a read cleaned in flight is throttled like the fork race, and must show the deferred release ran', (t) => {
+  const cleaned = DEFAULT_SUITE.filter((s) => s.fault?.kind === 'cleaned-in-flight');
+  t.is(cleaned.length, 1);
+  t.deepEqual(forkRaceTargets(cleaned), [cleaned[0]!.target], 'alone (a filtered run) it still gets the throttle');
+  t.true(cleaned[0]!.paths.some((g) => g.length === 1 && g[0] === 'bio_dirty_fn'));
+  // no other workload waits on the deferred release
+  t.false(DEFAULT_SUITE.some((s) => s.fault?.kind !== 'cleaned-in-flight' && s.paths.some((g) => g.includes('bio_dirty_fn'))));
+  t.deepEqual(forkRaceTargets(DEFAULT_SUITE.filter((s) => s.target === 'ext4')), []);
 });
 
 test('filter: words match name parts, globs the whole name, ! excludes', (t) => {

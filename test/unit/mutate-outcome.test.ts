@@ -75,10 +75,10 @@ test('reachOf: workloads whose counts ran a line of the change; no counter is co
   // (mm/gup.c's secretmem release: its condition is constant in the build)
   t.is(reachOf(m({ line: 12, endLine: 12 }), d).status, 'compiled-out');
   t.is(reachOf(m(), reachData({ w1: { 10: 0 } })).status, 'not-reached');
-  t.is(reachOf(m({ site: 'block/bio.c:bio_dirty_fn:bio_release_pages' }), reachData({ w1: { 10: 0 } })).status, 'unreachable');
+  t.is(reachOf(m({ site: 'mm/gup.c:undo_dev_pagemap:unpin_user_page' }), reachData({ w1: { 10: 0 } })).status, 'unreachable');
   // a reviewed flag point is unreachable even where its line ran (the devmap test of follow_page_pte)
   t.is(reachOf(m({ site: 'mm/gup.c:follow_page_pte:FOLL_PIN' }), d).status, 'unreachable');
-  t.is(reachOf(m({ site: 'block/bio.c:bio_dirty_fn:bio_release_pages' }), d).status, 'reached', 'a call site that ran is reached');
+  t.is(reachOf(m({ site: 'mm/gup.c:undo_dev_pagemap:unpin_user_page' }), d).status, 'reached', 'a call site that ran is reached');
   t.is(reachOf(m(), undefined).status, 'unknown');
 });
 

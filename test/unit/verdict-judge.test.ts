@@ -467,6 +467,30 @@ test('nowait, hole-write, memlock: their errnos, and the pins a refused op took 
   t.deepEqual(judge(obs({ spec: longterm, acquired: 512, io: { fixedPins: 512, userPageOps: 0 } }), ctx).reasons, ['wrong-errno']);
 });
 
+test('zero-page, sub-block, hugetlb-exhausted: their errnos per engine, and the pins a failed op gave back', (t) => {
+  // the zero page's pins count like any page's: a write from it that pinned nothing is not-pinned
+  const zero = makeSpec({ target: 'raw-virtio', engine: 'psync', size: 256 * 1024, fault: { kind: 'zero-page' } });
+  t.is(judge(obs({ spec: zero, acquired: 224, io: { userPageOps: 224 } }), ctx).status, 'PASS');
+  t.deepEqual(judge(obs({ spec: zero, acquired: 192, io: { userPageOps: 224 } }), ctx).reasons, ['not-pinned']);
+  t.deepEqual(judge(obs({ spec: zero, acquired: 224, io: { userPageOps: 224, verify: { ok: false, checkedBytes: 0, detail: 'non-zero' } } }), ctx).reasons, ['data-corruption']);
+  const sub = makeSpec({ target: 'reiserfs', engine: 'psync', fault: { kind: 'sub-block' } });
+  t.deepEqual(judge(obs({ spec: sub, acquired: 544, io: { userPageOps: 544, errors: [{ code: 'EINVAL', syscall: 'pwrite', count: 1 }] } }), ctx).reasons, ['wrong-errno']);
+  // Direct I/O: the huge page pinned before the failed fault (512 pins) went back, EFAULT
+  const dio = makeSpec({ target: 'raw-nvme', engine: 'psync', fault: { kind: 'hugetlb-exhausted' } });
+  const efault = [{ code: 'EFAULT', syscall: 'pread', count: 1 }];
+  t.is(judge(obs({ spec: dio, acquired: 640, io: { userPageOps: 128, errors: efault } }), ctx).status, 'PASS');
+  t.deepEqual(judge(obs({ spec: dio, acquired: 640, released: 128, io: { userPageOps: 128, errors: efault } }), ctx).reasons, ['pin-leak']);
+  t.deepEqual(judge(obs({ spec: dio, acquired: 128, io: { userPageOps: 128, errors: [{ code: 'ENOMEM', syscall: 'pread', count: 1 }] } }), ctx).reasons, ['wrong-errno']);
+  // udmabuf: the refusal must reach user space, ENOMEM (memfd_pin_folios) or EINVAL (older udmabuf)
+  const memfd = makeSpec({ target: 'raw-virtio', engine: 'udmabuf', fault: { kind: 'hugetlb-exhausted' } });
+  for (const code of ['ENOMEM', 'EINVAL']) {
+    const v = judge(obs({ spec: memfd, acquired: 129, io: { userPageOps: 128, errors: [{ code, syscall: 'ioctl', count: 1 }] } }), ctx);
+    t.is(v.status, 'PASS', `${code}: ${v.message}`);
+  }
+  t.deepEqual(judge(obs({ spec: memfd, acquired: 128, io: { userPageOps: 128 } }), ctx).reasons, ['wrong-errno']);
+  t.deepEqual(judge(obs({ spec: memfd, acquired: 128, io: { userPageOps: 128, errors: efault } }), ctx).reasons, ['wrong-errno']);
+});
+
 test('fail_make_request that never fired: ERROR harness, also when the workload arms it (metadata-eio, reap-eio)', (t) => {
   for (const fault of [{ kind: 'fail-make-request', times: 1, probability: 100, interval: 1 }, { kind: 'metadata-eio' }, { kind: 'reap-eio' }] as const) {
     const v = judge(obs({ spec: faultSpec(fault), acquired: 512, extra: { faultsInjected: 0 } }), ctx);

@@ -39,3 +39,4 @@ test('the gate-page workload boots with vsyscall=emulate and needs the vsyscall 
   t.true(requirementsOf(gate[0]!).some((r) => r.symbol === 'CONFIG_X86_VSYSCALL_EMULATION'));
   t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_X86_VSYSCALL_EMULATION'));
 });
+
