@@ -19,6 +19,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pinlab::InitUdmabuf(env, exports);
   pinlab::InitGupTest(env, exports);
   pinlab::InitTsc(env, exports);
+  pinlab::InitPageStatus(env, exports);
   return exports;
 }
 

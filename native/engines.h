@@ -16,4 +16,5 @@ void InitProcessVm(Napi::Env env, Napi::Object exports);
 void InitUdmabuf(Napi::Env env, Napi::Object exports);
 void InitGupTest(Napi::Env env, Napi::Object exports);
 void InitTsc(Napi::Env env, Napi::Object exports);
+void InitPageStatus(Napi::Env env, Napi::Object exports);
 }  // namespace pinlab

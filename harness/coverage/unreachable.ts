@@ -8,7 +8,8 @@
 // long-term migration's unpins when the guest got a movable zone (movablecore=, config.ts), the
 // gate page with process_vm_readv of it under vsyscall=emulate, memfd_pin_folios()' error exit
 // (and unpin_folios()) with a hugetlb memfd whose pool runs out part-way, bio_dirty_fn() with
-// writeback cleaning a read's pages while it is in flight.
+// writeback cleaning a read's pages while it is in flight, 6.1's follow_page() hugetlb leaves
+// with move_pages(2)'s status query (the fragment's CONFIG_NUMA).
 import type { PinSite } from './sites.js';
 
 export interface UnreachableEntry {
@@ -17,8 +18,6 @@ export interface UnreachableEntry {
 }
 
 const RACE_GUP_FAST = 'a race: the page table entry changed under gup-fast between reading it and grabbing the page (a concurrent unmap, fork or THP split)';
-const FOLLOW_PAGE_ONLY =
-  'reached through follow_page() only (FOLL_GET callers such as move_pages and KSM); __get_user_pages hands hugetlb VMAs to follow_hugetlb_page, so no pin comes here';
 const PUD_HUGETLB_ALLOWED =
   'a PUD leaf is a hugetlb page here (PUD-sized THP exists only for DAX, and devmap returned earlier), and gup_fast_folio_allowed() allows hugetlb folios always';
 const MIGRATION_FAILED =
@@ -47,7 +46,6 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_pte_range:gup_put_folio#2', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pmd:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pud:gup_put_folio', reason: RACE_GUP_FAST },
-  { site: 'mm/hugetlb.c:follow_huge_pud:try_grab_page', reason: FOLLOW_PAGE_ONLY },
   // 6.12 (gup-fast renamed, folio-based unpins)
   { site: 'block/bio.c:bio_iov_add_zone_append_folio:unpin_user_folio', reason: ZONE_APPEND },
   // pin flags tested in functions no Direct I/O reaches: mutation points, not pin sites (pinlab mutate)
@@ -73,7 +71,6 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_fast_pmd_leaf:gup_put_folio#2', reason: 'a long-term pin of a PMD-mapped folio of a disk file (not shmem): 6.12 maps no disk file by PMD in this guest (ext4 large folios came with 6.16, CONFIG_READ_ONLY_THP_FOR_FS is off); the small-page twin in gup_fast_pte_range is reached by ext4.uring-fixed.anon.longterm-file' },
   { site: 'mm/gup.c:__get_user_pages:gup_put_folio', reason: 'the grab of a large folio\'s further pages "should never fail" (a reference is already held): only a refcount overflow gets here' },
   { site: 'mm/gup.c:unpin_user_page_range_dirty_lock:gup_put_folio', reason: 'callers outside the Direct I/O paths only on 6.12 (RDMA umem); bios release folio by folio' },
-  { site: 'mm/hugetlb.c:follow_huge_pmd_pte:try_grab_page', reason: FOLLOW_PAGE_ONLY },
   // 6.12 flag points (pinlab mutate) in the functions of sites listed above for the same reason
   { site: 'mm/gup.c:follow_huge_pud:FOLL_PIN', reason: `its FOLL_GET | FOLL_PIN test guards the pud_devmap() branch only: ${DEVMAP}` },
   { site: 'mm/gup.c:gup_fast_unpin_user_pages:FOLL_PIN', reason: RACE_MM_CHANGED },

@@ -25,6 +25,7 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   if (spec.forkPin === 'uring-register') req.push({ symbol: 'CONFIG_IO_URING', why: 'io_uring' });
   if (spec.engine === 'udmabuf') req.push({ symbol: 'CONFIG_UDMABUF', why: '/dev/udmabuf' });
   if (spec.fault?.kind === 'gate-page') req.push({ symbol: 'CONFIG_X86_VSYSCALL_EMULATION', why: 'the vsyscall gate page' });
+  if (spec.fault?.kind === 'page-status') req.push({ symbol: 'CONFIG_NUMA', why: 'move_pages(2)' });
   if (spec.fault?.kind === 'hugetlb-exhausted') req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'the hugetlb pool (MAP_HUGETLB, MFD_HUGETLB)' });
   if (bufferBacking(spec.buffer).thp) req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
   if (['hugetlb', 'hugetlb-1g'].includes(bufferBacking(spec.buffer).allocation)) req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'hugetlb buffers (MAP_HUGETLB)' });

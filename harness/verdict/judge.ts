@@ -22,7 +22,7 @@
 //     data-corruption; fork-race lost pages -> fork-data-loss; errno: a fault case must surface
 //     its errno (misaligned, over-limit: EINVAL; readonly-dest: EFAULT; memlock: ENOMEM;
 //     longterm-file: EFAULT or EOPNOTSUPP; migration-blocked: ENOMEM or success; gate-page,
-//     zero-page, sub-block, cleaned-in-flight: none; hugetlb-exhausted: EFAULT or a short read (psync), ENOMEM or
+//     zero-page, sub-block, cleaned-in-flight, hole-read, page-status: none; hugetlb-exhausted: EFAULT or a short read (psync), ENOMEM or
 //     EINVAL (udmabuf);
 //     fail-make-request, blkdebug-eio: EIO) and nothing else (efault-midway: EFAULT or a short
 //     transfer; past-eod: a short transfer, ENOSPC or EINVAL; nowait: EAGAIN or success;
@@ -32,6 +32,10 @@
 //     kernel) or not reached (traceable names, none ran). Any group not reached: the pin model
 //     is moot, so only balance and step 2 can FAIL; otherwise ERROR path-not-reached.
 //  4. Balance (every model): released < acquired -> pin-leak; released > acquired -> over-released.
+//     Judged on the evidence, and also on vmstat where the evidence balances: nr_foll_pin_acquired
+//     counts only pins the kernel took, so vmstat acquired > released is a pin-leak the evidence
+//     (calls of the primitives, counted at entry) cannot see: a release that returned without
+//     releasing. The reverse proves nothing (vmstat misses folio_add_pin()'s pins).
 //  5. Pin model.
 //     user-dio, expected = io.userPageOps (pages each op's segments span, for the bytes moved,
 //       fault phases included): acquired == 0 -> not-pinned; acquired < expected -> not-pinned
@@ -151,6 +155,8 @@ export function expectedErrnos(fault: Fault | undefined, engine?: Engine): { all
     case 'zero-page':
     case 'sub-block':
     case 'cleaned-in-flight':
+    case 'hole-read':
+    case 'page-status':
       return { allowed: [], required: false };
     case 'hugetlb-exhausted':
       // udmabuf: ENOMEM from memfd_pin_folios (6.11+), EINVAL from older udmabufs, which take
@@ -370,6 +376,13 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   // 4. balance
   if (acquired > released) reasons.push('pin-leak');
   if (released > acquired) reasons.push('over-released');
+  if (ev && acquired === released && vA > vR) {
+    // vmstat counts a pin only where the kernel took one (it misses some, never invents one):
+    // more of them than releases is a leak the evidence, which counts the primitives' calls,
+    // cannot see (a release entered that gave nothing back)
+    reasons.push('pin-leak');
+    notes.push(`vmstat counted ${vA} pins taken and ${vR} released, though the evidence saw a release for every grab: a release that gave its pin back did not`);
+  }
 
   // 5. pin model
   let pinning: Verdict['pinning'] = 'unknown';

@@ -207,6 +207,8 @@ export interface PinlabAddon {
   vmspliceHold(buffer: AlignedBuffer): [number, number];
   /** process_vm_readv of this process at a raw address (the vsyscall gate page): the bytes copied */
   processVmReadAddress(address: bigint, length: number): Buffer;
+  /** move_pages(2) status query of the buffer's pages: each one's node, or -errno */
+  pageStatus(buffer: AlignedBuffer, offset?: number, length?: number): number[];
 }
 
 /** Errors the addon throws for errno failures look like Node's own. */

@@ -299,6 +299,11 @@ const SHAPES: Shape[] = [
   // pages a read has pinned and dirtied, cleaned by writeback before it completes: their release
   // is deferred to a workqueue, which dirties them again (bio_dirty_fn)
   { target: 'raw-virtio', engine: 'libaio', blockSize: 1 * MiB, size: 1 * MiB, fault: { kind: 'cleaned-in-flight' } },
+  // a Direct I/O read of a hole inside the file: fs/direct-io.c zero-fills the pinned pages
+  { target: 'reiserfs', engine: 'psync', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'hole-read' } },
+  // move_pages(2)'s status query of the 1 GiB page, a 2 MiB page, zero and plain pages: on 6.1
+  // follow_page()'s hugetlb leaves (page references, no pins)
+  { target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb-1g', blockSize: 256 * KiB, size: 256 * KiB, fault: { kind: 'page-status' } },
   // the vsyscall gate page through cross-memory attach: GUP's get_gate_page route
   { target: 'raw-virtio', engine: 'process-vm', size: 256 * KiB, fault: { kind: 'gate-page' } },
   // passthrough above the controller's MDTS (QEMU's default: 512 KiB): blk-map fills one bio,

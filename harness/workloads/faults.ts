@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { encodeGupTest, GUP_TEST_IOCTL } from '../guest/gup-test.js';
-import type { Direction, IoOp } from './addon.js';
+import type { AlignedBuffer, Direction, IoOp } from './addon.js';
 import type { FaultOptions } from './engine-calls.js';
 import { GUP_TEST_PATH } from './fork-race.js';
 import { opAt, PAGE } from './ops.js';
@@ -73,6 +73,16 @@ export function fragmentFile(path: string): Fragmented {
     closeSync(spacer);
     closeSync(fd);
   }
+}
+
+/**
+ * A fresh anonymous mapping that is only read, so each of its pages maps the shared zero page
+ * (small pages only: not the huge zero page).
+ */
+function zeroPageBuffer(w: Workload, size: number): AlignedBuffer {
+  const b = w.allocate(size, { kind: 'private-anon', noHugePage: true });
+  if (b.read(0, size).some((x) => x !== 0)) w.fail('a fresh anonymous mapping read back non-zero bytes');
+  return b;
 }
 
 /**
@@ -234,10 +244,8 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       break;
     }
     case 'zero-page': {
-      // only read: each page of the fresh mapping maps the zero page (small pages only, so not
-      // the huge zero page). The write is not run(): its fill would break the sharing
-      const b = w.allocate(blockSize, { kind: 'private-anon', noHugePage: true });
-      if (b.read(0, blockSize).some((x) => x !== 0)) w.fail('a fresh anonymous mapping read back non-zero bytes');
+      // the write is not run(): its fill would break the sharing
+      const b = zeroPageBuffer(w, blockSize);
       const zeros = opAt(0, blockSize, nseg, b, 0);
       const wrote = await w.exec('write', [zeros], true);
       const sink = w.buffer(blockSize);
@@ -278,8 +286,13 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
           await run('read', opAt(0, len, 1, b, 0), { hugetlbMemfd: true });
           b.free();
         } else {
+          // from 128 pages before the first huge page's end: the block layer pins a bio's worth
+          // (256 pages) per GUP call, so the first call spans both huge pages, none faulted in
+          // yet (gup-fast finds nothing): GUP's slow path faults in and pins the first's last 128,
+          // then meets the failed fault of the second, in one call
+          const into = HUGE_PAGE - 128 * PAGE;
           const b = w.allocate(2 * HUGE_PAGE, { kind: 'hugetlb', noReserve: true });
-          await run('read', opAt(0, 2 * HUGE_PAGE, nseg, b, 0));
+          await run('read', opAt(0, 2 * HUGE_PAGE - into, nseg, b, into));
           b.free();
         }
       } finally {
@@ -314,6 +327,43 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
         closeSync(fd);
       }
       b.free();
+      break;
+    }
+    case 'hole-read': {
+      if (target.isBlock) w.fail('the hole-read fault needs a file target');
+      const end = fstatSync(target.directFd).size;
+      const b = w.buffer(blockSize);
+      // not zeros beforehand, so that zeros read back were written by the read
+      b.fill(w.seed, 0);
+      ftruncateSync(target.directFd, end + 3 * blockSize);
+      try {
+        const r = await w.exec('read', [opAt(end + blockSize, blockSize, nseg, b, 0)], true);
+        const moved = Math.min(Math.max(0, r?.results[0] ?? 0), blockSize);
+        const bad = moved > 0 ? b.read(0, moved).findIndex((x) => x !== 0) : -1;
+        if (bad >= 0) w.dataProblem(`a read of a hole returned a non-zero byte at file offset ${end + blockSize + bad}`);
+      } finally {
+        ftruncateSync(target.directFd, end);
+      }
+      b.free();
+      break;
+    }
+    case 'page-status': {
+      // each buffer faulted in as its kind needs: written (on a node), or only read (zero page)
+      const own = w.buffer(blockSize);
+      own.fill(w.seed, 0, 0, PAGE);
+      const huge = w.hugetlbBuffer(HUGE_PAGE);
+      huge.fill(w.seed, 0, 0, PAGE);
+      const zero = zeroPageBuffer(w, 4 * PAGE);
+      const plain = w.allocate(4 * PAGE, { kind: 'anon' });
+      const wrong: string[] = [];
+      for (const [name, b, mapped] of [['own', own, true], ['hugetlb', huge, true], ['zero-page', zero, false], ['anon', plain, true]] as const) {
+        const status = w.addon.pageStatus(b);
+        w.tally.ops++;
+        const bad = status.findIndex((s) => (mapped ? s < 0 : s >= 0));
+        if (bad >= 0) wrong.push(`${name} page ${bad}: ${status[bad]}`);
+        b.free();
+      }
+      if (wrong.length > 0) w.dataProblem(`move_pages status: ${wrong.join(', ')} (a mapped page on no node, or the zero page on one)`);
       break;
     }
     case 'metadata-eio': {

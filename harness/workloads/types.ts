@@ -90,8 +90,8 @@ export type Fault =
   // appending write of the same alignment gets a new block whose head and tail it zeroes
   | { kind: 'sub-block' }
   // the 2 MiB hugetlb pool with one free page: a read into two huge pages mapped without a
-  // reservation (psync: the pin's fault of the second fails, EFAULT or a short read, the first's
-  // pins given back), or a dma-buf over a hugetlb memfd of two pages, the first faulted in
+  // reservation (psync: one GUP call faults in and pins the first's last pages, then the fault
+  // of the second fails, EFAULT or a short read, every pin given back), or a dma-buf over a hugetlb memfd of two pages, the first faulted in
   // (udmabuf, 6.11+: memfd_pin_folios pins the first, fails to allocate the second, ENOMEM, and
   // gives the first's pin back on its error exit; before 6.11 udmabuf takes only pages already
   // there: EINVAL)
@@ -100,7 +100,16 @@ export type Fault =
   // workload's range), whose pages writeback cleans while the read is in flight (fsync, on a
   // read-throttled disk): the completion finds them clean and defers (bio_check_pages_dirty),
   // and a workqueue dirties and releases them (bio_dirty_fn)
-  | { kind: 'cleaned-in-flight' };
+  | { kind: 'cleaned-in-flight' }
+  // a read of a hole inside the file's size (the file grown by ftruncate): fs/direct-io.c zero-
+  // fills the pinned pages itself (no bio), and the bytes must read back as zeros
+  | { kind: 'hole-read' }
+  // move_pages(2)'s status query (no target nodes) over pages of every kind the process maps: the
+  // workload's own hugetlb buffer (6.1: follow_page()'s hugetlb leaves, follow_huge_pud for a
+  // 1 GiB page), a 2 MiB hugetlb page (follow_huge_pmd_pte), pages mapping the zero page
+  // (refused: FOLL_DUMP) and plain anonymous pages (a page reference each, put back): no pins,
+  // every mapped page on a node, no zero page on one
+  | { kind: 'page-status' };
 
 /**
  * What pinning the workload implies, independent of any kernel:

@@ -40,3 +40,13 @@ test('the gate-page workload boots with vsyscall=emulate and needs the vsyscall 
   t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_X86_VSYSCALL_EMULATION'));
 });
 
+test('move_pages needs NUMA; the hugetlb pool faults need hugetlbfs, whatever their buffer kind', (t) => {
+  const status = DEFAULT_SUITE.find((w) => w.fault?.kind === 'page-status')!;
+  t.true(requirementsOf(status).some((r) => r.symbol === 'CONFIG_NUMA'));
+  t.is(status.buffer, 'hugetlb-1g', 'it walks the 1 GiB page: the VM reserves one');
+  for (const w of DEFAULT_SUITE.filter((x) => x.fault?.kind === 'hugetlb-exhausted')) {
+    t.is(w.buffer, 'anon', w.name);
+    t.true(requirementsOf(w).some((r) => r.symbol === 'CONFIG_HUGETLBFS'), w.name);
+  }
+  t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_NUMA'));
+});
