@@ -78,17 +78,15 @@ const samePinGroup = (g: readonly string[]): boolean => g.length === PIN_GROUP.l
 function pathsFor(target: Target, engine: Engine, fault?: Fault, forkPin?: WorkloadSpec['forkPin']): string[][] {
   const entry = fault && (fault.kind === 'misaligned' || fault.kind === 'past-eod');
   const bvec = engine === 'uring-fixed' || engine === 'vmsplice-write';
-  const base = entry ? entryPaths(target) : bvec ? targetPaths(target).map((g) => (samePinGroup(g) ? BVEC_GROUP : g)) : targetPaths(target);
+  const io = entry ? entryPaths(target) : bvec ? targetPaths(target).map((g) => (samePinGroup(g) ? BVEC_GROUP : g)) : targetPaths(target);
+  // the deferred release is the point of cleaned-in-flight: a read that finished before
+  // writeback cleaned its pages tested nothing
+  const base = fault?.kind === 'cleaned-in-flight' ? [...io, ['bio_dirty_fn']] : io;
   switch (engine) {
     case 'splice-read':
       return [['generic_file_splice_read', 'copy_splice_read', 'direct_splice_read'], ...base];
     case 'vmsplice-write':
       return [['iter_file_splice_write'], ...base];
-    case 'libaio':
-    case 'psync':
-      // the deferred release is the point of this fault: a read that finished before writeback
-      // cleaned its pages tested nothing
-      return fault?.kind === 'cleaned-in-flight' ? [...base, ['bio_dirty_fn']] : base;
     case 'process-vm':
       // no Direct I/O: the file side is buffered; the pins are the cross-memory copy's (nested
       // calls, so whichever of them is traceable ran)

@@ -8,7 +8,7 @@ import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 import { encodeGupTest, GUP_TEST_IOCTL } from '../guest/gup-test.js';
-import type { AlignedBuffer, Direction, IoOp } from './addon.js';
+import type { AlignedBuffer, BatchResult, Direction, IoOp } from './addon.js';
 import type { FaultOptions } from './engine-calls.js';
 import { GUP_TEST_PATH } from './fork-race.js';
 import { opAt, PAGE } from './ops.js';
@@ -85,6 +85,30 @@ function zeroPageBuffer(w: Workload, size: number): AlignedBuffer {
   return b;
 }
 
+/** Bytes the first op of a fault phase's batch moved: 0 for a refused batch or a failed op. */
+function movedBy(r: BatchResult | undefined): number {
+  return r ? Math.max(0, r.results[0] ?? 0) : 0;
+}
+
+/** Offset of the first non-zero byte among a buffer's first `bytes` (none moved: -1). */
+function firstNonZero(b: AlignedBuffer, bytes: number): number {
+  return bytes > 0 ? b.read(0, Math.min(bytes, b.size)).findIndex((x) => x !== 0) : -1;
+}
+
+/**
+ * Runs `fn` with the file's end (its size now), the file first grown by `grow` bytes (a hole), and
+ * cuts the file back to that end afterwards, whatever `fn` did past it.
+ */
+async function pastFileEnd(fd: number, grow: number, fn: (end: number) => Promise<void>): Promise<void> {
+  const end = fstatSync(fd).size;
+  if (grow > 0) ftruncateSync(fd, end + grow);
+  try {
+    await fn(end);
+  } finally {
+    ftruncateSync(fd, end);
+  }
+}
+
 /**
  * Provokes the workload's fault, if it has one. Returns the file ranges its failed or short
  * writes left undefined: fs/direct-io.c zero-fills the blocks it had already mapped when the
@@ -104,7 +128,7 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
     if (direction === 'write') w.fillOp(op);
     const r = await w.exec(direction, [op], true, faultOpts);
     const length = op.segments.reduce((n, seg) => n + seg.length, 0);
-    const done = r ? Math.max(0, r.results[0] ?? 0) : 0;
+    const done = movedBy(r);
     // only a fault inside the user buffer leaves written-but-undefined blocks behind (a
     // rejected write, e.g. EINVAL, writes nothing)
     if (fault.kind === 'efault-midway' && direction === 'write' && done < length) undefinedRanges.push([op.position + done, op.position + length]);
@@ -166,14 +190,8 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
     case 'hole-write': {
       // grow the file by a hole and write into its middle; the tail goes again afterwards
       if (target.isBlock) w.fail('the hole-write fault needs a file target');
-      const end = fstatSync(target.directFd).size;
       const b = w.buffer(blockSize);
-      ftruncateSync(target.directFd, end + 3 * blockSize);
-      try {
-        await run('write', opAt(end + blockSize, blockSize, nseg, b, 0));
-      } finally {
-        ftruncateSync(target.directFd, end);
-      }
+      await pastFileEnd(target.directFd, 3 * blockSize, (end) => run('write', opAt(end + blockSize, blockSize, nseg, b, 0)));
       b.free();
       break;
     }
@@ -250,8 +268,7 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       const wrote = await w.exec('write', [zeros], true);
       const sink = w.buffer(blockSize);
       await w.exec('read', [opAt(0, blockSize, nseg, sink, 0)], true);
-      const moved = Math.min(Math.max(0, wrote?.results[0] ?? 0), blockSize);
-      const bad = sink.read(0, blockSize).subarray(0, moved).findIndex((x) => x !== 0);
+      const bad = firstNonZero(sink, movedBy(wrote));
       if (bad >= 0) w.dataProblem(`the write from the zero page left a non-zero byte at file offset ${bad}`);
       // the pattern back over the range, for the read-back phase
       await run('write', opAt(0, blockSize, nseg, sink, 0));
@@ -265,12 +282,7 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       const b = w.buffer(blockSize + PAGE);
       for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(by, blockSize, nseg, b, by));
       // past the end: the new blocks' heads and tails are zeroed, then the file is cut back
-      const end = fstatSync(target.directFd).size;
-      try {
-        await run('write', opAt(end + by, blockSize, nseg, b, by));
-      } finally {
-        ftruncateSync(target.directFd, end);
-      }
+      await pastFileEnd(target.directFd, 0, (end) => run('write', opAt(end + by, blockSize, nseg, b, by)));
       b.free();
       break;
     }
@@ -319,8 +331,7 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
           await sleep(CLEAN_EVERY_MS);
           fsyncSync(fd);
         }
-        const r = await read;
-        const moved = Math.max(0, r?.results[0] ?? 0);
+        const moved = movedBy(await read);
         const bad = moved > 0 ? b.verify(w.seed, 0, 0, moved) : -1;
         if (bad >= 0) w.dataProblem(`the read cleaned in flight left file offset ${bad} unlike the pattern`);
       } finally {
@@ -331,19 +342,13 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
     }
     case 'hole-read': {
       if (target.isBlock) w.fail('the hole-read fault needs a file target');
-      const end = fstatSync(target.directFd).size;
       const b = w.buffer(blockSize);
       // not zeros beforehand, so that zeros read back were written by the read
       b.fill(w.seed, 0);
-      ftruncateSync(target.directFd, end + 3 * blockSize);
-      try {
-        const r = await w.exec('read', [opAt(end + blockSize, blockSize, nseg, b, 0)], true);
-        const moved = Math.min(Math.max(0, r?.results[0] ?? 0), blockSize);
-        const bad = moved > 0 ? b.read(0, moved).findIndex((x) => x !== 0) : -1;
+      await pastFileEnd(target.directFd, 3 * blockSize, async (end) => {
+        const bad = firstNonZero(b, movedBy(await w.exec('read', [opAt(end + blockSize, blockSize, nseg, b, 0)], true)));
         if (bad >= 0) w.dataProblem(`a read of a hole returned a non-zero byte at file offset ${end + blockSize + bad}`);
-      } finally {
-        ftruncateSync(target.directFd, end);
-      }
+      });
       b.free();
       break;
     }
