@@ -109,6 +109,7 @@ export const paths = {
  * on machines with CMA or hot-pluggable memory. A long-term pin (FOLL_LONGTERM: io_uring buffer
  * registration, udmabuf, gup_test) of such a page must migrate it first: GUP gives the pins back,
  * migrates, and pins again (check_and_migrate_movable_pages/_folios), a route of its own that a
- * guest without a movable zone never takes.
+ * guest without a movable zone never takes. secretmem.enable=1: memfd_secret(2), off by default
+ * before 6.5, for the secretmem workload (GUP's refusal of such pages).
  */
-export const BASE_CMDLINE = ['console=ttyS0', 'random.trust_cpu=on', 'panic=-1', 'loglevel=5', 'movablecore=50%'];
+export const BASE_CMDLINE = ['console=ttyS0', 'random.trust_cpu=on', 'panic=-1', 'loglevel=5', 'movablecore=50%', 'secretmem.enable=1'];

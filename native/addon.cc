@@ -20,6 +20,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pinlab::InitGupTest(env, exports);
   pinlab::InitTsc(env, exports);
   pinlab::InitPageStatus(env, exports);
+  pinlab::InitForkStorm(env, exports);
   return exports;
 }
 

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -61,9 +62,9 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   kind_ = "anon";
   if (!opts.Get("kind").IsUndefined()) kind_ = ToString(env, opts.Get("kind"), "kind");
   if (kind_ != "anon" && kind_ != "private-anon" && kind_ != "shared-file" && kind_ != "thp" &&
-      kind_ != "hugetlb" && kind_ != "hugetlb-1g")
+      kind_ != "hugetlb" && kind_ != "hugetlb-1g" && kind_ != "secretmem")
     ThrowRange(env,
-               "The \"kind\" option must be one of anon, private-anon, shared-file, thp, hugetlb, hugetlb-1g; received '" +
+               "The \"kind\" option must be one of anon, private-anon, shared-file, thp, hugetlb, hugetlb-1g, secretmem; received '" +
                    kind_ + "'");
   const bool giant = kind_ == "hugetlb-1g";
   const bool huge = kind_ == "thp" || kind_ == "hugetlb" || giant;
@@ -76,6 +77,8 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   bool read_only = OptBool(env, opts, "readOnly", false);
   bool no_reserve = OptBool(env, opts, "noReserve", false);
   if (no_reserve && kind_ != "hugetlb") ThrowRange(env, "The \"noReserve\" option is for the hugetlb kind only");
+  bool no_prefault = OptBool(env, opts, "noPrefault", false);
+  if (no_prefault && kind_ != "shared-file") ThrowRange(env, "The \"noPrefault\" option is for the shared-file kind only");
   bool no_huge_page = OptBool(env, opts, "noHugePage", false);
   if (no_huge_page && kind_ != "anon" && kind_ != "private-anon")
     ThrowRange(env, "The \"noHugePage\" option is for the anon and private-anon kinds only");
@@ -116,6 +119,23 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
     map_ = static_cast<uint8_t*>(p);
     map_len_ = length;
     data_ = map_;
+  } else if (kind_ == "secretmem") {
+    // memfd_secret(2) (CONFIG_SECRETMEM; 6.1 also needs secretmem.enable=1): pages taken out of
+    // the kernel's direct map, which GUP refuses (gup-fast grabs them, sees secretmem and gives
+    // them back; the slow path refuses the VMA): Direct I/O from or into them fails EFAULT
+    int fd = int(syscall(SYS_memfd_secret, O_CLOEXEC));
+    if (fd < 0) throw ErrnoError(env, errno, "memfd_secret");
+    if (ftruncate(fd, off_t(length)) < 0) {
+      int err = errno;
+      close(fd);
+      throw ErrnoError(env, err, "ftruncate", "memfd_secret");
+    }
+    void* p = mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    int err = errno;
+    close(fd);
+    if (p == MAP_FAILED) throw ErrnoError(env, err, "mmap", "memfd_secret");
+    map_ = data_ = static_cast<uint8_t*>(p);
+    map_len_ = length;
   } else if (kind_ == "hugetlb" || giant) {
     // hugetlbfs pages from the pool (vm.nr_hugepages; 1 GiB pages: reserved at boot with
     // hugepagesz=1G), mapped by the kernel on their own size's boundary (PMD or PUD). The
@@ -152,7 +172,8 @@ AlignedBuffer::AlignedBuffer(const Napi::CallbackInfo& info)
   // present; those two are faulted in by the pin itself (GUP's slow path: follow_page_mask,
   // and follow_hugetlb_page for hugetlb). A 1 GiB page is not zeroed here: only its first bytes
   // are used, and the pattern fill before a write faults it in.
-  if (kind_ != "private-anon" && kind_ != "hugetlb" && !giant) std::memset(map_, 0, map_len_);
+  // A shared-file buffer with noPrefault is left unmapped too (its first I/O faults it in).
+  if (kind_ != "private-anon" && kind_ != "hugetlb" && !giant && !no_prefault) std::memset(map_, 0, map_len_);
   // The hole is PROT_NONE rather than unmapped: an unmapped gap can be filled by the next mmap
   // of the process (io_setup's AIO ring landed there), and the I/O would then not fault.
   if (hole_page_ >= 0 && mprotect(data_ + size_t(hole_page_) * kPage, kPage, PROT_NONE) < 0) {

@@ -17,4 +17,5 @@ void InitUdmabuf(Napi::Env env, Napi::Object exports);
 void InitGupTest(Napi::Env env, Napi::Object exports);
 void InitTsc(Napi::Env env, Napi::Object exports);
 void InitPageStatus(Napi::Env env, Napi::Object exports);
+void InitForkStorm(Napi::Env env, Napi::Object exports);
 }  // namespace pinlab

@@ -114,6 +114,7 @@ export function summarizeCoverage(perWorkload: ReadonlyMap<string, CoverageData>
   const reached = siteRows.filter((s) => s.reached).length;
   const unreachable = siteRows.filter((s) => !s.reached && s.unreachable).length;
   const untraceable = siteRows.filter((s) => !s.reached && s.untraceable).length;
+  const compiledOut = siteRows.filter((s) => !s.reached && s.unreachable === COMPILED_OUT).length;
   const seen = [...pinFunctionsSeen.values()];
   return {
     method,
@@ -121,7 +122,13 @@ export function summarizeCoverage(perWorkload: ReadonlyMap<string, CoverageData>
     total: sum,
     pinFunctionLines,
     ...(method === 'ftrace' ? { pinFunctions: ratio(seen.filter(Boolean).length, seen.length) } : {}),
-    sites: { total: siteRows.length, reached, unreachable, notReached: siteRows.length - reached - unreachable - untraceable, ...(method === 'ftrace' ? { untraceable } : {}) },
+    sites: {
+      total: siteRows.length,
+      reached,
+      unreachable,
+      notReached: siteRows.length - reached - unreachable - untraceable,
+      ...(method === 'ftrace' ? { untraceable } : { compiledOut }),
+    },
     siteRows,
   };
 }
@@ -143,12 +150,23 @@ export function formatCoverageTable(c: RunCoverage): string {
     );
   } else {
     out.push(
-      `pin sites: ${c.sites.reached}/${c.sites.total} reached, ${c.sites.unreachable} unreachable (compiled out, or reviewed: harness/coverage/unreachable.ts), ${c.sites.notReached} reachable but not reached; lines of the functions holding a pin site ${fmt(c.pinFunctionLines)}`,
+      `pin sites: ${c.sites.reached}/${c.sites.total} reached, ${c.sites.unreachable} unreachable (${unreachableParts(c.sites)}), ${c.sites.notReached} reachable but not reached; lines of the functions holding a pin site ${fmt(c.pinFunctionLines)}`,
     );
   }
   for (const id of c.notReached) out.push(`  not reached: ${id}`);
   out.push(c.html ? `coverage report: ${c.html} (tracefile ${c.tracefile})` : `coverage tracefile: ${c.tracefile}${c.htmlProblem ? ` (no HTML: ${c.htmlProblem})` : ''}`);
   return `${out.join('\n')}\n`;
+}
+
+/**
+ * The unreachable sites split: those with no code in this build (a config or architecture folds
+ * their condition to a constant) and the reviewed rest, also as a share of the sites the build
+ * has code for. Runs saved before the split say only "compiled out, or reviewed".
+ */
+function unreachableParts(s: CoverageSummary['sites']): string {
+  if (s.compiledOut === undefined) return 'compiled out, or reviewed: harness/coverage/unreachable.ts';
+  const reviewed = s.unreachable - s.compiledOut;
+  return `${s.compiledOut} compiled out of this build, ${reviewed} reviewed: harness/coverage/unreachable.ts, ${fmt(ratio(reviewed, s.total - s.compiledOut))} of the ${s.total - s.compiledOut} sites built`;
 }
 
 function fmt(r: Ratio): string {

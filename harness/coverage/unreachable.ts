@@ -25,6 +25,8 @@ const MIGRATION_FAILED =
 const DEVICE_COHERENT = 'a device-coherent (ZONE_DEVICE) page in a long-term pin: its pin becomes a reference before migration; the guest has no such memory';
 const ZONE_APPEND =
   'zone append: only zoned file systems (zonefs, btrfs) issue REQ_OP_ZONE_APPEND with user pages; block-device Direct I/O never does and none is configured';
+const ZONE_APPEND_GONE =
+  "zone append of user pages has no caller on 6.12: zonefs writes its sequential files with regular writes (iomap, REQ_OP_WRITE) there (6.1's zonefs_file_dio_append is gone), and btrfs turns a write into REQ_OP_ZONE_APPEND at submission, after its pages were added";
 const RACE_MM_CHANGED =
   'a race: gup-fast gives its pins back when the mm changed (a concurrent fork) while it walked the page tables';
 const DEVMAP =
@@ -47,9 +49,9 @@ export const UNREACHABLE: readonly UnreachableEntry[] = [
   { site: 'mm/gup.c:gup_huge_pmd:gup_put_folio', reason: RACE_GUP_FAST },
   { site: 'mm/gup.c:gup_huge_pud:gup_put_folio', reason: RACE_GUP_FAST },
   // 6.12 (gup-fast renamed, folio-based unpins)
-  { site: 'block/bio.c:bio_iov_add_zone_append_folio:unpin_user_folio', reason: ZONE_APPEND },
+  { site: 'block/bio.c:bio_iov_add_zone_append_folio:unpin_user_folio', reason: ZONE_APPEND_GONE },
   // pin flags tested in functions no Direct I/O reaches: mutation points, not pin sites (pinlab mutate)
-  { site: 'block/bio.c:bio_iov_add_zone_append_folio:BIO_PAGE_PINNED', reason: ZONE_APPEND },
+  { site: 'block/bio.c:bio_iov_add_zone_append_folio:BIO_PAGE_PINNED', reason: ZONE_APPEND_GONE },
   { site: 'mm/huge_memory.c:follow_devmap_pmd:FOLL_PIN', reason: DEVMAP },
   // follow_page_pte's first FOLL_PIN test guards its pte_devmap() branch only
   { site: 'mm/gup.c:follow_page_pte:FOLL_PIN', reason: DEVMAP },

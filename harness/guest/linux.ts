@@ -6,7 +6,7 @@
 // second (vm.stat_interval), enough to fake a leak or a shortfall of a few pins.
 
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, closeSync, constants, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readSync, realpathSync, rmSync, statSync, truncateSync, writeFileSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setTimeout as sleepMs } from 'node:timers/promises';
@@ -317,6 +317,13 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
       if (r.status !== 0) spawnSync('sync', [], { stdio: 'ignore' });
     },
     prepareTarget(env) {
+      // zonefs: an I/O error repairs the file's size from the zone's write pointer and goes on
+      // (the default remounts read-only: every later workload of the boot would fail EROFS)
+      if (env.zoned && env.fileSystem) {
+        const r = spawnSync('mount', ['-o', 'remount,errors=repair', env.fileSystem], { encoding: 'utf8', timeout: 30_000 });
+        if (r.status !== 0) throw new Error(`mount -o remount,errors=repair ${env.fileSystem}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+        return;
+      }
       if (!env.dm || existsSync(env.path)) return;
       const lower = realpathSync(env.dm.lower);
       const sectors = Number(readKnob(join(sysBlockDir(lower), 'size')));
@@ -341,7 +348,9 @@ export function linuxGuest(log: (message: string, name?: string) => void): Guest
       return dir;
     },
     cleanup(spec, env) {
-      if (env.fileSystem) rmSync(env.path, { force: true });
+      // a zone's file cannot be removed: truncating it to 0 resets the zone
+      if (env.zoned) truncateSync(env.path, 0);
+      else if (env.fileSystem) rmSync(env.path, { force: true });
       rmSync(join('/tmp/pinlab', spec.name), { recursive: true, force: true });
     },
     sleep: (ms) => sleepMs(ms).then(() => undefined),

@@ -89,6 +89,8 @@ export interface TargetPlace {
   fileSystem?: string;
   /** loop targets: the loop device's logical block size */
   loopBlockSize?: number;
+  /** zone-file targets: a zonefs sequential file, reset (truncated to 0) rather than removed */
+  zoned?: boolean;
   /** dm targets: the mapping prepareTarget sets up over `lower` */
   dm?: { kind: 'linear' | 'crypt'; lower: string; name: string };
 }
@@ -105,6 +107,8 @@ export function targetEnv(spec: WorkloadSpec): TargetPlace {
       return { path: dev, diskProbe: dev };
     case 'file':
       return { path: join(mnt, `pinlab-${spec.name}.dat`), diskProbe: mnt, fileSystem: mnt };
+    case 'zone-file':
+      return { path: join(mnt, 'seq', '0'), diskProbe: mnt, fileSystem: mnt, zoned: true };
     case 'loop':
       // the engine attaches a loop device (direct I/O on) to this backing file
       return { path: join(mnt, `pinlab-${spec.name}.loop`), diskProbe: mnt, fileSystem: mnt, ...(t.loopBlockSize ? { loopBlockSize: t.loopBlockSize } : {}) };

@@ -22,7 +22,7 @@
 //     data-corruption; fork-race lost pages -> fork-data-loss; errno: a fault case must surface
 //     its errno (misaligned, over-limit: EINVAL; readonly-dest: EFAULT; memlock: ENOMEM;
 //     longterm-file: EFAULT or EOPNOTSUPP; migration-blocked: ENOMEM or success; gate-page,
-//     zero-page, sub-block, cleaned-in-flight, hole-read, page-status: none; hugetlb-exhausted: EFAULT or a short read (psync), ENOMEM or
+//     zero-page, sub-block, cleaned-in-flight, hole-read, page-status, fork-storm, dax: none; secretmem: EFAULT; zone-append: EIO or none; hugetlb-exhausted: EFAULT or a short read (psync), ENOMEM or
 //     EINVAL (udmabuf);
 //     fail-make-request, blkdebug-eio: EIO) and nothing else (efault-midway: EFAULT or a short
 //     transfer; past-eod: a short transfer, ENOSPC or EINVAL; nowait: EAGAIN or success;
@@ -157,7 +157,14 @@ export function expectedErrnos(fault: Fault | undefined, engine?: Engine): { all
     case 'cleaned-in-flight':
     case 'hole-read':
     case 'page-status':
+    case 'fork-storm':
+    case 'dax':
       return { allowed: [], required: false };
+    case 'secretmem':
+      return { allowed: ['EFAULT'], required: true };
+    case 'zone-append':
+      // stable 6.1's zonefs: EIO after every synchronous append (types.ts)
+      return { allowed: ['EIO'], required: false };
     case 'hugetlb-exhausted':
       // udmabuf: ENOMEM from memfd_pin_folios (6.11+), EINVAL from older udmabufs, which take
       // only pages already in the memfd; Direct I/O: EFAULT or a short read

@@ -130,7 +130,11 @@ export interface RunCoverage {
   /** ftrace: the functions holding a pin site that ran, of those the kernel can trace */
   pinFunctions?: CoverageRatio;
   /** ftrace: untraceable = sites in functions the kernel cannot trace */
-  sites: { total: number; reached: number; unreachable: number; notReached: number; untraceable?: number };
+  /**
+   * unreachable: not reached and not reachable, of which compiledOut (gcov) had no code in this
+   * build at all (the rest are reviewed: coverage/unreachable.ts)
+   */
+  sites: { total: number; reached: number; unreachable: number; notReached: number; untraceable?: number; compiledOut?: number };
   /** reachable pin sites no workload ran (file:function:callee) */
   notReached: string[];
   tracefile: string;

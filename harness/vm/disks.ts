@@ -1,7 +1,8 @@
 // The guest's disks: sparse raw files in the run directory, formatted on the host (mkfs works on
 // regular files without root). Planning is pure (Steps); createDisks runs the plan.
 import { statfsSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { HostError } from '../errors.js';
 import { runStep, type Step } from '../exec.js';
 import type { RunContext } from '../context.js';
@@ -22,6 +23,9 @@ function mkfsArgv(disk: DiskSpec): string[] | undefined {
       ];
     case 'vfat':
       return ['mkfs.vfat', '-n', disk.id.toUpperCase().slice(0, 11), disk.file];
+    case 'zonefs':
+      // no mkzonefs in Debian: pinlab writes the super block itself
+      return [process.execPath, join(dirname(fileURLToPath(import.meta.url)), 'mkzonefs.js'), disk.file];
     case 'reiserfs':
       // the smallest journal (513 blocks): the default 32 MiB is written in full at mkfs
       return ['mkfs.reiserfs', '-f', '-q', '-s', '513', '-l', disk.id, disk.file];

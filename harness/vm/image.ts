@@ -4,7 +4,7 @@
 // the recipe files and the identity (path, size, mtime) of every host file copied in, so a
 // package upgrade on the host rebuilds the image. Per-run secrets go in a separate small cpio.
 import { createHash } from 'node:crypto';
-import { chmod, copyFile, mkdir, open, readFile, realpath, rm, stat, symlink, writeFile, lstat } from 'node:fs/promises';
+import { chmod, copyFile, lstat, mkdir, open, readFile, realpath, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { paths } from '../config.js';
@@ -137,11 +137,12 @@ async function buildInto(dir: string, recipe: Recipe, files: PlannedFile[], ctx:
     await chmod(dest, parseInt(f.mode, 8));
   }
 
-  // busybox applets as symlinks, never over a real binary (sshd, node ...)
+  // busybox applets as symlinks, never over a real binary (sshd, node ...) nor over a tool's
+  // link (mke2fs), which points into /tools and so dangles on the host: lstat, not exists
   const list = await runStep({ phase: 'vm:image:busybox', argv: [join(tree, 'usr/bin/busybox'), '--list-full'], timeoutMs: 10_000 }, { signal: ctx.signal });
   for (const applet of list.stdout.split('\n').filter(Boolean)) {
     const dest = join(tree, usrPath(`/${applet}`));
-    if (existsSync(dest)) continue;
+    if (await lstat(dest).then(() => true, () => false)) continue;
     await mkdir(dirname(dest), { recursive: true });
     await symlink('/usr/bin/busybox', dest);
   }

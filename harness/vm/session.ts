@@ -57,6 +57,10 @@ export function onDemandWords(boot: Pick<BootForm, 'onDemandModules'>, workloads
   return load.length ? [cmdlineWord('modules', load)] : [];
 }
 
+/** The dax workload's persistent memory: its size and where it sits in guest RAM. */
+export const PMEM_MIB = 64;
+export const PMEM_AT_MIB = 256;
+
 /**
  * What a 1 GiB-page buffer (hugetlb-1g) asks of the VM: one gigantic page reserved at boot (it
  * cannot be allocated later in a small guest) and the RAM to hold it beside the rest (a 2 GiB
@@ -74,6 +78,16 @@ export function giganticPages(workloads: readonly WorkloadSpec[]): { words: stri
  */
 export function gatePageWords(workloads: readonly WorkloadSpec[]): string[] {
   return workloads.some((w) => w.fault?.kind === 'gate-page') ? ['vsyscall=emulate'] : [];
+}
+
+/**
+ * Persistent memory when a dax workload runs: 64 MiB of guest RAM at 256 MiB marked as legacy
+ * pmem (e820 type 12, memmap=nn!ss): /dev/pmem0, with struct pages (ZONE_DEVICE) for DAX.
+ * Below the initramfs QEMU loads at the top of RAM, above the kernel. Nothing for other
+ * workloads. Pure.
+ */
+export function persistentMemoryWords(workloads: readonly WorkloadSpec[]): string[] {
+  return workloads.some((w) => w.fault?.kind === 'dax') ? [`memmap=${PMEM_MIB}M!${PMEM_AT_MIB}M`] : [];
 }
 
 /** The config beside a kernel file ('' when there is none: unknown). */
@@ -117,7 +131,7 @@ export function vmSpecFor(
     ...(memoryMiB ? { memoryMiB } : {}),
     disks: disksFor(vmDir, opts.workloads),
     baseCmdline: BASE_CMDLINE,
-    extraCmdline: [...opts.cmdline, ...onDemandWords(boot, opts.workloads), ...gigantic.words, ...gatePageWords(opts.workloads)],
+    extraCmdline: [...opts.cmdline, ...onDemandWords(boot, opts.workloads), ...gigantic.words, ...gatePageWords(opts.workloads), ...persistentMemoryWords(opts.workloads)],
     tscKhz: 'tscKhz' in opts ? opts.tscKhz : opts.accel === 'tcg' ? hostTscKhz() : undefined,
     kernelHz: kernelHz(kernel),
   });

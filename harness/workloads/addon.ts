@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type AlignedBufferKind = 'anon' | 'private-anon' | 'shared-file' | 'thp' | 'hugetlb' | 'hugetlb-1g';
+export type AlignedBufferKind = 'anon' | 'private-anon' | 'shared-file' | 'thp' | 'hugetlb' | 'hugetlb-1g' | 'secretmem';
 
 export interface AlignedBufferOptions {
   kind?: AlignedBufferKind;
@@ -22,6 +22,8 @@ export interface AlignedBufferOptions {
   fileOffset?: number;
   /** hugetlb only: map without reserving pool pages (MAP_NORESERVE); a fault may find none */
   noReserve?: boolean;
+  /** shared-file: leave the mapping untouched (not faulted in): its first I/O faults it in */
+  noPrefault?: boolean;
   /** anon, private-anon: MADV_NOHUGEPAGE (small pages, no huge zero page) */
   noHugePage?: boolean;
 }
@@ -209,6 +211,10 @@ export interface PinlabAddon {
   processVmReadAddress(address: bigint, length: number): Buffer;
   /** move_pages(2) status query of the buffer's pages: each one's node, or -errno */
   pageStatus(buffer: AlignedBuffer, offset?: number, length?: number): number[];
+  /** a thread that forks (and reaps the child) again and again, racing the process's own I/O */
+  forkStormStart(): void;
+  /** ends the storm: the forks it made */
+  forkStormStop(): number;
 }
 
 /** Errors the addon throws for errno failures look like Node's own. */

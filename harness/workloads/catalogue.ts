@@ -172,6 +172,9 @@ const SHAPES: Shape[] = [
   // one bio_vec, and each merge must release the pin its duplicate page took
   { target: 'raw-virtio', engine: 'psyncv', blockSize: 2 * KiB, size: 256 * KiB, segments: 4, segmentOrder: 'ascending', variant: 'subpage' },
   { target: 'ext4', engine: 'psyncv', blockSize: 2 * KiB, size: 256 * KiB, segments: 4, segmentOrder: 'ascending', variant: 'subpage' },
+  // the same appended to a zonefs sequential file: 6.1 sends zone-append bios, whose merges are
+  // released in bio_iov_add_zone_append_page; 6.12 writes the zone with regular bios
+  { target: 'zonefs', engine: 'psyncv', blockSize: 2 * KiB, size: 256 * KiB, segments: 4, segmentOrder: 'ascending', variant: 'subpage', fault: { kind: 'zone-append' } },
   // a bio with one slot left meets a segment that spans two pages, on 4 KiB logical blocks: the
   // one page it takes is trimmed away and released (__bio_iov_iter_get_pages' error exit), the
   // segment goes whole into the next bio; hugetlb pages keep every segment one bio_vec
@@ -302,6 +305,13 @@ const SHAPES: Shape[] = [
   // move_pages(2)'s status query of the 1 GiB page, a 2 MiB page, zero and plain pages: on 6.1
   // follow_page()'s hugetlb leaves (page references, no pins)
   { target: 'raw-virtio', engine: 'psync', buffer: 'hugetlb-1g', blockSize: 256 * KiB, size: 256 * KiB, fault: { kind: 'page-status' } },
+  // Direct I/O racing forks of its own process: gup-fast sees page table entries change under
+  // it, or the mm's fork sequence move after its walk, and gives back what it grabbed
+  { target: 'raw-virtio', engine: 'psync', blockSize: 256 * KiB, size: 256 * KiB, fault: { kind: 'fork-storm' } },
+  // memfd_secret(2) pages: grabbed by gup-fast, given back, refused by the slow path (EFAULT)
+  { target: 'raw-nvme', engine: 'psync', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'secretmem' } },
+  // a buffer mapped from a file on persistent memory (DAX): ZONE_DEVICE pages under a PMD
+  { target: 'raw-nvme', engine: 'psync', blockSize: 2 * MiB, size: 2 * MiB, fault: { kind: 'dax' } },
   // the vsyscall gate page through cross-memory attach: GUP's get_gate_page route
   { target: 'raw-virtio', engine: 'process-vm', size: 256 * KiB, fault: { kind: 'gate-page' } },
   // passthrough above the controller's MDTS (QEMU's default: 512 KiB): blk-map fills one bio,

@@ -3,7 +3,8 @@
 // range set up for it (a buffer with a hole, a read-only one, a misaligned op, a file grown by a
 // hole, ...). The errno outcomes land in the workload's errors (Workload.exec); the faults that
 // the runner or the VM inject below the engine need nothing here.
-import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { closeSync, existsSync, fstatSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readFileSync, rmSync, statfsSync, writeFileSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
@@ -12,6 +13,7 @@ import type { AlignedBuffer, BatchResult, Direction, IoOp } from './addon.js';
 import type { FaultOptions } from './engine-calls.js';
 import { GUP_TEST_PATH } from './fork-race.js';
 import { opAt, PAGE } from './ops.js';
+import { targetRecord } from './targets.js';
 import { HUGE_PAGE } from './workload.js';
 import type { UndefinedRange } from './verify.js';
 import type { Workload } from './workload.js';
@@ -29,6 +31,9 @@ const GATE_READS = 16;
 /** cleaned-in-flight: where its mapping of the device's page cache starts, and how often writeback comes. */
 const CLEANED_SCRATCH_AT = 8 * 1024 * 1024;
 const CLEAN_EVERY_MS = 5;
+
+/** fork-storm: rounds of a write from and a read into each of its buffers while the forks run */
+const FORK_STORM_ROUNDS = 48;
 
 /** The device block size fs/direct-io.c falls back to for I/O finer than the file system's blocks. */
 const SECTOR = 512;
@@ -107,6 +112,32 @@ async function pastFileEnd(fd: number, grow: number, fn: (end: number) => Promis
   } finally {
     ftruncateSync(fd, end);
   }
+}
+
+/** The dax fault's persistent memory (memmap=, vm/session.ts) and where its file system goes. */
+const PMEM_DEVICE = '/dev/pmem0';
+const DAX_MOUNT = '/mnt/dax';
+
+/**
+ * A fresh ext4 on the guest's persistent memory, mounted with -o dax (checked in /proc/mounts):
+ * its directory. 4 KiB blocks and a 2 MiB stripe, so that the allocator hands out 2 MiB-aligned
+ * extents, which DAX maps by PMD.
+ */
+function mountDax(w: Workload): string {
+  if (!existsSync(PMEM_DEVICE)) w.fail(`no ${PMEM_DEVICE}: the guest has no persistent memory (memmap= on the kernel command line, CONFIG_X86_PMEM_LEGACY)`);
+  const sh = (argv: string[]): void => {
+    const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: 60_000 });
+    if (r.status !== 0) w.fail(`${argv.join(' ')}: ${(r.stderr || r.error?.message || `exit ${r.status}`).trim()}`);
+  };
+  sh(['mke2fs', '-q', '-F', '-t', 'ext4', '-b', '4096', '-E', 'stride=512,stripe_width=512', PMEM_DEVICE]);
+  mkdirSync(DAX_MOUNT, { recursive: true });
+  sh(['mount', '-t', 'ext4', '-o', 'dax', PMEM_DEVICE, DAX_MOUNT]);
+  const line = readFileSync('/proc/mounts', 'utf8').split('\n').find((l) => l.split(' ')[1] === DAX_MOUNT);
+  if (!line || !/(^|,)dax(=always)?(,|$)/.test(line.split(' ')[3] ?? '')) {
+    spawnSync('umount', [DAX_MOUNT], { timeout: 30_000 });
+    w.fail(`${DAX_MOUNT} is not mounted with dax: ${line ?? 'not mounted'}`);
+  }
+  return DAX_MOUNT;
 }
 
 /**
@@ -371,6 +402,63 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       if (wrong.length > 0) w.dataProblem(`move_pages status: ${wrong.join(', ')} (a mapped page on no node, or the zero page on one)`);
       break;
     }
+    case 'fork-storm': {
+      // small pages (gup-fast's PTE walk) and a transparent huge page (its PMD leaf), each written
+      // from and read into again and again while a thread of this process forks
+      const bufs = [w.allocate(blockSize, { kind: 'anon', noHugePage: true }), w.allocate(Math.max(blockSize, HUGE_PAGE), { kind: 'thp' })];
+      w.addon.forkStormStart();
+      let forks = 0;
+      try {
+        for (let round = 0; round < FORK_STORM_ROUNDS; round++) {
+          for (const b of bufs) {
+            await run('write', opAt(0, blockSize, nseg, b, 0));
+            b.write(0, Buffer.alloc(blockSize));
+            const moved = movedBy(await w.exec('read', [opAt(0, blockSize, nseg, b, 0)], true));
+            const bad = moved > 0 ? b.verify(w.seed, 0, 0, moved) : -1;
+            if (bad >= 0) w.dataProblem(`a read during the fork storm (${b.kind} buffer, round ${round}) left file offset ${bad} unlike the pattern`);
+          }
+        }
+      } finally {
+        forks = w.addon.forkStormStop();
+        for (const b of bufs) b.free();
+      }
+      if (forks === 0) w.fail('the fork storm forked nothing while the I/O ran');
+      break;
+    }
+    case 'secretmem': {
+      // the pages are faulted in (mapped): gup-fast finds them and must give them back
+      const b = w.allocate(blockSize, { kind: 'secretmem' });
+      for (const d of ['write', 'read'] as Direction[]) await run(d, opAt(0, blockSize, nseg, b, 0));
+      b.free();
+      break;
+    }
+    case 'dax': {
+      const dir = mountDax(w);
+      try {
+        // a huge page's worth of a file on it, mapped untouched: the first read faults it in
+        // (GUP's slow path pins from the PMD), the next I/O finds it mapped (gup-fast's devmap leaf)
+        const len = Math.max(spec.size, HUGE_PAGE);
+        const b = w.allocate(len, { kind: 'shared-file', dir, noPrefault: true });
+        try {
+          for (let pass = 0; pass < 2; pass++) {
+            const moved = movedBy(await w.exec('read', [opAt(0, len, nseg, b, 0)], true));
+            const bad = moved > 0 ? b.verify(w.seed, 0, 0, moved) : -1;
+            if (bad >= 0) w.dataProblem(`a read into the DAX mapping (pass ${pass}) left file offset ${bad} unlike the pattern`);
+            b.write(0, Buffer.alloc(PAGE));
+          }
+          await run('write', opAt(0, len, nseg, b, 0));
+        } finally {
+          b.free();
+        }
+      } finally {
+        spawnSync('umount', [dir], { timeout: 30_000 });
+      }
+      break;
+    }
+    case 'zone-append':
+      // the appends are the workload's own writes (the zone-file target)
+      if (targetRecord(spec.target).kind !== 'zone-file') w.fail('the zone-append fault needs a zone-file target');
+      break;
     case 'metadata-eio': {
       if (target.isBlock) w.fail('the metadata-eio fault needs a file target');
       // fragmented (vfat): its cluster cache keeps the last eight runs the writes walked, near

@@ -8,7 +8,7 @@
 import type { Engine, WorkloadSpec } from './types.js';
 
 export type DiskBus = 'virtio' | 'nvme' | 'scsi';
-export type DiskFs = 'raw' | 'ext4' | 'ext2' | 'vfat' | 'reiserfs';
+export type DiskFs = 'raw' | 'ext4' | 'ext2' | 'vfat' | 'reiserfs' | 'zonefs';
 
 /** One emulated disk: /dev/pinlab/<id> in the guest, mounted at /mnt/<id> when fs is not raw. */
 export interface DiskDevice {
@@ -40,9 +40,10 @@ export interface Requirement {
  * How the guest reaches a target:
  *  raw: the block device itself; file: a file on the disk's file system; loop: a loop device
  *  (direct I/O on) over a file on the disk's file system; nvme-passthru / sg-io: passthrough
- *  ioctls on the block device; dm: a device-mapper device over the disk.
+ *  ioctls on the block device; dm: a device-mapper device over the disk; zone-file: the first
+ *  sequential zone's file of a zonefs (append-only: written from its start, reset before use).
  */
-export type TargetKind = 'raw' | 'file' | 'loop' | 'nvme-passthru' | 'sg-io' | 'dm';
+export type TargetKind = 'raw' | 'file' | 'loop' | 'nvme-passthru' | 'sg-io' | 'dm' | 'zone-file';
 
 export interface TargetRecord {
   name: string;
@@ -89,6 +90,9 @@ const DM: Requirement = { symbol: 'CONFIG_BLK_DEV_DM', why: 'device-mapper', mod
 
 const KiB = 1024;
 
+/** The zoned namespace's zone size: a zonefs sequential file holds at most this much. */
+export const ZONE_MIB = 4;
+
 /** The default hardware: raw virtio, ext4, ext2, vfat on virtio, raw NVMe (images/README.md). */
 export const DEFAULT_DISKS: readonly DiskDevice[] = [
   { id: 'raw-virtio', bus: 'virtio', serial: 'pinlab-raw', fs: 'raw' },
@@ -102,7 +106,11 @@ export const DEFAULT_DISKS: readonly DiskDevice[] = [
  * Disks of default targets attached only when a workload on them runs, so that a kernel without
  * their file system (its workloads SKIP on the config) boots without them.
  */
-export const ON_DEMAND_DISKS: readonly DiskDevice[] = [{ id: 'reiserfs', bus: 'virtio', serial: 'pinlab-reiser', fs: 'reiserfs' }];
+export const ON_DEMAND_DISKS: readonly DiskDevice[] = [
+  { id: 'reiserfs', bus: 'virtio', serial: 'pinlab-reiser', fs: 'reiserfs' },
+  // a zoned NVMe namespace (ZNS) of sequential-write-required zones, zonefs on it (vm/mkzonefs.ts)
+  { id: 'zns', bus: 'nvme', serial: 'pinlab-zns', fs: 'zonefs', controller: 'zns', props: { zoned: 'true', 'zoned.zone_size': `${ZONE_MIB}M` } },
+];
 
 /** A raw block device target (block/fops.c). */
 function rawTarget(name: string, disk: string, requires: Requirement[], extra: Partial<TargetRecord> = {}): TargetRecord {
@@ -138,6 +146,20 @@ export const DEFAULT_TARGETS: readonly TargetRecord[] = [
   },
   { name: 'loop', kind: 'loop', disk: 'ext4', paths: [['lo_rw_aio'], BLKDEV_GROUP, PIN_GROUP], requires: [LOOP, { symbol: 'CONFIG_EXT4_FS', why: 'the ext4 file backing the loop device' }] },
   nvmePassthru('nvme-passthru', 'raw-nvme'),
+  // zonefs: 6.1 writes a sequential file with REQ_OP_ZONE_APPEND bios of the user pages
+  // (zonefs_file_dio_append, bio_iov_add_zone_append_page); 6.12 with regular iomap writes
+  {
+    name: 'zonefs',
+    kind: 'zone-file',
+    disk: 'zns',
+    engines: ['psync', 'psyncv'],
+    paths: [['zonefs_file_dio_append', 'zonefs_file_dio_write', 'iomap_dio_rw', '__iomap_dio_rw'], PIN_GROUP],
+    requires: [
+      NVME,
+      { symbol: 'CONFIG_BLK_DEV_ZONED', why: 'zoned block devices (the ZNS namespace)' },
+      { symbol: 'CONFIG_ZONEFS_FS', why: 'the zonefs file system', module: 'zonefs' },
+    ],
+  },
   // 4 KiB logical blocks (the virtio-lbs4k variant's disk, attached only when a workload needs it)
   rawTarget('raw-lbs4k', 'virtio-lbs4k', [VIRTIO_BLK]),
   // SCSI passthrough (SG_IO) on the scsi variant's disk: blk_rq_map_user_iov without NVMe's virt

@@ -109,7 +109,26 @@ export type Fault =
   // 1 GiB page), a 2 MiB hugetlb page (follow_huge_pmd_pte), pages mapping the zero page
   // (refused: FOLL_DUMP) and plain anonymous pages (a page reference each, put back): no pins,
   // every mapped page on a node, no zero page on one
-  | { kind: 'page-status' };
+  | { kind: 'page-status' }
+  // a thread of the process forks again and again while its Direct I/O runs, over small pages
+  // and a transparent huge page: each fork write-protects the buffer's page table entries (the
+  // entry gup-fast read changes before its recheck) and bumps the mm's write_protect_seq (gup-fast
+  // gives every pin of its walk back when it changed); the data of every op is checked
+  | { kind: 'fork-storm' }
+  // Direct I/O from and into memfd_secret(2) pages: gup-fast grabs them, sees secretmem and gives
+  // them back, and the slow path refuses their VMA: EFAULT, no pin kept
+  | { kind: 'secretmem' }
+  // the buffer is a file on persistent memory (memmap=, an ext4 mounted -o dax), whose mapped
+  // pages are ZONE_DEVICE pages mapped by PMD: a read into the untouched mapping (GUP's slow
+  // path faults each huge page in and pins it from the PMD: follow_devmap_pmd), then I/O on the
+  // mapped pages (gup-fast's devmap leaf); the data of every op is checked
+  | { kind: 'dax' }
+  // synchronous appends to a zonefs sequential file (the zone-file target: no fault phase): 6.1
+  // sends them as zone-append bios. EIO is allowed: stable 6.1's zonefs_file_dio_append checks
+  // the sector the append returns against the write pointer its caller already advanced, so every
+  // such append fails EIO after its data was written ("Corrupted write pointer" in the log; the
+  // file system is mounted errors=repair, so the next append goes on); the pins still balance
+  | { kind: 'zone-append' };
 
 /**
  * What pinning the workload implies, independent of any kernel:

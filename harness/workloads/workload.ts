@@ -4,11 +4,11 @@
 // WorkloadIO. release() frees it all. engines.ts runs the phases over a Workload; faults.ts and
 // fork-race.ts add operations of their own.
 import { randomInt } from 'node:crypto';
-import { closeSync, constants, fsyncSync, ftruncateSync, fstatSync, openSync, readFileSync, statSync, statfsSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fsyncSync, ftruncateSync, fstatSync, openSync, readFileSync, statSync, statfsSync, truncateSync, writeFileSync } from 'node:fs';
 
 import { loadAddon, type AlignedBuffer, type AlignedBufferOptions, type BatchResult, type Direction, type IoOp, type PinlabAddon } from './addon.js';
 import type { WorkloadSpec } from './types.js';
-import { enginesOf, PASSTHROUGH_ENGINES, targetRecord } from './targets.js';
+import { enginesOf, PASSTHROUGH_ENGINES, targetRecord, ZONE_MIB } from './targets.js';
 import { bufferBacking } from './buffers.js';
 import { hugePageBytes, readSmaps } from './smaps.js';
 import { engineBatch, helperDirection, needsBufferedFd, SEGMENTED, type EngineTarget, type FaultOptions } from './engine-calls.js';
@@ -179,9 +179,13 @@ export class Workload {
       }
     })();
     const isBlock = exists?.isBlockDevice() ?? false;
-    if (!isBlock) this.ensureFile(path);
+    const zoned = targetRecord(spec.target).kind === 'zone-file';
+    // a zone's file exists already and only grows by appending: truncating it to 0 resets the
+    // zone, and it holds up to the zone's size
+    if (zoned) truncateSync(path, 0);
+    else if (!isBlock) this.ensureFile(path);
     const directFd = this.openFd(path, constants.O_RDWR | constants.O_DIRECT);
-    const capacity = this.addon.deviceSize(directFd);
+    const capacity = zoned ? ZONE_MIB * 2 ** 20 : this.addon.deviceSize(directFd);
     const offsetAlign = this.addon.dioAlignment(path).offsetAlign;
     const nvme = spec.engine === 'passthru' ? this.addon.nvmeNamespace(directFd) : undefined;
     const bufferedFd = needsBufferedFd(spec.engine) ? this.openFd(path, constants.O_RDWR) : -1;

@@ -112,3 +112,13 @@ test('function coverage of a release whose series cannot be told is a host error
   const { HostError } = await import('../../harness/errors.js');
   await t.throwsAsync(prepareFunctionCoverage('weird-release', '/nonexistent', createContext()), { instanceOf: HostError, message: /cannot tell the series of kernel release 'weird-release'/ });
 });
+
+test('a gcov table splits the unreachable sites into those compiled out of the build and the reviewed rest, as a share of the sites built', (t) => {
+  const r = (hit: number, total: number) => ({ hit, total });
+  const base = { method: 'gcov' as const, files: [], total: { lines: r(0, 0), functions: r(0, 0), branches: r(0, 0) }, pinFunctionLines: r(9, 10), notReached: [], tracefile: 'x' };
+  const table = formatCoverageTable({ ...base, sites: { total: 80, reached: 66, unreachable: 14, notReached: 0, compiledOut: 7 } });
+  t.regex(table, /66\/80 reached, 14 unreachable \(7 compiled out of this build, 7 reviewed: harness\/coverage\/unreachable\.ts, 7\/73 9\.6% of the 73 sites built\)/);
+  // a run saved before the split says what it can
+  const old = formatCoverageTable({ ...base, sites: { total: 80, reached: 66, unreachable: 14, notReached: 0 } });
+  t.regex(old, /14 unreachable \(compiled out, or reviewed: harness\/coverage\/unreachable\.ts\)/);
+});

@@ -37,9 +37,9 @@ test('--hw selects the default suite plus the named variants; all is every varia
 
 test('the VM gets the variant disks its workloads need, and only those', (t) => {
   const plain = disksFor('/r', DEFAULT_SUITE);
-  // the default suite's workloads on reiserfs, on 4 KiB logical blocks and on SCSI bring those disks
-  t.deepEqual(plain.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'reiserfs', 'virtio-lbs4k', 'scsi-hd']);
-  const noLbs4k = disksFor('/r', DEFAULT_SUITE.filter((w) => !['raw-lbs4k', 'sg-io', 'reiserfs'].includes(w.target)));
+  // the default suite's workloads on reiserfs, zonefs, 4 KiB logical blocks and SCSI bring those disks
+  t.deepEqual(plain.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'reiserfs', 'zns', 'virtio-lbs4k', 'scsi-hd']);
+  const noLbs4k = disksFor('/r', DEFAULT_SUITE.filter((w) => !['raw-lbs4k', 'sg-io', 'reiserfs', 'zonefs'].includes(w.target)));
   t.deepEqual(noLbs4k.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme']);
   const withNs = disksFor('/r', [spec('nvme-2ns.ns2.psync.anon')]);
   t.deepEqual(withNs.map((d) => d.id), ['raw-virtio', 'ext4', 'ext2', 'vfat', 'raw-nvme', 'nvme-ns1', 'nvme-ns2'], 'both namespaces of the controller');
@@ -52,7 +52,10 @@ test('QEMU devices: properties, one NVMe controller for two namespaces, one virt
   t.true(devs.some((d) => d.startsWith('virtio-blk-pci,') && d.includes('serial=pinlab-v4k,logical_block_size=4096,physical_block_size=4096')));
   t.true(devs.some((d) => d.startsWith('nvme,') && d.includes('serial=pinlab-nmdts,mdts=3')));
   t.is(devs.filter((d) => d.startsWith('nvme,id=nvme-n2ns,')).length, 1);
-  t.deepEqual(devs.filter((d) => d.startsWith('nvme-ns,')).map((d) => /nsid=(\d)/.exec(d)?.[1]), ['1', '2']);
+  // the zoned namespace (its own controller), then the two namespaces of one controller
+  t.deepEqual(devs.filter((d) => d.startsWith('nvme-ns,')).map((d) => /nsid=(\d)/.exec(d)?.[1]), ['1', '1', '2']);
+  t.is(devs.filter((d) => d.startsWith('nvme,id=nvme-zns,')).length, 1);
+  t.true(devs.some((d) => d.startsWith('nvme-ns,') && d.includes('bus=nvme-zns') && d.includes('zoned=true,zoned.zone_size=4M')));
   t.is(devs.filter((d) => d === 'virtio-scsi-pci,id=scsi0').length, 1);
   t.true(devs.some((d) => d.startsWith('scsi-hd,') && d.includes('bus=scsi0.0') && d.includes('product=pinlab-scsi')));
   const words = guestCmdline(disks, []).join(' ');

@@ -3,7 +3,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_SUITE, selectWorkloads } from '../../harness/workloads/catalogue.js';
 import { bufferBacking } from '../../harness/workloads/buffers.js';
-import { gatePageWords, giganticPages, vmSpecFor } from '../../harness/vm/session.js';
+import { gatePageWords, giganticPages, persistentMemoryWords, PMEM_AT_MIB, PMEM_MIB, vmSpecFor } from '../../harness/vm/session.js';
+import { expectedErrnos } from '../../harness/verdict/judge.js';
 import { requirementsOf } from '../../harness/kernel/requirements.js';
 import { GIGANTIC_GUEST_MIB } from '../../harness/vm/slots.js';
 import { testTempDir } from '../tmp.js';
@@ -49,4 +50,26 @@ test('move_pages needs NUMA; the hugetlb pool faults need hugetlbfs, whatever th
     t.true(requirementsOf(w).some((r) => r.symbol === 'CONFIG_HUGETLBFS'), w.name);
   }
   t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_NUMA'));
+});
+
+test('the dax workload boots with 64 MiB of legacy persistent memory and needs the pmem and DAX symbols; others get neither', (t) => {
+  const dax = DEFAULT_SUITE.filter((w) => w.fault?.kind === 'dax');
+  t.is(dax.length, 1);
+  t.deepEqual(persistentMemoryWords(dax), [`memmap=${PMEM_MIB}M!${PMEM_AT_MIB}M`]);
+  t.deepEqual(persistentMemoryWords(small), []);
+  const syms = requirementsOf(dax[0]!).map((r) => r.symbol);
+  for (const s of ['CONFIG_FS_DAX', 'CONFIG_X86_PMEM_LEGACY', 'CONFIG_BLK_DEV_PMEM', 'CONFIG_EXT4_FS']) t.true(syms.includes(s), s);
+  t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_FS_DAX'));
+  // the range lies above the kernel and well below the 1 GiB guest's top, where the initramfs goes
+  t.true(PMEM_AT_MIB >= 64 && PMEM_AT_MIB + PMEM_MIB <= 512);
+});
+
+test('secretmem needs CONFIG_SECRETMEM and EFAULT; the fork storm needs no errno and THP for its huge-page buffer', (t) => {
+  const secret = DEFAULT_SUITE.find((w) => w.fault?.kind === 'secretmem')!;
+  t.true(requirementsOf(secret).some((r) => r.symbol === 'CONFIG_SECRETMEM'));
+  t.deepEqual(expectedErrnos(secret.fault, secret.engine), { allowed: ['EFAULT'], required: true });
+  const storm = DEFAULT_SUITE.find((w) => w.fault?.kind === 'fork-storm')!;
+  t.true(requirementsOf(storm).some((r) => r.symbol === 'CONFIG_TRANSPARENT_HUGEPAGE'));
+  t.deepEqual(expectedErrnos(storm.fault, storm.engine), { allowed: [], required: false });
+  t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_SECRETMEM'));
 });
