@@ -22,7 +22,8 @@
         "native/gup_test.cc",
         "native/tsc.cc",
         "native/page_status.cc",
-        "native/fork_storm.cc"
+        "native/fork_storm.cc",
+        "native/kernel_read.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -21,6 +21,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pinlab::InitTsc(env, exports);
   pinlab::InitPageStatus(env, exports);
   pinlab::InitForkStorm(env, exports);
+  pinlab::InitKernelRead(env, exports);
   return exports;
 }
 

@@ -22,6 +22,10 @@ class AlignedBuffer : public Napi::ObjectWrap<AlignedBuffer> {
 
   uint8_t* data() const { return data_; }
   size_t size() const { return size_; }
+  // The whole mapping (size rounded up to its page size: 2 MiB, 1 GiB), for calls such as
+  // mprotect that a huge page takes only whole.
+  uint8_t* mapping() const { return map_; }
+  size_t mapping_length() const { return map_len_; }
   // True if [offset, offset+length) touches the hole: the PROT_NONE page an efault-midway
   // buffer has in its middle (mprotect, not munmap, so no later mmap can fill the gap).
   bool CoversHole(size_t offset, size_t length) const;

@@ -18,4 +18,5 @@ void InitGupTest(Napi::Env env, Napi::Object exports);
 void InitTsc(Napi::Env env, Napi::Object exports);
 void InitPageStatus(Napi::Env env, Napi::Object exports);
 void InitForkStorm(Napi::Env env, Napi::Object exports);
+void InitKernelRead(Napi::Env env, Napi::Object exports);
 }  // namespace pinlab

@@ -1,18 +1,29 @@
 #include "errors.h"
 
+#include <string.h>
+
 #include <uv.h>
 
 namespace pinlab {
 
 std::string ErrnoName(int err) {
-  // libuv is part of the Node binary that loads us; it knows the same names Node prints.
-  return uv_err_name(-err);
+  // libuv is part of the Node binary that loads us; it knows the same names Node prints. Not
+  // every errno: ENOEXEC (finit_module of a file that is no module) it calls "Unknown system
+  // error -8"; glibc's own name then.
+  std::string name = uv_err_name(-err);
+  if (name.rfind("Unknown system error", 0) == 0) {
+    const char* libc = strerrorname_np(err);
+    if (libc) return libc;
+  }
+  return name;
 }
 
 Napi::Error ErrnoError(Napi::Env env, int err, const std::string& syscall,
                        const std::string& path) {
   std::string code = ErrnoName(err);
-  std::string message = code + ": " + uv_strerror(-err) + ", " + syscall;
+  std::string text = uv_strerror(-err);
+  if (text.rfind("Unknown system error", 0) == 0) text = strerror(err);
+  std::string message = code + ": " + text + ", " + syscall;
   if (!path.empty()) message += " '" + path + "'";
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("errno", Napi::Number::New(env, -err));

@@ -1,17 +1,24 @@
-// forkStormStart(): starts a thread that forks again and again (each child _exit()s at once,
-// the thread reaps it) until forkStormStop() ends it and returns how many forks there were. While
-// it runs, the process's own Direct I/O races the forks: a fork write-protects the private
-// mappings (the page table entries gup-fast reads change under it) and bumps the mm's
-// write_protect_seq, which gup-fast checks after its lockless walk and, when it changed, gives
-// every pin of that walk back and lets the slow path pin again. One storm at a time; throws
-// ERR_PINLAB_FORK_STORM for a second start or a stop without a start.
+// forkStormStart({ protect }?): starts a thread that, until forkStormStop() ends it, either forks
+// again and again (each child _exit()s at once, the thread reaps it) or, given `protect` (an
+// array of AlignedBuffers), flips each buffer's protection between read-only and read-write, again
+// and again; forkStormStop() returns how many forks (or flips) there were. While it runs, the
+// process's own Direct I/O races it: a fork write-protects the private mappings and bumps the
+// mm's write_protect_seq, which gup-fast checks after its lockless walk (a change: it gives every
+// pin of that walk back); a flip rewrites the page table entries (PTE, PMD of a THP, PUD of a
+// 1 GiB page), which gup-fast reads, grabs, and reads again (a change: it gives that page back).
+// Writes from the buffers (pins without FOLL_WRITE) work whatever the protection. One storm at a
+// time; throws ERR_PINLAB_FORK_STORM for a second start or a stop without a start.
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <thread>
+#include <utility>
+#include <vector>
 
+#include "aligned_buffer.h"
 #include "args.h"
 #include "engines.h"
 #include "errors.h"
@@ -22,6 +29,7 @@ namespace {
 
 struct Storm {
   std::thread thread;
+  std::vector<std::pair<uint8_t*, size_t>> protect;  // flip these instead of forking
   std::atomic<bool> stop{false};
   std::atomic<uint64_t> forks{0};
   std::atomic<int> err{0};
@@ -29,6 +37,20 @@ struct Storm {
 };
 
 Storm storm;
+
+void FlipLoop() {
+  while (!storm.stop.load(std::memory_order_relaxed)) {
+    for (auto& [addr, len] : storm.protect) {
+      for (int prot : {PROT_READ, PROT_READ | PROT_WRITE}) {
+        if (mprotect(addr, len, prot) < 0) {
+          storm.err.store(errno);
+          return;
+        }
+      }
+    }
+    storm.forks.fetch_add(1, std::memory_order_relaxed);
+  }
+}
 
 void StormLoop() {
   while (!storm.stop.load(std::memory_order_relaxed)) {
@@ -48,10 +70,21 @@ void StormLoop() {
 Napi::Value ForkStormStart(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (storm.running) throw CodedError(env, "ERR_PINLAB_FORK_STORM", "A fork storm is already running");
+  Napi::Object opts = OptObject(env, info, 0, "options");
+  storm.protect.clear();
+  if (!opts.Get("protect").IsUndefined()) {
+    if (!opts.Get("protect").IsArray()) ThrowType(env, "The \"protect\" option must be an array of AlignedBuffers");
+    Napi::Array list = opts.Get("protect").As<Napi::Array>();
+    for (uint32_t i = 0; i < list.Length(); i++) {
+      AlignedBuffer* b = AlignedBuffer::From(env, list.Get(i), "protect[" + std::to_string(i) + "]");
+      storm.protect.emplace_back(b->mapping(), b->mapping_length());
+    }
+    if (storm.protect.empty()) ThrowRange(env, "The \"protect\" option needs at least one buffer");
+  }
   storm.stop.store(false);
   storm.forks.store(0);
   storm.err.store(0);
-  storm.thread = std::thread(StormLoop);
+  storm.thread = std::thread(storm.protect.empty() ? StormLoop : FlipLoop);
   storm.running = true;
   return env.Undefined();
 }
@@ -62,7 +95,7 @@ Napi::Value ForkStormStop(const Napi::CallbackInfo& info) {
   storm.stop.store(true);
   storm.thread.join();
   storm.running = false;
-  if (storm.err.load()) throw ErrnoError(env, storm.err.load(), "fork");
+  if (storm.err.load()) throw ErrnoError(env, storm.err.load(), storm.protect.empty() ? "fork" : "mprotect");
   return Napi::Number::New(env, double(storm.forks.load()));
 }
 

@@ -26,6 +26,7 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
   if (spec.engine === 'udmabuf') req.push({ symbol: 'CONFIG_UDMABUF', why: '/dev/udmabuf' });
   if (spec.fault?.kind === 'gate-page') req.push({ symbol: 'CONFIG_X86_VSYSCALL_EMULATION', why: 'the vsyscall gate page' });
   if (spec.fault?.kind === 'page-status') req.push({ symbol: 'CONFIG_NUMA', why: 'move_pages(2)' });
+  if (spec.fault?.kind === 'kernel-read') req.push({ symbol: 'CONFIG_MODULES', why: 'finit_module(2), whose kernel_read_file reads the file' });
   if (spec.fault?.kind === 'secretmem') req.push({ symbol: 'CONFIG_SECRETMEM', why: 'memfd_secret(2)' });
   if (spec.fault?.kind === 'dax') {
     req.push(
@@ -35,7 +36,7 @@ export function requirementsOf(spec: WorkloadSpec): Requirement[] {
       { symbol: 'CONFIG_EXT4_FS', why: 'the ext4 on it', module: 'ext4' },
     );
   }
-  if (spec.fault?.kind === 'fork-storm') req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: "the fork storm's huge-page buffer" });
+  if (spec.fault?.kind === 'fork-storm' || spec.fault?.kind === 'protect-storm') req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: "the storm's huge-page buffer" });
   if (spec.fault?.kind === 'hugetlb-exhausted') req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'the hugetlb pool (MAP_HUGETLB, MFD_HUGETLB)' });
   if (bufferBacking(spec.buffer).thp) req.push({ symbol: 'CONFIG_TRANSPARENT_HUGEPAGE', why: 'huge-page buffers' });
   if (['hugetlb', 'hugetlb-1g'].includes(bufferBacking(spec.buffer).allocation)) req.push({ symbol: 'CONFIG_HUGETLBFS', why: 'hugetlb buffers (MAP_HUGETLB)' });

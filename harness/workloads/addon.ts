@@ -211,10 +211,15 @@ export interface PinlabAddon {
   processVmReadAddress(address: bigint, length: number): Buffer;
   /** move_pages(2) status query of the buffer's pages: each one's node, or -errno */
   pageStatus(buffer: AlignedBuffer, offset?: number, length?: number): number[];
-  /** a thread that forks (and reaps the child) again and again, racing the process's own I/O */
-  forkStormStart(): void;
-  /** ends the storm: the forks it made */
+  /**
+   * a thread that forks (and reaps the child) again and again, racing the process's own I/O; with
+   * `protect`, one that flips those buffers between read-only and read-write instead
+   */
+  forkStormStart(options?: { protect?: AlignedBuffer[] }): void;
+  /** ends the storm: the forks (or flips) it made */
   forkStormStop(): number;
+  /** finit_module(2) of the file opened O_DIRECT: the kernel reads it into its own memory (ITER_KVEC); throws the errno */
+  kernelReadFile(path: string): void;
 }
 
 /** Errors the addon throws for errno failures look like Node's own. */

@@ -308,6 +308,11 @@ const SHAPES: Shape[] = [
   // Direct I/O racing forks of its own process: gup-fast sees page table entries change under
   // it, or the mm's fork sequence move after its walk, and gives back what it grabbed
   { target: 'raw-virtio', engine: 'psync', blockSize: 256 * KiB, size: 256 * KiB, fault: { kind: 'fork-storm' } },
+  // the kernel's own O_DIRECT read of a file into its memory (finit_module): an ITER_KVEC bio
+  { target: 'ext4', engine: 'psync', size: 256 * KiB, fault: { kind: 'kernel-read' } },
+  // writes while a thread flips the buffers' protection: the PTE, PMD or PUD gup-fast read
+  // changes before its recheck, and it gives the page back
+  { target: 'raw-nvme', engine: 'psync', buffer: 'hugetlb-1g', blockSize: 256 * KiB, size: 256 * KiB, fault: { kind: 'protect-storm' } },
   // memfd_secret(2) pages: grabbed by gup-fast, given back, refused by the slow path (EFAULT)
   { target: 'raw-nvme', engine: 'psync', blockSize: 64 * KiB, size: 256 * KiB, fault: { kind: 'secretmem' } },
   // a buffer mapped from a file on persistent memory (DAX): ZONE_DEVICE pages under a PMD

@@ -34,6 +34,8 @@ const CLEAN_EVERY_MS = 5;
 
 /** fork-storm: rounds of a write from and a read into each of its buffers while the forks run */
 const FORK_STORM_ROUNDS = 48;
+/** protect-storm: rounds of a write from each of its buffers while their protection flips */
+const PROTECT_STORM_ROUNDS = 128;
 
 /** The device block size fs/direct-io.c falls back to for I/O finer than the file system's blocks. */
 const SECTOR = 512;
@@ -425,6 +427,31 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       if (forks === 0) w.fail('the fork storm forked nothing while the I/O ran');
       break;
     }
+    case 'protect-storm': {
+      if (!dirs.includes('write')) w.fail(`the protect-storm fault needs an engine that writes, not ${spec.engine}`);
+      // the pattern goes in first: while the storm runs a buffer may be read-only at any moment,
+      // and only the kernel reads it (a write's pins take no FOLL_WRITE). The huge pages are
+      // written 2 MiB at a time: gup-fast's window between reading the PMD or PUD and reading it
+      // again spans a record of every subpage, so a longer op gives the race more room
+      const bufs = [
+        { b: w.allocate(blockSize, { kind: 'anon', noHugePage: true }), len: blockSize },
+        { b: w.allocate(HUGE_PAGE, { kind: 'thp' }), len: HUGE_PAGE },
+        { b: w.buffer(HUGE_PAGE), len: HUGE_PAGE },
+      ];
+      for (const { b, len } of bufs) b.fill(w.seed, 0, 0, len);
+      w.addon.forkStormStart({ protect: bufs.map(({ b }) => b) });
+      let flips = 0;
+      try {
+        for (let round = 0; round < PROTECT_STORM_ROUNDS; round++) {
+          for (const { b, len } of bufs) await w.exec('write', [opAt(0, len, nseg, b, 0)], true);
+        }
+      } finally {
+        flips = w.addon.forkStormStop();
+        for (const { b } of bufs) b.free();
+      }
+      if (flips === 0) w.fail('the protection storm flipped nothing while the I/O ran');
+      break;
+    }
     case 'secretmem': {
       // the pages are faulted in (mapped): gup-fast finds them and must give them back
       const b = w.allocate(blockSize, { kind: 'secretmem' });
@@ -453,6 +480,26 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       } finally {
         spawnSync('umount', [dir], { timeout: 30_000 });
       }
+      break;
+    }
+    case 'kernel-read': {
+      if (target.isBlock) w.fail('the kernel-read fault needs a file target');
+      // a file of its own beside the target, closed: the kernel refuses to read a file someone
+      // has open for writing (ETXTBSY), as the workload has its target. Its bytes are no module:
+      // the read is the point, and its errno
+      const file = join(dirname(target.device), '.pinlab-kernel-read');
+      writeFileSync(file, Buffer.alloc(spec.size, 0x5a), { flush: true });
+      try {
+        w.addon.kernelReadFile(file);
+        w.dataProblem(`finit_module loaded ${file}, which holds no module`);
+      } catch (e) {
+        const err = e as NodeJS.ErrnoException;
+        if (typeof err.code !== 'string' || err.syscall !== 'finit_module') throw e;
+        w.tally.recordError(err.code, 'finit_module');
+      } finally {
+        rmSync(file, { force: true });
+      }
+      w.tally.ops++;
       break;
     }
     case 'zone-append':

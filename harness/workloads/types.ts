@@ -128,7 +128,16 @@ export type Fault =
   // the sector the append returns against the write pointer its caller already advanced, so every
   // such append fails EIO after its data was written ("Corrupted write pointer" in the log; the
   // file system is mounted errors=repair, so the next append goes on); the pins still balance
-  | { kind: 'zone-append' };
+  | { kind: 'zone-append' }
+  // the kernel reads the target file itself, opened O_DIRECT, into its own memory
+  // (finit_module(2): kernel_read_file, an ITER_KVEC Direct I/O read): 6.1 cannot take KVEC
+  // pages (iov_iter_get_pages2: EFAULT), 6.12 extracts them without pins and refuses the file
+  // afterwards (no module: ENOEXEC); no pin either way
+  | { kind: 'kernel-read' }
+  // writes from small pages, a transparent huge page and the workload's own buffer (a 1 GiB page)
+  // while a thread flips their protection between read-only and read-write: the page table entry
+  // (PTE, PMD, PUD) gup-fast read changes before its recheck, and gup-fast gives the page back
+  | { kind: 'protect-storm' };
 
 /**
  * What pinning the workload implies, independent of any kernel:

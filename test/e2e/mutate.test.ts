@@ -22,8 +22,9 @@ const SAMPLE: { mutant: string; outcome: string; why: string }[] = [
   // the check before the deferred-dirty release: asynchronous or multi-bio reads come here, not
   // this run's synchronous ones of one bio
   { mutant: 'block/bio.c:bio_check_pages_dirty:bio_release_pages/drop-release', outcome: 'not-reached', why: 'no workload of this coverage run reads through bio_check_pages_dirty' },
-  // zone append (a reviewed unreachable site; bio_dirty_fn was one until cleaned-in-flight reached it)
-  { mutant: 'block/bio.c:bio_iov_add_zone_append_page:bio_release_page/drop-release', outcome: 'unreachable', why: 'reviewed in harness/coverage/unreachable.ts' },
+  // a devmap page whose pagemap goes away under gup-fast (a reviewed unreachable site; zone append
+  // was the example until the zonefs workload reached it, bio_dirty_fn before cleaned-in-flight)
+  { mutant: 'mm/gup.c:undo_dev_pagemap:unpin_user_page/drop-release', outcome: 'unreachable', why: 'reviewed in harness/coverage/unreachable.ts' },
 ];
 
 const pinlab = (args: string[]) => execa(process.execPath, [join(repoRoot, 'bin/pinlab.js'), ...args], { reject: false, all: true, timeout: 60 * 60_000, env: { FORCE_COLOR: '0' } });

@@ -73,3 +73,13 @@ test('secretmem needs CONFIG_SECRETMEM and EFAULT; the fork storm needs no errno
   t.deepEqual(expectedErrnos(storm.fault, storm.engine), { allowed: [], required: false });
   t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_SECRETMEM'));
 });
+
+test('the kernel-read workload needs modules and EFAULT or ENOEXEC; the protect storm writes from a 1 GiB page, so its VM reserves one', (t) => {
+  const read = DEFAULT_SUITE.find((w) => w.fault?.kind === 'kernel-read')!;
+  t.true(requirementsOf(read).some((r) => r.symbol === 'CONFIG_MODULES'));
+  t.deepEqual(expectedErrnos(read.fault, read.engine), { allowed: ['EFAULT', 'ENOEXEC'], required: true });
+  const protect = DEFAULT_SUITE.find((w) => w.fault?.kind === 'protect-storm')!;
+  t.is(protect.buffer, 'hugetlb-1g');
+  t.deepEqual(giganticPages([protect]).words, ['hugepagesz=1G', 'hugepages=1']);
+  t.deepEqual(expectedErrnos(protect.fault, protect.engine), { allowed: [], required: false });
+});
