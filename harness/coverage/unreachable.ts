@@ -9,7 +9,11 @@
 // gate page with process_vm_readv of it under vsyscall=emulate, memfd_pin_folios()' error exit
 // (and unpin_folios()) with a hugetlb memfd whose pool runs out part-way, bio_dirty_fn() with
 // writeback cleaning a read's pages while it is in flight, 6.1's follow_page() hugetlb leaves
-// with move_pages(2)'s status query (the fragment's CONFIG_NUMA).
+// with move_pages(2)'s status query (the fragment's CONFIG_NUMA); reviewed again 2026-12-06: the
+// devmap PMD leaves with a DAX file on legacy pmem, 6.1's zone-append merge with zonefs on an
+// emulated ZNS namespace, 6.1's KVEC branch with finit_module's O_DIRECT kernel read. The race
+// entries stay: the fork-storm and protect-storm workloads provoke them and reach them on most
+// runs, not all, and a reached site counts as reached whatever this list says.
 import type { PinSite } from './sites.js';
 
 export interface UnreachableEntry {
