@@ -78,14 +78,18 @@ vmt('/proc/vmstat has the FOLL_PIN counters', async (t) => {
   t.regex(r.stdout, /^nr_foll_pin_released \d+$/m);
 });
 
-vmt('/dev has the virtio, NVMe and SCSI disks of the default suite (reiserfs\'s on demand too), linked by serial under /dev/pinlab', async (t) => {
+vmt('/dev has the virtio, NVMe and SCSI disks of the default suite (reiserfs\'s and the zoned namespace on demand too), linked by serial under /dev/pinlab', async (t) => {
   const dev = (await vm!.exec(['ls', '/dev'])).stdout.split(/\s+/);
   t.true(dev.includes('vda'));
   t.true(dev.includes('nvme0n1'));
   const links = await vm!.exec('for l in /dev/pinlab/*; do echo "${l##*/} $(readlink $l)"; done');
   const map = Object.fromEntries(links.stdout.trim().split('\n').map((l) => l.split(' ')));
-  t.deepEqual(Object.keys(map).sort(), ['ext2', 'ext4', 'raw-nvme', 'raw-virtio', 'reiserfs', 'scsi-hd', 'vfat', 'virtio-lbs4k']);
+  t.deepEqual(Object.keys(map).sort(), ['ext2', 'ext4', 'raw-nvme', 'raw-virtio', 'reiserfs', 'scsi-hd', 'vfat', 'virtio-lbs4k', 'zns']);
   t.is(map['raw-nvme'], '/dev/nvme0n1');
+  // the zoned namespace is zoned, and zonefs is mounted on it
+  const zoned = await vm!.exec(`cat /sys/block/${map.zns!.replace('/dev/', '')}/queue/zoned`);
+  t.is(zoned.stdout.trim(), 'host-managed');
+  t.regex((await vm!.exec('cat /proc/mounts')).stdout, /^\S+ \/mnt\/zns zonefs /m);
   t.regex(map['raw-virtio']!, /^\/dev\/vd[a-f]$/);
   t.regex(map['scsi-hd']!, /^\/dev\/sd[a-z]$/);
   // the 4 KiB-block disk says so
