@@ -22,7 +22,7 @@
 //     data-corruption; fork-race lost pages -> fork-data-loss; errno: a fault case must surface
 //     its errno (misaligned, over-limit: EINVAL; readonly-dest: EFAULT; memlock: ENOMEM;
 //     longterm-file: EFAULT or EOPNOTSUPP; migration-blocked: ENOMEM or success; gate-page,
-//     zero-page, sub-block, cleaned-in-flight, hole-read, page-status, fork-storm, protect-storm, dax: none; secretmem: EFAULT; zone-append: EIO or none; kernel-read: EFAULT or ENOEXEC; hugetlb-exhausted: EFAULT or a short read (psync), ENOMEM or
+//     zero-page, sub-block, cleaned-in-flight, hole-read, page-status, fork-storm, protect-storm, dax: none; secretmem: EFAULT; zone-append: EIO or none; kernel-read: EFAULT, ENOEXEC or EKEYREJECTED; hugetlb-exhausted: EFAULT or a short read (psync), ENOMEM or
 //     EINVAL (udmabuf);
 //     fail-make-request, blkdebug-eio: EIO) and nothing else (efault-midway: EFAULT or a short
 //     transfer; past-eod: a short transfer, ENOSPC or EINVAL; nowait: EAGAIN or success;
@@ -164,7 +164,8 @@ export function expectedErrnos(fault: Fault | undefined, engine?: Engine): { all
     case 'secretmem':
       return { allowed: ['EFAULT'], required: true };
     case 'kernel-read':
-      return { allowed: ['EFAULT', 'ENOEXEC'], required: true };
+      // after the read: ENOEXEC (no ELF), or EKEYREJECTED where module signatures are enforced
+      return { allowed: ['EFAULT', 'ENOEXEC', 'EKEYREJECTED'], required: true };
     case 'zone-append':
       // stable 6.1's zonefs: EIO after every synchronous append (types.ts)
       return { allowed: ['EIO'], required: false };

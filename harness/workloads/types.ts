@@ -132,7 +132,8 @@ export type Fault =
   // the kernel reads the target file itself, opened O_DIRECT, into its own memory
   // (finit_module(2): kernel_read_file, an ITER_KVEC Direct I/O read): 6.1 cannot take KVEC
   // pages (iov_iter_get_pages2: EFAULT), 6.12 extracts them without pins and refuses the file
-  // afterwards (no module: ENOEXEC); no pin either way
+  // afterwards (no module: ENOEXEC; unsigned where signatures are enforced: EKEYREJECTED); no pin
+  // either way
   | { kind: 'kernel-read' }
   // writes from small pages, a transparent huge page and the workload's own buffer (a 1 GiB page)
   // while a thread flips their protection between read-only and read-write: the page table entry

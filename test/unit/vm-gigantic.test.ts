@@ -74,10 +74,10 @@ test('secretmem needs CONFIG_SECRETMEM and EFAULT; the fork storm needs no errno
   t.false(requirementsOf(small[0]!).some((r) => r.symbol === 'CONFIG_SECRETMEM'));
 });
 
-test('the kernel-read workload needs modules and EFAULT or ENOEXEC; the protect storm writes from a 1 GiB page, so its VM reserves one', (t) => {
+test('the kernel-read workload needs modules and EFAULT, ENOEXEC or EKEYREJECTED; the protect storm writes from a 1 GiB page, so its VM reserves one', (t) => {
   const read = DEFAULT_SUITE.find((w) => w.fault?.kind === 'kernel-read')!;
   t.true(requirementsOf(read).some((r) => r.symbol === 'CONFIG_MODULES'));
-  t.deepEqual(expectedErrnos(read.fault, read.engine), { allowed: ['EFAULT', 'ENOEXEC'], required: true });
+  t.deepEqual(expectedErrnos(read.fault, read.engine), { allowed: ['EFAULT', 'ENOEXEC', 'EKEYREJECTED'], required: true });
   const protect = DEFAULT_SUITE.find((w) => w.fault?.kind === 'protect-storm')!;
   t.is(protect.buffer, 'hugetlb-1g');
   t.deepEqual(giganticPages([protect]).words, ['hugepagesz=1G', 'hugepages=1']);
