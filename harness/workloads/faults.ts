@@ -97,6 +97,29 @@ function movedBy(r: BatchResult | undefined): number {
   return r ? Math.max(0, r.results[0] ?? 0) : 0;
 }
 
+/** File position of the first byte a read into `b` (from file offset 0) moved that is not the pattern; -1 when all match or nothing moved. */
+function patternMismatch(w: Workload, b: AlignedBuffer, r: BatchResult | undefined): number {
+  const moved = movedBy(r);
+  return moved > 0 ? b.verify(w.seed, 0, 0, moved) : -1;
+}
+
+/**
+ * Runs `body` while the addon's storm thread runs (forks; with `protect`, flips of the buffers'
+ * protection), then stops the storm before it frees the buffers, and fails the workload when the
+ * storm did nothing while the I/O ran.
+ */
+async function underStorm(w: Workload, bufs: AlignedBuffer[], protect: boolean, body: () => Promise<void>): Promise<void> {
+  w.addon.forkStormStart(protect ? { protect: bufs } : undefined);
+  let count = 0;
+  try {
+    await body();
+  } finally {
+    count = w.addon.forkStormStop();
+    for (const b of bufs) b.free();
+  }
+  if (count === 0) w.fail(protect ? 'the protection storm flipped nothing while the I/O ran' : 'the fork storm forked nothing while the I/O ran');
+}
+
 /** Offset of the first non-zero byte among a buffer's first `bytes` (none moved: -1). */
 function firstNonZero(b: AlignedBuffer, bytes: number): number {
   return bytes > 0 ? b.read(0, Math.min(bytes, b.size)).findIndex((x) => x !== 0) : -1;
@@ -364,8 +387,7 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
           await sleep(CLEAN_EVERY_MS);
           fsyncSync(fd);
         }
-        const moved = movedBy(await read);
-        const bad = moved > 0 ? b.verify(w.seed, 0, 0, moved) : -1;
+        const bad = patternMismatch(w, b, await read);
         if (bad >= 0) w.dataProblem(`the read cleaned in flight left file offset ${bad} unlike the pattern`);
       } finally {
         closeSync(fd);
@@ -408,23 +430,16 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
       // small pages (gup-fast's PTE walk) and a transparent huge page (its PMD leaf), each written
       // from and read into again and again while a thread of this process forks
       const bufs = [w.allocate(blockSize, { kind: 'anon', noHugePage: true }), w.allocate(Math.max(blockSize, HUGE_PAGE), { kind: 'thp' })];
-      w.addon.forkStormStart();
-      let forks = 0;
-      try {
+      await underStorm(w, bufs, false, async () => {
         for (let round = 0; round < FORK_STORM_ROUNDS; round++) {
           for (const b of bufs) {
             await run('write', opAt(0, blockSize, nseg, b, 0));
             b.write(0, Buffer.alloc(blockSize));
-            const moved = movedBy(await w.exec('read', [opAt(0, blockSize, nseg, b, 0)], true));
-            const bad = moved > 0 ? b.verify(w.seed, 0, 0, moved) : -1;
+            const bad = patternMismatch(w, b, await w.exec('read', [opAt(0, blockSize, nseg, b, 0)], true));
             if (bad >= 0) w.dataProblem(`a read during the fork storm (${b.kind} buffer, round ${round}) left file offset ${bad} unlike the pattern`);
           }
         }
-      } finally {
-        forks = w.addon.forkStormStop();
-        for (const b of bufs) b.free();
-      }
-      if (forks === 0) w.fail('the fork storm forked nothing while the I/O ran');
+      });
       break;
     }
     case 'protect-storm': {
@@ -439,17 +454,16 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
         { b: w.buffer(HUGE_PAGE), len: HUGE_PAGE },
       ];
       for (const { b, len } of bufs) b.fill(w.seed, 0, 0, len);
-      w.addon.forkStormStart({ protect: bufs.map(({ b }) => b) });
-      let flips = 0;
-      try {
-        for (let round = 0; round < PROTECT_STORM_ROUNDS; round++) {
-          for (const { b, len } of bufs) await w.exec('write', [opAt(0, len, nseg, b, 0)], true);
-        }
-      } finally {
-        flips = w.addon.forkStormStop();
-        for (const { b } of bufs) b.free();
-      }
-      if (flips === 0) w.fail('the protection storm flipped nothing while the I/O ran');
+      await underStorm(
+        w,
+        bufs.map(({ b }) => b),
+        true,
+        async () => {
+          for (let round = 0; round < PROTECT_STORM_ROUNDS; round++) {
+            for (const { b, len } of bufs) await w.exec('write', [opAt(0, len, nseg, b, 0)], true);
+          }
+        },
+      );
       break;
     }
     case 'secretmem': {
@@ -468,8 +482,7 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
         const b = w.allocate(len, { kind: 'shared-file', dir, noPrefault: true });
         try {
           for (let pass = 0; pass < 2; pass++) {
-            const moved = movedBy(await w.exec('read', [opAt(0, len, nseg, b, 0)], true));
-            const bad = moved > 0 ? b.verify(w.seed, 0, 0, moved) : -1;
+            const bad = patternMismatch(w, b, await w.exec('read', [opAt(0, len, nseg, b, 0)], true));
             if (bad >= 0) w.dataProblem(`a read into the DAX mapping (pass ${pass}) left file offset ${bad} unlike the pattern`);
             b.write(0, Buffer.alloc(PAGE));
           }
