@@ -167,7 +167,8 @@ export function expectedErrnos(fault: Fault | undefined, engine?: Engine): { all
       // after the read: ENOEXEC (no ELF), or EKEYREJECTED where module signatures are enforced
       return { allowed: ['EFAULT', 'ENOEXEC', 'EKEYREJECTED'], required: true };
     case 'zone-append':
-      // stable 6.1's zonefs: EIO after every synchronous append (types.ts)
+      // stable 6.1's zonefs: EIO after every synchronous append (types.ts), with its diagnosis
+      // in the kernel log (errnoProblem checks that)
       return { allowed: ['EIO'], required: false };
     case 'hugetlb-exhausted':
       // udmabuf: ENOMEM from memfd_pin_folios (6.11+), EINVAL from older udmabufs, which take
@@ -181,9 +182,16 @@ export function expectedErrnos(fault: Fault | undefined, engine?: Engine): { all
   }
 }
 
-function errnoProblem(io: WorkloadIO, fault: Fault | undefined, engine: Engine): string | undefined {
+/** zonefs's own diagnosis of the stable-6.1 append bug (zonefs_warn in fs/zonefs/file.c), the one reason a zone append may fail EIO. */
+const ZONEFS_WP_BUG = /zonefs \([^)]*\) WARNING: Corrupted write pointer/;
+
+function errnoProblem(io: WorkloadIO, fault: Fault | undefined, engine: Engine, kmsg: readonly string[]): string | undefined {
   const { allowed, required } = expectedErrnos(fault, engine);
   const seen = io.errors.filter((e) => e.count > 0);
+  // an EIO of a kernel without that bug is a real failure: allowed only with zonefs's diagnosis
+  if (fault?.kind === 'zone-append' && seen.some((e) => e.code === 'EIO') && !kmsg.some((l) => ZONEFS_WP_BUG.test(l))) {
+    return 'zone-append: EIO without zonefs\'s "Corrupted write pointer" diagnosis in the kernel log (the stable 6.1 append bug this allowance is for)';
+  }
   const wrong = seen.filter((e) => !allowed.includes(e.code));
   if (wrong.length > 0) {
     const what = wrong.map((e) => `${e.syscall}: ${e.code} x${e.count}`).join(', ');
@@ -348,7 +356,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   }
   // a fail_make_request that never fired proves nothing about errnos: the harness missed
   const notInjected = obs.spec.fault !== undefined && FAIL_MAKE_REQUEST_FAULTS.includes(obs.spec.fault.kind) && obs.extra?.faultsInjected === 0;
-  const errno = notInjected ? undefined : errnoProblem(io, obs.spec.fault, obs.spec.engine);
+  const errno = notInjected ? undefined : errnoProblem(io, obs.spec.fault, obs.spec.engine, obs.kmsg ?? []);
   if (errno) {
     reasons.push('wrong-errno');
     notes.push(errno);

@@ -126,8 +126,9 @@ export type Fault =
   // synchronous appends to a zonefs sequential file (the zone-file target: no fault phase): 6.1
   // sends them as zone-append bios. EIO is allowed: stable 6.1's zonefs_file_dio_append checks
   // the sector the append returns against the write pointer its caller already advanced, so every
-  // such append fails EIO after its data was written ("Corrupted write pointer" in the log; the
-  // file system is mounted errors=repair, so the next append goes on); the pins still balance
+  // such append fails EIO after its data was written ("Corrupted write pointer" in the log, which
+  // the judge requires for the EIO; the file system is mounted errors=repair, so the next append
+  // goes on; the fix: patches/upstream/0002-*); the pins still balance
   | { kind: 'zone-append' }
   // the kernel reads the target file itself, opened O_DIRECT, into its own memory
   // (finit_module(2): kernel_read_file, an ITER_KVEC Direct I/O read): 6.1 cannot take KVEC

@@ -624,3 +624,16 @@ test('a fixed-buffer registration that met a fault: its given-back pins are not 
   const clean = makeSpec({ target: 'raw-virtio', engine: 'uring-fixed' });
   t.deepEqual(judge(obs({ spec: clean, acquired: 544, hits, io: { fixedPins: 512 } }), ctx).reasons, ['unexpected-pins']);
 });
+
+test('zone-append: EIO passes only with zonefs\'s write-pointer diagnosis in the kernel log', (t) => {
+  const spec = makeSpec({ target: 'zonefs', engine: 'psyncv', segments: 4, blockSize: 2048, size: 256 * 1024, fault: { kind: 'zone-append' } });
+  const eio = { errors: [{ code: 'EIO', syscall: 'pwritev', count: 128 }] };
+  const hits = ['zonefs_file_write_iter', 'bio_iov_iter_get_pages'];
+  const diagnosed = judge(obs({ spec, io: eio, hits, kmsg: ['zonefs (nvme1n1) WARNING: Corrupted write pointer 524288 for zone at 524288'] }), ctx);
+  t.is(diagnosed.status, 'PASS', diagnosed.message);
+  const bare = judge(obs({ spec, io: eio, hits, kmsg: ['nvme1n1: I/O error, dev nvme1n1, sector 8'] }), ctx);
+  t.is(bare.status, 'FAIL', bare.message);
+  t.deepEqual(bare.reasons, ['wrong-errno']);
+  t.regex(bare.message, /Corrupted write pointer/);
+  t.is(judge(obs({ spec, hits }), ctx).status, 'PASS', 'appends that succeed need no diagnosis');
+});
