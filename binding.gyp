@@ -23,7 +23,8 @@
         "native/tsc.cc",
         "native/page_status.cc",
         "native/fork_storm.cc",
-        "native/kernel_read.cc"
+        "native/kernel_read.cc",
+        "native/freed_frames.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=9", "NAPI_CPP_EXCEPTIONS", "_GNU_SOURCE"],

@@ -22,6 +22,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   pinlab::InitPageStatus(env, exports);
   pinlab::InitForkStorm(env, exports);
   pinlab::InitKernelRead(env, exports);
+  pinlab::InitFreedFrames(env, exports);
   return exports;
 }
 

@@ -300,6 +300,8 @@ Napi::Value AlignedBuffer::Free(const Napi::CallbackInfo& info) {
   if (busy_)
     throw CodedError(env, "EBUSY",
                      "AlignedBuffer is in use by " + std::to_string(busy_) + " operation(s); free it after they settle");
+  // anonymous memory only: a file's pages stay in its page cache after the unmap, rightly
+  if (kind_ != "shared-file" && kind_ != "secretmem") RecordFreedFrames(map_, map_len_);
   Unmap();
   freed_ = true;
   return env.Undefined();

@@ -65,6 +65,10 @@ class AlignedBuffer : public Napi::ObjectWrap<AlignedBuffer> {
   int busy_ = 0;
 };
 
+// Records the frames of [start, start+length)'s present pages before an anonymous buffer is
+// unmapped, for heldFrames() (freed_frames.cc).
+void RecordFreedFrames(const uint8_t* start, size_t length);
+
 // Registers AlignedBuffer (dioAlignment, deviceSize and logicalBlockSize are device.cc's).
 void InitBuffers(Napi::Env env, Napi::Object exports);
 

@@ -19,4 +19,5 @@ void InitTsc(Napi::Env env, Napi::Object exports);
 void InitPageStatus(Napi::Env env, Napi::Object exports);
 void InitForkStorm(Napi::Env env, Napi::Object exports);
 void InitKernelRead(Napi::Env env, Napi::Object exports);
+void InitFreedFrames(Napi::Env env, Napi::Object exports);
 }  // namespace pinlab

@@ -99,6 +99,7 @@ const FAIL_REASONS: Record<FailReason, true> = {
   'fork-data-loss': true,
   'wrong-errno': true,
   'kernel-splat': true,
+  'pages-held': true,
 };
 
 /** `--reason pin-leak,over-released` -> the fail reasons that count. */

@@ -19,7 +19,10 @@
 //     old observations the run's one idle sample) cannot be told from the workload's own: any
 //     such movement makes the pin judgement ERROR background (never a wider tolerance).
 //  2. Evidence independent of the pin model: kmsg splats -> kernel-splat; read-back mismatch ->
-//     data-corruption; fork-race lost pages -> fork-data-loss; errno: a fault case must surface
+//     data-corruption; fork-race lost pages -> fork-data-loss; a page of an anonymous buffer
+//     the kernel still held (anonymous, mapped nowhere, not free) when the workload had unmapped
+//     it and waited for deferred releases (io.frames, workloads/frames.ts: a leaked page
+//     reference or pin, seen without the pin counters) -> pages-held; errno: a fault case must surface
 //     its errno (misaligned, over-limit: EINVAL; readonly-dest: EFAULT; memlock: ENOMEM;
 //     longterm-file: EFAULT or EOPNOTSUPP; migration-blocked: ENOMEM or success; gate-page,
 //     zero-page, sub-block, cleaned-in-flight, hole-read, page-status, fork-storm, protect-storm, dax: none; secretmem: EFAULT; zone-append: EIO or none; kernel-read: EFAULT, ENOEXEC or EKEYREJECTED; hugetlb-exhausted: EFAULT or a short read (psync), ENOMEM or
@@ -349,6 +352,11 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   if (!io.verify.ok) {
     reasons.push('data-corruption');
     notes.push(`read-back mismatch${io.verify.firstBadOffset !== undefined ? ` at byte ${io.verify.firstBadOffset}` : ''}${io.verify.detail ? ` (${io.verify.detail})` : ''}`);
+  }
+  if (io.frames && io.frames.held > 0) {
+    reasons.push('pages-held');
+    const f = io.frames;
+    notes.push(`${f.held} of ${f.recorded} anonymous buffer pages still held by the kernel ${f.waitedMs} ms after they were unmapped (a leaked page reference or pin; e.g. pfn ${f.sample.map((s) => `0x${s.pfn.toString(16)} [${s.flags.join(',')}]`).slice(0, 2).join(', ')})`);
   }
   if (io.fork && io.fork.lostData > 0) {
     reasons.push('fork-data-loss');

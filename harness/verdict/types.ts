@@ -15,6 +15,7 @@ export const FAIL_REASONS = [
   'fork-data-loss', // fork during in-flight DIO lost the read's data in the parent
   'wrong-errno', // a fault case returned another error than expected
   'kernel-splat', // WARNING/BUG/Oops/... attributed to the workload
+  'pages-held', // anonymous buffer pages the kernel still held after they were unmapped (a leaked reference or pin)
 ] as const;
 export type FailReason = (typeof FAIL_REASONS)[number];
 

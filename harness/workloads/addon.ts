@@ -211,6 +211,10 @@ export interface PinlabAddon {
   processVmReadAddress(address: bigint, length: number): Buffer;
   /** move_pages(2) status query of the buffer's pages: each one's node, or -errno */
   pageStatus(buffer: AlignedBuffer, offset?: number, length?: number): number[];
+  /** frames of anonymous buffers freed since clearFrames() still anonymous, mapped nowhere and not free (native/freed_frames.cc) */
+  heldFrames(): { recorded: number; held: { pfn: number; flags: bigint }[] };
+  /** forget the recorded frames; returns how many there were */
+  clearFrames(): number;
   /**
    * a thread that forks (and reaps the child) again and again, racing the process's own I/O; with
    * `protect`, one that flips those buffers between read-only and read-write instead

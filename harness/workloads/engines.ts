@@ -6,11 +6,13 @@
 //
 // The caller snapshots the pin counters around this call, so everything that pins is released
 // before it returns: buffers unmapped, io_uring buffers unregistered and rings closed (inside
-// the addon), fds closed, loop devices detached.
+// the addon), fds closed, loop devices detached. Then the anonymous buffers' pages must be free
+// (frames.ts): one the kernel still holds is a leaked reference or pin.
 //
 // Single-direction engines (splice-read reads, vmsplice-write writes) do their other direction
 // with buffered I/O on a second descriptor, which copies and pins nothing, so the counters show
 // only the engine's own path. fork-race writes its pattern the same way.
+import { writeFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 
 import type { WorkloadIO, WorkloadSpec } from './types.js';
@@ -18,6 +20,16 @@ import { Workload, type TargetEnv } from './workload.js';
 import { provokeFault } from './faults.js';
 import { forkRace } from './fork-race.js';
 import { verifyRead } from './verify.js';
+import { settleFrames } from './frames.js';
+
+/** lru_add_drain_all() from user space: compacting memory starts with it (CONFIG_COMPACTION). */
+function drainEveryLruBatch(): void {
+  try {
+    writeFileSync('/proc/sys/vm/compact_memory', '1\n');
+  } catch {
+    // no compaction on this kernel (or not root): the pages are judged as they stand
+  }
+}
 
 /** Write the pattern, provoke the fault, read the range back and verify it. */
 async function writeFaultRead(w: Workload): Promise<Omit<WorkloadIO, 'durationMs'>> {
@@ -44,6 +56,8 @@ async function writeFaultRead(w: Workload): Promise<Omit<WorkloadIO, 'durationMs
 export async function runWorkloadIO(spec: WorkloadSpec, env: TargetEnv): Promise<WorkloadIO> {
   const started = performance.now();
   const workload = new Workload(spec, env);
+  // the frames of this workload's buffers only: whatever an earlier one left was judged there
+  workload.addon.clearFrames();
   let io: Omit<WorkloadIO, 'durationMs'> | undefined;
   let failure: unknown;
   try {
@@ -53,7 +67,9 @@ export async function runWorkloadIO(spec: WorkloadSpec, env: TargetEnv): Promise
     failure = e;
   }
   const releaseFailure = workload.release();
+  // after the release: every anonymous page the buffers had must be free again
+  const frames = await settleFrames(workload.addon, { drainAll: drainEveryLruBatch });
   if (failure !== undefined) throw failure;
   if (releaseFailure !== undefined) throw releaseFailure;
-  return { ...io!, durationMs: Math.round((performance.now() - started) * 10) / 10 };
+  return { ...io!, frames, durationMs: Math.round((performance.now() - started) * 10) / 10 };
 }

@@ -241,7 +241,25 @@ export interface WorkloadIO {
   fork?: { attempts: number; hitWindow: number; lostData: number; unsupported?: string };
   /** thp buffers only: huge-page-backed bytes of the least backed buffer (0: THP never happened) */
   hugePageBytes?: number;
+  /** the anonymous buffers' pages after the workload unmapped them (workloads/frames.ts) */
+  frames?: FrameCheck;
   durationMs: number;
+}
+
+/** Pages the kernel still held after their buffer was unmapped: a leaked page reference or pin. */
+export interface FrameCheck {
+  /** frames recorded when the buffers were freed (0: none present, or no CAP_SYS_ADMIN) */
+  recorded: number;
+  /** frames still held when the check gave up waiting (0: every page was freed) */
+  held: number;
+  /** up to 8 of them: frame number and page flags (/proc/kpageflags names) */
+  sample: { pfn: number; flags: string[] }[];
+  /** how long the pages were given to go free */
+  waitedMs: number;
+  /** pages were still held at the deadline, so every CPU's LRU batches were drained and they were looked at again */
+  drainedAll?: boolean;
+  /** the check could not run (e.g. no /proc/kpageflags) */
+  unavailable?: string;
 }
 
 /** Pin evidence totals (guest/pin-evidence.ts): every pin and unpin the kernel's primitives took. */

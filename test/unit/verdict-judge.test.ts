@@ -637,3 +637,12 @@ test('zone-append: EIO passes only with zonefs\'s write-pointer diagnosis in the
   t.regex(bare.message, /Corrupted write pointer/);
   t.is(judge(obs({ spec, hits }), ctx).status, 'PASS', 'appends that succeed need no diagnosis');
 });
+
+test('pages the kernel still held after their buffer was unmapped: pages-held, even with balanced pins', (t) => {
+  const frames = { recorded: 512, held: 16, sample: [{ pfn: 0x4a000, flags: ['lru', 'anon', 'swapbacked'] }], waitedMs: 2000 };
+  const v = judge(obs({ io: { frames } }), ctx);
+  t.is(v.status, 'FAIL');
+  t.deepEqual(v.reasons, ['pages-held']);
+  t.regex(v.message, /16 of 512 anonymous buffer pages still held by the kernel 2000 ms after they were unmapped.*0x4a000 \[lru,anon,swapbacked\]/);
+  t.is(judge(obs({ io: { frames: { ...frames, held: 0, sample: [] } } }), ctx).status, 'PASS', 'every page freed: nothing to say');
+});
