@@ -17,9 +17,12 @@ export const KPF: Record<string, number> = {
 
 /**
  * Pages that can stay anonymous and unmapped without a leak: in the swap cache (freed when the
- * swap slot is), under writeback (a swap-out in flight), the zero pages, KSM's shared pages.
+ * swap slot is), under writeback (a swap-out in flight), the zero pages. Not KSM: the runner
+ * never asks for merging, and 6.9+'s stable_page_flags() reports KPF_KSM for every anonymous
+ * page (it tests `mapping & PAGE_MAPPING_KSM`, which the anon bit alone satisfies), so excusing
+ * it would blind the check there.
  */
-const EXCUSED = ['swapcache', 'writeback', 'zero_page', 'ksm'];
+const EXCUSED = ['swapcache', 'writeback', 'zero_page'];
 
 export function flagNames(flags: bigint): string[] {
   return Object.entries(KPF).filter(([, bit]) => (flags >> BigInt(bit)) & 1n).map(([name]) => name);
