@@ -356,7 +356,7 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
   if (io.frames && io.frames.held > 0) {
     reasons.push('pages-held');
     const f = io.frames;
-    notes.push(`${f.held} of ${f.recorded} anonymous buffer pages still held by the kernel ${f.waitedMs} ms after they were unmapped (a leaked page reference or pin; e.g. pfn ${f.sample.map((s) => `0x${s.pfn.toString(16)} [${s.flags.join(',')}]`).slice(0, 2).join(', ')})`);
+    notes.push(`${f.held} of ${f.recorded} anonymous buffer pages still held by the kernel ${f.waitedMs} ms after they were unmapped (a leaked page reference or pin; e.g. pfn ${f.sample.slice(0, 2).map((s) => `0x${s.pfn.toString(16)} [${s.flags.join(',')}]`).join(', ')})`);
   }
   if (io.fork && io.fork.lostData > 0) {
     reasons.push('fork-data-loss');

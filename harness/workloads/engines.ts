@@ -67,9 +67,10 @@ export async function runWorkloadIO(spec: WorkloadSpec, env: TargetEnv): Promise
     failure = e;
   }
   const releaseFailure = workload.release();
-  // after the release: every anonymous page the buffers had must be free again
-  const frames = await settleFrames(workload.addon, { drainAll: drainEveryLruBatch });
   if (failure !== undefined) throw failure;
   if (releaseFailure !== undefined) throw releaseFailure;
+  // after the release: every anonymous page the buffers had must be free again (a failed
+  // workload reports no io, so its frames are not waited for)
+  const frames = await settleFrames(workload.addon, { drainAll: drainEveryLruBatch });
   return { ...io!, frames, durationMs: Math.round((performance.now() - started) * 10) / 10 };
 }
