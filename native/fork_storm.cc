@@ -1,13 +1,14 @@
 // forkStormStart({ protect }?): starts a thread that, until forkStormStop() ends it, either forks
 // again and again (each child _exit()s at once, the thread reaps it) or, given `protect` (an
-// array of AlignedBuffers), flips each buffer's protection between read-only and read-write, again
-// and again; forkStormStop() returns how many forks (or flips) there were. While it runs, the
-// process's own Direct I/O races it: a fork write-protects the private mappings and bumps the
-// mm's write_protect_seq, which gup-fast checks after its lockless walk (a change: it gives every
-// pin of that walk back); a flip rewrites the page table entries (PTE, PMD of a THP, PUD of a
-// 1 GiB page), which gup-fast reads, grabs, and reads again (a change: it gives that page back).
-// Writes from the buffers (pins without FOLL_WRITE) work whatever the protection. One storm at a
-// time; throws ERR_PINLAB_FORK_STORM for a second start or a stop without a start.
+// array of AlignedBuffers), flips each buffer's protection between read-only and
+// read-write-execute, again and again; forkStormStop() returns how many forks (or flips) there
+// were. While it runs, the process's own Direct I/O races it: a fork write-protects the private
+// mappings and bumps the mm's write_protect_seq, which gup-fast checks after its lockless walk (a
+// change: it gives every pin of that walk back); a flip rewrites the page table entries (PTE, PMD
+// of a THP, PUD of a 1 GiB page), which gup-fast reads, grabs, and reads again (a change: it
+// gives that page back). Writes from the buffers (pins without FOLL_WRITE) work whatever the
+// protection. One storm at a time; throws ERR_PINLAB_FORK_STORM for a second start or a stop
+// without a start.
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -38,10 +39,17 @@ struct Storm {
 
 Storm storm;
 
+// The flip's other protection. With PROT_EXEC the entry's value changes on every flip, whatever
+// the mapping: a private hugetlb mapping's entries stay read-only under PROT_READ | PROT_WRITE
+// (its vm_page_prot is copy-on-write, and mprotect makes no hugetlb entry writable), so without
+// it a 1 GiB page's PUD read the same before and after, and gup-fast's recheck could only catch
+// the instant mprotect cleared it. The no-execute bit flips on every kind of page.
+constexpr int kFlipOpen = PROT_READ | PROT_WRITE | PROT_EXEC;
+
 void FlipLoop() {
   while (!storm.stop.load(std::memory_order_relaxed)) {
     for (auto& [addr, len] : storm.protect) {
-      for (int prot : {PROT_READ, PROT_READ | PROT_WRITE}) {
+      for (int prot : {PROT_READ, kFlipOpen}) {
         if (mprotect(addr, len, prot) < 0) {
           storm.err.store(errno);
           return;

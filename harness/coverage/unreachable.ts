@@ -12,8 +12,10 @@
 // with move_pages(2)'s status query (the fragment's CONFIG_NUMA); reviewed again 2026-12-06: the
 // devmap PMD leaves with a DAX file on legacy pmem, 6.1's zone-append merge with zonefs on an
 // emulated ZNS namespace, 6.1's KVEC branch with finit_module's O_DIRECT kernel read. The race
-// entries stay: the fork-storm and protect-storm workloads provoke them and reach them on most
-// runs, not all, and a reached site counts as reached whatever this list says.
+// entries stay: the fork-storm and protect-storm workloads provoke them (the protection flips
+// through PROT_EXEC so every flip changes the entry, the fork storm adds gup_test walks of 16384
+// pages) and reached all of them in every filtered run measured since, but a race is never
+// certain, and a reached site counts as reached whatever this list says.
 import type { PinSite } from './sites.js';
 
 export interface UnreachableEntry {

@@ -34,6 +34,16 @@ const CLEAN_EVERY_MS = 5;
 
 /** fork-storm: rounds of a write from and a read into each of its buffers while the forks run */
 const FORK_STORM_ROUNDS = 48;
+/**
+ * fork-storm: gup_test pins of one long walk each (PIN_FAST_BENCHMARK, every page in one
+ * pin_user_pages_fast call) over a shared buffer of this size while the forks run. gup-fast
+ * reads the mm's write_protect_seq before its walk and again after; a fork that copies a
+ * copy-on-write mapping in between makes it give back every pin of the walk. A Direct I/O call
+ * walks at most 256 pages, too short for a fork to land in; 16384 small shmem pages (no
+ * copy-on-write, so no unshare cuts the walk short) give it milliseconds under TCG.
+ */
+const FORK_STORM_WALK_BYTES = 64 * 1024 * 1024;
+const FORK_STORM_WALKS = 16;
 /** protect-storm: rounds of a write from each of its buffers while their protection flips */
 const PROTECT_STORM_ROUNDS = 128;
 
@@ -118,6 +128,20 @@ async function underStorm(w: Workload, bufs: AlignedBuffer[], protect: boolean, 
     for (const b of bufs) b.free();
   }
   if (count === 0) w.fail(protect ? 'the protection storm flipped nothing while the I/O ran' : 'the fork storm forked nothing while the I/O ran');
+}
+
+/**
+ * FORK_STORM_WALKS gup_test pins of a FORK_STORM_WALK_BYTES shared buffer, each one walk (the
+ * pages written first, so gup-fast finds them mapped). gup_test unpins what it pinned; the pins
+ * are balanced and not page-ops of the workload (its model's lower bound stays the Direct I/O).
+ */
+function longWalksUnderStorm(w: Workload): void {
+  const b = w.allocate(FORK_STORM_WALK_BYTES, { kind: 'shared-file', dir: w.sharedDir });
+  b.fill(w.seed, 0, 0, FORK_STORM_WALK_BYTES);
+  const pages = FORK_STORM_WALK_BYTES / PAGE;
+  const request = encodeGupTest({ addr: b.address, size: FORK_STORM_WALK_BYTES, nrPagesPerCall: pages, gupFlags: 0 });
+  for (let i = 0; i < FORK_STORM_WALKS; i++) w.addon.gupTest(GUP_TEST_PATH, GUP_TEST_IOCTL.PIN_FAST_BENCHMARK, request);
+  b.free();
 }
 
 /** Offset of the first non-zero byte among a buffer's first `bytes` (none moved: -1). */
@@ -439,6 +463,7 @@ export async function provokeFault(w: Workload): Promise<UndefinedRange[]> {
             if (bad >= 0) w.dataProblem(`a read during the fork storm (${b.kind} buffer, round ${round}) left file offset ${bad} unlike the pattern`);
           }
         }
+        if (existsSync(GUP_TEST_PATH)) longWalksUnderStorm(w);
       });
       break;
     }

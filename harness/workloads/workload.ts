@@ -91,7 +91,8 @@ export class Workload {
   private readonly fds: number[] = [];
   private loopDevice: string | undefined;
   private opened: OpenTarget | undefined;
-  private readonly sharedDir: string;
+  /** a tmpfs directory for shared-file buffers (shmem pages), or the run's tmp directory */
+  readonly sharedDir: string;
 
   constructor(
     readonly spec: WorkloadSpec,
