@@ -358,6 +358,8 @@ export function judge(obs: WorkloadObservation, ctx: JudgeContext): Verdict {
     const f = io.frames;
     notes.push(`${f.held} of ${f.recorded} anonymous buffer pages still held by the kernel ${f.waitedMs} ms after they were unmapped (a leaked page reference or pin; e.g. pfn ${f.sample.slice(0, 2).map((s) => `0x${s.pfn.toString(16)} [${s.flags.join(',')}]`).join(', ')})`);
   }
+  // a check that could not run judges nothing: the message says so, not only run.json
+  if (io.frames?.unavailable) notes.push(`freed-frame check not run (${io.frames.unavailable}): a leaked page reference would go unseen`);
   if (io.fork && io.fork.lostData > 0) {
     reasons.push('fork-data-loss');
     notes.push(`fork lost data in ${io.fork.lostData} of ${io.fork.attempts} attempts (${io.fork.hitWindow} hit the window)`);

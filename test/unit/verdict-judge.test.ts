@@ -646,3 +646,11 @@ test('pages the kernel still held after their buffer was unmapped: pages-held, e
   t.regex(v.message, /16 of 512 anonymous buffer pages still held by the kernel 2000 ms after they were unmapped.*0x4a000 \[lru,anon,swapbacked\]/);
   t.is(judge(obs({ io: { frames: { ...frames, held: 0, sample: [] } } }), ctx).status, 'PASS', 'every page freed: nothing to say');
 });
+
+test('a freed-frame check that could not run is named in the verdict message, and decides nothing', (t) => {
+  const frames = { recorded: 0, held: 0, sample: [], waitedMs: 0, unavailable: "ENOENT: no such file or directory, open '/proc/kpageflags'" };
+  const v = judge(obs({ io: { frames } }), ctx);
+  t.is(v.status, 'PASS', 'the pins still judge the workload');
+  t.regex(v.message, /freed-frame check not run \(ENOENT.*kpageflags'\): a leaked page reference would go unseen/);
+  t.notRegex(judge(obs({ io: { frames: { recorded: 4, held: 0, sample: [], waitedMs: 3 } } }), ctx).message, /freed-frame/, 'a check that ran says nothing');
+});
