@@ -6,8 +6,9 @@
 //
 // AlignedBuffer::Free calls RecordFreedFrames just before munmap: the page frame numbers of the
 // buffer's present pages (/proc/self/pagemap; needs CAP_SYS_ADMIN, without it the kernel reports
-// frame 0 and nothing is recorded). heldFrames() first drains the per-CPU LRU batches of every
-// CPU (a batch holds a page reference until drained: munmap drains only the CPU it runs on, so
+// frame 0 and nothing is recorded; a pagemap that cannot be opened, no PROC_PAGE_MONITOR, makes
+// the next heldFrames() throw that errno: the check could not run). heldFrames() first drains
+// the per-CPU LRU batches of every CPU (a batch holds a page reference until drained: munmap drains only the CPU it runs on, so
 // the calling thread visits each CPU and unmaps a page there), then reads /proc/kpageflags and
 // /proc/kpagecount for each recorded frame and returns those still anonymous, mapped nowhere and
 // not in the buddy allocator. Which of them count as held (swap cache, writeback, the zero page)
@@ -42,6 +43,7 @@ struct Run {
 
 std::mutex mu;
 std::vector<Run> runs;  // recorded frames, as runs of consecutive frame numbers
+int record_err = 0;     // errno of a /proc/self/pagemap open that failed since the last clear
 
 void Append(uint64_t pfn) {
   if (!runs.empty() && runs.back().first + runs.back().count == pfn) {
@@ -85,10 +87,15 @@ void DrainEveryCpu() {
 Napi::Value HeldFrames(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   std::vector<Run> copy;
+  int unreadable = 0;
   {
     std::lock_guard<std::mutex> lock(mu);
     copy = runs;
+    unreadable = record_err;
   }
+  // a buffer whose frames could not be read (no pagemap: a kernel without PROC_PAGE_MONITOR)
+  // was not checked: say so, rather than report nothing recorded
+  if (unreadable) throw ErrnoError(env, unreadable, "open", "/proc/self/pagemap");
   uint64_t recorded = 0;
   for (const Run& r : copy) recorded += r.count;
   Napi::Object out = Napi::Object::New(env);
@@ -137,6 +144,7 @@ Napi::Value ClearFrames(const Napi::CallbackInfo& info) {
   uint64_t recorded = 0;
   for (const Run& r : runs) recorded += r.count;
   runs.clear();
+  record_err = 0;
   return Napi::Number::New(info.Env(), double(recorded));
 }
 
@@ -144,7 +152,12 @@ Napi::Value ClearFrames(const Napi::CallbackInfo& info) {
 
 void RecordFreedFrames(const uint8_t* start, size_t length) {
   int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return;
+  if (fd < 0) {
+    int err = errno;
+    std::lock_guard<std::mutex> lock(mu);
+    record_err = err;
+    return;
+  }
   uint64_t first = reinterpret_cast<uintptr_t>(start) / kPage;
   uint64_t pages = (length + kPage - 1) / kPage;
   constexpr uint64_t kChunk = 4096;
