@@ -164,9 +164,18 @@ export function formatCoverageTable(c: RunCoverage): string {
  * has code for. Runs saved before the split say only "compiled out, or reviewed".
  */
 function unreachableParts(s: CoverageSummary['sites']): string {
-  if (s.compiledOut === undefined) return 'compiled out, or reviewed: harness/coverage/unreachable.ts';
-  const reviewed = s.unreachable - s.compiledOut;
-  return `${s.compiledOut} compiled out of this build, ${reviewed} reviewed: harness/coverage/unreachable.ts, ${fmt(ratio(reviewed, s.total - s.compiledOut))} of the ${s.total - s.compiledOut} sites built`;
+  const share = reviewedShare(s);
+  if (!share) return 'compiled out, or reviewed: harness/coverage/unreachable.ts';
+  return `${s.compiledOut} compiled out of this build, ${share.hit} reviewed: harness/coverage/unreachable.ts, ${fmt(share)} of the ${share.total} sites built`;
+}
+
+/**
+ * The sites left to the reviewed unreachable list (not reached, listed, with code in this build)
+ * over the sites the build has code for; undefined for runs saved before the compiled-out split.
+ */
+export function reviewedShare(s: CoverageSummary['sites']): Ratio | undefined {
+  if (s.compiledOut === undefined) return undefined;
+  return ratio(s.unreachable - s.compiledOut, s.total - s.compiledOut);
 }
 
 function fmt(r: Ratio): string {
